@@ -24,6 +24,7 @@ struct us_qemu_opts {
 	const char *serial_log;	/* file the serial console is written to */
 	const char *tag;	/* names the QMP socket: RUN_DIR/NAME-TAG.qmp */
 	const char *netdev_sock; /* unix socket for -netdev stream, or NULL */
+	int start_paused;	/* RUN mode: -S, the caller sends "cont" */
 };
 
 /**
