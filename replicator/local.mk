@@ -1,6 +1,18 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
-	replicator/vmconf.h
+	replicator/vmconf.h replicator/buf.c replicator/buf.h \
+	replicator/proto.c replicator/proto.h \
+	replicator/receiver.c replicator/receiver.h \
+	replicator/config.c replicator/config.h \
+	replicator/ramfile.c replicator/ramfile.h \
+	replicator/ctl.c replicator/ctl.h \
+	replicator/primary_int.h replicator/primary.h \
+	replicator/epoch.c replicator/primary.c \
+	replicator/standby.c replicator/standby.h
+
+bin_PROGRAMS += understudy
+understudy_SOURCES = replicator/main.c
+understudy_LDADD = $(US_LIBS)
 
 include replicator/dirty.mk
 include replicator/qemu.mk

@@ -1,3 +1,216 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder, replaced by the daemon */
-int main(void) { return 0; }
+/*
+ * The `understudy` command: runs a daemon (primary or standby) or talks to
+ * one over the control channel (status, promote, pause, resume).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "replicator/config.h"
+#include "replicator/ctl.h"
+#include "replicator/log.h"
+#include "replicator/primary.h"
+#include "replicator/proto.h"
+#include "replicator/standby.h"
+
+struct cli {
+	const char *cmd;
+	const char *config;
+	const char *vm;
+	const char *peer;
+	const char *listen;
+	const char *run_dir;
+	const char *promote;
+	const char *stats;
+	int json;
+	int verbose;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: understudy COMMAND [options]\n"
+		"\n"
+		"daemons:\n"
+		"  primary -c FILE [--peer HOST:PORT] [--run-dir DIR] [--stats CSV]\n"
+		"                    run the VM and replicate it to the standby\n"
+		"  standby -c FILE [--listen HOST:PORT] [--run-dir DIR] [--promote auto|manual]\n"
+		"                    hold a replica and take over when the primary is lost\n"
+		"control (talks to the daemon of --vm NAME, or of the VM in -c FILE):\n"
+		"  status [--json]   role, state, epochs, acknowledgements, lag\n"
+		"  promote           make this standby run the VM now (primary must be gone)\n"
+		"  pause             hold the guest stopped at an acknowledged epoch\n"
+		"  resume            continue after pause\n"
+		"  version\n"
+		"\n"
+		"options: -v more logging, -h help. Config keys: see README.md.\n");
+}
+
+static int parse_cli(int argc, char **argv, struct cli *c)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "vm", required_argument, NULL, 'n' },
+		{ "peer", required_argument, NULL, 'p' }, { "listen", required_argument, NULL, 'l' },
+		{ "run-dir", required_argument, NULL, 'r' }, { "promote", required_argument, NULL, 'P' },
+		{ "stats", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int o;
+
+	if (argc < 2)
+		return -EINVAL;
+	c->cmd = argv[1];
+	optind = 2;
+	while ((o = getopt_long(argc, argv, "c:n:p:l:r:P:s:jvh", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': c->config = optarg; break;
+		case 'n': c->vm = optarg; break;
+		case 'p': c->peer = optarg; break;
+		case 'l': c->listen = optarg; break;
+		case 'r': c->run_dir = optarg; break;
+		case 'P': c->promote = optarg; break;
+		case 's': c->stats = optarg; break;
+		case 'j': c->json = 1; break;
+		case 'v': c->verbose++; break;
+		case 'h': usage(stdout); exit(0);
+		default: return -EINVAL;
+		}
+	}
+	return optind == argc ? 0 : -EINVAL;
+}
+
+static int apply_overrides(struct us_config *cfg, const struct cli *c)
+{
+	if (c->peer)
+		snprintf(cfg->peer, sizeof(cfg->peer), "%s", c->peer);
+	if (c->listen)
+		snprintf(cfg->listen, sizeof(cfg->listen), "%s", c->listen);
+	if (c->run_dir)
+		snprintf(cfg->vm.run_dir, sizeof(cfg->vm.run_dir), "%s", c->run_dir);
+	if (c->promote && strcmp(c->promote, "auto") && strcmp(c->promote, "manual")) {
+		fprintf(stderr, "understudy: --promote takes auto or manual\n");
+		return -EINVAL;
+	}
+	if (c->promote)
+		cfg->promote_auto = strcmp(c->promote, "auto") == 0;
+	if (c->verbose)
+		cfg->log_level = LOG_DEBUG;
+	return 0;
+}
+
+static int load_config(struct us_config *cfg, const struct cli *c)
+{
+	us_config_defaults(cfg);
+	if (c->config && us_config_load(cfg, c->config) < 0)
+		return -EINVAL;
+	return apply_overrides(cfg, c);
+}
+
+static int run_daemon(const struct cli *c)
+{
+	struct us_primary_opts po = { .stats_path = c->stats };
+	struct us_config cfg;
+	int rc;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "understudy: the daemons need root (ptrace of QEMU, /dev/shm, "
+			"network set-up): run as root\n");
+		return 1;
+	}
+	if (load_config(&cfg, c) < 0 || us_config_check(&cfg, c->cmd) < 0)
+		return 1;
+	us_log_init("understudy", cfg.log_level, 1);
+	rc = strcmp(c->cmd, "primary") == 0 ? us_primary_run(&cfg, &po) : us_standby_run(&cfg);
+	us_log(rc ? LOG_ERR : LOG_NOTICE, US_TAG_MAIN, "%s daemon for VM '%s' stopped%s%s",
+	       c->cmd, cfg.vm.name, rc ? ": " : "", rc ? strerror(-rc) : "");
+	us_log_fini();
+	return rc ? 1 : 0;
+}
+
+static void print_status(json_t *reply)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(reply, key, v) {
+		if (strcmp(key, "ok") == 0)
+			continue;
+		if (json_is_string(v))
+			printf("%-14s %s\n", key, json_string_value(v));
+		else if (json_is_integer(v))
+			printf("%-14s %lld\n", key, (long long)json_integer_value(v));
+		else if (json_is_boolean(v))
+			printf("%-14s %s\n", key, json_is_true(v) ? "yes" : "no");
+	}
+}
+
+static int run_control(const struct cli *c)
+{
+	struct us_config cfg;
+	json_t *reply = NULL;
+	const char *vm;
+	int rc;
+
+	if (load_config(&cfg, c) < 0)
+		return 1;
+	vm = c->vm ? c->vm : cfg.vm.name;
+	us_log_init("understudy", LOG_WARNING, 0);
+	rc = us_ctl_call(vm, c->cmd, NULL, &reply, strcmp(c->cmd, "pause") == 0 ? 30000 : 10000);
+	us_log_fini();
+	if (rc == -ENOENT) {
+		fprintf(stderr, "understudy: no daemon for VM '%s' runs in this network namespace "
+			"(start one with `understudy primary|standby`, or name the VM with --vm)\n", vm);
+		return 1;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "understudy: %s to the daemon of VM '%s' failed: %s\n", c->cmd, vm,
+			strerror(-rc));
+		return 1;
+	}
+	if (c->json) {
+		char *text = json_dumps(reply, JSON_COMPACT);
+
+		printf("%s\n", text ? text : "{}");
+		free(text);
+	} else if (!json_is_true(json_object_get(reply, "ok"))) {
+		fprintf(stderr, "understudy: %s refused: %s\n", c->cmd,
+			json_string_value(json_object_get(reply, "error")));
+	} else {
+		print_status(reply);
+	}
+	rc = json_is_true(json_object_get(reply, "ok")) ? 0 : 1;
+	json_decref(reply);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const controls[] = { "status", "promote", "pause", "resume" };
+	struct cli c = { 0 };
+	size_t i;
+
+	if (parse_cli(argc, argv, &c) < 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(c.cmd, "version") == 0) {
+		printf("understudy %s (protocol %d)\n", PACKAGE_VERSION, US_PROTO_VERSION);
+		return 0;
+	}
+	if (strcmp(c.cmd, "primary") == 0 || strcmp(c.cmd, "standby") == 0)
+		return run_daemon(&c);
+	for (i = 0; i < sizeof(controls) / sizeof(controls[0]); i++)
+		if (strcmp(c.cmd, controls[i]) == 0)
+			return run_control(&c);
+	fprintf(stderr, "understudy: unknown command '%s'\n", c.cmd);
+	usage(stderr);
+	return 2;
+}

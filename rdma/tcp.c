@@ -1,0 +1,567 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The TCP transport: proto.h messages on a stream socket, non-blocking, on the
+ * libqb loop. Sends are queued as segments (an owned header, a borrowed body)
+ * and written with writev when the socket is writable; receives are read in
+ * large chunks and split into messages in place.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "rdma/transport_int.h"
+#include "replicator/log.h"
+
+#define SEG_HDR_MAX (US_PROTO_HDR_SIZE + US_PROTO_PAGES_DESC)
+#define RX_CAP (2 * (US_PROTO_HDR_SIZE + US_PROTO_MAX_BODY))
+#define IOV_BATCH 128
+
+struct seg {
+	char hdr[SEG_HDR_MAX];	/* header and, for PAGES, its descriptor */
+	uint32_t hdr_len;
+	const char *body;	/* borrowed, or points to owned */
+	size_t body_len;
+	void *owned;		/* copy of a control message body */
+};
+
+struct tcp_conn {
+	struct us_transport base;
+	int fd;
+	int events;		/* events registered with the loop */
+	struct seg *q;		/* queue: q[head..tail) */
+	size_t head, tail, cap;
+	size_t off;		/* bytes of q[head] already written */
+	uint64_t queued;	/* bytes not yet written */
+	char *rx;		/* received bytes not yet consumed */
+	size_t rx_len;
+	int stopped;		/* no more reading: owner or version mismatch */
+};
+
+struct tcp_listener {
+	struct us_listener base;
+	qb_loop_t *loop;
+	int fd;
+	us_transport_accept_fn fn;
+	void *opaque;
+};
+
+static const struct us_transport_ops tcp_ops;
+static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data);
+
+static int split_addr(const char *addr, char *host, size_t hostlen, const char **port)
+{
+	const char *colon = strrchr(addr, ':');
+	size_t n;
+
+	if (!colon || colon == addr || !colon[1])
+		return -EINVAL;
+	n = colon - addr;
+	if (addr[0] == '[' && n >= 2 && addr[n - 1] == ']') {
+		addr++;
+		n -= 2;
+	}
+	if (n >= hostlen)
+		return -EINVAL;
+	memcpy(host, addr, n);
+	host[n] = 0;
+	*port = colon + 1;
+	return 0;
+}
+
+static int resolve(const char *addr, int passive, struct addrinfo **res)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = passive ? AI_PASSIVE : 0 };
+	char host[256];
+	const char *port;
+	int rc;
+
+	if (split_addr(addr, host, sizeof(host), &port) < 0) {
+		us_log(LOG_ERR, US_TAG_NET, "address '%s' is not host:port", addr);
+		return -EINVAL;
+	}
+	rc = getaddrinfo(host, port, &hints, res);
+	if (rc != 0) {
+		us_log(LOG_ERR, US_TAG_NET, "cannot resolve '%s': %s", addr, gai_strerror(rc));
+		return -EHOSTUNREACH;
+	}
+	return 0;
+}
+
+static void set_options(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+}
+
+static struct us_transport *conn_new(qb_loop_t *loop, int fd, const char *peer)
+{
+	struct tcp_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		goto fail;
+	c->rx = malloc(RX_CAP);
+	if (!c->rx)
+		goto fail;
+	c->fd = fd;
+	c->base.ops = &tcp_ops;
+	c->base.loop = loop;
+	c->base.last_rx_ms = us_transport_now_ms();
+	snprintf(c->base.peer, sizeof(c->base.peer), "%s", peer);
+	c->events = POLLIN;
+	if (qb_loop_poll_add(loop, QB_LOOP_HIGH, fd, POLLIN, c, conn_dispatch) < 0)
+		goto fail;
+	return &c->base;
+fail:
+	if (c)
+		free(c->rx);
+	free(c);
+	errno = ENOMEM;
+	return NULL;
+}
+
+static int connect_bounded(int fd, const struct sockaddr *sa, socklen_t len, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	int err = 0;
+	socklen_t elen = sizeof(err);
+
+	if (connect(fd, sa, len) == 0)
+		return 0;
+	if (errno != EINPROGRESS)
+		return -errno;
+	if (poll(&p, 1, timeout_ms) == 0)
+		return -ETIMEDOUT;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+		return -errno;
+	return -err;
+}
+
+struct us_transport *us_tcp_connect(qb_loop_t *loop, const char *addr, int timeout_ms)
+{
+	struct addrinfo *res = NULL;
+	struct us_transport *t = NULL;
+	int fd = -1, rc;
+
+	rc = resolve(addr, 0, &res);
+	if (rc < 0)
+		goto out;
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	rc = connect_bounded(fd, res->ai_addr, res->ai_addrlen, timeout_ms);
+	if (rc < 0)
+		goto out;
+	set_options(fd);
+	t = conn_new(loop, fd, addr);
+	rc = t ? 0 : -errno;
+out:
+	if (res)
+		freeaddrinfo(res);
+	if (rc < 0) {
+		if (fd >= 0)
+			close(fd);
+		errno = -rc;
+	}
+	return t;
+}
+
+static int32_t listener_dispatch(int32_t fd, int32_t revents, void *data)
+{
+	struct tcp_listener *l = data;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[NI_MAXHOST], serv[NI_MAXSERV], peer[64];
+	struct us_transport *t;
+	int cfd;
+
+	cfd = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0)
+		return 0;
+	if (getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), serv, sizeof(serv),
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(host, sizeof(host), "?");
+	snprintf(peer, sizeof(peer), "%s:%s", host, serv);
+	set_options(cfd);
+	t = conn_new(l->loop, cfd, peer);
+	if (!t) {
+		close(cfd);
+		return 0;
+	}
+	l->fn(l->opaque, t);
+	return 0;
+}
+
+static void listener_destroy(struct us_listener *base)
+{
+	struct tcp_listener *l = (struct tcp_listener *)base;
+
+	qb_loop_poll_del(l->loop, l->fd);
+	close(l->fd);
+	free(l);
+}
+
+static int bind_listen(const struct addrinfo *ai)
+{
+	int one = 1, fd;
+
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4) < 0) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+struct us_listener *us_tcp_listen(qb_loop_t *loop, const char *addr,
+				  us_transport_accept_fn fn, void *opaque)
+{
+	struct addrinfo *res = NULL;
+	struct tcp_listener *l = NULL;
+	int rc, fd = -1;
+
+	rc = resolve(addr, 1, &res);
+	if (rc < 0)
+		goto out;
+	fd = bind_listen(res);
+	if (fd < 0) {
+		rc = fd;
+		us_log(LOG_ERR, US_TAG_NET, "cannot listen on %s: %s", addr, strerror(-rc));
+		goto out;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	*l = (struct tcp_listener){ .base.destroy = listener_destroy, .loop = loop, .fd = fd,
+				    .fn = fn, .opaque = opaque };
+	rc = qb_loop_poll_add(loop, QB_LOOP_HIGH, fd, POLLIN, l, listener_dispatch);
+out:
+	if (res)
+		freeaddrinfo(res);
+	if (rc < 0) {
+		free(l);
+		l = NULL;
+		if (fd >= 0)
+			close(fd);
+		errno = -rc;
+	}
+	return l ? &l->base : NULL;
+}
+
+/* ---- sending ---- */
+
+static void set_events(struct tcp_conn *c, int events)
+{
+	if (c->events == events || c->fd < 0)
+		return;
+	c->events = events;
+	qb_loop_poll_mod(c->base.loop, QB_LOOP_HIGH, c->fd, events, c, conn_dispatch);
+}
+
+static struct seg *seg_push(struct tcp_conn *c)
+{
+	struct seg *q;
+	size_t cap;
+
+	if (c->head == c->tail)
+		c->head = c->tail = 0;
+	if (c->tail == c->cap) {
+		cap = c->cap ? c->cap * 2 : 256;
+		q = realloc(c->q, cap * sizeof(*q));
+		if (!q)
+			return NULL;
+		c->q = q;
+		c->cap = cap;
+	}
+	return memset(&c->q[c->tail++], 0, sizeof(struct seg));
+}
+
+static int enqueue(struct tcp_conn *c, uint16_t type, uint64_t epoch, const void *prefix,
+		   size_t prefix_len, const void *body, size_t body_len)
+{
+	struct us_msg_hdr h = { .version = US_PROTO_VERSION, .type = type,
+				.len = prefix_len + body_len, .vm_id = c->base.vm_id,
+				.epoch = epoch };
+	struct seg *s;
+
+	if (c->fd < 0)
+		return -EPIPE;
+	s = seg_push(c);
+	if (!s)
+		return -ENOMEM;
+	us_proto_hdr_encode(s->hdr, &h);
+	memcpy(s->hdr + US_PROTO_HDR_SIZE, prefix, prefix_len);
+	s->hdr_len = US_PROTO_HDR_SIZE + prefix_len;
+	s->body = body;
+	s->body_len = body_len;
+	c->queued += s->hdr_len + body_len;
+	set_events(c, c->events | POLLOUT);
+	return 0;
+}
+
+static void seg_done(struct tcp_conn *c)
+{
+	free(c->q[c->head].owned);
+	c->head++;
+	c->off = 0;
+}
+
+static size_t fill_iov(struct tcp_conn *c, struct iovec *iov)
+{
+	size_t n = 0, i, off = c->off;
+
+	for (i = c->head; i < c->tail && n + 2 <= IOV_BATCH; i++, off = 0) {
+		struct seg *s = &c->q[i];
+
+		if (off < s->hdr_len)
+			iov[n++] = (struct iovec){ s->hdr + off, s->hdr_len - off };
+		if (s->body_len)
+			iov[n++] = (struct iovec){ (char *)s->body + (off > s->hdr_len ? off - s->hdr_len : 0),
+						   s->body_len - (off > s->hdr_len ? off - s->hdr_len : 0) };
+	}
+	return n;
+}
+
+static void advance(struct tcp_conn *c, size_t n)
+{
+	c->queued -= n;
+	while (n && c->head < c->tail) {
+		struct seg *s = &c->q[c->head];
+		size_t left = s->hdr_len + s->body_len - c->off;
+
+		if (n < left) {
+			c->off += n;
+			return;
+		}
+		n -= left;
+		seg_done(c);
+	}
+}
+
+/* Write what the socket takes. @return 1 drained, 0 more to do, -errno. */
+static int flush(struct tcp_conn *c)
+{
+	struct iovec iov[IOV_BATCH];
+	ssize_t n;
+
+	while (c->head < c->tail) {
+		n = writev(c->fd, iov, fill_iov(c, iov));
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		advance(c, n);
+	}
+	return 1;
+}
+
+static int tcp_send_msg(struct us_transport *t, uint16_t type, uint64_t epoch,
+			const void *body, size_t len)
+{
+	struct tcp_conn *c = (struct tcp_conn *)t;
+	void *copy = NULL;
+	int rc;
+
+	if (len) {
+		copy = malloc(len);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, body, len);
+	}
+	rc = enqueue(c, type, epoch, NULL, 0, copy, len);
+	if (rc < 0) {
+		free(copy);
+		return rc;
+	}
+	c->q[c->tail - 1].owned = copy;
+	return 0;
+}
+
+static int tcp_send_pages(struct us_transport *t, uint64_t epoch, uint64_t first,
+			  uint32_t count, const void *data)
+{
+	char desc[US_PROTO_PAGES_DESC];
+
+	us_proto_pages_desc_encode(desc, first, count);
+	return enqueue((struct tcp_conn *)t, US_MSG_PAGES, epoch, desc, sizeof(desc), data,
+		       (size_t)count * US_PROTO_PAGE_SIZE);
+}
+
+static int tcp_send_devstate(struct us_transport *t, uint64_t epoch, const void *buf, size_t len)
+{
+	size_t off, n;
+	int rc;
+
+	for (off = 0; off < len; off += n) {
+		n = len - off < US_PROTO_MAX_DEVSTATE_CHUNK ? len - off : US_PROTO_MAX_DEVSTATE_CHUNK;
+		rc = enqueue((struct tcp_conn *)t, US_MSG_DEVSTATE, epoch, NULL, 0,
+			     (const char *)buf + off, n);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int tcp_end_epoch(struct us_transport *t, const struct us_epoch_end *e)
+{
+	char body[64];
+
+	return tcp_send_msg(t, US_MSG_EPOCH_END, e->epoch, body, us_proto_epoch_end_encode(body, e));
+}
+
+static int tcp_busy(const struct us_transport *t)
+{
+	const struct tcp_conn *c = (const struct tcp_conn *)t;
+
+	return c->head < c->tail;
+}
+
+static uint64_t tcp_queued(const struct us_transport *t)
+{
+	return ((const struct tcp_conn *)t)->queued;
+}
+
+/* ---- receiving and the connection's life ---- */
+
+static void shut(struct tcp_conn *c)
+{
+	if (c->fd < 0)
+		return;
+	qb_loop_poll_del(c->base.loop, c->fd);
+	close(c->fd);
+	c->fd = -1;
+}
+
+/* Report the end of the connection; the owner may free it in the callback. */
+static void conn_fail(struct tcp_conn *c, int err, const char *why)
+{
+	shut(c);
+	if (c->base.cbs.closed)
+		c->base.cbs.closed(c->base.opaque, err, why);
+}
+
+/* Parse complete messages out of rx. @return 0, or 1 when the owner stopped. */
+static int consume(struct tcp_conn *c, char *why, size_t whylen, int *err)
+{
+	size_t pos = 0;
+	struct us_msg_hdr h;
+	int rc = 0;
+
+	while (!c->stopped && c->rx_len - pos >= US_PROTO_HDR_SIZE) {
+		rc = us_proto_hdr_decode(c->rx + pos, &h, why, whylen);
+		if (rc == -EBADMSG) {
+			*err = rc;
+			return 1;
+		}
+		if (rc == 0 && c->rx_len - pos < US_PROTO_HDR_SIZE + h.len)
+			break;
+		if (c->base.cbs.msg(c->base.opaque, rc, &h, rc ? NULL : c->rx + pos + US_PROTO_HDR_SIZE) || rc)
+			c->stopped = 1;
+		pos += US_PROTO_HDR_SIZE + (rc ? 0 : h.len);
+	}
+	memmove(c->rx, c->rx + pos, c->rx_len - pos);
+	c->rx_len -= pos;
+	if (c->stopped) {
+		snprintf(why, whylen, "connection closed after a refused message");
+		*err = -ECONNABORTED;
+		return 1;
+	}
+	return 0;
+}
+
+static int do_read(struct tcp_conn *c, char *why, size_t whylen, int *err)
+{
+	ssize_t n = read(c->fd, c->rx + c->rx_len, RX_CAP - c->rx_len);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		*err = n == 0 ? -ECONNRESET : -errno;
+		snprintf(why, whylen, "%s", n == 0 ? "peer closed the connection" : strerror(errno));
+		return 1;
+	}
+	c->base.last_rx_ms = us_transport_now_ms();
+	c->rx_len += n;
+	return consume(c, why, whylen, err);
+}
+
+/* Best effort: let a final REFUSE reach the peer before closing. */
+static void linger_flush(struct tcp_conn *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+	int i;
+
+	for (i = 0; i < 10 && c->fd >= 0 && flush(c) == 0; i++)
+		poll(&p, 1, 20);
+}
+
+static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
+{
+	struct tcp_conn *c = data;
+	char why[256] = "";
+	int err = 0, rc;
+
+	if (revents & POLLOUT) {
+		rc = flush(c);
+		if (rc < 0) {
+			conn_fail(c, rc, strerror(-rc));
+			return 0;
+		}
+		if (rc == 1) {
+			set_events(c, POLLIN);
+			if (c->base.cbs.drained)
+				c->base.cbs.drained(c->base.opaque);
+			if (c->fd < 0)
+				return 0;
+		}
+	}
+	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (do_read(c, why, sizeof(why), &err)) {
+			linger_flush(c);
+			conn_fail(c, err, why);
+		}
+	}
+	return 0;
+}
+
+static void tcp_destroy(struct us_transport *t)
+{
+	struct tcp_conn *c = (struct tcp_conn *)t;
+
+	shut(c);
+	while (c->head < c->tail)
+		seg_done(c);
+	free(c->q);
+	free(c->rx);
+	free(c);
+}
+
+static const struct us_transport_ops tcp_ops = {
+	.name = "tcp",
+	.send_msg = tcp_send_msg,
+	.send_pages = tcp_send_pages,
+	.send_devstate = tcp_send_devstate,
+	.end_epoch = tcp_end_epoch,
+	.busy = tcp_busy,
+	.queued = tcp_queued,
+	.destroy = tcp_destroy,
+};

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The public transport functions: pick an implementation at connect/listen
+ * time, then dispatch every call through its table of operations.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "rdma/transport_int.h"
+#include "replicator/log.h"
+
+uint64_t us_transport_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int us_transport_kind_parse(const char *s, enum us_transport_kind *kind)
+{
+	if (strcmp(s, "tcp") == 0)
+		*kind = US_TRANSPORT_TCP;
+	else if (strcmp(s, "rdma") == 0)
+		*kind = US_TRANSPORT_RDMA;
+	else if (strcmp(s, "auto") == 0)
+		*kind = US_TRANSPORT_AUTO;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* RDMA arrives with its own issue; until then auto means TCP. */
+static int resolve_kind(enum us_transport_kind kind)
+{
+	if (kind != US_TRANSPORT_RDMA)
+		return 0;
+	us_log(LOG_ERR, US_TAG_RDMA, "transport = rdma: this build has no RDMA transport; "
+	       "use transport = tcp or auto");
+	return -EPROTONOSUPPORT;
+}
+
+struct us_transport *us_transport_connect(qb_loop_t *loop, enum us_transport_kind kind,
+					  const char *addr, int timeout_ms)
+{
+	int rc = resolve_kind(kind);
+
+	if (rc < 0) {
+		errno = -rc;
+		return NULL;
+	}
+	return us_tcp_connect(loop, addr, timeout_ms);
+}
+
+struct us_listener *us_transport_listen(qb_loop_t *loop, enum us_transport_kind kind,
+					const char *addr, us_transport_accept_fn fn, void *opaque)
+{
+	int rc = resolve_kind(kind);
+
+	if (rc < 0) {
+		errno = -rc;
+		return NULL;
+	}
+	return us_tcp_listen(loop, addr, fn, opaque);
+}
+
+void us_listener_free(struct us_listener *l)
+{
+	if (l)
+		l->destroy(l);
+}
+
+void us_transport_set_cbs(struct us_transport *t, const struct us_transport_cbs *cbs, void *opaque)
+{
+	t->cbs = *cbs;
+	t->opaque = opaque;
+}
+
+void us_transport_set_vm(struct us_transport *t, uint64_t vm_id)
+{
+	t->vm_id = vm_id;
+}
+
+int us_transport_send_msg(struct us_transport *t, uint16_t type, uint64_t epoch,
+			  const void *body, size_t len)
+{
+	return t->ops->send_msg(t, type, epoch, body, len);
+}
+
+int us_transport_send_pages(struct us_transport *t, uint64_t epoch, uint64_t first,
+			    uint32_t count, const void *data)
+{
+	if (count == 0 || count > US_PROTO_MAX_RUN)
+		return -EINVAL;
+	return t->ops->send_pages(t, epoch, first, count, data);
+}
+
+int us_transport_send_devstate(struct us_transport *t, uint64_t epoch, const void *buf, size_t len)
+{
+	return t->ops->send_devstate(t, epoch, buf, len);
+}
+
+int us_transport_end_epoch(struct us_transport *t, const struct us_epoch_end *e)
+{
+	return t->ops->end_epoch(t, e);
+}
+
+int us_transport_busy(const struct us_transport *t)
+{
+	return t->ops->busy(t);
+}
+
+uint64_t us_transport_queued(const struct us_transport *t)
+{
+	return t->ops->queued(t);
+}
+
+uint64_t us_transport_idle_ms(const struct us_transport *t)
+{
+	return us_transport_now_ms() - t->last_rx_ms;
+}
+
+const char *us_transport_name(const struct us_transport *t)
+{
+	return t->ops->name;
+}
+
+const char *us_transport_peer(const struct us_transport *t)
+{
+	return t->peer;
+}
+
+void us_transport_free(struct us_transport *t)
+{
+	if (t)
+		t->ops->destroy(t);
+}

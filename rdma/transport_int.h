@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What a transport implementation provides: a table of operations behind the
+ * public functions of transport.h, and the fields every connection shares.
+ */
+#ifndef US_TRANSPORT_INT_H
+#define US_TRANSPORT_INT_H
+
+#include "rdma/transport.h"
+
+struct us_transport_ops {
+	const char *name;
+	int (*send_msg)(struct us_transport *t, uint16_t type, uint64_t epoch,
+			const void *body, size_t len);
+	int (*send_pages)(struct us_transport *t, uint64_t epoch, uint64_t first,
+			  uint32_t count, const void *data);
+	int (*send_devstate)(struct us_transport *t, uint64_t epoch, const void *buf, size_t len);
+	int (*end_epoch)(struct us_transport *t, const struct us_epoch_end *e);
+	int (*busy)(const struct us_transport *t);
+	uint64_t (*queued)(const struct us_transport *t);
+	void (*destroy)(struct us_transport *t);
+};
+
+/* Embedded first in every implementation's connection struct. */
+struct us_transport {
+	const struct us_transport_ops *ops;
+	qb_loop_t *loop;
+	struct us_transport_cbs cbs;
+	void *opaque;
+	uint64_t vm_id;
+	uint64_t last_rx_ms;	/* monotonic ms of the last byte received */
+	char peer[64];
+};
+
+/* Embedded first in every implementation's listener struct. */
+struct us_listener {
+	void (*destroy)(struct us_listener *l);
+};
+
+/* Monotonic milliseconds. */
+uint64_t us_transport_now_ms(void);
+
+/* TCP implementation. */
+struct us_transport *us_tcp_connect(qb_loop_t *loop, const char *addr, int timeout_ms);
+struct us_listener *us_tcp_listen(qb_loop_t *loop, const char *addr,
+				  us_transport_accept_fn fn, void *opaque);
+
+#endif

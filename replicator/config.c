@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * INI configuration (see config.h): one table of keys, each with its section,
+ * name and setter, so an unknown key or a bad value is reported with its
+ * section and what is expected.
+ */
+#include <config.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "replicator/config.h"
+#include "replicator/log.h"
+
+typedef int (*setter_fn)(struct us_config *c, const char *v);
+
+struct key {
+	const char *section;
+	const char *name;
+	setter_fn set;
+	const char *expect;	/* shown when the value is refused */
+};
+
+struct load_ctx {
+	struct us_config *c;
+	const char *path;
+	int errors;
+};
+
+int us_config_parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	char *end;
+	unsigned long long v;
+	const char *u;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -EINVAL;
+	if (*end) {
+		u = strchr(units, toupper((unsigned char)*end));
+		if (!u || !*u || (end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B")))
+			return -EINVAL;
+		for (; u >= units; u--) {
+			if (v > UINT64_MAX / 1024)
+				return -EINVAL;
+			v *= 1024;
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_uint(const char *v, unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || *v == '-' || n < lo || n > hi)
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
+static int set_str(char *dst, size_t len, const char *v)
+{
+	if (strlen(v) >= len)
+		return -ENAMETOOLONG;
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int set_name(struct us_config *c, const char *v)
+{
+	const char *p;
+
+	if (!*v)
+		return -EINVAL;
+	for (p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+			return -EINVAL;
+	return set_str(c->vm.name, sizeof(c->vm.name), v);
+}
+
+static int set_memory(struct us_config *c, const char *v)
+{
+	uint64_t n;
+
+	if (us_config_parse_size(v, &n) < 0 || n < (16u << 20) || n % (2u << 20))
+		return -EINVAL;
+	c->vm.mem_bytes = n;
+	return 0;
+}
+
+static int set_vcpus(struct us_config *c, const char *v)
+{
+	return parse_uint(v, 1, 64, &c->vm.vcpus);
+}
+
+static int set_accel(struct us_config *c, const char *v)
+{
+	if (strcmp(v, "tcg") && strcmp(v, "kvm") && strcmp(v, "auto"))
+		return -EINVAL;
+	return set_str(c->vm.accel, sizeof(c->vm.accel), v);
+}
+
+static int set_mac(struct us_config *c, const char *v)
+{
+	unsigned b[6];
+	char tail;
+
+	if (*v && sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+			 &b[5], &tail) != 6)
+		return -EINVAL;
+	return set_str(c->vm.mac, sizeof(c->vm.mac), v);
+}
+
+#define STR_SETTER(fn, field) \
+	static int fn(struct us_config *c, const char *v) { return set_str(field, sizeof(field), v); }
+STR_SETTER(set_qemu, c->vm.qemu)
+STR_SETTER(set_kernel, c->vm.kernel)
+STR_SETTER(set_initrd, c->vm.initrd)
+STR_SETTER(set_append, c->vm.append)
+STR_SETTER(set_disk, c->vm.disk)
+STR_SETTER(set_run_dir, c->vm.run_dir)
+STR_SETTER(set_shm_dir, c->vm.shm_dir)
+STR_SETTER(set_peer, c->peer)
+STR_SETTER(set_listen, c->listen)
+
+static int set_transport(struct us_config *c, const char *v)
+{
+	return us_transport_kind_parse(v, &c->transport);
+}
+
+static int set_epoch_ms(struct us_config *c, const char *v)
+{
+	return parse_uint(v, 5, 10000, &c->epoch_ms);
+}
+
+static int set_peer_timeout(struct us_config *c, const char *v)
+{
+	return parse_uint(v, 100, 600000, &c->peer_timeout_ms);
+}
+
+static int set_connect_timeout(struct us_config *c, const char *v)
+{
+	return parse_uint(v, 0, 86400000, &c->connect_timeout_ms);
+}
+
+static int set_staging_max(struct us_config *c, const char *v)
+{
+	if (strcmp(v, "auto") == 0) {
+		c->staging_max = 0;
+		return 0;
+	}
+	return us_config_parse_size(v, &c->staging_max) < 0 || c->staging_max < (1u << 20)
+	       ? -EINVAL : 0;
+}
+
+static int set_devstate_max(struct us_config *c, const char *v)
+{
+	return us_config_parse_size(v, &c->devstate_max) < 0 || c->devstate_max < (1u << 20)
+	       ? -EINVAL : 0;
+}
+
+static int set_promote(struct us_config *c, const char *v)
+{
+	if (strcmp(v, "auto") == 0)
+		c->promote_auto = 1;
+	else if (strcmp(v, "manual") == 0)
+		c->promote_auto = 0;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int set_log_level(struct us_config *c, const char *v)
+{
+	static const char *const names[] = { "error", "warning", "notice", "info", "debug" };
+	static const int levels[] = { LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(v, names[i]) == 0) {
+			c->log_level = levels[i];
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static const struct key keys[] = {
+	{ "vm", "name", set_name, "letters, digits, '-' and '_'" },
+	{ "vm", "memory", set_memory, "a size of at least 16M in whole 2M, e.g. 256M or 1G" },
+	{ "vm", "vcpus", set_vcpus, "1 to 64" },
+	{ "vm", "qemu", set_qemu, "the QEMU binary, e.g. qemu-system-x86_64" },
+	{ "vm", "accel", set_accel, "tcg, kvm or auto" },
+	{ "vm", "kernel", set_kernel, "a path" },
+	{ "vm", "initrd", set_initrd, "a path" },
+	{ "vm", "append", set_append, "a kernel command line" },
+	{ "vm", "disk", set_disk, "a path to a raw disk image" },
+	{ "vm", "mac", set_mac, "a MAC address like 52:54:00:12:34:56" },
+	{ "replication", "transport", set_transport, "tcp, rdma or auto" },
+	{ "replication", "peer", set_peer, "the standby's host:port" },
+	{ "replication", "listen", set_listen, "host:port" },
+	{ "replication", "epoch_ms", set_epoch_ms, "5 to 10000" },
+	{ "replication", "peer_timeout_ms", set_peer_timeout, "100 to 600000" },
+	{ "replication", "connect_timeout_ms", set_connect_timeout, "0 (wait forever) to 86400000" },
+	{ "replication", "staging_max", set_staging_max, "auto or a size of at least 1M" },
+	{ "replication", "devstate_max", set_devstate_max, "a size of at least 1M" },
+	{ "failover", "promote", set_promote, "auto or manual" },
+	{ "daemon", "run_dir", set_run_dir, "a directory" },
+	{ "daemon", "shm_dir", set_shm_dir, "a directory on tmpfs" },
+	{ "daemon", "log_level", set_log_level, "error, warning, notice, info or debug" },
+};
+
+void us_config_defaults(struct us_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->vm.name, sizeof(c->vm.name), "vm0");
+	c->vm.mem_bytes = 256u << 20;
+	c->vm.vcpus = 1;
+	snprintf(c->vm.qemu, sizeof(c->vm.qemu), "qemu-system-x86_64");
+	snprintf(c->vm.accel, sizeof(c->vm.accel), "auto");
+	snprintf(c->vm.append, sizeof(c->vm.append), "console=ttyS0");
+	snprintf(c->vm.run_dir, sizeof(c->vm.run_dir), "/run/understudy");
+	snprintf(c->vm.shm_dir, sizeof(c->vm.shm_dir), "/dev/shm");
+	snprintf(c->listen, sizeof(c->listen), "0.0.0.0:7300");
+	c->transport = US_TRANSPORT_TCP;
+	c->epoch_ms = 50;
+	c->peer_timeout_ms = 3000;
+	c->connect_timeout_ms = 60000;
+	c->devstate_max = 64u << 20;
+	c->promote_auto = 1;
+	c->log_level = LOG_INFO;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct load_ctx *ctx = user;
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(keys[i].section, section) || strcmp(keys[i].name, name))
+			continue;
+		if (keys[i].set(ctx->c, value) == 0)
+			return 1;
+		us_log(LOG_ERR, US_TAG_MAIN, "%s: [%s] %s = '%s' is not valid: expected %s",
+		       ctx->path, section, name, value, keys[i].expect);
+		ctx->errors++;
+		return 1;
+	}
+	us_log(LOG_ERR, US_TAG_MAIN, "%s: unknown key '%s' in section [%s]",
+	       ctx->path, name, section);
+	ctx->errors++;
+	return 1;
+}
+
+int us_config_load(struct us_config *c, const char *path)
+{
+	struct load_ctx ctx = { .c = c, .path = path };
+	int rc = ini_parse(path, on_key, &ctx);
+
+	if (rc == -1) {
+		us_log(LOG_ERR, US_TAG_MAIN, "cannot open config file %s: %s", path, strerror(errno));
+		return -ENOENT;
+	}
+	if (rc > 0) {
+		us_log(LOG_ERR, US_TAG_MAIN, "%s:%d: syntax error (expected [section] or key = value)",
+		       path, rc);
+		return -EINVAL;
+	}
+	return rc < 0 || ctx.errors ? -EINVAL : 0;
+}
+
+int us_config_check(const struct us_config *c, const char *role)
+{
+	if (strcmp(role, "primary") == 0 && !c->peer[0]) {
+		us_log(LOG_ERR, US_TAG_MAIN, "no standby to replicate to: set [replication] peer = "
+		       "HOST:PORT or pass --peer");
+		return -EINVAL;
+	}
+	if (!c->vm.kernel[0] && !c->vm.disk[0]) {
+		us_log(LOG_ERR, US_TAG_MAIN, "nothing to boot: set [vm] kernel (and initrd) or disk");
+		return -EINVAL;
+	}
+	if (c->staging_max && c->staging_max < c->vm.mem_bytes / 64) {
+		us_log(LOG_WARNING, US_TAG_MAIN, "staging_max %lu is small for %lu bytes of RAM: "
+		       "epochs dirtying more are refused", (unsigned long)c->staging_max,
+		       (unsigned long)c->vm.mem_bytes);
+	}
+	return 0;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The daemon's configuration: an INI file (parsed by inih) with sections
+ * [vm], [replication], [failover] and [daemon], built-in defaults for every
+ * key, and checks that name the file, section, key and the fix.
+ */
+#ifndef US_CONFIG_H
+#define US_CONFIG_H
+
+#include <limits.h>
+#include <stdint.h>
+#include "replicator/vmconf.h"
+#include "rdma/transport.h"
+
+struct us_config {
+	struct us_vm_config vm;
+	enum us_transport_kind transport;
+	char peer[128];			/* primary: the standby's host:port */
+	char listen[128];		/* standby: host:port to listen on */
+	unsigned epoch_ms;		/* checkpoint interval */
+	unsigned peer_timeout_ms;	/* silence that counts as stream loss */
+	unsigned connect_timeout_ms;	/* primary: give up waiting for a standby */
+	uint64_t staging_max;		/* bytes; 0 = the guest's RAM size */
+	uint64_t devstate_max;		/* bytes */
+	int promote_auto;		/* standby promotes itself on stream loss */
+	int log_level;			/* LOG_ERR..LOG_DEBUG */
+};
+
+/** Fill @c with the built-in defaults. */
+void us_config_defaults(struct us_config *c);
+
+/**
+ * Read @path over the defaults in @c. Every problem is logged with the file,
+ * section and key. @return 0, -ENOENT, -EINVAL.
+ */
+int us_config_load(struct us_config *c, const char *path);
+
+/**
+ * Check values that depend on each other and on the role ("primary" or
+ * "standby"). @return 0 or -EINVAL with the cause logged.
+ */
+int us_config_check(const struct us_config *c, const char *role);
+
+/** Parse "256M", "1G", "4096", "64K". @return 0 or -EINVAL. */
+int us_config_parse_size(const char *s, uint64_t *out);
+
+#endif

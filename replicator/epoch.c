@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * One checkpoint on the primary, as a chain of callbacks on the loop:
+ *
+ *   timer ─▶ QMP stop ─▶ migrate (device state, runs in QEMU)
+ *                       ├ meanwhile: PAGEMAP_SCAN + re-arm, copy dirty pages
+ *                       └ completed + postmigrate ─▶ queue the epoch
+ *                                                  ─▶ QMP cont ─▶ next timer
+ *
+ * The guest is paused from "stop" to "cont" only; the transfer overlaps the
+ * next epoch. A new checkpoint waits while the previous one is still being
+ * sent or too many epochs are unacknowledged (the bounded pipeline).
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "replicator/log.h"
+#include "replicator/primary_int.h"
+
+uint64_t us_epoch_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void on_timer(void *data)
+{
+	us_epoch_start(data);
+}
+
+void us_epoch_schedule(struct us_primary *p, uint64_t delay_ms)
+{
+	qb_loop_timer_add(p->loop, QB_LOOP_HIGH, delay_ms * 1000000ULL, p, on_timer, &p->timer);
+}
+
+static void fatal(struct us_primary *p, const char *step, const char *err)
+{
+	us_log(LOG_CRIT, US_TAG_PRIMARY, "checkpoint of epoch %lu failed at %s: %s; stopping",
+	       (unsigned long)p->epoch, step, err);
+	p->exit_rc = -EIO;
+	qb_loop_stop(p->loop);
+}
+
+static uint64_t inflight(const struct us_primary *p)
+{
+	return p->acked == US_EPOCH_NONE ? p->epoch : p->epoch - p->acked - 1;
+}
+
+int us_epoch_reserve(struct us_primary *p, uint64_t pages, size_t chunks)
+{
+	size_t bytes = pages * US_PROTO_PAGE_SIZE;
+	void *n;
+
+	if (bytes > p->sendbuf_cap) {
+		n = realloc(p->sendbuf, bytes);
+		if (!n)
+			return -ENOMEM;
+		p->sendbuf = n;
+		p->sendbuf_cap = bytes;
+	}
+	if (chunks > p->chunks_cap) {
+		n = realloc(p->chunks, chunks * sizeof(*p->chunks));
+		if (!n)
+			return -ENOMEM;
+		p->chunks = n;
+		p->chunks_cap = chunks;
+	}
+	return 0;
+}
+
+static size_t count_chunks(const struct us_runs *r)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < r->n; i++)
+		n += (r->v[i].count + US_PROTO_MAX_RUN - 1) / US_PROTO_MAX_RUN;
+	return n;
+}
+
+void us_epoch_stage_chunk(struct us_primary *p, uint64_t first, uint32_t count, size_t off)
+{
+	char desc[US_PROTO_PAGES_DESC];
+	size_t len = (size_t)count * US_PROTO_PAGE_SIZE;
+
+	memcpy(p->sendbuf + off, (char *)p->ram.map + first * US_PROTO_PAGE_SIZE, len);
+	us_proto_pages_desc_encode(desc, first, count);
+	XXH3_64bits_update(p->sum, desc, sizeof(desc));
+	XXH3_64bits_update(p->sum, p->sendbuf + off, len);
+	p->chunks[p->n_chunks++] = (struct chunk){ first, count, off };
+	p->n_pages += count;
+	p->n_page_bytes += sizeof(desc) + len;
+}
+
+/* Copy the dirty pages out of guest RAM while the guest is stopped. */
+static int copy_pages(struct us_primary *p)
+{
+	size_t i, nchunks = count_chunks(&p->runs), off = 0;
+	uint64_t first, left;
+	uint32_t n;
+
+	if (p->runs.pages * (US_PROTO_PAGE_SIZE + US_PROTO_PAGES_DESC) > p->staging_max)
+		return -ENOBUFS;
+	if (us_epoch_reserve(p, p->runs.pages, nchunks) < 0)
+		return -ENOMEM;
+	p->n_chunks = 0;
+	for (i = 0; i < p->runs.n; i++) {
+		for (first = p->runs.v[i].first, left = p->runs.v[i].count; left; left -= n) {
+			n = left > US_PROTO_MAX_RUN ? US_PROTO_MAX_RUN : left;
+			us_epoch_stage_chunk(p, first, n, off);
+			off += (size_t)n * US_PROTO_PAGE_SIZE;
+			first += n;
+		}
+	}
+	return 0;
+}
+
+static int queue_epoch(struct us_primary *p, const void *dev, size_t dev_len)
+{
+	struct us_epoch_end e = { .epoch = p->epoch, .pages = p->n_pages,
+				  .page_bytes = p->n_page_bytes, .devstate_bytes = dev_len };
+	size_t i;
+	int rc = 0;
+
+	XXH3_64bits_update(p->sum, dev, dev_len);
+	e.checksum = XXH3_64bits_digest(p->sum);
+	for (i = 0; i < p->n_chunks && rc == 0; i++)
+		rc = us_transport_send_pages(p->tx, p->epoch, p->chunks[i].first,
+					     p->chunks[i].count, p->sendbuf + p->chunks[i].off);
+	if (rc == 0)
+		rc = us_transport_send_devstate(p->tx, p->epoch, dev, dev_len);
+	if (rc == 0)
+		rc = us_transport_end_epoch(p->tx, &e);
+	return rc;
+}
+
+static void on_cont(void *opaque, json_t *ret, const char *err)
+{
+	struct us_primary *p = opaque;
+	uint64_t now_ms, next;
+
+	if (err) {
+		fatal(p, "cont", err);
+		return;
+	}
+	p->cur.cont_us = us_epoch_now_us() - p->cur.cont_us;
+	p->hist[p->cur.epoch % 256] = p->cur;
+	if (p->phase != PH_CHECKPOINT)
+		return;
+	p->phase = p->tx ? PH_IDLE : PH_DEGRADED;
+	if (!p->tx)
+		return;
+	now_ms = us_epoch_now_us() / 1000;
+	next = p->cur.start_ms + p->cfg->epoch_ms;
+	us_epoch_schedule(p, next > now_ms ? next - now_ms : 0);
+}
+
+static void finish_epoch(struct us_primary *p, const void *buf, size_t len)
+{
+	int rc;
+
+	p->cur.dev_bytes = len;
+	p->cur.pages = p->n_pages;
+	if (p->tx) {
+		rc = queue_epoch(p, buf, len);
+		if (rc < 0)
+			us_primary_lost_standby(p, "cannot queue the epoch for sending");
+	}
+	p->cur.sent_ms = us_epoch_now_us() / 1000;
+	p->hist[p->cur.epoch % 256] = p->cur;
+	us_primary_epoch_sent(p);
+	p->epoch++;
+}
+
+static void on_devstate(void *opaque, int rc, const void *buf, size_t len)
+{
+	struct us_primary *p = opaque;
+
+	p->cur.dev_us = us_epoch_now_us() - p->cur.dev_us;
+	if (rc < 0) {
+		fatal(p, "device state", strerror(-rc));
+		return;
+	}
+	finish_epoch(p, buf, len);
+	if (p->pause_wanted && p->tx) {
+		p->phase = PH_PAUSED;
+		us_log(LOG_NOTICE, US_TAG_PRIMARY, "guest held stopped at epoch %lu",
+		       (unsigned long)(p->epoch - 1));
+		return;
+	}
+	p->cur.cont_us = us_epoch_now_us();
+	if (us_qmp_send(p->qmp, "cont", NULL, on_cont, p) < 0)
+		fatal(p, "cont", "QMP connection lost");
+}
+
+static void on_stopped(void *opaque, json_t *ret, const char *err)
+{
+	struct us_primary *p = opaque;
+	uint64_t t;
+	int rc;
+
+	if (err) {
+		fatal(p, "stop", err);
+		return;
+	}
+	t = us_epoch_now_us();
+	p->cur.stop_us = t - p->cur.stop_us;
+	rc = us_devstate_capture(p->dev, on_devstate, p);
+	if (rc < 0) {
+		fatal(p, "migrate", strerror(-rc));
+		return;
+	}
+	if (p->epoch > 0) {
+		XXH3_64bits_reset(p->sum);
+		p->n_pages = p->n_page_bytes = 0;
+	}
+	us_runs_clear(&p->runs);
+	rc = us_dirty_scan(p->dirty, &p->runs);
+	p->cur.scan_us = us_epoch_now_us() - t;
+	t = us_epoch_now_us();
+	if (rc == 0)
+		rc = copy_pages(p);
+	p->cur.copy_us = us_epoch_now_us() - t;
+	p->cur.dev_us = us_epoch_now_us();
+	if (rc == -ENOBUFS)
+		us_log(LOG_ERR, US_TAG_PRIMARY, "epoch %lu dirtied %lu pages, more than the standby's "
+		       "staging cap of %lu bytes: raise staging_max on the standby",
+		       (unsigned long)p->epoch, (unsigned long)p->runs.pages,
+		       (unsigned long)p->staging_max);
+	if (rc < 0)
+		fatal(p, "dirty pages", strerror(-rc));
+}
+
+void us_epoch_start(struct us_primary *p)
+{
+	if (p->phase != PH_IDLE && p->phase != PH_SYNC)
+		return;
+	if (!p->tx)
+		return;
+	if (us_transport_busy(p->tx) || inflight(p) >= PRIMARY_MAX_INFLIGHT) {
+		p->due = 1;
+		return;
+	}
+	p->due = 0;
+	p->phase = PH_CHECKPOINT;
+	memset(&p->cur, 0, sizeof(p->cur));
+	p->cur.epoch = p->epoch;
+	p->cur.start_ms = us_epoch_now_us() / 1000;
+	p->cur.stop_us = us_epoch_now_us();
+	if (us_qmp_send(p->qmp, "stop", NULL, on_stopped, p) < 0)
+		fatal(p, "stop", "QMP connection lost");
+}
+
+void us_epoch_drained(struct us_primary *p)
+{
+	if (p->due)
+		us_epoch_start(p);
+}

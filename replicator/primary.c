@@ -1,0 +1,574 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The primary daemon's life: start-up as a table of stages torn down in
+ * reverse, finding the standby and the HELLO handshake, the initial sync
+ * (epoch 0: all of RAM streamed while the guest runs, then a checkpoint),
+ * ACKs, losing the standby, and the control requests status/pause/resume.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "replicator/log.h"
+#include "replicator/primary.h"
+#include "replicator/primary_int.h"
+
+#define SYNC_BATCH_PAGES (16u * US_PROTO_MAX_RUN)	/* 16 MiB in flight */
+#define CONNECT_RETRY_MS 500
+
+static const char *const phase_names[] = {
+	[PH_CONNECTING] = "connecting", [PH_HANDSHAKE] = "handshake", [PH_SYNC] = "initial-sync",
+	[PH_IDLE] = "protected", [PH_CHECKPOINT] = "protected", [PH_PAUSED] = "paused",
+	[PH_DEGRADED] = "degraded",
+};
+
+static uint64_t now_ms(void)
+{
+	return us_epoch_now_us() / 1000;
+}
+
+/* ---- initial sync ---- */
+
+static void sync_progress(struct us_primary *p, uint64_t npages)
+{
+	int pct = (int)(p->sync_next * 100 / npages);
+
+	if (pct / 10 == p->sync_last_pct / 10 && pct != 100)
+		return;
+	p->sync_last_pct = pct;
+	us_log(LOG_NOTICE, US_TAG_PRIMARY, "initial sync: %3d%% (%lu of %lu MiB)", pct,
+	       (unsigned long)(p->sync_next * US_PROTO_PAGE_SIZE >> 20),
+	       (unsigned long)(npages * US_PROTO_PAGE_SIZE >> 20));
+}
+
+/* Queue the next batch of RAM, copied so the guest may keep writing. */
+static int sync_batch(struct us_primary *p)
+{
+	uint64_t npages = p->ram.size / US_PROTO_PAGE_SIZE;
+	size_t off = 0, i;
+	uint32_t n;
+	int rc = 0;
+
+	if (us_epoch_reserve(p, SYNC_BATCH_PAGES, SYNC_BATCH_PAGES / US_PROTO_MAX_RUN) < 0)
+		return -ENOMEM;
+	p->n_chunks = 0;
+	while (p->sync_next < npages && off < (size_t)SYNC_BATCH_PAGES * US_PROTO_PAGE_SIZE) {
+		n = npages - p->sync_next > US_PROTO_MAX_RUN ? US_PROTO_MAX_RUN
+							       : npages - p->sync_next;
+		us_epoch_stage_chunk(p, p->sync_next, n, off);
+		off += (size_t)n * US_PROTO_PAGE_SIZE;
+		p->sync_next += n;
+	}
+	for (i = 0; i < p->n_chunks && rc == 0; i++)
+		rc = us_transport_send_pages(p->tx, 0, p->chunks[i].first, p->chunks[i].count,
+					     p->sendbuf + p->chunks[i].off);
+	sync_progress(p, npages);
+	return rc;
+}
+
+static void sync_continue(struct us_primary *p)
+{
+	if (p->sync_next < p->ram.size / US_PROTO_PAGE_SIZE) {
+		if (sync_batch(p) < 0)
+			us_primary_lost_standby(p, "cannot queue initial sync pages");
+		return;
+	}
+	us_log(LOG_NOTICE, US_TAG_PRIMARY, "initial sync streamed in %lu ms; taking epoch 0",
+	       (unsigned long)(now_ms() - p->sync_started_ms));
+	us_epoch_start(p);
+}
+
+static void on_guest_started(void *opaque, json_t *ret, const char *err)
+{
+	struct us_primary *p = opaque;
+
+	if (err) {
+		us_log(LOG_CRIT, US_TAG_PRIMARY, "cannot start the guest: %s", err);
+		p->exit_rc = -EIO;
+		qb_loop_stop(p->loop);
+		return;
+	}
+	p->phase = PH_SYNC;
+	p->sync_started_ms = now_ms();
+	p->sync_last_pct = -10;
+	XXH3_64bits_reset(p->sum);
+	p->n_pages = p->n_page_bytes = 0;
+	sync_continue(p);
+}
+
+/* ---- messages from the standby ---- */
+
+static int on_hello_ok(struct us_primary *p, const struct us_msg_hdr *h, const void *body)
+{
+	struct us_hello_ok ok;
+	char why[128];
+
+	if (p->phase != PH_HANDSHAKE || us_proto_hello_ok_decode(body, h->len, &ok, why, sizeof(why)) < 0) {
+		us_primary_lost_standby(p, "unexpected HELLO_OK");
+		return 1;
+	}
+	p->staging_max = ok.staging_max;
+	us_log(LOG_NOTICE, US_TAG_PRIMARY, "standby %s accepted VM '%s'; starting the initial sync",
+	       us_transport_peer(p->tx), p->cfg->vm.name);
+	if (us_qmp_send(p->qmp, "cont", NULL, on_guest_started, p) < 0)
+		qb_loop_stop(p->loop);
+	return 0;
+}
+
+static void record_ack(struct us_primary *p, uint64_t epoch)
+{
+	const struct epoch_times *t = &p->hist[epoch % 256];
+	uint64_t ack_ms = now_ms() - t->sent_ms;
+
+	p->ack_ms_last = ack_ms;
+	if (!p->stats || t->epoch != epoch)
+		return;
+	fprintf(p->stats, "%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu\n", (unsigned long)epoch,
+		(unsigned long)t->pages, (unsigned long)t->dev_bytes, (unsigned long)t->stop_us,
+		(unsigned long)t->scan_us, (unsigned long)t->copy_us, (unsigned long)t->dev_us,
+		(unsigned long)t->cont_us, (unsigned long)ack_ms);
+	fflush(p->stats);
+}
+
+static void answer_pause(struct us_primary *p, uint64_t epoch)
+{
+	if (!p->pause_req || p->phase != PH_PAUSED || epoch + 1 != p->epoch)
+		return;
+	us_ctl_reply(p->pause_req, json_pack("{s:b, s:I}", "ok", 1, "epoch", (json_int_t)epoch));
+	p->pause_req = NULL;
+}
+
+static int on_ack(struct us_primary *p, const struct us_msg_hdr *h)
+{
+	uint64_t want = p->acked == US_EPOCH_NONE ? 0 : p->acked + 1;
+
+	if (h->epoch != want || h->epoch >= p->epoch) {
+		us_log(LOG_ERR, US_TAG_PRIMARY, "ACK(%lu) out of order: expected ACK(%lu)",
+		       (unsigned long)h->epoch, (unsigned long)want);
+		us_primary_lost_standby(p, "acknowledgements out of order");
+		return 1;
+	}
+	p->acked = h->epoch;
+	if (h->epoch == 0)
+		us_log(LOG_NOTICE, US_TAG_PRIMARY, "epoch 0 committed on the standby: VM '%s' is "
+		       "protected", p->cfg->vm.name);
+	record_ack(p, h->epoch);
+	answer_pause(p, h->epoch);
+	us_epoch_drained(p);
+	return 0;
+}
+
+static int on_refuse(struct us_primary *p, const struct us_msg_hdr *h, const void *body)
+{
+	struct us_refuse r;
+	char why[160];
+
+	if (us_proto_refuse_decode(body, h->len, &r, why, sizeof(why)) < 0)
+		snprintf(r.reason, sizeof(r.reason), "%s", why);
+	us_log(LOG_CRIT, US_TAG_PRIMARY, "standby %s refused: %s", us_transport_peer(p->tx), r.reason);
+	if (p->phase == PH_HANDSHAKE) {
+		p->exit_rc = -EPROTO;
+		qb_loop_stop(p->loop);
+	}
+	return 1;
+}
+
+static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const void *body)
+{
+	struct us_primary *p = opaque;
+
+	if (hdr_rc == -EPROTONOSUPPORT) {
+		us_log(LOG_CRIT, US_TAG_PRIMARY, "standby speaks protocol version %u, this primary "
+		       "speaks %u: run the same understudy release on both hosts", h->version,
+		       US_PROTO_VERSION);
+		p->exit_rc = -EPROTONOSUPPORT;
+		qb_loop_stop(p->loop);
+		return 1;
+	}
+	switch (h->type) {
+	case US_MSG_HELLO_OK:
+		return on_hello_ok(p, h, body);
+	case US_MSG_ACK:
+		return on_ack(p, h);
+	case US_MSG_REFUSE:
+		return on_refuse(p, h, body);
+	default:
+		us_log(LOG_ERR, US_TAG_PRIMARY, "unexpected %s from the standby",
+		       us_proto_type_name(h->type));
+		return 1;
+	}
+}
+
+static void on_drained(void *opaque)
+{
+	struct us_primary *p = opaque;
+
+	if (p->phase == PH_SYNC)
+		sync_continue(p);
+	else
+		us_epoch_drained(p);
+}
+
+static void on_closed(void *opaque, int err, const char *why)
+{
+	struct us_primary *p = opaque;
+
+	if (p->phase == PH_HANDSHAKE && p->exit_rc == 0) {
+		us_log(LOG_CRIT, US_TAG_PRIMARY, "standby closed the connection during the "
+		       "handshake: %s", why);
+		p->exit_rc = -ECONNRESET;
+		qb_loop_stop(p->loop);
+	}
+	us_primary_lost_standby(p, why);
+}
+
+void us_primary_lost_standby(struct us_primary *p, const char *why)
+{
+	if (!p->tx)
+		return;
+	us_log(LOG_CRIT, US_TAG_PRIMARY, "LOST THE STANDBY (%s): VM '%s' now runs UNPROTECTED; "
+	       "last acknowledged epoch %ld", why, p->cfg->vm.name, (long)p->acked);
+	us_transport_free(p->tx);
+	p->tx = NULL;
+	if (p->phase != PH_CHECKPOINT && p->phase != PH_PAUSED)
+		p->phase = PH_DEGRADED;
+	if (p->pause_req) {
+		us_ctl_reply_error(p->pause_req, "standby lost before the epoch was acknowledged");
+		p->pause_req = NULL;
+	}
+}
+
+void us_primary_epoch_sent(struct us_primary *p)
+{
+	us_log(LOG_DEBUG, US_TAG_PRIMARY, "epoch %lu: %lu pages, %lu device bytes, pause %lu us",
+	       (unsigned long)p->cur.epoch, (unsigned long)p->cur.pages,
+	       (unsigned long)p->cur.dev_bytes,
+	       (unsigned long)(p->cur.stop_us + p->cur.scan_us + p->cur.copy_us + p->cur.dev_us));
+}
+
+/* ---- finding the standby ---- */
+
+static void send_hello(struct us_primary *p)
+{
+	struct us_hello h = { .ram_size = p->cfg->vm.mem_bytes, .page_size = US_PROTO_PAGE_SIZE };
+	static const struct us_transport_cbs cbs = { .msg = on_msg, .drained = on_drained,
+						     .closed = on_closed };
+	char body[128];
+
+	snprintf(h.vm_name, sizeof(h.vm_name), "%s", p->cfg->vm.name);
+	us_transport_set_cbs(p->tx, &cbs, p);
+	us_transport_set_vm(p->tx, p->vm_id);
+	p->phase = PH_HANDSHAKE;
+	us_transport_send_msg(p->tx, US_MSG_HELLO, 0, body, us_proto_hello_encode(body, &h));
+}
+
+static void try_connect(void *data)
+{
+	struct us_primary *p = data;
+
+	p->tx = us_transport_connect(p->loop, p->cfg->transport, p->cfg->peer, 1000);
+	if (p->tx) {
+		us_log(LOG_NOTICE, US_TAG_PRIMARY, "connected to standby %s over %s", p->cfg->peer,
+		       us_transport_name(p->tx));
+		send_hello(p);
+		return;
+	}
+	if (p->cfg->connect_timeout_ms && now_ms() > p->connect_deadline_ms) {
+		us_log(LOG_CRIT, US_TAG_PRIMARY, "no standby answered at %s within %u ms: start "
+		       "`understudy standby` there first, or check [replication] peer and the "
+		       "firewall", p->cfg->peer, p->cfg->connect_timeout_ms);
+		p->exit_rc = -ETIMEDOUT;
+		qb_loop_stop(p->loop);
+		return;
+	}
+	us_log(LOG_INFO, US_TAG_PRIMARY, "waiting for the standby at %s (%s)", p->cfg->peer,
+	       strerror(errno));
+	qb_loop_timer_add(p->loop, QB_LOOP_LOW, CONNECT_RETRY_MS * 1000000ULL, p, try_connect,
+			  &p->connect_timer);
+}
+
+/* ---- control requests ---- */
+
+static json_t *status_json(struct us_primary *p)
+{
+	return json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:I}",
+			 "ok", 1, "role", "primary", "vm", p->cfg->vm.name,
+			 "state", phase_names[p->phase],
+			 "epoch", (json_int_t)p->epoch,
+			 "acked", (json_int_t)(p->acked == US_EPOCH_NONE ? -1 : (json_int_t)p->acked),
+			 "lag_epochs", (json_int_t)(p->acked == US_EPOCH_NONE ? p->epoch
+						    : p->epoch - p->acked - 1),
+			 "last_ack_ms", (json_int_t)p->ack_ms_last,
+			 "queued_bytes", (json_int_t)(p->tx ? us_transport_queued(p->tx) : 0),
+			 "peer", p->cfg->peer, "degraded", p->phase == PH_DEGRADED,
+			 "qemu_pid", (json_int_t)us_qemu_pid(p->qemu));
+}
+
+static void do_resume(struct us_primary *p, struct us_ctl_req *req)
+{
+	if (p->phase != PH_PAUSED) {
+		us_ctl_reply_error(req, "not paused");
+		return;
+	}
+	p->pause_wanted = 0;
+	p->phase = PH_IDLE;
+	if (us_qmp_call(p->qmp, "cont", NULL, NULL, NULL, 0, 5000) < 0) {
+		us_ctl_reply_error(req, "QEMU refused cont");
+		return;
+	}
+	us_epoch_schedule(p, 0);
+	us_ctl_reply(req, json_pack("{s:b}", "ok", 1));
+}
+
+static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req *req)
+{
+	struct us_primary *p = opaque;
+
+	if (strcmp(cmd, "status") == 0) {
+		us_ctl_reply(req, status_json(p));
+	} else if (strcmp(cmd, "pause") == 0) {
+		if (p->pause_req || p->phase == PH_PAUSED || !p->tx || p->phase < PH_IDLE) {
+			us_ctl_reply_error(req, "cannot pause now: not protected, or already paused");
+			return;
+		}
+		p->pause_wanted = 1;
+		p->pause_req = req;
+	} else if (strcmp(cmd, "resume") == 0) {
+		do_resume(p, req);
+	} else {
+		us_ctl_reply_error(req, "unknown command for a primary (try status, pause, resume)");
+	}
+}
+
+/* ---- start-up and tear-down ---- */
+
+static void path_in(char *out, size_t len, const char *dir, const char *name, const char *suffix)
+{
+	snprintf(out, len, "%s/understudy-%s%s", dir, name, suffix);
+}
+
+static int up_checks(struct us_primary *p)
+{
+	char why[256];
+	int rc = us_dirty_kernel_check(why, sizeof(why));
+
+	if (rc < 0)
+		us_log(LOG_CRIT, US_TAG_PRIMARY, "%s", why);
+	if (rc == 0 && mkdir(p->cfg->vm.run_dir, 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		us_log(LOG_CRIT, US_TAG_PRIMARY, "cannot create run_dir %s: %s", p->cfg->vm.run_dir,
+		       strerror(errno));
+	}
+	return rc;
+}
+
+static int up_ram(struct us_primary *p)
+{
+	char path[PATH_MAX];
+
+	path_in(path, sizeof(path), p->cfg->vm.shm_dir, p->cfg->vm.name, ".ram");
+	return us_ramfile_create(&p->ram, path, p->cfg->vm.mem_bytes);
+}
+
+static void down_ram(struct us_primary *p)
+{
+	us_ramfile_close(&p->ram, 1);
+}
+
+static int up_qemu(struct us_primary *p)
+{
+	char serial[PATH_MAX];
+	struct us_qemu_opts o = { .mode = US_QEMU_RUN, .ram_path = p->ram.path,
+				  .serial_log = serial, .tag = "primary", .start_paused = 1 };
+
+	snprintf(serial, sizeof(serial), "%s/%s.serial", p->cfg->vm.run_dir, p->cfg->vm.name);
+	p->qemu = us_qemu_start(&p->cfg->vm, &o);
+	return p->qemu ? 0 : -errno;
+}
+
+static void down_qemu(struct us_primary *p)
+{
+	us_qemu_free(p->qemu);
+	p->qemu = NULL;
+}
+
+static void on_qmp_closed(void *opaque)
+{
+	struct us_primary *p = opaque;
+
+	us_log(LOG_CRIT, US_TAG_PRIMARY, "QEMU closed its QMP connection: the VM is gone");
+	p->exit_rc = -EPIPE;
+	qb_loop_stop(p->loop);
+}
+
+static void down_qmp(struct us_primary *p)
+{
+	us_devstate_free(p->dev);
+	p->dev = NULL;
+	us_qmp_free(p->qmp);
+	p->qmp = NULL;
+}
+
+static int up_qmp(struct us_primary *p)
+{
+	char sock[PATH_MAX];
+
+	p->qmp = us_qmp_connect(p->loop, us_qemu_qmp_path(p->qemu));
+	if (!p->qmp)
+		return -errno;
+	us_qmp_on_closed(p->qmp, on_qmp_closed, p);
+	snprintf(sock, sizeof(sock), "%s/%s-devstate.sock", p->cfg->vm.run_dir, p->cfg->vm.name);
+	if (us_devstate_prepare(p->qmp) == 0)
+		p->dev = us_devstate_new(p->loop, p->qmp, sock);
+	if (p->dev)
+		return 0;
+	down_qmp(p);
+	return -EIO;
+}
+
+static int up_dirty(struct us_primary *p)
+{
+	uint64_t addr, len;
+	int rc = us_dirty_find_mapping(us_qemu_pid(p->qemu), p->ram.path, &addr, &len);
+
+	if (rc < 0) {
+		us_log(LOG_CRIT, US_TAG_DIRTY, "guest RAM %s is not mapped in QEMU %d: %s",
+		       p->ram.path, us_qemu_pid(p->qemu), strerror(-rc));
+		return rc;
+	}
+	p->dirty = us_dirty_attach(us_qemu_pid(p->qemu), addr, len);
+	if (!p->dirty)
+		us_log(LOG_CRIT, US_TAG_DIRTY, "cannot track writes of QEMU %d: %s",
+		       us_qemu_pid(p->qemu), strerror(errno));
+	return p->dirty ? 0 : -errno;
+}
+
+static void down_dirty(struct us_primary *p)
+{
+	us_dirty_free(p->dirty);
+	p->dirty = NULL;
+}
+
+static int up_ctl(struct us_primary *p)
+{
+	p->ctl = us_ctl_start(p->loop, p->cfg->vm.name, on_ctl, p);
+	return p->ctl ? 0 : -errno;
+}
+
+static void down_ctl(struct us_primary *p)
+{
+	if (p->pause_req)
+		us_ctl_reply_error(p->pause_req, "daemon stopping");
+	p->pause_req = NULL;
+	us_ctl_free(p->ctl);
+	p->ctl = NULL;
+}
+
+static int up_standby(struct us_primary *p)
+{
+	p->connect_deadline_ms = now_ms() + p->cfg->connect_timeout_ms;
+	try_connect(p);
+	return 0;
+}
+
+static void down_standby(struct us_primary *p)
+{
+	qb_loop_timer_del(p->loop, p->timer);
+	qb_loop_timer_del(p->loop, p->connect_timer);
+	us_transport_free(p->tx);
+	p->tx = NULL;
+}
+
+struct stage {
+	const char *name;
+	int (*up)(struct us_primary *p);
+	void (*down)(struct us_primary *p);
+};
+
+static const struct stage stages[] = {
+	{ "checks", up_checks, NULL },
+	{ "guest RAM file", up_ram, down_ram },
+	{ "QEMU", up_qemu, down_qemu },
+	{ "QMP and device state", up_qmp, down_qmp },
+	{ "dirty tracking", up_dirty, down_dirty },
+	{ "control channel", up_ctl, down_ctl },
+	{ "standby connection", up_standby, down_standby },
+};
+
+#define N_STAGES (sizeof(stages) / sizeof(stages[0]))
+
+static int32_t on_signal(int32_t sig, void *data)
+{
+	struct us_primary *p = data;
+
+	us_log(LOG_NOTICE, US_TAG_PRIMARY, "signal %d: stopping; the VM stops with the daemon", sig);
+	qb_loop_stop(p->loop);
+	return 0;
+}
+
+static int init(struct us_primary *p, const struct us_config *cfg, const struct us_primary_opts *o)
+{
+	qb_loop_signal_handle sh;
+
+	memset(p, 0, sizeof(*p));
+	p->cfg = cfg;
+	p->ram.fd = -1;
+	p->acked = US_EPOCH_NONE;
+	p->vm_id = us_proto_vm_id(cfg->vm.name);
+	us_runs_init(&p->runs);
+	p->sum = XXH3_createState();
+	p->loop = qb_loop_create();
+	if (!p->sum || !p->loop)
+		return -ENOMEM;
+	if (o && o->stats_path) {
+		p->stats = fopen(o->stats_path, "w");
+		if (!p->stats)
+			return -errno;
+		fprintf(p->stats, "epoch,pages,dev_bytes,stop_us,scan_us,copy_us,dev_us,cont_us,ack_ms\n");
+	}
+	qb_loop_signal_add(p->loop, QB_LOOP_HIGH, SIGTERM, p, on_signal, &sh);
+	qb_loop_signal_add(p->loop, QB_LOOP_HIGH, SIGINT, p, on_signal, &sh);
+	return 0;
+}
+
+static void fini(struct us_primary *p)
+{
+	if (p->stats)
+		fclose(p->stats);
+	us_runs_free(&p->runs);
+	free(p->sendbuf);
+	free(p->chunks);
+	XXH3_freeState(p->sum);
+	if (p->loop)
+		qb_loop_destroy(p->loop);
+}
+
+int us_primary_run(const struct us_config *cfg, const struct us_primary_opts *opts)
+{
+	struct us_primary p;
+	size_t up = 0;
+	int rc = init(&p, cfg, opts);
+
+	for (; rc == 0 && up < N_STAGES; up++) {
+		rc = stages[up].up(&p);
+		if (rc < 0)
+			us_log(LOG_CRIT, US_TAG_PRIMARY, "start-up failed at %s: %s", stages[up].name,
+			       strerror(-rc));
+	}
+	if (rc == 0) {
+		qb_loop_run(p.loop);
+		rc = p.exit_rc;
+	} else {
+		up--;
+	}
+	while (up-- > 0)
+		if (stages[up].down)
+			stages[up].down(&p);
+	fini(&p);
+	return rc;
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The primary's control block, shared by primary.c (life cycle, standby
+ * connection, initial sync, ACKs, control requests) and epoch.c (one
+ * checkpoint: stop, scan, copy, device state, cont, send).
+ */
+#ifndef US_PRIMARY_INT_H
+#define US_PRIMARY_INT_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <qb/qbloop.h>
+#include <xxhash.h>
+
+#include "rdma/transport.h"
+#include "replicator/config.h"
+#include "replicator/ctl.h"
+#include "replicator/devstate.h"
+#include "replicator/dirty.h"
+#include "replicator/qemu.h"
+#include "replicator/qmp.h"
+#include "replicator/ramfile.h"
+#include "replicator/runs.h"
+
+enum primary_phase {
+	PH_CONNECTING,		/* looking for the standby */
+	PH_HANDSHAKE,		/* HELLO sent */
+	PH_SYNC,		/* epoch 0: streaming all of RAM */
+	PH_IDLE,		/* between checkpoints */
+	PH_CHECKPOINT,		/* guest stopped for a checkpoint */
+	PH_PAUSED,		/* guest held stopped at a committed epoch */
+	PH_DEGRADED,		/* standby lost: guest runs unprotected */
+};
+
+/* Where one checkpoint's pause went, microseconds. */
+struct epoch_times {
+	uint64_t epoch;
+	uint64_t pages;
+	uint64_t dev_bytes;
+	uint64_t stop_us, scan_us, copy_us, dev_us, cont_us;
+	uint64_t start_ms;	/* monotonic, when "stop" was sent */
+	uint64_t sent_ms;	/* when EPOCH_END was queued */
+};
+
+/* A chunk of at most US_PROTO_MAX_RUN pages staged in the send buffer. */
+struct chunk {
+	uint64_t first;
+	uint32_t count;
+	size_t off;		/* into sendbuf */
+};
+
+struct us_primary {
+	const struct us_config *cfg;
+	qb_loop_t *loop;
+	enum primary_phase phase;
+	int exit_rc;
+
+	struct us_ramfile ram;
+	struct us_qemu *qemu;
+	struct us_qmp *qmp;
+	struct us_devstate *dev;
+	struct us_dirty *dirty;
+	struct us_ctl *ctl;
+	struct us_transport *tx;
+	uint64_t vm_id;
+
+	/* the epoch being built and the last one acknowledged */
+	uint64_t epoch;
+	uint64_t acked;		/* US_EPOCH_NONE before ACK(0) */
+	XXH3_state_t *sum;
+	uint64_t n_pages, n_page_bytes;
+	struct us_runs runs;
+	char *sendbuf;
+	size_t sendbuf_cap;
+	struct chunk *chunks;
+	size_t n_chunks, chunks_cap;
+	uint64_t staging_max;	/* the standby's cap, from HELLO_OK */
+
+	/* initial sync */
+	uint64_t sync_next;	/* next page to stream */
+	uint64_t sync_started_ms;
+	int sync_last_pct;
+
+	/* scheduling */
+	qb_loop_timer_handle timer;
+	qb_loop_timer_handle connect_timer;
+	uint64_t connect_deadline_ms;
+	int due;		/* a checkpoint waits for the transport to drain */
+	struct epoch_times cur;
+	struct epoch_times hist[256];	/* ring of recent checkpoints, by epoch */
+	uint64_t ack_ms_last;
+	FILE *stats;
+
+	/* control */
+	struct us_ctl_req *pause_req;	/* answered when the held epoch is acked */
+	int pause_wanted;
+};
+
+#define PRIMARY_MAX_INFLIGHT 4	/* epochs sent and not yet acknowledged */
+
+/* epoch.c */
+void us_epoch_schedule(struct us_primary *p, uint64_t delay_ms);
+void us_epoch_start(struct us_primary *p);
+void us_epoch_drained(struct us_primary *p);
+uint64_t us_epoch_now_us(void);
+int us_epoch_reserve(struct us_primary *p, uint64_t pages, size_t chunks);
+void us_epoch_stage_chunk(struct us_primary *p, uint64_t first, uint32_t count, size_t off);
+
+/* primary.c */
+void us_primary_lost_standby(struct us_primary *p, const char *why);
+void us_primary_epoch_sent(struct us_primary *p);
+
+#endif

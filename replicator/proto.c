@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Encoder and decoder of the replication protocol described in proto.h. Wire
+ * structs have fixed-width fields, explicit padding and explicit byte order;
+ * every decoder checks lengths and contents before anything is used.
+ */
+#include <config.h>
+
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "replicator/proto.h"
+
+struct wire_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t type;
+	uint32_t len;
+	uint32_t reserved;
+	uint64_t vm_id;
+	uint64_t epoch;
+};
+_Static_assert(sizeof(struct wire_hdr) == US_PROTO_HDR_SIZE, "header size");
+
+struct wire_hello {
+	uint64_t ram_size;
+	uint32_t page_size;
+	uint32_t flags;
+	char vm_name[US_PROTO_NAME_MAX];
+};
+_Static_assert(sizeof(struct wire_hello) == 64, "hello size");
+
+struct wire_hello_ok {
+	uint64_t committed;
+	uint64_t staging_max;
+};
+_Static_assert(sizeof(struct wire_hello_ok) == 16, "hello_ok size");
+
+struct wire_refuse {
+	uint32_t code;
+	uint32_t pad;
+	char reason[120];
+};
+_Static_assert(sizeof(struct wire_refuse) == 128, "refuse size");
+
+struct wire_pages {
+	uint64_t first;
+	uint32_t count;
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct wire_pages) == US_PROTO_PAGES_DESC, "pages size");
+
+struct wire_epoch_end {
+	uint64_t pages;
+	uint64_t page_bytes;
+	uint64_t devstate_bytes;
+	uint64_t checksum;
+};
+_Static_assert(sizeof(struct wire_epoch_end) == 32, "epoch_end size");
+
+static const char *const type_names[US_MSG_TYPE_MAX] = {
+	[US_MSG_HELLO] = "HELLO", [US_MSG_HELLO_OK] = "HELLO_OK",
+	[US_MSG_REFUSE] = "REFUSE", [US_MSG_PAGES] = "PAGES",
+	[US_MSG_DEVSTATE] = "DEVSTATE", [US_MSG_EPOCH_END] = "EPOCH_END",
+	[US_MSG_ACK] = "ACK",
+};
+
+/* Fixed body sizes; 0 marks a variable-length body. */
+static const size_t fixed_len[US_MSG_TYPE_MAX] = {
+	[US_MSG_HELLO] = sizeof(struct wire_hello),
+	[US_MSG_HELLO_OK] = sizeof(struct wire_hello_ok),
+	[US_MSG_REFUSE] = sizeof(struct wire_refuse),
+	[US_MSG_EPOCH_END] = sizeof(struct wire_epoch_end),
+	[US_MSG_ACK] = 0,
+};
+
+static int fail(char *why, size_t whylen, const char *msg)
+{
+	if (why && whylen)
+		snprintf(why, whylen, "%s", msg);
+	return -EBADMSG;
+}
+
+uint64_t us_proto_vm_id(const char *name)
+{
+	return XXH3_64bits(name, strlen(name));
+}
+
+const char *us_proto_type_name(uint16_t type)
+{
+	if (type < US_MSG_TYPE_MAX && type_names[type])
+		return type_names[type];
+	return "UNKNOWN";
+}
+
+size_t us_proto_fixed_len(uint16_t type)
+{
+	return type < US_MSG_TYPE_MAX ? fixed_len[type] : 0;
+}
+
+void us_proto_hdr_encode(void *out, const struct us_msg_hdr *h)
+{
+	struct wire_hdr w = {
+		.magic = htole32(US_PROTO_MAGIC), .version = htole16(h->version),
+		.type = htole16(h->type), .len = htole32(h->len),
+		.vm_id = htole64(h->vm_id), .epoch = htole64(h->epoch),
+	};
+
+	memcpy(out, &w, sizeof(w));
+}
+
+static int check_len(const struct us_msg_hdr *h, char *why, size_t whylen)
+{
+	size_t fixed = us_proto_fixed_len(h->type);
+
+	if (h->type == US_MSG_ACK && h->len != 0)
+		return fail(why, whylen, "ACK with a body");
+	if (fixed && h->len != fixed) {
+		snprintf(why, whylen, "%s body of %u bytes, expected %zu",
+			 us_proto_type_name(h->type), h->len, fixed);
+		return -EBADMSG;
+	}
+	if (h->type == US_MSG_PAGES && (h->len > US_PROTO_MAX_BODY || h->len < US_PROTO_PAGES_DESC))
+		return fail(why, whylen, "PAGES body length out of bounds");
+	if (h->type == US_MSG_DEVSTATE && (h->len == 0 || h->len > US_PROTO_MAX_DEVSTATE_CHUNK))
+		return fail(why, whylen, "DEVSTATE chunk length out of bounds");
+	return 0;
+}
+
+int us_proto_hdr_decode(const void *in, struct us_msg_hdr *h, char *why, size_t whylen)
+{
+	struct wire_hdr w;
+
+	memcpy(&w, in, sizeof(w));
+	if (le32toh(w.magic) != US_PROTO_MAGIC)
+		return fail(why, whylen, "bad magic: not an understudy replication peer");
+	h->version = le16toh(w.version);
+	h->type = le16toh(w.type);
+	h->len = le32toh(w.len);
+	h->vm_id = le64toh(w.vm_id);
+	h->epoch = le64toh(w.epoch);
+	if (h->version != US_PROTO_VERSION) {
+		snprintf(why, whylen, "peer speaks protocol version %u, this understudy speaks %u",
+			 h->version, US_PROTO_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	if (h->type == 0 || h->type >= US_MSG_TYPE_MAX) {
+		snprintf(why, whylen, "unknown message type %u", h->type);
+		return -EBADMSG;
+	}
+	return check_len(h, why, whylen);
+}
+
+size_t us_proto_hello_encode(void *out, const struct us_hello *m)
+{
+	struct wire_hello w = {
+		.ram_size = htole64(m->ram_size), .page_size = htole32(m->page_size),
+		.flags = htole32(m->flags),
+	};
+
+	snprintf(w.vm_name, sizeof(w.vm_name), "%s", m->vm_name);
+	memcpy(out, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int us_proto_hello_decode(const void *in, size_t len, struct us_hello *m, char *why, size_t whylen)
+{
+	struct wire_hello w;
+
+	if (len != sizeof(w))
+		return fail(why, whylen, "HELLO of the wrong size");
+	memcpy(&w, in, sizeof(w));
+	if (memchr(w.vm_name, 0, sizeof(w.vm_name)) == NULL || w.vm_name[0] == 0)
+		return fail(why, whylen, "HELLO with an unterminated or empty VM name");
+	m->ram_size = le64toh(w.ram_size);
+	m->page_size = le32toh(w.page_size);
+	m->flags = le32toh(w.flags);
+	memcpy(m->vm_name, w.vm_name, sizeof(w.vm_name));
+	return 0;
+}
+
+size_t us_proto_hello_ok_encode(void *out, const struct us_hello_ok *m)
+{
+	struct wire_hello_ok w = {
+		.committed = htole64(m->committed), .staging_max = htole64(m->staging_max),
+	};
+
+	memcpy(out, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int us_proto_hello_ok_decode(const void *in, size_t len, struct us_hello_ok *m, char *why, size_t whylen)
+{
+	struct wire_hello_ok w;
+
+	if (len != sizeof(w))
+		return fail(why, whylen, "HELLO_OK of the wrong size");
+	memcpy(&w, in, sizeof(w));
+	m->committed = le64toh(w.committed);
+	m->staging_max = le64toh(w.staging_max);
+	return 0;
+}
+
+size_t us_proto_refuse_encode(void *out, const struct us_refuse *m)
+{
+	struct wire_refuse w = { .code = htole32(m->code) };
+
+	snprintf(w.reason, sizeof(w.reason), "%s", m->reason);
+	memcpy(out, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int us_proto_refuse_decode(const void *in, size_t len, struct us_refuse *m, char *why, size_t whylen)
+{
+	struct wire_refuse w;
+
+	if (len != sizeof(w))
+		return fail(why, whylen, "REFUSE of the wrong size");
+	memcpy(&w, in, sizeof(w));
+	w.reason[sizeof(w.reason) - 1] = 0;
+	m->code = le32toh(w.code);
+	memcpy(m->reason, w.reason, sizeof(w.reason));
+	return 0;
+}
+
+size_t us_proto_pages_desc_encode(void *out, uint64_t first, uint32_t count)
+{
+	struct wire_pages w = { .first = htole64(first), .count = htole32(count) };
+
+	memcpy(out, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int us_proto_pages_decode(const void *in, size_t len, struct us_pages *m, char *why, size_t whylen)
+{
+	struct wire_pages w;
+
+	if (len < sizeof(w))
+		return fail(why, whylen, "PAGES shorter than its descriptor");
+	memcpy(&w, in, sizeof(w));
+	m->first = le64toh(w.first);
+	m->count = le32toh(w.count);
+	if (m->count == 0 || m->count > US_PROTO_MAX_RUN)
+		return fail(why, whylen, "PAGES with a page count of 0 or over the run limit");
+	if (len != sizeof(w) + (size_t)m->count * US_PROTO_PAGE_SIZE)
+		return fail(why, whylen, "PAGES length does not match its page count");
+	if (m->first > UINT64_MAX - m->count)
+		return fail(why, whylen, "PAGES run overflows");
+	m->data = (const char *)in + sizeof(w);
+	return 0;
+}
+
+size_t us_proto_epoch_end_encode(void *out, const struct us_epoch_end *m)
+{
+	struct wire_epoch_end w = {
+		.pages = htole64(m->pages), .page_bytes = htole64(m->page_bytes),
+		.devstate_bytes = htole64(m->devstate_bytes), .checksum = htole64(m->checksum),
+	};
+
+	memcpy(out, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int us_proto_epoch_end_decode(const void *in, size_t len, struct us_epoch_end *m, char *why, size_t whylen)
+{
+	struct wire_epoch_end w;
+
+	if (len != sizeof(w))
+		return fail(why, whylen, "EPOCH_END of the wrong size");
+	memcpy(&w, in, sizeof(w));
+	m->pages = le64toh(w.pages);
+	m->page_bytes = le64toh(w.page_bytes);
+	m->devstate_bytes = le64toh(w.devstate_bytes);
+	m->checksum = le64toh(w.checksum);
+	return 0;
+}

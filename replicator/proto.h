@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The replication protocol on the wire, shared by every transport.
+ *
+ *   primary                                   standby
+ *   HELLO(version, vm id, ram, page size) ──▶
+ *                                         ◀── HELLO_OK(committed epoch, staging cap)
+ *                                             or REFUSE(code, reason) and close
+ *   epoch 0: PAGES × (all of RAM) ...     ──▶ written straight to the replica
+ *   epoch n: PAGES(first, count) + data   ──▶ staged
+ *            DEVSTATE(bytes) × k          ──▶ staged
+ *            EPOCH_END(pages, bytes, sum) ──▶ verified, complete
+ *                                         ◀── ACK(n)   then staging → replica
+ *
+ * Every message starts with the same 32-byte header, little-endian, that
+ * names the protocol version, the VM and the epoch. A header that does not
+ * parse, or a message out of sequence, closes the connection with a reason.
+ */
+#ifndef US_PROTO_H
+#define US_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define US_PROTO_MAGIC 0x53445355u	/* "USDS" */
+#define US_PROTO_VERSION 1
+#define US_PROTO_HDR_SIZE 32
+#define US_PROTO_PAGE_SIZE 4096u
+#define US_PROTO_MAX_RUN 256u		/* pages in one PAGES message */
+#define US_PROTO_MAX_DEVSTATE_CHUNK (1u << 20)
+#define US_PROTO_MAX_BODY (US_PROTO_MAX_RUN * US_PROTO_PAGE_SIZE + 16)
+#define US_PROTO_NAME_MAX 48
+
+enum us_msg_type {
+	US_MSG_HELLO = 1,
+	US_MSG_HELLO_OK = 2,
+	US_MSG_REFUSE = 3,
+	US_MSG_PAGES = 4,
+	US_MSG_DEVSTATE = 5,
+	US_MSG_EPOCH_END = 6,
+	US_MSG_ACK = 7,
+	US_MSG_TYPE_MAX
+};
+
+enum us_refuse_code {
+	US_REFUSE_VERSION = 1,
+	US_REFUSE_VM = 2,		/* another VM, RAM or page size */
+	US_REFUSE_BUSY = 3,		/* already has a primary */
+	US_REFUSE_STATE = 4,		/* holds a committed epoch of an earlier run */
+	US_REFUSE_PROTOCOL = 5,		/* malformed or out-of-sequence message */
+};
+
+/* Decoded header, host byte order. */
+struct us_msg_hdr {
+	uint16_t version;
+	uint16_t type;
+	uint32_t len;		/* body bytes after the header */
+	uint64_t vm_id;
+	uint64_t epoch;
+};
+
+struct us_hello {
+	uint64_t ram_size;
+	uint32_t page_size;
+	uint32_t flags;
+	char vm_name[US_PROTO_NAME_MAX];	/* NUL-terminated */
+};
+
+struct us_hello_ok {
+	uint64_t committed;	/* US_EPOCH_NONE if none */
+	uint64_t staging_max;
+};
+
+struct us_refuse {
+	uint32_t code;
+	char reason[120];	/* NUL-terminated */
+};
+
+struct us_pages {
+	uint64_t first;
+	uint32_t count;
+	const void *data;	/* count * page size bytes, points into the body */
+};
+
+struct us_epoch_end {
+	uint64_t epoch;
+	uint64_t pages;
+	uint64_t page_bytes;	/* bytes of PAGES bodies, descriptors included */
+	uint64_t devstate_bytes;
+	uint64_t checksum;	/* XXH3-64 over PAGES and DEVSTATE bodies, in order */
+};
+
+#define US_EPOCH_NONE UINT64_MAX
+#define US_PROTO_PAGES_DESC 16	/* first u64, count u32, pad u32 */
+
+/** 64-bit VM id from its name (XXH3). */
+uint64_t us_proto_vm_id(const char *name);
+
+/** Encode a header into @out (US_PROTO_HDR_SIZE bytes). */
+void us_proto_hdr_encode(void *out, const struct us_msg_hdr *h);
+
+/**
+ * Decode and check a header: magic, type, body length bound for the type.
+ * A version other than ours still decodes (so HELLO can be refused with a
+ * reason) and returns -EPROTONOSUPPORT.
+ * @return 0, -EPROTONOSUPPORT, or -EBADMSG with @why set.
+ */
+int us_proto_hdr_decode(const void *in, struct us_msg_hdr *h, char *why, size_t whylen);
+
+/* Bodies: *_encode writes into @out and returns its length; *_decode checks
+ * the length and contents and returns 0 or -EBADMSG with @why set. */
+size_t us_proto_hello_encode(void *out, const struct us_hello *m);
+int us_proto_hello_decode(const void *in, size_t len, struct us_hello *m, char *why, size_t whylen);
+size_t us_proto_hello_ok_encode(void *out, const struct us_hello_ok *m);
+int us_proto_hello_ok_decode(const void *in, size_t len, struct us_hello_ok *m, char *why, size_t whylen);
+size_t us_proto_refuse_encode(void *out, const struct us_refuse *m);
+int us_proto_refuse_decode(const void *in, size_t len, struct us_refuse *m, char *why, size_t whylen);
+size_t us_proto_pages_desc_encode(void *out, uint64_t first, uint32_t count);
+int us_proto_pages_decode(const void *in, size_t len, struct us_pages *m, char *why, size_t whylen);
+size_t us_proto_epoch_end_encode(void *out, const struct us_epoch_end *m);
+int us_proto_epoch_end_decode(const void *in, size_t len, struct us_epoch_end *m, char *why, size_t whylen);
+
+/** Body size of an encoded message of @type with fixed size, 0 if variable. */
+size_t us_proto_fixed_len(uint16_t type);
+
+/** Name of a message type for logs. */
+const char *us_proto_type_name(uint16_t type);
+
+#endif

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Standby half of the epoch protocol (see proto.h for the sequence).
+ *
+ *   state      message          action
+ *   HELLO      HELLO ok         send HELLO_OK, expect epoch committed+1
+ *   HELLO      anything else    refuse
+ *   EPOCH      PAGES(n)         epoch 0: write to replica; else stage
+ *   EPOCH      DEVSTATE(n)      stage
+ *   EPOCH      EPOCH_END(n)     verify sums, send ACK(n), apply, commit n
+ *   any        wrong VM, epoch, version, type or size: refuse, discard n
+ *
+ * Epoch 0 (the initial sync) writes straight into the replica: before it
+ * commits there is no state to protect. After that, only a verified epoch
+ * ever touches the replica.
+ */
+#include <config.h>
+
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "replicator/buf.h"
+#include "replicator/log.h"
+#include "replicator/receiver.h"
+
+enum rx_state { RX_HELLO, RX_EPOCH };
+
+struct us_receiver {
+	struct us_receiver_cfg cfg;
+	struct us_receiver_ops ops;
+	void *opaque;
+	char vm_name[US_PROTO_NAME_MAX];
+	uint64_t vm_id;
+	enum rx_state state;
+	uint64_t expect;		/* epoch the next message must carry */
+	int epoch_open;			/* a message of @expect arrived */
+	struct us_buf pages;		/* staged PAGES bodies of @expect */
+	struct us_buf dev;		/* staged device state of @expect */
+	struct us_buf dev_committed;	/* device state of the committed epoch */
+	XXH3_state_t *sum;
+	uint64_t n_pages, n_page_bytes;
+	struct us_receiver_stats st;
+};
+
+struct us_receiver *us_receiver_new(const struct us_receiver_cfg *cfg,
+				    const struct us_receiver_ops *ops, void *opaque)
+{
+	struct us_receiver *rx = calloc(1, sizeof(*rx));
+
+	if (!rx)
+		return NULL;
+	rx->sum = XXH3_createState();
+	if (!rx->sum) {
+		free(rx);
+		errno = ENOMEM;
+		return NULL;
+	}
+	rx->cfg = *cfg;
+	rx->ops = *ops;
+	rx->opaque = opaque;
+	snprintf(rx->vm_name, sizeof(rx->vm_name), "%s", cfg->vm_name);
+	rx->cfg.vm_name = rx->vm_name;
+	rx->vm_id = us_proto_vm_id(rx->vm_name);
+	us_buf_init(&rx->pages, cfg->staging_max);
+	us_buf_init(&rx->dev, cfg->devstate_max);
+	us_buf_init(&rx->dev_committed, cfg->devstate_max);
+	rx->st.committed = US_EPOCH_NONE;
+	rx->st.receiving = US_EPOCH_NONE;
+	return rx;
+}
+
+void us_receiver_free(struct us_receiver *rx)
+{
+	if (!rx)
+		return;
+	us_buf_free(&rx->pages);
+	us_buf_free(&rx->dev);
+	us_buf_free(&rx->dev_committed);
+	XXH3_freeState(rx->sum);
+	free(rx);
+}
+
+static void open_epoch(struct us_receiver *rx)
+{
+	us_buf_clear(&rx->pages);
+	us_buf_clear(&rx->dev);
+	XXH3_64bits_reset(rx->sum);
+	rx->n_pages = rx->n_page_bytes = 0;
+	rx->epoch_open = 0;
+	rx->st.receiving = US_EPOCH_NONE;
+}
+
+void us_receiver_reset(struct us_receiver *rx)
+{
+	if (rx->epoch_open)
+		us_log(LOG_WARNING, US_TAG_STANDBY,
+		       "discarding torn epoch %lu: the connection ended before its EPOCH_END; "
+		       "replica stays at epoch %ld", (unsigned long)rx->expect,
+		       (long)rx->st.committed);
+	open_epoch(rx);
+	rx->state = RX_HELLO;
+}
+
+void us_receiver_stats(const struct us_receiver *rx, struct us_receiver_stats *st)
+{
+	*st = rx->st;
+}
+
+const void *us_receiver_devstate(const struct us_receiver *rx, size_t *len)
+{
+	*len = rx->dev_committed.len;
+	return rx->st.committed == US_EPOCH_NONE ? NULL : rx->dev_committed.data;
+}
+
+static int refuse(struct us_receiver *rx, uint32_t code, int rc, const char *why)
+{
+	struct us_refuse r = { .code = code };
+	char body[256];
+	size_t n;
+
+	snprintf(r.reason, sizeof(r.reason), "%s", why);
+	n = us_proto_refuse_encode(body, &r);
+	rx->ops.send(rx->opaque, US_MSG_REFUSE, rx->expect, body, n);
+	rx->st.rejected++;
+	if (rx->epoch_open)
+		us_log(LOG_WARNING, US_TAG_STANDBY, "discarding epoch %lu after a bad message",
+		       (unsigned long)rx->expect);
+	open_epoch(rx);
+	rx->state = RX_HELLO;
+	return rc;
+}
+
+static int check_hello(struct us_receiver *rx, const struct us_msg_hdr *h,
+		       const struct us_hello *m, char *why, size_t whylen)
+{
+	if (strcmp(m->vm_name, rx->vm_name) != 0 || h->vm_id != rx->vm_id) {
+		snprintf(why, whylen, "primary protects VM '%s', this standby holds VM '%s'",
+			 m->vm_name, rx->vm_name);
+		return refuse(rx, US_REFUSE_VM, -EINVAL, why);
+	}
+	if (m->ram_size != rx->cfg.ram_size || m->page_size != US_PROTO_PAGE_SIZE) {
+		snprintf(why, whylen, "primary has %lu bytes of RAM in %u-byte pages, "
+			 "standby expects %lu in %u-byte pages: make the [vm] memory settings equal",
+			 (unsigned long)m->ram_size, m->page_size,
+			 (unsigned long)rx->cfg.ram_size, US_PROTO_PAGE_SIZE);
+		return refuse(rx, US_REFUSE_VM, -EINVAL, why);
+	}
+	if (rx->st.committed != US_EPOCH_NONE) {
+		snprintf(why, whylen, "standby already holds epoch %lu of an earlier primary run; "
+			 "restart the standby daemon to protect a new run",
+			 (unsigned long)rx->st.committed);
+		return refuse(rx, US_REFUSE_STATE, -EALREADY, why);
+	}
+	return 0;
+}
+
+static int on_hello(struct us_receiver *rx, const struct us_msg_hdr *h, const void *body,
+		    char *why, size_t whylen)
+{
+	struct us_hello m;
+	struct us_hello_ok ok;
+	char out[64];
+	int rc;
+
+	if (us_proto_hello_decode(body, h->len, &m, why, whylen) < 0)
+		return refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
+	rc = check_hello(rx, h, &m, why, whylen);
+	if (rc < 0)
+		return rc;
+	ok.committed = rx->st.committed;
+	ok.staging_max = rx->cfg.staging_max;
+	rc = rx->ops.send(rx->opaque, US_MSG_HELLO_OK, 0, out, us_proto_hello_ok_encode(out, &ok));
+	if (rc < 0)
+		return rc;
+	rx->state = RX_EPOCH;
+	rx->expect = 0;
+	open_epoch(rx);
+	us_log(LOG_NOTICE, US_TAG_STANDBY, "primary for VM '%s' accepted; receiving the initial sync",
+	       rx->vm_name);
+	return 0;
+}
+
+static int on_pages(struct us_receiver *rx, const struct us_msg_hdr *h, const void *body,
+		    char *why, size_t whylen)
+{
+	uint64_t npages = rx->cfg.ram_size / US_PROTO_PAGE_SIZE;
+	struct us_pages m;
+	int rc;
+
+	if (us_proto_pages_decode(body, h->len, &m, why, whylen) < 0)
+		return refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
+	if (m.first >= npages || m.count > npages - m.first) {
+		snprintf(why, whylen, "PAGES run %lu+%u lies outside guest RAM of %lu pages",
+			 (unsigned long)m.first, m.count, (unsigned long)npages);
+		return refuse(rx, US_REFUSE_PROTOCOL, -ERANGE, why);
+	}
+	if (h->epoch == 0) {
+		memcpy((char *)rx->cfg.replica + m.first * US_PROTO_PAGE_SIZE, m.data,
+		       (size_t)m.count * US_PROTO_PAGE_SIZE);
+		rx->st.sync_pages += m.count;
+	} else {
+		rc = us_buf_append(&rx->pages, body, h->len);
+		if (rc < 0) {
+			snprintf(why, whylen, "epoch %lu exceeds the staging cap of %lu bytes; "
+				 "raise staging_max or shorten epoch_ms",
+				 (unsigned long)h->epoch, (unsigned long)rx->cfg.staging_max);
+			return refuse(rx, US_REFUSE_PROTOCOL, rc, why);
+		}
+	}
+	XXH3_64bits_update(rx->sum, body, h->len);
+	rx->n_pages += m.count;
+	rx->n_page_bytes += h->len;
+	return 0;
+}
+
+static int on_devstate(struct us_receiver *rx, const struct us_msg_hdr *h, const void *body,
+		       char *why, size_t whylen)
+{
+	int rc = us_buf_append(&rx->dev, body, h->len);
+
+	if (rc < 0) {
+		snprintf(why, whylen, "device state of epoch %lu exceeds the cap of %lu bytes",
+			 (unsigned long)h->epoch, (unsigned long)rx->cfg.devstate_max);
+		return refuse(rx, US_REFUSE_PROTOCOL, rc, why);
+	}
+	XXH3_64bits_update(rx->sum, body, h->len);
+	return 0;
+}
+
+static void apply_staged(struct us_receiver *rx)
+{
+	const char *p = rx->pages.data, *end = p + rx->pages.len;
+	struct us_pages m;
+	uint32_t len;
+
+	while (p < end) {
+		memcpy(&len, p + 8, sizeof(len));	/* the descriptor's count */
+		len = US_PROTO_PAGES_DESC + le32toh(len) * US_PROTO_PAGE_SIZE;
+		us_proto_pages_decode(p, len, &m, NULL, 0);	/* checked when staged */
+		memcpy((char *)rx->cfg.replica + m.first * US_PROTO_PAGE_SIZE, m.data,
+		       (size_t)m.count * US_PROTO_PAGE_SIZE);
+		p += len;
+	}
+}
+
+static int verify_end(struct us_receiver *rx, const struct us_msg_hdr *h,
+		      const struct us_epoch_end *e, char *why, size_t whylen)
+{
+	uint64_t sum = XXH3_64bits_digest(rx->sum);
+
+	if (e->pages != rx->n_pages || e->page_bytes != rx->n_page_bytes ||
+	    e->devstate_bytes != rx->dev.len) {
+		snprintf(why, whylen, "epoch %lu is incomplete: EPOCH_END announces %lu pages/%lu "
+			 "device bytes, received %lu/%zu", (unsigned long)h->epoch,
+			 (unsigned long)e->pages, (unsigned long)e->devstate_bytes,
+			 (unsigned long)rx->n_pages, rx->dev.len);
+		return refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
+	}
+	if (e->checksum != sum) {
+		snprintf(why, whylen, "epoch %lu fails its checksum (sent %016lx, computed %016lx)",
+			 (unsigned long)h->epoch, (unsigned long)e->checksum, (unsigned long)sum);
+		return refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
+	}
+	if (e->devstate_bytes == 0) {
+		snprintf(why, whylen, "epoch %lu carries no device state", (unsigned long)h->epoch);
+		return refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
+	}
+	return 0;
+}
+
+static int on_epoch_end(struct us_receiver *rx, const struct us_msg_hdr *h, const void *body,
+			char *why, size_t whylen)
+{
+	struct us_epoch_end e;
+	int rc;
+
+	if (us_proto_epoch_end_decode(body, h->len, &e, why, whylen) < 0)
+		return refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
+	rc = verify_end(rx, h, &e, why, whylen);
+	if (rc < 0)
+		return rc;
+	rc = rx->ops.send(rx->opaque, US_MSG_ACK, h->epoch, NULL, 0);
+	if (rc < 0)
+		return rc;
+	apply_staged(rx);
+	us_buf_swap(&rx->dev, &rx->dev_committed);
+	rx->st.committed = h->epoch;
+	rx->st.epochs++;
+	rx->st.pages += rx->n_pages;
+	rx->expect = h->epoch + 1;
+	open_epoch(rx);
+	if (rx->ops.committed)
+		rx->ops.committed(rx->opaque, h->epoch);
+	return 0;
+}
+
+static int check_sequence(struct us_receiver *rx, const struct us_msg_hdr *h,
+			  char *why, size_t whylen)
+{
+	if (h->vm_id != rx->vm_id) {
+		snprintf(why, whylen, "%s for another VM (id %016lx)", us_proto_type_name(h->type),
+			 (unsigned long)h->vm_id);
+		return refuse(rx, US_REFUSE_VM, -EINVAL, why);
+	}
+	if (rx->state == RX_HELLO && h->type != US_MSG_HELLO) {
+		snprintf(why, whylen, "%s before HELLO", us_proto_type_name(h->type));
+		return refuse(rx, US_REFUSE_PROTOCOL, -EPROTO, why);
+	}
+	if (rx->state == RX_HELLO)
+		return 0;
+	if (h->type != US_MSG_PAGES && h->type != US_MSG_DEVSTATE && h->type != US_MSG_EPOCH_END) {
+		snprintf(why, whylen, "unexpected %s from the primary", us_proto_type_name(h->type));
+		return refuse(rx, US_REFUSE_PROTOCOL, -EPROTO, why);
+	}
+	if (h->epoch != rx->expect) {
+		snprintf(why, whylen, "%s of epoch %lu %s; expected epoch %lu",
+			 us_proto_type_name(h->type), (unsigned long)h->epoch,
+			 h->epoch < rx->expect ? "replays an old epoch" : "is from the future",
+			 (unsigned long)rx->expect);
+		return refuse(rx, US_REFUSE_PROTOCOL, -EPROTO, why);
+	}
+	return 0;
+}
+
+typedef int (*rx_handler)(struct us_receiver *, const struct us_msg_hdr *, const void *,
+			  char *, size_t);
+
+static const rx_handler handlers[US_MSG_TYPE_MAX] = {
+	[US_MSG_HELLO] = on_hello,
+	[US_MSG_PAGES] = on_pages,
+	[US_MSG_DEVSTATE] = on_devstate,
+	[US_MSG_EPOCH_END] = on_epoch_end,
+};
+
+int us_receiver_input(struct us_receiver *rx, int hdr_rc, const struct us_msg_hdr *h,
+		      const void *body, char *why, size_t whylen)
+{
+	int rc;
+
+	if (hdr_rc == -EPROTONOSUPPORT) {
+		snprintf(why, whylen, "primary speaks protocol version %u, this standby speaks %u: "
+			 "run the same understudy release on both hosts", h->version, US_PROTO_VERSION);
+		return refuse(rx, US_REFUSE_VERSION, hdr_rc, why);
+	}
+	rc = check_sequence(rx, h, why, whylen);
+	if (rc < 0)
+		return rc;
+	rx->epoch_open = rx->state == RX_EPOCH;
+	rx->st.receiving = rx->epoch_open ? h->epoch : US_EPOCH_NONE;
+	rx->st.bytes += US_PROTO_HDR_SIZE + h->len;
+	return handlers[h->type](rx, h, body, why, whylen);
+}

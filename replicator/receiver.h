@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The standby's half of the epoch protocol: checks every message against the
+ * session (VM, version, epoch sequence), stages epoch n, and on a verified
+ * EPOCH_END acknowledges it and applies it to the replica RAM. A message that
+ * fails any check leaves the replica and the committed device state exactly
+ * as they were.
+ */
+#ifndef US_RECEIVER_H
+#define US_RECEIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "replicator/proto.h"
+
+struct us_receiver;
+
+struct us_receiver_cfg {
+	const char *vm_name;
+	uint64_t ram_size;
+	void *replica;		/* shared mapping of the replica RAM file */
+	uint64_t staging_max;	/* cap on one epoch's staged pages, bytes */
+	uint64_t devstate_max;	/* cap on one epoch's device state, bytes */
+};
+
+/* What the receiver asks of its owner. */
+struct us_receiver_ops {
+	/* Send a message back to the primary; 0 or -errno. */
+	int (*send)(void *opaque, uint16_t type, uint64_t epoch, const void *body, size_t len);
+	/* Epoch @epoch is now in the replica (after its ACK went out). */
+	void (*committed)(void *opaque, uint64_t epoch);
+};
+
+struct us_receiver_stats {
+	uint64_t committed;	/* US_EPOCH_NONE before epoch 0 */
+	uint64_t receiving;	/* epoch being staged, US_EPOCH_NONE when idle */
+	uint64_t epochs;	/* committed since start */
+	uint64_t pages;		/* pages applied since start */
+	uint64_t bytes;		/* message bytes accepted since start */
+	uint64_t rejected;	/* messages refused */
+	uint64_t sync_pages;	/* epoch 0 pages received so far */
+};
+
+/** @return a receiver, or NULL with errno set. */
+struct us_receiver *us_receiver_new(const struct us_receiver_cfg *cfg,
+				    const struct us_receiver_ops *ops, void *opaque);
+
+/**
+ * Handle one framed message whose header decoded with result @hdr_rc
+ * (0 or -EPROTONOSUPPORT from us_proto_hdr_decode).
+ * @return 0, or -errno with @why set: the caller must close the connection
+ * (a REFUSE with the reason was already sent where the peer can read it).
+ */
+int us_receiver_input(struct us_receiver *rx, int hdr_rc, const struct us_msg_hdr *h,
+		      const void *body, char *why, size_t whylen);
+
+/** The connection is gone: discard a partly received epoch, wait for HELLO. */
+void us_receiver_reset(struct us_receiver *rx);
+
+/** Counters and epochs. */
+void us_receiver_stats(const struct us_receiver *rx, struct us_receiver_stats *st);
+
+/** @return the committed epoch's device state (NULL, 0 before epoch 0). */
+const void *us_receiver_devstate(const struct us_receiver *rx, size_t *len);
+
+/** Free; NULL-safe. */
+void us_receiver_free(struct us_receiver *rx);
+
+#endif

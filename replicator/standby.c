@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The standby daemon's life (see standby.h):
+ *
+ *   state      event                     action
+ *   waiting    primary connects          HELLO handled by the receiver
+ *   receiving  epoch committed           keep its device state
+ *   receiving  stream closed or silent   discard torn epoch, ask the decision point
+ *   any        verdict promote           load device state, cont: active
+ *   active     primary connects          refuse: this host runs the VM now
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "failover/failover.h"
+#include "rdma/transport.h"
+#include "replicator/ctl.h"
+#include "replicator/devstate.h"
+#include "replicator/log.h"
+#include "replicator/qemu.h"
+#include "replicator/qmp.h"
+#include "replicator/ramfile.h"
+#include "replicator/receiver.h"
+#include "replicator/standby.h"
+
+#define LIVENESS_MS 100
+
+enum sb_state { SB_WAITING, SB_RECEIVING, SB_ACTIVE };
+
+static const char *const state_names[] = {
+	[SB_WAITING] = "waiting", [SB_RECEIVING] = "receiving", [SB_ACTIVE] = "active",
+};
+
+struct us_standby {
+	const struct us_config *cfg;
+	qb_loop_t *loop;
+	enum sb_state state;
+	int exit_rc;
+	struct us_ramfile ram;
+	struct us_qemu *qemu;
+	struct us_qmp *qmp;
+	struct us_receiver *rx;
+	struct us_ctl *ctl;
+	struct us_listener *listener;
+	struct us_transport *tx;
+	qb_loop_timer_handle liveness;
+	uint64_t lost_ms;		/* when the stream was lost */
+	uint64_t promoted_epoch;
+	uint64_t takeover_ms;		/* stream lost to guest running */
+	char dev_sock[PATH_MAX];
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- promotion ---- */
+
+static int promote(struct us_standby *s, enum us_trigger trigger, char *why, size_t whylen)
+{
+	struct us_receiver_stats st;
+	struct us_failover_input in = { .trigger = trigger, .promote_auto = s->cfg->promote_auto,
+					.active = s->state == SB_ACTIVE };
+	struct us_promote_args a = { .qmp = s->qmp, .sock_path = s->dev_sock,
+				     .announce = s->cfg->vm.mac[0] != 0, .timeout_ms = 10000 };
+	enum us_verdict v;
+	uint64_t t0 = now_ms();
+	int rc;
+
+	us_receiver_stats(s->rx, &st);
+	in.committed = st.committed;
+	v = us_failover_decide(&in, why, whylen);
+	us_log(v == US_VERDICT_PROMOTE ? LOG_NOTICE : LOG_WARNING, US_TAG_FAILOVER,
+	       "promotion %s: %s", v == US_VERDICT_PROMOTE ? "decided" :
+	       v == US_VERDICT_WAIT ? "deferred" : "refused", why);
+	if (v != US_VERDICT_PROMOTE)
+		return v == US_VERDICT_WAIT ? -EAGAIN : -EPERM;
+	a.devstate = us_receiver_devstate(s->rx, &a.devstate_len);
+	rc = us_failover_promote(&a);
+	if (rc < 0) {
+		snprintf(why, whylen, "promotion failed: %s", strerror(-rc));
+		return rc;
+	}
+	s->state = SB_ACTIVE;
+	s->promoted_epoch = st.committed;
+	s->takeover_ms = now_ms() - (s->lost_ms ? s->lost_ms : t0);
+	us_log(LOG_NOTICE, US_TAG_FAILOVER, "TAKEOVER: VM '%s' runs on this host from epoch %lu; "
+	       "guest running %lu ms after the stream was lost (load+cont %lu ms)",
+	       s->cfg->vm.name, (unsigned long)st.committed, (unsigned long)s->takeover_ms,
+	       (unsigned long)(now_ms() - t0));
+	return 0;
+}
+
+static void stream_lost(struct us_standby *s, const char *why)
+{
+	char verdict[256];
+
+	us_log(LOG_WARNING, US_TAG_STANDBY, "replication stream lost: %s", why);
+	us_receiver_reset(s->rx);
+	if (s->state != SB_ACTIVE)
+		s->state = SB_WAITING;
+	s->lost_ms = now_ms();
+	if (promote(s, US_TRIGGER_STREAM_LOST, verdict, sizeof(verdict)) == -EIO)
+		s->exit_rc = -EIO;
+}
+
+/* ---- the replication connection ---- */
+
+static int rx_send(void *opaque, uint16_t type, uint64_t epoch, const void *body, size_t len)
+{
+	struct us_standby *s = opaque;
+
+	return s->tx ? us_transport_send_msg(s->tx, type, epoch, body, len) : -EPIPE;
+}
+
+static void rx_committed(void *opaque, uint64_t epoch)
+{
+	if (epoch == 0)
+		us_log(LOG_NOTICE, US_TAG_STANDBY, "initial sync complete: standby holds epoch 0");
+	else
+		us_log(LOG_DEBUG, US_TAG_STANDBY, "committed epoch %lu", (unsigned long)epoch);
+}
+
+static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const void *body)
+{
+	struct us_standby *s = opaque;
+	char why[256];
+
+	if (us_receiver_input(s->rx, hdr_rc, h, body, why, sizeof(why)) == 0)
+		return 0;
+	us_log(LOG_ERR, US_TAG_STANDBY, "closing the replication connection from %s: %s",
+	       us_transport_peer(s->tx), why);
+	return 1;
+}
+
+static void on_closed(void *opaque, int err, const char *why)
+{
+	struct us_standby *s = opaque;
+
+	us_transport_free(s->tx);
+	s->tx = NULL;
+	stream_lost(s, why);
+}
+
+static void on_accept(void *opaque, struct us_transport *t)
+{
+	static const struct us_transport_cbs cbs = { .msg = on_msg, .closed = on_closed };
+	struct us_standby *s = opaque;
+	struct us_refuse r = { .code = US_REFUSE_BUSY };
+	char body[160];
+
+	if (s->tx || s->state == SB_ACTIVE) {
+		snprintf(r.reason, sizeof(r.reason), "%s", s->tx ? "standby already has a primary" :
+			 "this host already runs the VM (promoted)");
+		us_log(LOG_WARNING, US_TAG_STANDBY, "refusing %s: %s", us_transport_peer(t), r.reason);
+		us_transport_set_vm(t, us_proto_vm_id(s->cfg->vm.name));
+		us_transport_send_msg(t, US_MSG_REFUSE, 0, body, us_proto_refuse_encode(body, &r));
+		us_transport_free(t);
+		return;
+	}
+	s->tx = t;
+	s->state = SB_RECEIVING;
+	us_transport_set_cbs(t, &cbs, s);
+	us_transport_set_vm(t, us_proto_vm_id(s->cfg->vm.name));
+	us_log(LOG_NOTICE, US_TAG_STANDBY, "primary connected from %s", us_transport_peer(t));
+}
+
+static void check_liveness(void *data)
+{
+	struct us_standby *s = data;
+	char why[96];
+
+	if (s->tx && us_transport_idle_ms(s->tx) > s->cfg->peer_timeout_ms) {
+		snprintf(why, sizeof(why), "no message from the primary for %lu ms",
+			 (unsigned long)us_transport_idle_ms(s->tx));
+		us_transport_free(s->tx);
+		s->tx = NULL;
+		stream_lost(s, why);
+	}
+	if (s->exit_rc)
+		qb_loop_stop(s->loop);
+	qb_loop_timer_add(s->loop, QB_LOOP_LOW, LIVENESS_MS * 1000000ULL, s, check_liveness,
+			  &s->liveness);
+}
+
+/* ---- control requests ---- */
+
+static json_t *status_json(struct us_standby *s)
+{
+	struct us_receiver_stats st;
+
+	us_receiver_stats(s->rx, &st);
+	return json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:s, s:I, s:I}",
+			 "ok", 1, "role", s->state == SB_ACTIVE ? "active" : "standby",
+			 "vm", s->cfg->vm.name, "state", state_names[s->state],
+			 "committed", (json_int_t)(st.committed == US_EPOCH_NONE ? -1
+						   : (json_int_t)st.committed),
+			 "epochs", (json_int_t)st.epochs, "sync_pages", (json_int_t)st.sync_pages,
+			 "rejected", (json_int_t)st.rejected,
+			 "peer", s->tx ? us_transport_peer(s->tx) : "",
+			 "idle_ms", (json_int_t)(s->tx ? us_transport_idle_ms(s->tx) : 0),
+			 "promote", s->cfg->promote_auto ? "auto" : "manual",
+			 "qemu_pid", (json_int_t)us_qemu_pid(s->qemu),
+			 "takeover_ms", (json_int_t)s->takeover_ms);
+}
+
+static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req *req)
+{
+	struct us_standby *s = opaque;
+	char why[256];
+
+	if (strcmp(cmd, "status") == 0) {
+		us_ctl_reply(req, status_json(s));
+		return;
+	}
+	if (strcmp(cmd, "promote") != 0) {
+		us_ctl_reply_error(req, "unknown command for a standby (try status, promote)");
+		return;
+	}
+	if (s->tx) {
+		us_ctl_reply_error(req, "the primary is still connected and replicating: stop it "
+				   "first, or two copies of the VM would run");
+		return;
+	}
+	if (promote(s, US_TRIGGER_OPERATOR, why, sizeof(why)) < 0) {
+		us_ctl_reply_error(req, why);
+		return;
+	}
+	us_ctl_reply(req, json_pack("{s:b, s:I}", "ok", 1, "epoch", (json_int_t)s->promoted_epoch));
+}
+
+/* ---- start-up and tear-down ---- */
+
+static int up_checks(struct us_standby *s)
+{
+	if (mkdir(s->cfg->vm.run_dir, 0700) < 0 && errno != EEXIST) {
+		us_log(LOG_CRIT, US_TAG_STANDBY, "cannot create run_dir %s: %s", s->cfg->vm.run_dir,
+		       strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int up_ram(struct us_standby *s)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/understudy-%s.replica", s->cfg->vm.shm_dir,
+		 s->cfg->vm.name);
+	return us_ramfile_create(&s->ram, path, s->cfg->vm.mem_bytes);
+}
+
+static void down_ram(struct us_standby *s)
+{
+	us_ramfile_close(&s->ram, 1);
+}
+
+static int up_qemu(struct us_standby *s)
+{
+	char serial[PATH_MAX];
+	struct us_qemu_opts o = { .mode = US_QEMU_INCOMING, .ram_path = s->ram.path,
+				  .serial_log = serial, .tag = "standby" };
+
+	snprintf(serial, sizeof(serial), "%s/%s.serial", s->cfg->vm.run_dir, s->cfg->vm.name);
+	snprintf(s->dev_sock, sizeof(s->dev_sock), "%s/%s-incoming.sock", s->cfg->vm.run_dir,
+		 s->cfg->vm.name);
+	s->qemu = us_qemu_start(&s->cfg->vm, &o);
+	if (!s->qemu)
+		return -errno;
+	s->qmp = us_qmp_connect(s->loop, us_qemu_qmp_path(s->qemu));
+	if (s->qmp && us_devstate_prepare(s->qmp) == 0)
+		return 0;
+	us_qmp_free(s->qmp);
+	s->qmp = NULL;
+	us_qemu_free(s->qemu);
+	s->qemu = NULL;
+	return -EIO;
+}
+
+static void down_qemu(struct us_standby *s)
+{
+	us_qmp_free(s->qmp);
+	s->qmp = NULL;
+	us_qemu_free(s->qemu);
+	s->qemu = NULL;
+	unlink(s->dev_sock);
+}
+
+static int up_receiver(struct us_standby *s)
+{
+	static const struct us_receiver_ops ops = { .send = rx_send, .committed = rx_committed };
+	struct us_receiver_cfg rc = {
+		.vm_name = s->cfg->vm.name, .ram_size = s->cfg->vm.mem_bytes, .replica = s->ram.map,
+		.staging_max = s->cfg->staging_max ? s->cfg->staging_max
+			       : s->cfg->vm.mem_bytes + s->cfg->vm.mem_bytes / 128,
+		.devstate_max = s->cfg->devstate_max,
+	};
+
+	s->rx = us_receiver_new(&rc, &ops, s);
+	return s->rx ? 0 : -errno;
+}
+
+static void down_receiver(struct us_standby *s)
+{
+	us_receiver_free(s->rx);
+	s->rx = NULL;
+}
+
+static int up_ctl(struct us_standby *s)
+{
+	s->ctl = us_ctl_start(s->loop, s->cfg->vm.name, on_ctl, s);
+	return s->ctl ? 0 : -errno;
+}
+
+static void down_ctl(struct us_standby *s)
+{
+	us_ctl_free(s->ctl);
+	s->ctl = NULL;
+}
+
+static int up_listen(struct us_standby *s)
+{
+	s->listener = us_transport_listen(s->loop, s->cfg->transport, s->cfg->listen, on_accept, s);
+	if (!s->listener)
+		return -errno;
+	us_log(LOG_NOTICE, US_TAG_STANDBY, "standby for VM '%s' listening on %s; QEMU parked "
+	       "(pid %d)", s->cfg->vm.name, s->cfg->listen, us_qemu_pid(s->qemu));
+	qb_loop_timer_add(s->loop, QB_LOOP_LOW, LIVENESS_MS * 1000000ULL, s, check_liveness,
+			  &s->liveness);
+	return 0;
+}
+
+static void down_listen(struct us_standby *s)
+{
+	qb_loop_timer_del(s->loop, s->liveness);
+	us_transport_free(s->tx);
+	s->tx = NULL;
+	us_listener_free(s->listener);
+	s->listener = NULL;
+}
+
+struct stage {
+	const char *name;
+	int (*up)(struct us_standby *s);
+	void (*down)(struct us_standby *s);
+};
+
+static const struct stage stages[] = {
+	{ "checks", up_checks, NULL },
+	{ "replica RAM file", up_ram, down_ram },
+	{ "parked QEMU", up_qemu, down_qemu },
+	{ "receiver", up_receiver, down_receiver },
+	{ "control channel", up_ctl, down_ctl },
+	{ "replication listener", up_listen, down_listen },
+};
+
+#define N_STAGES (sizeof(stages) / sizeof(stages[0]))
+
+static int32_t on_signal(int32_t sig, void *data)
+{
+	struct us_standby *s = data;
+
+	us_log(LOG_NOTICE, US_TAG_STANDBY, "signal %d: stopping%s", sig,
+	       s->state == SB_ACTIVE ? "; the VM this host runs stops with the daemon" : "");
+	qb_loop_stop(s->loop);
+	return 0;
+}
+
+int us_standby_run(const struct us_config *cfg)
+{
+	struct us_standby s = { .cfg = cfg, .ram.fd = -1 };
+	qb_loop_signal_handle sh;
+	size_t up = 0;
+	int rc = 0;
+
+	s.loop = qb_loop_create();
+	if (!s.loop)
+		return -ENOMEM;
+	qb_loop_signal_add(s.loop, QB_LOOP_HIGH, SIGTERM, &s, on_signal, &sh);
+	qb_loop_signal_add(s.loop, QB_LOOP_HIGH, SIGINT, &s, on_signal, &sh);
+	for (; rc == 0 && up < N_STAGES; up++) {
+		rc = stages[up].up(&s);
+		if (rc < 0)
+			us_log(LOG_CRIT, US_TAG_STANDBY, "start-up failed at %s: %s", stages[up].name,
+			       strerror(-rc));
+	}
+	if (rc == 0) {
+		qb_loop_run(s.loop);
+		rc = s.exit_rc;
+	} else {
+		up--;
+	}
+	while (up-- > 0)
+		if (stages[up].down)
+			stages[up].down(&s);
+	qb_loop_destroy(s.loop);
+	return rc;
+}
