@@ -14,3 +14,9 @@ TESTS += tests/unit/test_dirty
 tests_unit_test_dirty_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_dirty_LDFLAGS = -Wl,--wrap=ioctl
 tests_unit_test_dirty_LDADD = $(US_LIBS) $(CMOCKA_LIBS) -lpthread
+
+# Real QEMU: the script starts QEMU, the probe attaches and checks.
+check_PROGRAMS += tests/tools/dirty_qemu_probe
+tests_tools_dirty_qemu_probe_LDADD = $(US_LIBS)
+TESTS += tests/integration/dirty_qemu.sh
+EXTRA_DIST += tests/integration/dirty_qemu.sh
