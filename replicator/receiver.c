@@ -143,10 +143,9 @@ static int check_hello(struct us_receiver *rx, const struct us_msg_hdr *h,
 		return refuse(rx, US_REFUSE_VM, -EINVAL, why);
 	}
 	if (m->ram_size != rx->cfg.ram_size || m->page_size != US_PROTO_PAGE_SIZE) {
-		snprintf(why, whylen, "primary has %lu bytes of RAM in %u-byte pages, "
-			 "standby expects %lu in %u-byte pages: make the [vm] memory settings equal",
-			 (unsigned long)m->ram_size, m->page_size,
-			 (unsigned long)rx->cfg.ram_size, US_PROTO_PAGE_SIZE);
+		snprintf(why, whylen, "guest memory differs: primary %lu MiB in %u B pages, standby "
+			 "%lu MiB: set [vm] memory equal", (unsigned long)(m->ram_size >> 20),
+			 m->page_size, (unsigned long)(rx->cfg.ram_size >> 20));
 		return refuse(rx, US_REFUSE_VM, -EINVAL, why);
 	}
 	if (rx->st.committed != US_EPOCH_NONE) {
@@ -301,7 +300,7 @@ static int on_epoch_end(struct us_receiver *rx, const struct us_msg_hdr *h, cons
 static int check_sequence(struct us_receiver *rx, const struct us_msg_hdr *h,
 			  char *why, size_t whylen)
 {
-	if (h->vm_id != rx->vm_id) {
+	if (h->vm_id != rx->vm_id && h->type != US_MSG_HELLO) {
 		snprintf(why, whylen, "%s for another VM (id %016lx)", us_proto_type_name(h->type),
 			 (unsigned long)h->vm_id);
 		return refuse(rx, US_REFUSE_VM, -EINVAL, why);

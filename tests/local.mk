@@ -1,1 +1,17 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# Unit tests of the protocol, the standby receiver and the configuration.
+US_UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+US_UNIT_LIBS = $(US_LIBS) $(CMOCKA_LIBS)
+
+check_PROGRAMS += tests/unit/test_proto tests/unit/test_receiver tests/unit/test_config \
+	tests/unit/test_tcp
+TESTS += tests/unit/test_proto tests/unit/test_receiver tests/unit/test_config \
+	tests/unit/test_tcp
+tests_unit_test_proto_CFLAGS = $(US_UNIT_CFLAGS)
+tests_unit_test_proto_LDADD = $(US_UNIT_LIBS)
+tests_unit_test_receiver_CFLAGS = $(US_UNIT_CFLAGS)
+tests_unit_test_receiver_LDADD = $(US_UNIT_LIBS)
+tests_unit_test_config_CFLAGS = $(US_UNIT_CFLAGS)
+tests_unit_test_config_LDADD = $(US_UNIT_LIBS)
+tests_unit_test_tcp_CFLAGS = $(US_UNIT_CFLAGS)
+tests_unit_test_tcp_LDADD = $(US_UNIT_LIBS)

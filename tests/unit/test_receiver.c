@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Unit tests of the standby's staging and commit (replicator/receiver.c):
+ * good epochs reach the replica after their ACK; a torn, duplicate, future,
+ * foreign, truncated, corrupted or oversized epoch is refused with a reason
+ * and leaves the replica and the committed device state byte-for-byte as they
+ * were. The "primary" is this test, speaking encoded messages; replies go to
+ * a recording fake of the transport.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <xxhash.h>
+
+#include "replicator/log.h"
+#include "replicator/proto.h"
+#include "replicator/receiver.h"
+
+#define NPAGES 64
+#define PG US_PROTO_PAGE_SIZE
+
+struct fixture {
+	struct us_receiver *rx;
+	char *replica;
+	char *snapshot;
+	uint16_t sent[64];		/* types sent back, in order */
+	uint64_t sent_epoch[64];
+	int nsent;
+	struct us_refuse refuse;	/* last REFUSE */
+	uint64_t committed_cb;
+	/* the epoch being built by the test */
+	XXH3_state_t *sum;
+	uint64_t pages, page_bytes, dev_bytes;
+	uint64_t vm_id;
+};
+
+static int fake_send(void *opaque, uint16_t type, uint64_t epoch, const void *body, size_t len)
+{
+	struct fixture *f = opaque;
+	char why[64];
+
+	f->sent[f->nsent] = type;
+	f->sent_epoch[f->nsent++] = epoch;
+	if (type == US_MSG_REFUSE)
+		assert_int_equal(us_proto_refuse_decode(body, len, &f->refuse, why, sizeof(why)), 0);
+	return 0;
+}
+
+static void fake_committed(void *opaque, uint64_t epoch)
+{
+	((struct fixture *)opaque)->committed_cb = epoch;
+}
+
+static int setup(void **state)
+{
+	static const struct us_receiver_ops ops = { .send = fake_send, .committed = fake_committed };
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct us_receiver_cfg cfg = { .vm_name = "demo", .ram_size = NPAGES * PG,
+				       .staging_max = 8 * (PG + 16), .devstate_max = 1 << 20 };
+
+	f->replica = calloc(NPAGES, PG);
+	f->snapshot = malloc(NPAGES * PG);
+	f->sum = XXH3_createState();
+	f->vm_id = us_proto_vm_id("demo");
+	cfg.replica = f->replica;
+	f->rx = us_receiver_new(&cfg, &ops, f);
+	assert_non_null(f->rx);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	us_receiver_free(f->rx);
+	XXH3_freeState(f->sum);
+	free(f->replica);
+	free(f->snapshot);
+	free(f);
+	return 0;
+}
+
+/* Feed one message: header encoded and decoded as the transport would. */
+static int feed(struct fixture *f, uint16_t type, uint64_t vm_id, uint64_t epoch,
+		const void *body, uint32_t len)
+{
+	struct us_msg_hdr h = { .version = US_PROTO_VERSION, .type = type, .len = len,
+				.vm_id = vm_id, .epoch = epoch }, d;
+	unsigned char wire[US_PROTO_HDR_SIZE];
+	char why[256];
+	int rc;
+
+	us_proto_hdr_encode(wire, &h);
+	rc = us_proto_hdr_decode(wire, &d, why, sizeof(why));
+	assert_int_equal(rc, 0);
+	return us_receiver_input(f->rx, rc, &d, body, why, sizeof(why));
+}
+
+static int hello(struct fixture *f, const char *name, uint64_t ram)
+{
+	struct us_hello h = { .ram_size = ram, .page_size = PG };
+	char body[128];
+
+	strcpy(h.vm_name, name);
+	return feed(f, US_MSG_HELLO, us_proto_vm_id(name), 0, body, us_proto_hello_encode(body, &h));
+}
+
+static void begin(struct fixture *f)
+{
+	XXH3_64bits_reset(f->sum);
+	f->pages = f->page_bytes = f->dev_bytes = 0;
+}
+
+/* PAGES of @count pages from @first, every byte = @fill. */
+static int pages(struct fixture *f, uint64_t epoch, uint64_t first, uint32_t count, int fill)
+{
+	size_t len = US_PROTO_PAGES_DESC + (size_t)count * PG;
+	char *body = malloc(len);
+	int rc;
+
+	us_proto_pages_desc_encode(body, first, count);
+	memset(body + US_PROTO_PAGES_DESC, fill, (size_t)count * PG);
+	XXH3_64bits_update(f->sum, body, len);
+	f->pages += count;
+	f->page_bytes += len;
+	rc = feed(f, US_MSG_PAGES, f->vm_id, epoch, body, len);
+	free(body);
+	return rc;
+}
+
+static int devstate(struct fixture *f, uint64_t epoch, const char *text)
+{
+	XXH3_64bits_update(f->sum, text, strlen(text));
+	f->dev_bytes += strlen(text);
+	return feed(f, US_MSG_DEVSTATE, f->vm_id, epoch, text, strlen(text));
+}
+
+static int end(struct fixture *f, uint64_t epoch, uint64_t checksum_xor)
+{
+	struct us_epoch_end e = { .pages = f->pages, .page_bytes = f->page_bytes,
+				  .devstate_bytes = f->dev_bytes,
+				  .checksum = XXH3_64bits_digest(f->sum) ^ checksum_xor };
+	char body[64];
+
+	return feed(f, US_MSG_EPOCH_END, f->vm_id, epoch, body, us_proto_epoch_end_encode(body, &e));
+}
+
+/* Handshake, epoch 0 (all pages = 1) and epoch 1 (pages 3..5 = 2). */
+static void commit_two_epochs(struct fixture *f)
+{
+	assert_int_equal(hello(f, "demo", NPAGES * PG), 0);
+	assert_int_equal(f->sent[0], US_MSG_HELLO_OK);
+	begin(f);
+	assert_int_equal(pages(f, 0, 0, NPAGES, 1), 0);
+	assert_int_equal(devstate(f, 0, "dev0"), 0);
+	assert_int_equal(end(f, 0, 0), 0);
+	begin(f);
+	assert_int_equal(pages(f, 1, 3, 3, 2), 0);
+	assert_int_equal(devstate(f, 1, "dev1"), 0);
+	assert_int_equal(end(f, 1, 0), 0);
+	memcpy(f->snapshot, f->replica, NPAGES * PG);
+}
+
+static void assert_untouched(struct fixture *f)
+{
+	struct us_receiver_stats st;
+	size_t len;
+	const char *dev = us_receiver_devstate(f->rx, &len);
+
+	assert_memory_equal(f->replica, f->snapshot, NPAGES * PG);
+	us_receiver_stats(f->rx, &st);
+	assert_true(st.committed == 1);
+	assert_int_equal(len, 4);
+	assert_memory_equal(dev, "dev1", 4);
+}
+
+static void assert_refused(struct fixture *f, uint32_t code, const char *words)
+{
+	assert_int_equal(f->sent[f->nsent - 1], US_MSG_REFUSE);
+	assert_int_equal(f->refuse.code, code);
+	assert_non_null(strstr(f->refuse.reason, words));
+}
+
+static void good_epochs_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct us_receiver_stats st;
+	int i;
+
+	commit_two_epochs(f);
+	assert_int_equal(f->sent[1], US_MSG_ACK);
+	assert_true(f->sent_epoch[1] == 0);
+	assert_int_equal(f->sent[2], US_MSG_ACK);
+	assert_true(f->sent_epoch[2] == 1);
+	assert_true(f->committed_cb == 1);
+	for (i = 0; i < NPAGES; i++)
+		assert_int_equal(f->replica[i * PG], (i >= 3 && i < 6) ? 2 : 1);
+	us_receiver_stats(f->rx, &st);
+	assert_true(st.epochs == 2 && st.pages == NPAGES + 3);
+	assert_untouched(f);
+}
+
+static void staged_not_applied_before_end(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(pages(f, 2, 10, 1, 9), 0);
+	assert_int_equal(f->replica[10 * PG], 1);	/* staged only */
+	assert_int_equal(devstate(f, 2, "dev2"), 0);
+	assert_int_equal(end(f, 2, 0), 0);
+	assert_int_equal(f->replica[10 * PG], 9);
+}
+
+static void torn_epoch_discarded(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(pages(f, 2, 0, 8, 7), 0);
+	us_receiver_reset(f->rx);	/* the primary died mid-transfer */
+	assert_untouched(f);
+	/* a new primary run is refused: the standby holds an earlier run's state */
+	assert_int_equal(hello(f, "demo", NPAGES * PG), -EALREADY);
+	assert_refused(f, US_REFUSE_STATE, "already holds epoch 1");
+	assert_untouched(f);
+}
+
+static void duplicate_epoch_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(pages(f, 1, 3, 3, 5), -EPROTO);
+	assert_refused(f, US_REFUSE_PROTOCOL, "replays an old epoch");
+	assert_untouched(f);
+}
+
+static void future_epoch_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(pages(f, 7, 3, 1, 5), -EPROTO);
+	assert_refused(f, US_REFUSE_PROTOCOL, "from the future");
+	assert_untouched(f);
+}
+
+static void foreign_vm_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(pages(f, 2, 3, 1, 5), 0);
+	f->vm_id ^= 1;
+	assert_int_equal(devstate(f, 2, "evil"), -EINVAL);
+	assert_refused(f, US_REFUSE_VM, "another VM");
+	assert_untouched(f);
+}
+
+static void truncated_pages_refused(void **state)
+{
+	struct fixture *f = *state;
+	char body[US_PROTO_PAGES_DESC + PG];
+
+	commit_two_epochs(f);
+	us_proto_pages_desc_encode(body, 4, 2);	/* announces 2 pages, carries 1 */
+	memset(body + US_PROTO_PAGES_DESC, 6, PG);
+	assert_int_equal(feed(f, US_MSG_PAGES, f->vm_id, 2, body, sizeof(body)), -EBADMSG);
+	assert_refused(f, US_REFUSE_PROTOCOL, "does not match");
+	assert_untouched(f);
+}
+
+static void corrupted_epoch_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(pages(f, 2, 3, 2, 8), 0);
+	assert_int_equal(devstate(f, 2, "dev2"), 0);
+	assert_int_equal(end(f, 2, 0x1), -EBADMSG);
+	assert_refused(f, US_REFUSE_PROTOCOL, "checksum");
+	assert_untouched(f);
+}
+
+static void incomplete_epoch_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(pages(f, 2, 3, 2, 8), 0);
+	assert_int_equal(devstate(f, 2, "dev2"), 0);
+	f->pages++;	/* EPOCH_END announces a page that never came */
+	assert_int_equal(end(f, 2, 0), -EBADMSG);
+	assert_refused(f, US_REFUSE_PROTOCOL, "incomplete");
+	assert_untouched(f);
+}
+
+static void staging_cap_enforced(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(pages(f, 2, 0, 8, 3), 0);	/* exactly the cap */
+	assert_int_equal(pages(f, 2, 8, 1, 3), -ENOBUFS);
+	assert_refused(f, US_REFUSE_PROTOCOL, "staging cap");
+	assert_untouched(f);
+}
+
+static void out_of_range_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(pages(f, 2, NPAGES - 1, 2, 3), -ERANGE);
+	assert_refused(f, US_REFUSE_PROTOCOL, "outside guest RAM");
+	assert_untouched(f);
+}
+
+static void hello_mismatches_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct us_msg_hdr h = { .version = 9, .type = US_MSG_HELLO, .len = 64 };
+	char why[256];
+
+	assert_int_equal(hello(f, "other", NPAGES * PG), -EINVAL);
+	assert_refused(f, US_REFUSE_VM, "VM 'other'");
+	assert_int_equal(hello(f, "demo", 2 * NPAGES * PG), -EINVAL);
+	assert_refused(f, US_REFUSE_VM, "memory");
+	assert_int_equal(us_receiver_input(f->rx, -EPROTONOSUPPORT, &h, NULL, why, sizeof(why)),
+			 -EPROTONOSUPPORT);
+	assert_refused(f, US_REFUSE_VERSION, "version 9");
+	begin(f);
+	assert_int_equal(pages(f, 0, 0, 1, 1), -EPROTO);	/* before HELLO */
+	assert_refused(f, US_REFUSE_PROTOCOL, "before HELLO");
+}
+
+static void no_devstate_before_commit(void **state)
+{
+	struct fixture *f = *state;
+	size_t len;
+
+	assert_null(us_receiver_devstate(f->rx, &len));
+	assert_int_equal(hello(f, "demo", NPAGES * PG), 0);
+	begin(f);
+	assert_int_equal(pages(f, 0, 0, 4, 1), 0);
+	us_receiver_reset(f->rx);	/* torn initial sync */
+	assert_null(us_receiver_devstate(f->rx, &len));
+	assert_int_equal(hello(f, "demo", NPAGES * PG), 0);	/* may start over */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(good_epochs_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(staged_not_applied_before_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(torn_epoch_discarded, setup, teardown),
+		cmocka_unit_test_setup_teardown(duplicate_epoch_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(future_epoch_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(foreign_vm_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(truncated_pages_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(corrupted_epoch_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(incomplete_epoch_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(staging_cap_enforced, setup, teardown),
+		cmocka_unit_test_setup_teardown(out_of_range_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(hello_mismatches_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(no_devstate_before_commit, setup, teardown),
+	};
+
+	us_log_init("test_receiver", LOG_CRIT, 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
