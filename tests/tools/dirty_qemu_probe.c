@@ -5,7 +5,9 @@
  * injected syscall in QEMU's main thread) leaves QEMU answering QMP; a paused
  * guest dirties nothing; a page written through our own mapping of the RAM
  * file is not reported; once the guest runs (SeaBIOS) its writes are
- * reported; QEMU is still running and answering after tracking stops.
+ * reported; QEMU is still running and answering after tracking stops. The
+ * attach waits until QEMU's main thread is blocked in ppoll(), so the
+ * injection interrupts that syscall and QEMU must restart it.
  * Usage: dirty_qemu_probe QEMU_PID RAM_FILE QMP_SOCKET. Exit 0 pass, 1 fail,
  * 77 when this kernel cannot track.
  */
@@ -23,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 
 #include "replicator/dirty.h"
@@ -161,6 +164,33 @@ static void expect_guest_writes(struct us_dirty *d, struct us_runs *runs, uint64
 	       runs->pages, runs->n, i);
 }
 
+/* The syscall QEMU's main thread is blocked in (-1: running or unknown). */
+static long blocked_in(pid_t pid)
+{
+	char path[64];
+	long nr = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &nr) != 1)
+		nr = -1;
+	fclose(f);
+	return nr;
+}
+
+/* Wait for the idle main loop, so the injection interrupts its ppoll(). */
+static void wait_in_ppoll(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < 2000 && blocked_in(pid) != SYS_ppoll; i++)
+		nap_ms(1);
+	CHECK(blocked_in(pid) == SYS_ppoll, "QEMU's main thread never sat in ppoll");
+}
+
 static void probe(pid_t pid, const char *ram, FILE *q)
 {
 	uint64_t addr, len, npages;
@@ -174,6 +204,7 @@ static void probe(pid_t pid, const char *ram, FILE *q)
 	CHECK(len == (uint64_t)st.st_size, "mapping is %" PRIu64 " bytes, file %lld",
 	      len, (long long)st.st_size);
 	npages = len / 4096;
+	wait_in_ppoll(pid);
 	d = us_dirty_attach(pid, addr, len);
 	CHECK(d != NULL, "attach: %s", strerror(errno));
 	us_runs_init(&runs);

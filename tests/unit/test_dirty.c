@@ -15,8 +15,10 @@
  */
 #include <config.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -30,8 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
-#include <grp.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <cmocka.h>
@@ -127,6 +129,7 @@ struct reply {
 
 struct child {
 	pid_t pid;
+	enum child_kind kind;
 	int cmd;		/* parent's write end, -1 */
 	int reply;		/* parent's read end, -1 */
 	char path[64];
@@ -264,6 +267,70 @@ static void child_write(struct child *c, uint64_t page)
 	child_do(c, OP_WRITE, page, 1);
 }
 
+/* The syscall the child's main thread is blocked in, from /proc (-1: none). */
+static long blocked_in(pid_t pid)
+{
+	char path[64];
+	long nr = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &nr) != 1)
+		nr = -1;
+	fclose(f);
+	return nr;
+}
+
+/*
+ * Wait until the main thread sits in the syscall it blocks in, so the
+ * injection really interrupts it: ppoll, or clock_nanosleep, which after one
+ * injection shows as restart_syscall (the kernel resumes the remaining sleep).
+ */
+static int is_blocked(const struct child *c)
+{
+	long nr = blocked_in(c->pid);
+
+	if (c->kind == CHILD_SLEEP_MAIN)
+		return nr == SYS_clock_nanosleep || nr == SYS_restart_syscall;
+	return nr == SYS_ppoll;
+}
+
+static void wait_blocked(struct child *c)
+{
+	int i;
+
+	for (i = 0; i < 2000 && !is_blocked(c); i++)
+		usleep(1000);
+	assert_true(is_blocked(c));
+}
+
+/* True if process @pid holds a userfaultfd. */
+static int has_uffd(pid_t pid)
+{
+	char dir[64], path[320], target[128];
+	struct dirent *e;
+	ssize_t n;
+	int found = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n < 0)
+			continue;
+		target[n] = '\0';
+		found |= strstr(target, "userfaultfd") != NULL;
+	}
+	closedir(d);
+	return found;
+}
+
 static int make_file(struct child *c)
 {
 	static int serial;
@@ -298,6 +365,7 @@ static int start_child(struct child *c, enum child_kind kind)
 {
 	int to[2], from[2];
 
+	c->kind = kind;
 	if (make_file(c) < 0)
 		return -1;
 	if (pipe2(to, O_CLOEXEC) < 0 || pipe2(from, O_CLOEXEC) < 0)
@@ -411,8 +479,10 @@ static void attach(struct fixture *f)
 	if (!kernel_ok)
 		skip();
 	f->addr = child_do(f->child, OP_ADDR, 0, 0);
+	wait_blocked(f->child);
 	f->dirty = us_dirty_attach(f->child->pid, f->addr, NPAGES * 4096);
 	assert_non_null(f->dirty);
+	assert_false(has_uffd(f->child->pid));	/* its copy was closed again */
 }
 
 static void scan(struct fixture *f)
