@@ -46,6 +46,12 @@ int us_log_init(const char *ident, int level, int blackbox)
 	return 0;
 }
 
+void us_log_set_level(int level)
+{
+	qb_log_filter_ctl(QB_LOG_STDERR, QB_LOG_FILTER_CLEAR_ALL, QB_LOG_FILTER_FILE, "*", LOG_TRACE);
+	qb_log_filter_ctl(QB_LOG_STDERR, QB_LOG_FILTER_ADD, QB_LOG_FILTER_FILE, "*", level);
+}
+
 void us_log_fini(void)
 {
 	qb_log_fini();

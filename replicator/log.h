@@ -35,6 +35,9 @@ enum us_log_tag {
  */
 int us_log_init(const char *ident, int level, int blackbox);
 
+/** Log to stderr at @level (LOG_ERR..LOG_DEBUG) from now on. */
+void us_log_set_level(int level);
+
 /** Stop logging and remove the blackbox ring. */
 void us_log_fini(void);
 

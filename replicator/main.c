@@ -125,9 +125,12 @@ static int run_daemon(const struct cli *c)
 			"network set-up): run as root\n");
 		return 1;
 	}
-	if (load_config(&cfg, c) < 0 || us_config_check(&cfg, c->cmd) < 0)
+	us_log_init("understudy", LOG_INFO, 1);
+	if (load_config(&cfg, c) < 0 || us_config_check(&cfg, c->cmd) < 0) {
+		us_log_fini();
 		return 1;
-	us_log_init("understudy", cfg.log_level, 1);
+	}
+	us_log_set_level(cfg.log_level);
 	rc = strcmp(c->cmd, "primary") == 0 ? us_primary_run(&cfg, &po) : us_standby_run(&cfg);
 	us_log(rc ? LOG_ERR : LOG_NOTICE, US_TAG_MAIN, "%s daemon for VM '%s' stopped%s%s",
 	       c->cmd, cfg.vm.name, rc ? ": " : "", rc ? strerror(-rc) : "");
@@ -159,10 +162,12 @@ static int run_control(const struct cli *c)
 	const char *vm;
 	int rc;
 
-	if (load_config(&cfg, c) < 0)
-		return 1;
-	vm = c->vm ? c->vm : cfg.vm.name;
 	us_log_init("understudy", LOG_WARNING, 0);
+	if (load_config(&cfg, c) < 0) {
+		us_log_fini();
+		return 1;
+	}
+	vm = c->vm ? c->vm : cfg.vm.name;
 	rc = us_ctl_call(vm, c->cmd, NULL, &reply, strcmp(c->cmd, "pause") == 0 ? 30000 : 10000);
 	us_log_fini();
 	if (rc == -ENOENT) {

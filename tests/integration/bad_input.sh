@@ -1,0 +1,65 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Bad input and faults at start-up, with the real daemon: a missing QEMU, a
+# wrong config, a full /dev/shm (a small tmpfs), a standby of another
+# protocol version (tests/tools/fakepeer), no standby at all, and a second
+# daemon for a VM that is already protected on this host. Each must exit non-zero with a
+# message naming the cause and leave nothing behind: no QEMU, no RAM file, no
+# socket. (A kernel without async userfaultfd write-protect cannot be had
+# here: tests/unit/test_dirty.c covers that message with a fake.)
+set -u
+. "$(dirname "$0")/../lib/common.sh"
+. "$top_srcdir/tests/lib/lab.sh"
+SMALL=$LAB_DIR/smallshm
+cleanup() { umount "$SMALL" 2>/dev/null; lab_down; }
+trap cleanup EXIT
+lab_up || fail "cannot build the lab"
+
+# expect_fail NAME PATTERN CMD...: CMD exits non-zero, says PATTERN, leaves nothing.
+expect_fail() {
+	local name=$1 pattern=$2 out=$LAB_DIR/out.txt; shift 2
+	if "$@" > "$out" 2>&1; then fail "$name: succeeded"; fi
+	grep -q -- "$pattern" "$out" || fail "$name: no '$pattern' in: $(tail -5 "$out")"
+	[ -z "$(ls /dev/shm/understudy-"$LAB_VM".* "$SMALL"/understudy-* 2>/dev/null)" ] ||
+		fail "$name: left a RAM file behind"
+	pgrep -f "qemu-system.*understudy-$LAB_VM" >/dev/null && fail "$name: left QEMU running"
+	[ -z "$(ls "$LAB_DIR"/hA/*.qmp "$LAB_DIR"/hA/*.sock 2>/dev/null)" ] || fail "$name: left sockets"
+	note "$name: refused with '$(grep -m1 -- "$pattern" "$out" | cut -c1-150)'"
+}
+
+conf=$LAB_DIR/bad.conf
+lab_config hA "$conf" "[replication]" "connect_timeout_ms = 3000"
+sed -i 's/^\[vm\]$/[vm]\nqemu = \/nonexistent\/qemu-system-x86_64/' "$conf"
+expect_fail "missing QEMU" "qemu-system-x86" lab_exec hA "$US_BIN" primary -c "$conf"
+
+lab_config hA "$conf" "[vm]" "colour = red"
+expect_fail "unknown key" "unknown key 'colour'" lab_exec hA "$US_BIN" primary -c "$conf"
+lab_config hA "$conf" "[replication]" "epoch_ms = often"
+expect_fail "bad value" "epoch_ms = 'often' is not valid" lab_exec hA "$US_BIN" primary -c "$conf"
+expect_fail "missing config" "cannot open config file" lab_exec hA "$US_BIN" primary -c /nonexistent.conf
+
+mkdir -p "$SMALL" && mount -t tmpfs -o size=16M tmpfs "$SMALL" || fail "cannot mount a small tmpfs"
+lab_config hA "$conf" "[daemon]" "shm_dir = $SMALL"
+expect_fail "full /dev/shm" "not enough space" lab_exec hA "$US_BIN" primary -c "$conf"
+umount "$SMALL"
+
+lab_config hA "$conf" "[replication]" "connect_timeout_ms = 2000"
+expect_fail "no standby" "no standby answered" lab_exec hA "$US_BIN" primary -c "$conf"
+
+lab_exec hB "$top_builddir/tests/tools/fakepeer" "$(lab_ip hB):7300" version > "$LAB_DIR/fake.log" 2>&1 &
+sleep 0.5
+expect_fail "standby of another version" "protocol version" lab_exec hA "$US_BIN" primary -c "$conf"
+wait
+
+lab_start hB standby
+lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start"
+lab_start hA primary
+lab_wait 120 lab_acked_at_least 0 || fail "first primary never protected"
+lab_config hA "$conf"
+if lab_exec hA "$US_BIN" primary -c "$conf" > "$LAB_DIR/out.txt" 2>&1; then fail "second primary started"; fi
+grep -q "in use by another understudy daemon" "$LAB_DIR/out.txt" ||
+	fail "second primary: $(tail -3 "$LAB_DIR/out.txt")"
+[ -e "/dev/shm/understudy-$LAB_VM.ram" ] || fail "second primary removed the first one's RAM file"
+[ "$(lab_field hA state)" = protected ] || fail "the first primary was disturbed"
+[ "$(lab_field hB rejected)" = 0 ] || fail "standby counted rejected messages"
+echo "PASS: every bad input refused with its cause, nothing left behind"
