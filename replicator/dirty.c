@@ -322,7 +322,8 @@ static int open_tracker(struct us_dirty *d)
 	fd = us_inject_userfaultfd(d->pid, DIRTY_UFFD_FLAGS);
 	if (fd < 0) {
 		us_log(LOG_ERR, US_TAG_DIRTY, "cannot create a userfaultfd in pid %d: %s;"
-		       " understudy must run as root or with CAP_SYS_PTRACE over QEMU",
+		       " understudy must run as root or with CAP_SYS_PTRACE over QEMU,"
+		       " and no other tracer (gdb, strace) may hold QEMU",
 		       (int)d->pid, strerror(-fd));
 		return fd;
 	}

@@ -45,23 +45,56 @@ struct tracee {
 	int seized;			/* PTRACE_SEIZE succeeded */
 	int stopped;			/* in a ptrace stop we can detach from */
 	int saved_ok;			/* saved holds the registers */
+	int our_child;			/* we are its parent too */
 	struct user_regs_struct saved;	/* registers at the stop */
 	uint64_t syscall_at;		/* address of 0f 05 in [vdso] */
 	sigset_t held;			/* signals to hand back on detach */
 };
 
-static int wait_stop(pid_t pid, int *status)
+/* Is @pid our own child (QEMU started by this process)? */
+static int is_our_child(pid_t pid)
 {
+	char path[64], line[128];
+	int ppid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "PPid: %d", &ppid) == 1)
+			break;
+	fclose(f);
+	return ppid == (int)getpid();
+}
+
+/*
+ * Wait for the next ptrace stop. If the thread died instead, its exit is
+ * left for whoever reaps it: not consumed when it is our own child (the QEMU
+ * launcher waits for it), consumed otherwise, which hands the zombie back
+ * to its real parent.
+ */
+static int wait_stop(const struct tracee *t, int *status)
+{
+	siginfo_t si;
 	pid_t got;
+	int rc;
 
 	do {
-		got = waitpid(pid, status, __WALL);
+		memset(&si, 0, sizeof(si));
+		rc = waitid(P_PID, (id_t)t->pid, &si, WEXITED | WSTOPPED | WNOWAIT | __WALL);
+	} while (rc < 0 && errno == EINTR);
+	if (rc < 0)
+		return -errno;
+	if (si.si_code != CLD_TRAPPED && si.si_code != CLD_STOPPED && t->our_child)
+		return -ESRCH;
+	do {
+		got = waitpid(t->pid, status, __WALL);
 	} while (got < 0 && errno == EINTR);
 	if (got < 0)
 		return -errno;
-	if (!WIFSTOPPED(*status))
-		return -ESRCH;		/* exited or killed meanwhile */
-	return 0;
+	return WIFSTOPPED(*status) ? 0 : -ESRCH;
 }
 
 static int is_event_stop(int status)
@@ -79,7 +112,7 @@ static int stop_tracee(struct tracee *t)
 	t->seized = 1;
 	if (ptrace(PTRACE_INTERRUPT, t->pid, 0, 0) < 0)
 		return -errno;
-	rc = wait_stop(t->pid, &status);
+	rc = wait_stop(t, &status);
 	if (rc < 0)
 		return rc;
 	t->stopped = 1;
@@ -159,7 +192,7 @@ static int step_over_syscall(struct tracee *t, struct user_regs_struct *regs)
 	for (i = 0; i < INJECT_MAX_STOPS; i++) {
 		if (ptrace(PTRACE_SINGLESTEP, t->pid, 0, 0) < 0)
 			return -errno;
-		rc = wait_stop(t->pid, &status);
+		rc = wait_stop(t, &status);
 		if (rc < 0)
 			return rc;
 		if (ptrace(PTRACE_GETREGS, t->pid, 0, regs) < 0)
@@ -255,6 +288,7 @@ int us_inject_userfaultfd(pid_t pid, int flags)
 	int rc;
 
 	sigemptyset(&t.held);
+	t.our_child = is_our_child(pid);
 	rc = stop_tracee(&t);
 	if (rc == 0)
 		rc = find_syscall_insn(pid, &t.syscall_at);

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -663,6 +664,26 @@ static void test_real_attach_no_such_pid(void **state)
 					       &(uint64_t){ 0 }), -ESRCH);
 }
 
+/* Another tracer holds the target: attach fails with EPERM, target unharmed. */
+static void test_real_attach_already_traced(void **state)
+{
+	struct fixture *f = *state;
+	pid_t pid = f->child->pid;
+	int status;
+
+	if (!kernel_ok)
+		skip();
+	wait_blocked(f->child);
+	assert_int_equal(ptrace(PTRACE_SEIZE, pid, 0, 0), 0);
+	errno = 0;
+	assert_null(us_dirty_attach(pid, child_do(f->child, OP_ADDR, 0, 0), NPAGES * 4096));
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(ptrace(PTRACE_INTERRUPT, pid, 0, 0), 0);
+	assert_int_equal(waitpid(pid, &status, __WALL), pid);
+	assert_int_equal(ptrace(PTRACE_DETACH, pid, 0, 0), 0);
+	child_do(f->child, OP_PING, 0, 0);
+}
+
 static void test_real_attach_bad_range(void **state)
 {
 	struct fixture *f = *state;
@@ -811,6 +832,7 @@ int main(void)
 		WITH(test_real_target_survives, setup_sleep_main),
 		cmocka_unit_test(test_real_attach_no_such_pid),
 		WITH(test_real_attach_bad_range, setup_poll),
+		WITH(test_real_attach_already_traced, setup_poll),
 		cmocka_unit_test(test_free_null),
 		cmocka_unit_test_teardown(test_fake_api_refuses_features, teardown),
 		cmocka_unit_test_teardown(test_fake_api_lacks_wp_async, teardown),
