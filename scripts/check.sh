@@ -1,0 +1,23 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The test command: installs the Debian packages, builds, builds the guest
+# image (cached in /var/cache/understudy), and runs every test (`make check`:
+# cmocka unit tests and integration tests with real QEMU and namespaces).
+# Prints the logs of failed tests and a closing "N passed, N failed" line.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/scripts/deps.sh" || exit 1
+"$top/scripts/build.sh" || exit 1
+"$top/guest/build.sh" >/dev/null || exit 1
+cd "$top/build"
+make -j"$(nproc)" check
+rc=$?
+for log in $(grep -l -E '^:test-result: (FAIL|ERROR)' $(find . -name '*.trs') 2>/dev/null); do
+	echo "===== ${log%.trs}.log"
+	tail -50 "${log%.trs}.log"
+done
+pass=$(grep -h -c '^:test-result: PASS' $(find . -name '*.trs') | paste -sd+ | bc)
+failn=$(grep -h -c -E '^:test-result: (FAIL|ERROR|XPASS)' $(find . -name '*.trs') | paste -sd+ | bc)
+skip=$(grep -h -c '^:test-result: SKIP' $(find . -name '*.trs') | paste -sd+ | bc)
+echo "understudy: $pass passed, $failn failed, $skip skipped"
+exit $rc
