@@ -148,8 +148,9 @@ static void on_cont(void *opaque, json_t *ret, const char *err)
 		fatal(p, "cont", err);
 		return;
 	}
-	p->cur.cont_us = us_epoch_now_us() - p->cur.cont_us;
-	p->hist[p->cur.epoch % 256] = p->cur;
+	p->hist[p->cur.epoch % 256].cont_us = us_epoch_now_us() - p->cur.cont_us;
+	p->hist[p->cur.epoch % 256].resumed = 1;
+	us_primary_stats(p, &p->hist[p->cur.epoch % 256]);
 	if (p->phase != PH_CHECKPOINT)
 		return;
 	p->phase = p->tx ? PH_IDLE : PH_DEGRADED;

@@ -120,19 +120,28 @@ static int on_hello_ok(struct us_primary *p, const struct us_msg_hdr *h, const v
 	return 0;
 }
 
-static void record_ack(struct us_primary *p, uint64_t epoch)
+/* One CSV line per epoch, once both its ACK and its "cont" are in. */
+void us_primary_stats(struct us_primary *p, struct epoch_times *t)
 {
-	const struct epoch_times *t = &p->hist[epoch % 256];
-	uint64_t ack_ms = now_ms() - t->sent_ms;
-
-	p->ack_ms_last = ack_ms;
-	if (!p->stats || t->epoch != epoch)
+	if (!p->stats || !t->acked || !t->resumed)
 		return;
-	fprintf(p->stats, "%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu\n", (unsigned long)epoch,
+	fprintf(p->stats, "%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu\n", (unsigned long)t->epoch,
 		(unsigned long)t->pages, (unsigned long)t->dev_bytes, (unsigned long)t->stop_us,
 		(unsigned long)t->scan_us, (unsigned long)t->copy_us, (unsigned long)t->dev_us,
-		(unsigned long)t->cont_us, (unsigned long)ack_ms);
+		(unsigned long)t->cont_us, (unsigned long)t->ack_ms);
 	fflush(p->stats);
+}
+
+static void record_ack(struct us_primary *p, uint64_t epoch)
+{
+	struct epoch_times *t = &p->hist[epoch % 256];
+
+	if (t->epoch != epoch)
+		return;
+	t->ack_ms = now_ms() - t->sent_ms;
+	t->acked = 1;
+	p->ack_ms_last = t->ack_ms;
+	us_primary_stats(p, t);
 }
 
 static void answer_pause(struct us_primary *p, uint64_t epoch)

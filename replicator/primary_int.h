@@ -40,6 +40,8 @@ struct epoch_times {
 	uint64_t stop_us, scan_us, copy_us, dev_us, cont_us;
 	uint64_t start_ms;	/* monotonic, when "stop" was sent */
 	uint64_t sent_ms;	/* when EPOCH_END was queued */
+	uint64_t ack_ms;	/* EPOCH_END queued to ACK, once acked */
+	int acked, resumed;	/* ACK arrived; "cont" answered */
 };
 
 /* A chunk of at most US_PROTO_MAX_RUN pages staged in the send buffer. */
@@ -109,5 +111,6 @@ void us_epoch_stage_chunk(struct us_primary *p, uint64_t first, uint32_t count, 
 /* primary.c */
 void us_primary_lost_standby(struct us_primary *p, const char *why);
 void us_primary_epoch_sent(struct us_primary *p);
+void us_primary_stats(struct us_primary *p, struct epoch_times *t);
 
 #endif

@@ -18,7 +18,7 @@ lab_up || fail "cannot build the lab"
 lab_start hB standby
 lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start"
 lab_start hA primary
-lab_wait 180 grep -a -q 'us-dirtier' "$LAB_DIR/hA/$LAB_VM.serial" ||
+lab_wait 180 grep -s -a -q 'us-dirtier' "$LAB_DIR/hA/$LAB_VM.serial" ||
 	fail "dirtier never ran: $(tail -3 "$LAB_DIR/hA.log")"
 for round in 1 2; do
 	start=$(lab_field hA acked)

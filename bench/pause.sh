@@ -1,0 +1,84 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# bench/pause: where the guest's pause per epoch goes, at three dirty rates
+# (idle, ~1,000 and ~10,000 pages per epoch at 50 ms epochs), split into
+# stop / scan / copy / device state / cont, p50 and p99 over EPOCHS epochs,
+# and the epochs per second achieved. Baseline measured in the same run: the
+# dirtier's own pages/s in an unprotected QEMU beside the protected one.
+# Real QEMU under TCG on a shared 2-core machine: orders of magnitude only.
+# Usage (root): bench/pause.sh [EPOCHS]   (after ./scripts/build.sh)
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+export top_srcdir=$top top_builddir=${top_builddir:-$top/build}
+. "$top/tests/lib/common.sh"
+EPOCHS=${1:-250}
+RATES="0 20000 200000"		# pages/s: 0, 1000 and 10000 pages per 50 ms epoch
+. "$top/tests/lib/lab.sh"
+trap lab_down EXIT
+lab_up || fail "cannot create the lab"
+
+# pct FILE COLUMN P: the P-th percentile of a CSV column.
+pct() {
+	tail -n +2 "$1" | cut -d, -f"$2" | sort -n |
+		awk -v p="$3" '{v[NR]=$1} END {i=int((NR-1)*p/100)+1; print v[i]/1000}'
+}
+
+# dirtier_rate FILE: the median pages/s the dirtier reported.
+dirtier_rate() {
+	grep -a -o 'us-dirtier pages/s=[0-9]*' "$1" | cut -d= -f2 | tail -n +2 | sort -n |
+		awk '{v[NR]=$1} END {print NR ? v[int((NR+1)/2)] : 0}'
+}
+
+unprotected() {
+	local rate=$1 log=$LAB_DIR/plain.serial ram=/dev/shm/understudy-$LAB_VM.plain
+	rm -f "$log"
+	timeout 40 qemu-system-x86_64 -machine q35,memory-backend=ram0 -m 128M \
+		-object memory-backend-file,id=ram0,size=128M,mem-path="$ram",share=on \
+		-nodefaults -vga none -display none -serial file:"$log" \
+		-kernel "$US_GUEST_KERNEL" -initrd "$US_GUEST_INITRD" \
+		-append "console=ttyS0 quiet us.run=dirtier us.dirty=$rate us.dirty_mb=64" &
+	local q=$!
+	lab_wait 60 sh -c "[ \$(grep -a -c 'us-dirtier pages' '$log') -ge 6 ]"
+	kill $q; wait $q 2>/dev/null; rm -f "$ram"
+	dirtier_rate "$log"
+}
+
+protected() {
+	local rate=$1 csv=$LAB_DIR/stats-$1.csv t0 t1 n0 n1
+	LAB_APPEND="us.run=dirtier us.dirty=$rate us.dirty_mb=64"
+	lab_start hB standby
+	lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start"
+	lab_start hA primary --stats "$csv"
+	lab_wait 180 grep -s -a -q 'us-dirtier' "$LAB_DIR/hA/$LAB_VM.serial" || fail "dirtier never ran"
+	n0=$(lab_field hA acked); t0=$(date +%s%N)
+	lab_wait 600 lab_acked_at_least $(( n0 + EPOCHS )) || fail "epochs stalled"
+	n1=$(lab_field hA acked); t1=$(date +%s%N)
+	EPS=$(awk -v n=$(( n1 - n0 )) -v t=$(( t1 - t0 )) 'BEGIN {printf "%.1f", n / (t / 1e9)}')
+	PROT_RATE=$(dirtier_rate "$LAB_DIR/hA/$LAB_VM.serial")
+	lab_stop_host hA; lab_stop_host hB
+	# keep the epochs after the dirtier started
+	head -1 "$csv" > "$csv.tail"; tail -n "$EPOCHS" "$csv" >> "$csv.tail"
+	CSV=$csv.tail
+}
+
+printf '%-9s %9s %9s | %-13s %-13s %-13s %-13s %-13s %-13s | %7s | %10s %10s\n' \
+	"rate/s" "pages/ep" "dev KB" "stop ms" "scan ms" "copy ms" "devstate ms" "cont ms" \
+	"pause ms" "ep/s" "guest p/s" "unprot p/s"
+printf '%-9s %9s %9s | %-13s %-13s %-13s %-13s %-13s %-13s | %7s | %10s %10s\n' \
+	"" "p50" "p50" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "" "" ""
+for rate in $RATES; do
+	base=$(unprotected "$rate")
+	protected "$rate"
+	awk -F, 'NR>1 {print $0 "," ($4+$5+$6+$7+$8)}' "$CSV" > "$CSV.sum"
+	sed -i '1i epoch,pages,dev_bytes,stop_us,scan_us,copy_us,dev_us,cont_us,ack_ms,pause_us' "$CSV.sum"
+	row=""
+	for col in 4 5 6 7 8 10; do
+		row="$row $(printf '%-13s' "$(pct "$CSV.sum" $col 50)/$(pct "$CSV.sum" $col 99)")"
+	done
+	printf '%-9s %9s %9s |%s | %7s | %10s %10s\n' "$rate" \
+		"$(tail -n +2 "$CSV.sum" | cut -d, -f2 | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')" \
+		"$(( $(tail -n +2 "$CSV.sum" | cut -d, -f3 | sort -n | tail -1) / 1024 ))" \
+		"$row" "$EPS" "$PROT_RATE" "$base"
+done
+echo "epochs per row: $EPOCHS at epoch_ms=50; guest p/s = the dirtier's pages/s under protection, unprot p/s = the same guest without understudy (baseline, same run)."
+echo "devstate overlaps scan+copy (migrate runs in QEMU meanwhile); its column is the wait left after copy. QEMU runs under TCG here: orders of magnitude only."
