@@ -17,6 +17,20 @@
  *   a "cont" sent between "completed" and "postmigrate" fails.
  *   MIGRATION "failed": query-migrate for QEMU's error-desc, done(-EIO).
  *
+ * Capture with US_DEVSTATE_XEN_SAVE (measured 2-3x shorter pause, 1/9 the bytes):
+ *
+ *   xen-save-devices-state {"filename": "SOCK.xen", "live": true} ──▶
+ *                                         ◀──   {"return": {}} once the file is written
+ *   read SOCK.xen, done(0, stream)        (guest stays "paused": no postmigrate)
+ *
+ *   Its stream has no RAM section at all (the unshared firmware and ACPI blocks
+ *   are identical on both sides, built by the same QEMU and command line) and
+ *   no configuration section: both QEMUs run with
+ *   -global migration.send-configuration=off (see qemu.c). It records the
+ *   runstate as "running", so the parked QEMU also has -S to stay paused.
+ *   "live": true only skips inactivating the disks, which "cont" would have
+ *   to re-activate every epoch.
+ *
  * Restore (standby; QEMU parked with -incoming defer; blocking):
  *
  *   migrate-incoming {"uri": "unix:SOCK"} ──▶   QEMU listens on SOCK
@@ -26,6 +40,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,6 +63,8 @@ struct us_devstate {
 	qb_loop_t *loop;
 	struct us_qmp *qmp;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char xen_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 4];
+	enum us_devstate_method method;
 	int lfd;			/* our listening socket */
 	int cfd;			/* QEMU's migration connection, or -1 */
 	int busy;			/* a capture runs */
@@ -55,6 +72,8 @@ struct us_devstate {
 	int completed;			/* MIGRATION "completed" seen */
 	int postmigrate;		/* query-status said "postmigrate" */
 	unsigned inflight;		/* our QMP commands without a reply yet */
+	unsigned status_polls;		/* query-status sent after "completed" */
+	int64_t t_start;		/* capture start, us, for the debug log */
 	int dead;			/* freed by the owner, waiting for @inflight */
 	int timer_on;
 	qb_loop_timer_handle timer;
@@ -70,6 +89,20 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void trace(struct us_devstate *d, const char *what)
+{
+	us_log(LOG_DEBUG, US_TAG_QEMU, "device-state capture: %s at +%.2f ms",
+	       what, (now_us() - d->t_start) / 1000.0);
 }
 
 static int set_sun_path(struct sockaddr_un *sa, const char *path)
@@ -172,10 +205,14 @@ static void on_status(void *opaque, json_t *ret, const char *err)
 	}
 	if (status && !strcmp(status, "postmigrate")) {
 		d->postmigrate = 1;
+		us_log(LOG_DEBUG, US_TAG_QEMU, "device-state capture: postmigrate after %u "
+		       "query-status", d->status_polls);
+		trace(d, "postmigrate");
 		check_done(d);
 		return;
 	}
 	/* "finish-migrate" still: the main loop has not switched yet; ask again. */
+	d->status_polls++;
 	if (ask(d, "query-status", NULL, on_status) < 0)
 		finish(d, -EPIPE);
 }
@@ -201,6 +238,8 @@ static void on_migration(void *opaque, const char *event, json_t *data)
 		return;
 	if (!strcmp(status, "completed")) {
 		d->completed = 1;
+		trace(d, "MIGRATION completed");
+		d->status_polls = 1;
 		if (ask(d, "query-status", NULL, on_status) < 0)
 			finish(d, -EPIPE);
 	} else if (!strcmp(status, "failed")) {
@@ -276,6 +315,7 @@ static int32_t on_stream(int32_t fd, int32_t revents, void *data)
 	} else if (rc == 1) {
 		close_conn(d);
 		d->eof = 1;
+		trace(d, "end of stream");
 		check_done(d);
 	}
 	return 0;
@@ -299,7 +339,51 @@ static int32_t on_accept(int32_t fd, int32_t revents, void *data)
 		return 0;
 	}
 	d->cfd = cfd;
+	trace(d, "QEMU connected");
 	return 0;
+}
+
+/* Read the whole file QEMU wrote into d->buf. */
+static int read_saved(struct us_devstate *d)
+{
+	ssize_t n = 0;
+	int fd, rc = 0;
+
+	fd = open(d->xen_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (d->len == d->alloc && (rc = grow(d)) < 0)
+			break;
+		n = read(fd, d->buf + d->len, d->alloc - d->len);
+		if (n <= 0)
+			break;
+		d->len += n;
+	}
+	if (n < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+static void on_xen_saved(void *opaque, json_t *ret, const char *err)
+{
+	struct us_devstate *d = opaque;
+	int rc;
+
+	if (reply_arrived(d) || !d->busy)
+		return;
+	if (err) {
+		us_log(LOG_ERR, US_TAG_QEMU, "xen-save-devices-state to %s: %s", d->xen_path, err);
+		finish(d, -EIO);
+		return;
+	}
+	rc = read_saved(d);
+	if (rc < 0)
+		us_log(LOG_ERR, US_TAG_QEMU, "reading the saved device state %s: %s",
+		       d->xen_path, strerror(-rc));
+	trace(d, "saved");
+	finish(d, rc);
 }
 
 static void on_timeout(void *data)
@@ -310,7 +394,8 @@ static void on_timeout(void *data)
 	us_log(LOG_ERR, US_TAG_QEMU, "device-state capture not finished after %d ms "
 	       "(stream end %d, completed %d, postmigrate %d): cancelling",
 	       US_DEVSTATE_TIMEOUT_MS, d->eof, d->completed, d->postmigrate);
-	us_qmp_send(d->qmp, "migrate_cancel", NULL, NULL, NULL);
+	if (d->method == US_DEVSTATE_MIGRATE)
+		us_qmp_send(d->qmp, "migrate_cancel", NULL, NULL, NULL);
 	finish(d, -ETIMEDOUT);
 }
 
@@ -344,6 +429,7 @@ struct us_devstate *us_devstate_new(qb_loop_t *loop, struct us_qmp *qmp, const c
 	d->qmp = qmp;
 	d->lfd = d->cfd = -1;
 	snprintf(d->path, sizeof(d->path), "%s", sock_path);
+	snprintf(d->xen_path, sizeof(d->xen_path), "%s.xen", d->path);
 	rc = open_listener(d);
 	if (rc == 0)
 		rc = us_qmp_on_event(qmp, "MIGRATION", on_migration, d);
@@ -355,25 +441,45 @@ struct us_devstate *us_devstate_new(qb_loop_t *loop, struct us_qmp *qmp, const c
 	return d;
 }
 
-int us_devstate_capture(struct us_devstate *d, us_devstate_done_fn done, void *opaque)
+int us_devstate_set_method(struct us_devstate *d, enum us_devstate_method m)
+{
+	if (d->busy)
+		return -EBUSY;
+	if (m != US_DEVSTATE_MIGRATE && m != US_DEVSTATE_XEN_SAVE)
+		return -EINVAL;
+	d->method = m;
+	return 0;
+}
+
+static int start_save(struct us_devstate *d)
 {
 	char uri[sizeof(d->path) + 8];
+
+	if (d->method == US_DEVSTATE_XEN_SAVE)
+		return ask(d, "xen-save-devices-state", json_pack("{s:s, s:b}", "filename",
+			   d->xen_path, "live", 1), on_xen_saved);
+	snprintf(uri, sizeof(uri), "unix:%s", d->path);
+	return ask(d, "migrate", json_pack("{s:s}", "uri", uri), on_migrate_reply);
+}
+
+int us_devstate_capture(struct us_devstate *d, us_devstate_done_fn done, void *opaque)
+{
 	int rc;
 
 	if (d->busy)
 		return -EBUSY;
 	d->eof = d->completed = d->postmigrate = 0;
 	d->len = 0;
+	d->t_start = now_us();
 	d->done = done;
 	d->opaque = opaque;
-	snprintf(uri, sizeof(uri), "unix:%s", d->path);
 	rc = qb_loop_timer_add(d->loop, QB_LOOP_HIGH, US_DEVSTATE_TIMEOUT_MS * 1000000ull,
 			       d, on_timeout, &d->timer);
 	if (rc < 0)
 		return rc;
 	d->timer_on = 1;
 	d->busy = 1;
-	rc = ask(d, "migrate", json_pack("{s:s}", "uri", uri), on_migrate_reply);
+	rc = start_save(d);
 	if (rc < 0) {
 		qb_loop_timer_del(d->loop, d->timer);
 		d->timer_on = d->busy = 0;
@@ -393,6 +499,7 @@ void us_devstate_free(struct us_devstate *d)
 		qb_loop_poll_del(d->loop, d->lfd);
 		close(d->lfd);
 		unlink(d->path);
+		unlink(d->xen_path);
 	}
 	d->lfd = -1;
 	us_qmp_off_event(d->qmp, on_migration, d);

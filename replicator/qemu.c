@@ -134,6 +134,10 @@ static void add_machine(struct us_qemu_argv *a, const struct us_vm_config *vm,
 	add(a, "%u", vm->vcpus);
 	add(a, "-accel");
 	add(a, "%s", accel);
+	/* Both hosts alike, so a xen-save-devices-state stream (which has no
+	 * configuration section) loads too; see devstate.c. */
+	add(a, "-global");
+	add(a, "migration.send-configuration=off");
 }
 
 /* No default devices, no VGA ROM, no user config: nothing unshared to migrate. */
@@ -192,12 +196,13 @@ int us_qemu_build_argv(const struct us_vm_config *vm, const struct us_qemu_opts 
 	add_machine(a, vm, o, accel);
 	add_host_io(a, o, qmp_path);
 	add_guest(a, vm, o);
+	/* -S when parked too: a loaded state that says "running" stays paused. */
 	if (o->mode == US_QEMU_INCOMING) {
 		add(a, "-incoming");
 		add(a, "defer");
-	} else if (o->start_paused) {
-		add(a, "-S");
 	}
+	if (o->mode == US_QEMU_INCOMING || o->start_paused)
+		add(a, "-S");
 	return a->err;
 }
 
@@ -272,7 +277,7 @@ static void log_exit(struct us_qemu *q, const char *when)
 
 	describe_status(q->status, how, sizeof(how));
 	read_tail(q->log_path, tail, sizeof(tail));
-	us_log(LOG_ERR, US_TAG_QEMU, "QEMU (pid %d) %s %s: %s", (int)q->pid, how, when, tail);
+	us_log(LOG_ERR, US_TAG_QEMU, "QEMU (pid %d) %s%s: %s", (int)q->pid, how, when, tail);
 }
 
 static int connect_qmp(const char *path)
@@ -339,7 +344,7 @@ static int wait_qmp(struct us_qemu *q)
 	if (rc == 0)
 		rc = wait_main_loop(q);
 	if (rc == -EIO)
-		log_exit(q, "during start-up");
+		log_exit(q, " during start-up");
 	if (rc == -ETIMEDOUT)
 		us_log(LOG_ERR, US_TAG_QEMU, "QEMU (pid %d) did not answer on its QMP socket "
 		       "%s within %d ms; its output is in %s", (int)q->pid, q->qmp_path,
@@ -355,6 +360,28 @@ static void log_spawn_error(const char *bin, int err)
 		       "the qemu path in the VM config", bin);
 	else
 		us_log(LOG_ERR, US_TAG_QEMU, "cannot run QEMU binary %s: %s", bin, strerror(err));
+}
+
+/*
+ * posix_spawnp reports a missing binary itself, but only where the libc runs
+ * the child with CLONE_VFORK (not under valgrind, say): look first.
+ */
+static int check_binary(const char *bin)
+{
+	const char *p, *end, *dirs = getenv("PATH");
+	char path[PATH_MAX];
+
+	if (strchr(bin, '/'))
+		return access(bin, X_OK) < 0 ? -errno : 0;
+	for (p = dirs ? dirs : "/usr/bin:/bin"; ; p = end + 1) {
+		end = strchrnul(p, ':');
+		snprintf(path, sizeof(path), "%.*s/%s", end > p ? (int)(end - p) : 1,
+			 end > p ? p : ".", bin);
+		if (access(path, X_OK) == 0)
+			return 0;
+		if (!*end)
+			return -ENOENT;
+	}
 }
 
 static void set_spawn_signals(posix_spawnattr_t *attr)
@@ -378,8 +405,12 @@ static int spawn(struct us_qemu *q, char **argv, int log_fd)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	int rc;
+	int rc = check_binary(argv[0]);
 
+	if (rc < 0) {
+		log_spawn_error(argv[0], -rc);
+		return rc;
+	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);

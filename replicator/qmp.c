@@ -488,13 +488,17 @@ static int forget_call(struct us_qmp *q, int64_t id)
 	return -ETIMEDOUT;
 }
 
-/* Poll the socket ourselves (not the loop) until @w is answered. */
+/*
+ * Poll the socket ourselves (not the loop) until @w is answered. Called from
+ * a callback, lines already read but not yet dispatched come first.
+ */
 static int wait_reply(struct us_qmp *q, struct call_wait *w, int64_t id, int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 	struct pollfd pfd;
 	int64_t left;
 
+	take_lines(q);
 	while (!w->done) {
 		left = deadline - now_ms();
 		if (left <= 0)

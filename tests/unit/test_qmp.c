@@ -515,6 +515,44 @@ static void test_call_timeout_then_late_reply(void **state)
 	assert_null(f->q->pending);
 }
 
+struct nested {
+	struct fx *f;
+	int rc;
+	char status[32];
+};
+
+static void call_from_event(void *opaque, const char *event, json_t *data)
+{
+	struct nested *n = opaque;
+	json_t *ret = NULL;
+
+	n->rc = us_qmp_call(n->f->q, "query-status", NULL, &ret, NULL, 0, GUARD_MS);
+	snprintf(n->status, sizeof(n->status), "%s",
+		 n->rc ? "" : json_string_value(json_object_get(ret, "status")));
+	json_decref(ret);
+}
+
+/* A blocking call from inside an event callback reads on while the loop waits. */
+static void test_call_inside_callback(void **state)
+{
+	struct fx *f = *state;
+	struct nested n = { .f = f, .rc = 1 };
+	struct events all = { 0 };
+	char buf[256];
+
+	assert_int_equal(us_qmp_on_event(f->q, "STOP", call_from_event, &n), 0);
+	assert_int_equal(us_qmp_on_event(f->q, "*", on_event, &all), 0);
+	/* The reply to the nested call and a second event, behind the first. */
+	snprintf(buf, sizeof(buf), "{\"event\": \"STOP\"}\r\n{\"event\": \"RESUME\"}\r\n"
+		 "{\"return\": {\"status\": \"paused\"}, \"id\": %lld}\r\n",
+		 (long long)f->q->next_id);
+	write_all(f->sfd, buf);
+	run_until(f, &all.calls, 2);
+	assert_int_equal(n.rc, 0);
+	assert_string_equal(n.status, "paused");
+	assert_string_equal(all.last, "RESUME");
+}
+
 static void free_from_event(void *opaque, const char *event, json_t *data)
 {
 	struct fx *f = opaque;
@@ -602,6 +640,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_call_dispatches_meanwhile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_timeout_then_late_reply, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_inside_callback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_inside_callback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_fails_pending, setup, teardown),
 		cmocka_unit_test_teardown(test_wrong_greeting, teardown_plain),
