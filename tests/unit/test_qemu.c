@@ -190,17 +190,33 @@ static void test_pick_accel(void **state)
 		close(fd);
 }
 
+static char run_dir[] = "/tmp/us-test-qemu-XXXXXX";
+
+static int make_run_dir(void **state)
+{
+	strcpy(run_dir, "/tmp/us-test-qemu-XXXXXX");
+	return mkdtemp(run_dir) ? 0 : -1;
+}
+
+/* Also after a failed assertion: the launcher's log file, then the directory. */
+static int remove_run_dir(void **state)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/vm1-primary.log", run_dir);
+	unlink(path);
+	return rmdir(run_dir);
+}
+
 static void test_missing_binary(void **state)
 {
-	char dir[] = "/tmp/us-test-qemu-XXXXXX", path[128];
 	struct us_vm_config vm;
 	struct us_qemu_opts o;
 	struct us_qemu *q;
 
-	assert_non_null(mkdtemp(dir));
 	fill_vm(&vm);
 	strcpy(vm.qemu, "/nonexistent/qemu-system-x86_64");
-	strcpy(vm.run_dir, dir);
+	strcpy(vm.run_dir, run_dir);
 	fill_opts(&o, US_QEMU_RUN, "/dev/shm/unused");
 	us_logcap_clear();
 	q = us_qemu_start(&vm, &o);
@@ -208,9 +224,6 @@ static void test_missing_binary(void **state)
 	assert_int_equal(errno, ENOENT);
 	assert_non_null(strstr(us_logcap_text(), "/nonexistent/qemu-system-x86_64 not found"));
 	assert_non_null(strstr(us_logcap_text(), "qemu-system-x86"));
-	snprintf(path, sizeof(path), "%s/vm1-primary.log", dir);
-	unlink(path);
-	assert_int_equal(rmdir(dir), 0);
 	us_qemu_free(NULL);
 }
 
@@ -222,7 +235,7 @@ int main(void)
 		cmocka_unit_test(test_optional_parts_left_out),
 		cmocka_unit_test(test_comma_in_path_refused),
 		cmocka_unit_test(test_pick_accel),
-		cmocka_unit_test(test_missing_binary),
+		cmocka_unit_test_setup_teardown(test_missing_binary, make_run_dir, remove_run_dir),
 	};
 	int rc;
 
