@@ -5,6 +5,7 @@
 # stop / scan / copy / device state / cont, p50 and p99 over EPOCHS epochs,
 # and the epochs per second achieved. Baseline measured in the same run: the
 # dirtier's own pages/s in an unprotected QEMU beside the protected one.
+# Each rate runs with both device-state methods (migrate, xen-save).
 # Real QEMU under TCG on a shared 2-core machine: orders of magnitude only.
 # Usage (root): bench/pause.sh [EPOCHS]   (after ./scripts/build.sh)
 set -uo pipefail
@@ -61,13 +62,14 @@ protected() {
 	CSV=$csv.tail
 }
 
-printf '%-9s %9s %9s | %-13s %-13s %-13s %-13s %-13s %-13s | %7s | %10s %10s\n' \
-	"rate/s" "pages/ep" "dev KB" "stop ms" "scan ms" "copy ms" "devstate ms" "cont ms" \
+printf '%-9s %-8s %9s %9s | %-13s %-13s %-13s %-13s %-13s %-13s | %7s | %10s %10s\n' \
+	"rate/s" "devstate" "pages/ep" "dev KB" "stop ms" "scan ms" "copy ms" "devstate ms" "cont ms" \
 	"pause ms" "ep/s" "guest p/s" "unprot p/s"
-printf '%-9s %9s %9s | %-13s %-13s %-13s %-13s %-13s %-13s | %7s | %10s %10s\n' \
-	"" "p50" "p50" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "" "" ""
+printf '%-9s %-8s %9s %9s | %-13s %-13s %-13s %-13s %-13s %-13s | %7s | %10s %10s\n' \
+	"" "" "p50" "max" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "" "" ""
 for rate in $RATES; do
-	base=$(unprotected "$rate")
+  base=$(unprotected "$rate")
+  for LAB_DEVSTATE in migrate xen-save; do
 	protected "$rate"
 	awk -F, 'NR>1 {print $0 "," ($4+$5+$6+$7+$8)}' "$CSV" > "$CSV.sum"
 	sed -i '1i epoch,pages,dev_bytes,stop_us,scan_us,copy_us,dev_us,cont_us,ack_ms,pause_us' "$CSV.sum"
@@ -75,10 +77,11 @@ for rate in $RATES; do
 	for col in 4 5 6 7 8 10; do
 		row="$row $(printf '%-13s' "$(pct "$CSV.sum" $col 50)/$(pct "$CSV.sum" $col 99)")"
 	done
-	printf '%-9s %9s %9s |%s | %7s | %10s %10s\n' "$rate" \
+	printf '%-9s %-8s %9s %9s |%s | %7s | %10s %10s\n' "$rate" "$LAB_DEVSTATE" \
 		"$(tail -n +2 "$CSV.sum" | cut -d, -f2 | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')" \
 		"$(( $(tail -n +2 "$CSV.sum" | cut -d, -f3 | sort -n | tail -1) / 1024 ))" \
 		"$row" "$EPS" "$PROT_RATE" "$base"
+  done
 done
 echo "epochs per row: $EPOCHS at epoch_ms=50; guest p/s = the dirtier's pages/s under protection, unprot p/s = the same guest without understudy (baseline, same run)."
 echo "devstate overlaps scan+copy (migrate runs in QEMU meanwhile); its column is the wait left after copy. QEMU runs under TCG here: orders of magnitude only."

@@ -171,6 +171,14 @@ static int set_devstate_max(struct us_config *c, const char *v)
 	       ? -EINVAL : 0;
 }
 
+static int set_devstate(struct us_config *c, const char *v)
+{
+	if (strcmp(v, "migrate") && strcmp(v, "xen-save"))
+		return -EINVAL;
+	c->devstate_xen = strcmp(v, "xen-save") == 0;
+	return 0;
+}
+
 static int set_promote(struct us_config *c, const char *v)
 {
 	if (strcmp(v, "auto") == 0)
@@ -216,6 +224,7 @@ static const struct key keys[] = {
 	{ "replication", "connect_timeout_ms", set_connect_timeout, "0 (wait forever) to 86400000" },
 	{ "replication", "staging_max", set_staging_max, "auto or a size of at least 1M" },
 	{ "replication", "devstate_max", set_devstate_max, "a size of at least 1M" },
+	{ "replication", "devstate", set_devstate, "migrate or xen-save" },
 	{ "failover", "promote", set_promote, "auto or manual" },
 	{ "daemon", "run_dir", set_run_dir, "a directory" },
 	{ "daemon", "shm_dir", set_shm_dir, "a directory on tmpfs" },

@@ -22,6 +22,7 @@ struct us_config {
 	unsigned connect_timeout_ms;	/* primary: give up waiting for a standby */
 	uint64_t staging_max;		/* bytes; 0 = the guest's RAM size */
 	uint64_t devstate_max;		/* bytes */
+	int devstate_xen;		/* capture with xen-save-devices-state */
 	int promote_auto;		/* standby promotes itself on stream loss */
 	int log_level;			/* LOG_ERR..LOG_DEBUG */
 };

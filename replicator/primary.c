@@ -434,7 +434,8 @@ static int up_qmp(struct us_primary *p)
 	snprintf(sock, sizeof(sock), "%s/%s-devstate.sock", p->cfg->vm.run_dir, p->cfg->vm.name);
 	if (us_devstate_prepare(p->qmp) == 0)
 		p->dev = us_devstate_new(p->loop, p->qmp, sock);
-	if (p->dev)
+	if (p->dev && us_devstate_set_method(p->dev, p->cfg->devstate_xen ? US_DEVSTATE_XEN_SAVE
+					     : US_DEVSTATE_MIGRATE) == 0)
 		return 0;
 	down_qmp(p);
 	return -EIO;

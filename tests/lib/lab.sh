@@ -88,6 +88,7 @@ peer = $(lab_ip hB):7300
 listen = $(lab_ip hB):7300
 epoch_ms = ${LAB_EPOCH_MS:-50}
 peer_timeout_ms = 2000
+devstate = ${LAB_DEVSTATE:-migrate}
 [daemon]
 run_dir = $LAB_DIR/$h
 CONF
