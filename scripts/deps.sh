@@ -14,11 +14,13 @@ missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
 done
-if [ -z "$missing" ]; then
-	echo "deps.sh: all Debian packages present"
-	exit 0
-fi
-echo "deps.sh: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends $missing
+if [ -n "$missing" ]; then
+	echo "deps.sh: installing:$missing"
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends $missing
+else
+	echo "deps.sh: all Debian packages present"
+fi
+# guest/build.sh fetches Debian's kernel with apt-get download: needs the lists
+apt-cache show linux-image-amd64 >/dev/null 2>&1 || apt-get update -q
