@@ -28,14 +28,14 @@ MODULES="virtio_net virtio_pci"
 
 # sources_hash: what the image is made from, hashed.
 sources_hash() {
-	(cd "$srcdir" && LC_ALL=C ls build.sh fetch-kernel.sh mkinitramfs.sh init ./*.c ./*.h |
-		xargs sha256sum | sha256sum | cut -d' ' -f1)
+	(cd "$srcdir" && LC_ALL=C sha256sum build.sh fetch-kernel.sh mkinitramfs.sh init ./*.c ./*.h |
+		sha256sum | cut -d' ' -f1)
 }
 
 # check_tools: every host tool the build needs, with the package to install.
 check_tools() {
 	command -v gcc >/dev/null || die "gcc not found: install the Debian package gcc"
-	[ -f /usr/lib/x86_64-linux-gnu/libc.a ] ||
+	[ -f "$(gcc -print-file-name=libc.a)" ] ||
 		die "static libc (libc.a) missing: install the Debian package libc6-dev"
 	command -v cpio >/dev/null || die "cpio not found: install the Debian package cpio"
 	dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' ||

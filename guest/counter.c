@@ -11,14 +11,17 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/mman.h>
 
 #include "guest/counter.h"
 #include "guest/workload.h"
 
 #define TICK_NS (US_WL_NS_PER_SEC / 10)
 
-/* volatile: every update must land in guest RAM, in this order */
-static volatile struct us_counter_record record;
+/* volatile: every update must land in guest RAM, in this order. Aligned so
+ * that it never straddles two pages, which need not be adjacent in RAM. */
+static volatile struct us_counter_record record
+	__attribute__((aligned(sizeof(struct us_counter_record))));
 
 /* build_magic: decode the magic straight into the record; the key is read
  * at run time so the compiler cannot fold the plain bytes into the binary. */
@@ -46,6 +49,10 @@ int main(void)
 {
 	uint64_t next, now;
 
+	/* Locked (and, with the init's sysctl, never compacted) so the kernel
+	 * never moves the record and leaves a stale copy in freed RAM. */
+	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+		us_wl_print("us-counter: mlockall failed, the record may move");
 	record.check = US_COUNTER_CHECK_KEY;
 	build_magic();
 	us_wl_print("us-counter start");

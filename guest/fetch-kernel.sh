@@ -7,9 +7,10 @@
 # release), lib/modules/<release>/ with modules.dep, and `vmlinux`: the
 # kernel taken out of its compressed bzImage. QEMU boots that ELF directly
 # through its PVH entry point, which under TCG saves the seconds the kernel
-# spends decompressing itself. Reused by every
-# guest image (the demo guest, the soft-RoCE guest), so it only downloads when
-# the resolved package is not unpacked yet. Usage: fetch-kernel.sh CACHEDIR
+# spends decompressing itself. Reused by every guest image (the demo guest,
+# the soft-RoCE guest), so it only downloads when the resolved package is not
+# unpacked yet, and falls back to a kernel unpacked earlier when apt cannot
+# answer. Usage: fetch-kernel.sh CACHEDIR
 set -euo pipefail
 
 die() { echo "fetch-kernel: $*" >&2; exit 1; }
@@ -30,7 +31,7 @@ mkdir -p "$cache/kernel"
 # resolve_package: the versioned package that $meta depends on, e.g.
 # linux-image-6.1.0-25-amd64 (a signed variant is acceptable too).
 resolve_package() {
-	apt-cache depends "$meta" 2>/dev/null |
+	{ apt-cache depends "$meta" 2>/dev/null || true; } |
 		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1
 }
 
@@ -90,24 +91,32 @@ drop_others() {
 	done
 }
 
-# use_cached WHY: fall back to a kernel unpacked earlier, or fail with WHY.
+# use_cached WHY: print a kernel unpacked earlier, or fail with WHY.
 use_cached() {
 	local dir
 	dir=$(newest_cached)
 	[ -n "$dir" ] || die "$1"
 	echo "fetch-kernel: $1; reusing $dir" >&2
 	echo "$dir"
-	exit 0
 }
 
+# One fetch at a time per cache, whichever guest build asks.
+exec 9> "$cache/kernel/.lock"
+flock 9
 pkg=$(resolve_package)
-[ -n "$pkg" ] || use_cached "apt-cache cannot resolve $meta: run apt-get update (the Debian package lists are missing)"
-dir=$cache/kernel/$pkg
-if [ ! -f "$dir/version" ]; then
-	rm -rf "$dir"
+if [ -z "$pkg" ]; then
+	dir=$(use_cached "apt-cache cannot resolve $meta: run apt-get update (the Debian package lists are missing)")
+elif [ -f "$cache/kernel/$pkg/version" ]; then
+	dir=$cache/kernel/$pkg
+else
+	rm -rf "${cache:?}/kernel/$pkg"
 	echo "fetch-kernel: downloading $pkg" >&2
-	unpack "$pkg" || use_cached "apt-get download $pkg failed: check the apt sources (apt-get update) and access to the Debian archive"
-	drop_others "$dir"
+	if unpack "$pkg"; then
+		dir=$cache/kernel/$pkg
+		drop_others "$dir"
+	else
+		dir=$(use_cached "apt-get download $pkg failed: check the apt sources (apt-get update) and access to the Debian archive")
+	fi
 fi
 [ -f "$dir/vmlinux" ] || extract_vmlinux "$dir"
 echo "$dir"

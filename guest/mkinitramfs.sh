@@ -13,7 +13,7 @@ set -euo pipefail
 
 die() { echo "mkinitramfs: $*" >&2; exit 1; }
 
-kdir= out= init= extras=()
+kdir='' out='' init='' extras=()
 while getopts "k:o:i:a:" opt; do
 	case $opt in
 	k) kdir=$OPTARG ;;

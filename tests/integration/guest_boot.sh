@@ -18,7 +18,7 @@ findcounter=$top_builddir/tests/tools/findcounter
 DEADLINE=${US_TEST_DEADLINE:-180} # seconds for any one wait under TCG
 CHECK_KEY=0x05ca1ab1e0ddba11      # US_COUNTER_CHECK_KEY in guest/counter.h
 
-qpid= tmp= ram=/dev/shm/us-test-$$-ram
+qpid='' tmp='' ram=/dev/shm/us-test-$$-ram
 cleanup() {
 	if [ -n "$qpid" ]; then
 		kill "$qpid" 2>/dev/null || true
