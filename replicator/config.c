@@ -134,6 +134,24 @@ STR_SETTER(set_run_dir, c->vm.run_dir)
 STR_SETTER(set_shm_dir, c->vm.shm_dir)
 STR_SETTER(set_peer, c->peer)
 STR_SETTER(set_listen, c->listen)
+STR_SETTER(set_bridge, c->bridge)
+STR_SETTER(set_tap, c->tap)
+
+static int set_outq_bytes(struct us_config *c, const char *v)
+{
+	return us_config_parse_size(v, &c->outq_max_bytes) < 0 || c->outq_max_bytes < 65536
+	       ? -EINVAL : 0;
+}
+
+static int set_outq_frames(struct us_config *c, const char *v)
+{
+	return parse_uint(v, 16, 10000000, &c->outq_max_frames);
+}
+
+static int set_grace(struct us_config *c, const char *v)
+{
+	return parse_uint(v, 0, 600000, &c->degraded_grace_ms);
+}
 
 static int set_transport(struct us_config *c, const char *v)
 {
@@ -216,6 +234,11 @@ static const struct key keys[] = {
 	{ "vm", "append", set_append, "a kernel command line" },
 	{ "vm", "disk", set_disk, "a path to a raw disk image" },
 	{ "vm", "mac", set_mac, "a MAC address like 52:54:00:12:34:56" },
+	{ "net", "bridge", set_bridge, "a bridge name (at most 15 characters)" },
+	{ "net", "tap", set_tap, "a tap name (at most 15 characters)" },
+	{ "net", "outq_max_bytes", set_outq_bytes, "a size of at least 64K" },
+	{ "net", "outq_max_frames", set_outq_frames, "16 to 10000000" },
+	{ "net", "degraded_grace_ms", set_grace, "0 to 600000" },
 	{ "replication", "transport", set_transport, "tcp, rdma or auto" },
 	{ "replication", "peer", set_peer, "the standby's host:port" },
 	{ "replication", "listen", set_listen, "host:port" },
@@ -250,6 +273,9 @@ void us_config_defaults(struct us_config *c)
 	c->devstate_max = 64u << 20;
 	c->promote_auto = 1;
 	c->log_level = LOG_INFO;
+	c->outq_max_bytes = 16u << 20;
+	c->outq_max_frames = 16384;
+	c->degraded_grace_ms = 2000;
 }
 
 static int on_key(void *user, const char *section, const char *name, const char *value)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The daemon's configuration: an INI file (parsed by inih) with sections
- * [vm], [replication], [failover] and [daemon], built-in defaults for every
+ * [vm], [net], [replication], [failover] and [daemon], built-in defaults for every
  * key, and checks that name the file, section, key and the fix.
  */
 #ifndef US_CONFIG_H
@@ -25,6 +25,11 @@ struct us_config {
 	int devstate_xen;		/* capture with xen-save-devices-state */
 	int promote_auto;		/* standby promotes itself on stream loss */
 	int log_level;			/* LOG_ERR..LOG_DEBUG */
+	char bridge[16];		/* [net] host bridge for the VM's tap, or "" */
+	char tap[16];			/* [net] tap name, "" = us-NAME */
+	uint64_t outq_max_bytes;	/* [net] output-commit queue caps */
+	unsigned outq_max_frames;
+	unsigned degraded_grace_ms;	/* standby lost this long: release output */
 };
 
 /** Fill @c with the built-in defaults. */

@@ -211,6 +211,8 @@ static void on_stopped(void *opaque, json_t *ret, const char *err)
 	}
 	t = us_epoch_now_us();
 	p->cur.stop_us = t - p->cur.stop_us;
+	if (p->relay)
+		us_relay_seal(p->relay, p->epoch);	/* output so far is epoch n's */
 	rc = us_devstate_capture(p->dev, on_devstate, p);
 	if (rc < 0) {
 		fatal(p, "migrate", strerror(-rc));

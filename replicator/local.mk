@@ -8,7 +8,8 @@ libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
 	replicator/ctl.c replicator/ctl.h \
 	replicator/primary_int.h replicator/primary.h \
 	replicator/epoch.c replicator/primary.c \
-	replicator/standby.c replicator/standby.h
+	replicator/standby.c replicator/standby.h \
+	replicator/vmnet.c replicator/vmnet.h
 
 bin_PROGRAMS += understudy
 understudy_SOURCES = replicator/main.c

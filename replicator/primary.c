@@ -17,6 +17,7 @@
 #include "replicator/log.h"
 #include "replicator/primary.h"
 #include "replicator/primary_int.h"
+#include "replicator/vmnet.h"
 
 #define SYNC_BATCH_PAGES (16u * US_PROTO_MAX_RUN)	/* 16 MiB in flight */
 #define CONNECT_RETRY_MS 500
@@ -167,6 +168,8 @@ static int on_ack(struct us_primary *p, const struct us_msg_hdr *h)
 		us_log(LOG_NOTICE, US_TAG_PRIMARY, "epoch 0 committed on the standby: VM '%s' is "
 		       "protected", p->cfg->vm.name);
 	record_ack(p, h->epoch);
+	if (p->relay)
+		us_relay_release(p->relay, h->epoch);
 	answer_pause(p, h->epoch);
 	us_epoch_drained(p);
 	return 0;
@@ -236,12 +239,26 @@ static void on_closed(void *opaque, int err, const char *why)
 	us_primary_lost_standby(p, why);
 }
 
+static void on_grace(void *data)
+{
+	struct us_primary *p = data;
+
+	us_log(LOG_CRIT, US_TAG_PRIMARY, "DEGRADED: standby gone for %u ms; VM '%s' runs "
+	       "UNPROTECTED and its output is released without acknowledgements",
+	       p->cfg->degraded_grace_ms, p->cfg->vm.name);
+	if (p->relay)
+		us_relay_set_mode(p->relay, US_RELAY_PASSTHROUGH);
+}
+
 void us_primary_lost_standby(struct us_primary *p, const char *why)
 {
 	if (!p->tx)
 		return;
-	us_log(LOG_CRIT, US_TAG_PRIMARY, "LOST THE STANDBY (%s): VM '%s' now runs UNPROTECTED; "
-	       "last acknowledged epoch %ld", why, p->cfg->vm.name, (long)p->acked);
+	us_log(LOG_CRIT, US_TAG_PRIMARY, "LOST THE STANDBY (%s): VM '%s' is no longer protected; "
+	       "last acknowledged epoch %ld; output held for %u ms more", why, p->cfg->vm.name,
+	       (long)p->acked, p->cfg->degraded_grace_ms);
+	qb_loop_timer_add(p->loop, QB_LOOP_HIGH, p->cfg->degraded_grace_ms * 1000000ULL, p,
+			  on_grace, &p->grace_timer);
 	us_transport_free(p->tx);
 	p->tx = NULL;
 	if (p->phase != PH_CHECKPOINT && p->phase != PH_PAUSED)
@@ -305,7 +322,7 @@ static void try_connect(void *data)
 
 static json_t *status_json(struct us_primary *p)
 {
-	return json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:I}",
+	json_t *o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:I}",
 			 "ok", 1, "role", "primary", "vm", p->cfg->vm.name,
 			 "state", phase_names[p->phase],
 			 "epoch", (json_int_t)p->epoch,
@@ -316,6 +333,10 @@ static json_t *status_json(struct us_primary *p)
 			 "queued_bytes", (json_int_t)(p->tx ? us_transport_queued(p->tx) : 0),
 			 "peer", p->cfg->peer, "degraded", p->phase == PH_DEGRADED,
 			 "qemu_pid", (json_int_t)us_qemu_pid(p->qemu));
+
+	if (o)
+		us_vmnet_status(p->relay, o);
+	return o;
 }
 
 static void do_resume(struct us_primary *p, struct us_ctl_req *req)
@@ -394,16 +415,29 @@ static int up_qemu(struct us_primary *p)
 	char serial[PATH_MAX];
 	struct us_qemu_opts o = { .mode = US_QEMU_RUN, .ram_path = p->ram.path,
 				  .serial_log = serial, .tag = "primary", .start_paused = 1 };
+	int rc = us_vmnet_start(p->loop, p->cfg, US_RELAY_BUFFERED, &p->relay, p->net_sock,
+				sizeof(p->net_sock));
+
+	if (rc < 0)
+		return rc;
+	o.netdev_sock = p->relay ? p->net_sock : NULL;
 
 	snprintf(serial, sizeof(serial), "%s/%s.serial", p->cfg->vm.run_dir, p->cfg->vm.name);
 	p->qemu = us_qemu_start(&p->cfg->vm, &o);
-	return p->qemu ? 0 : -errno;
+	if (p->qemu)
+		return 0;
+	rc = -errno;
+	us_relay_free(p->relay);
+	p->relay = NULL;
+	return rc;
 }
 
 static void down_qemu(struct us_primary *p)
 {
 	us_qemu_free(p->qemu);
 	p->qemu = NULL;
+	us_relay_free(p->relay);
+	p->relay = NULL;
 }
 
 static void on_qmp_closed(void *opaque)
@@ -490,6 +524,7 @@ static void down_standby(struct us_primary *p)
 {
 	qb_loop_timer_del(p->loop, p->timer);
 	qb_loop_timer_del(p->loop, p->connect_timer);
+	qb_loop_timer_del(p->loop, p->grace_timer);
 	us_transport_free(p->tx);
 	p->tx = NULL;
 }

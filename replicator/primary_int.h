@@ -21,6 +21,7 @@
 #include "replicator/qmp.h"
 #include "replicator/ramfile.h"
 #include "replicator/runs.h"
+#include "netbuf/relay.h"
 
 enum primary_phase {
 	PH_CONNECTING,		/* looking for the standby */
@@ -64,6 +65,9 @@ struct us_primary {
 	struct us_dirty *dirty;
 	struct us_ctl *ctl;
 	struct us_transport *tx;
+	struct us_relay *relay;	/* NULL when the VM has no NIC */
+	char net_sock[PATH_MAX];
+	qb_loop_timer_handle grace_timer;
 	uint64_t vm_id;
 
 	/* the epoch being built and the last one acknowledged */

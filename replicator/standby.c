@@ -29,6 +29,7 @@
 #include "replicator/ramfile.h"
 #include "replicator/receiver.h"
 #include "replicator/standby.h"
+#include "replicator/vmnet.h"
 
 #define LIVENESS_MS 100
 
@@ -49,6 +50,8 @@ struct us_standby {
 	struct us_receiver *rx;
 	struct us_ctl *ctl;
 	struct us_listener *listener;
+	struct us_relay *relay;		/* NULL when the VM has no NIC */
+	char net_sock[PATH_MAX];
 	struct us_transport *tx;
 	qb_loop_timer_handle liveness;
 	uint64_t lost_ms;		/* when the stream was lost */
@@ -93,6 +96,8 @@ static int promote(struct us_standby *s, enum us_trigger trigger, char *why, siz
 		return rc;
 	}
 	s->state = SB_ACTIVE;
+	if (s->relay)
+		us_relay_set_mode(s->relay, US_RELAY_PASSTHROUGH);
 	s->promoted_epoch = st.committed;
 	s->takeover_ms = now_ms() - (s->lost_ms ? s->lost_ms : t0);
 	us_log(LOG_NOTICE, US_TAG_FAILOVER, "TAKEOVER: VM '%s' runs on this host from epoch %lu; "
@@ -199,9 +204,10 @@ static void check_liveness(void *data)
 static json_t *status_json(struct us_standby *s)
 {
 	struct us_receiver_stats st;
+	json_t *o;
 
 	us_receiver_stats(s->rx, &st);
-	return json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:s, s:I, s:I}",
+	o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:s, s:I, s:I}",
 			 "ok", 1, "role", s->state == SB_ACTIVE ? "active" : "standby",
 			 "vm", s->cfg->vm.name, "state", state_names[s->state],
 			 "committed", (json_int_t)(st.committed == US_EPOCH_NONE ? -1
@@ -213,6 +219,9 @@ static json_t *status_json(struct us_standby *s)
 			 "promote", s->cfg->promote_auto ? "auto" : "manual",
 			 "qemu_pid", (json_int_t)us_qemu_pid(s->qemu),
 			 "takeover_ms", (json_int_t)s->takeover_ms);
+	if (o)
+		us_vmnet_status(s->relay, o);
+	return o;
 }
 
 static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req *req)
@@ -271,13 +280,23 @@ static int up_qemu(struct us_standby *s)
 	char serial[PATH_MAX];
 	struct us_qemu_opts o = { .mode = US_QEMU_INCOMING, .ram_path = s->ram.path,
 				  .serial_log = serial, .tag = "standby" };
+	int rc = us_vmnet_start(s->loop, s->cfg, US_RELAY_INACTIVE, &s->relay, s->net_sock,
+				sizeof(s->net_sock));
+
+	if (rc < 0)
+		return rc;
+	o.netdev_sock = s->relay ? s->net_sock : NULL;
 
 	snprintf(serial, sizeof(serial), "%s/%s.serial", s->cfg->vm.run_dir, s->cfg->vm.name);
 	snprintf(s->dev_sock, sizeof(s->dev_sock), "%s/%s-incoming.sock", s->cfg->vm.run_dir,
 		 s->cfg->vm.name);
 	s->qemu = us_qemu_start(&s->cfg->vm, &o);
-	if (!s->qemu)
-		return -errno;
+	if (!s->qemu) {
+		rc = -errno;
+		us_relay_free(s->relay);
+		s->relay = NULL;
+		return rc;
+	}
 	s->qmp = us_qmp_connect(s->loop, us_qemu_qmp_path(s->qemu));
 	if (s->qmp && us_devstate_prepare(s->qmp) == 0)
 		return 0;
@@ -285,6 +304,8 @@ static int up_qemu(struct us_standby *s)
 	s->qmp = NULL;
 	us_qemu_free(s->qemu);
 	s->qemu = NULL;
+	us_relay_free(s->relay);
+	s->relay = NULL;
 	return -EIO;
 }
 
@@ -294,6 +315,8 @@ static void down_qemu(struct us_standby *s)
 	s->qmp = NULL;
 	us_qemu_free(s->qemu);
 	s->qemu = NULL;
+	us_relay_free(s->relay);
+	s->relay = NULL;
 	unlink(s->dev_sock);
 }
 

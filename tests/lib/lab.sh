@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The test lab (sourced by tests and the demo): hosts are network namespaces
 # on this machine. hA and hB run QEMU and the daemons, joined by a veth pair
-# that is the replication link (10.99.N.1 <-> 10.99.N.2). Every host has its
+# that is the replication link (10.99.N.1 <-> 10.99.N.2). A LAN bridge (in
+# namespace "lan") joins every host's lan0: on hA and hB lan0 is a port of
+# the host bridge br0 that the VM's tap joins; hC is a client at 10.77.N.100,
+# the guest is 10.77.N.10 (LAB_NIC=1 gives it the NIC). Every host has its
 # own run directory; lab_down kills every process of every host and removes
 # what the lab made, and runs from a trap so it also happens on failure.
 #
@@ -13,7 +16,9 @@ LAB_PFX=us${LAB_ID}
 LAB_NET=$(( LAB_ID % 200 + 20 ))
 LAB_DIR=${LAB_DIR:-/tmp/understudy-lab-$LAB_ID}
 LAB_VM=${LAB_VM:-lab$LAB_ID}
-LAB_HOSTS="hA hB"
+LAB_HOSTS="hA hB hC"
+LAB_GUEST_IP=10.77.$LAB_NET.10
+LAB_CLIENT_IP=10.77.$LAB_NET.100
 
 lab_ns() { echo "$LAB_PFX-$1"; }
 lab_ip() { case $1 in hA) echo "10.99.$LAB_NET.1" ;; hB) echo "10.99.$LAB_NET.2" ;; esac; }
@@ -29,6 +34,7 @@ lab_up() {
 		lab_exec "$h" ip link set lo up
 		mkdir -p "$LAB_DIR/$h"
 	done
+	lab_lan || return 1
 	ip link add "${LAB_PFX}a" type veth peer name "${LAB_PFX}b" || return 1
 	ip link set "${LAB_PFX}a" netns "$(lab_ns hA)"
 	ip link set "${LAB_PFX}b" netns "$(lab_ns hB)"
@@ -36,6 +42,26 @@ lab_up() {
 	lab_exec hB ip addr add "$(lab_ip hB)/24" dev "${LAB_PFX}b"
 	lab_exec hA ip link set "${LAB_PFX}a" up
 	lab_exec hB ip link set "${LAB_PFX}b" up
+}
+
+# lab_lan: the LAN bridge and every host's port on it.
+lab_lan() {
+	local h
+	ip netns add "$(lab_ns lan)" || return 1
+	ip netns exec "$(lab_ns lan)" ip link add lanbr type bridge
+	ip netns exec "$(lab_ns lan)" ip link set lanbr up
+	for h in $LAB_HOSTS; do
+		ip link add "$LAB_PFX$h" type veth peer name lan0 netns "$(lab_ns "$h")" || return 1
+		ip link set "$LAB_PFX$h" netns "$(lab_ns lan)"
+		ip netns exec "$(lab_ns lan)" ip link set "$LAB_PFX$h" master lanbr up
+		lab_exec "$h" ip link set lan0 up
+		case $h in
+		hC) lab_exec hC ip addr add "$LAB_CLIENT_IP/24" dev lan0 ;;
+		*) lab_exec "$h" ip link add br0 type bridge
+		   lab_exec "$h" ip link set br0 up
+		   lab_exec "$h" ip link set lan0 master br0 ;;
+		esac
+	done
 }
 
 # lab_kill_host H: power host H off: SIGKILL every process in its namespace.
@@ -65,7 +91,7 @@ lab_stop_host() {
 
 lab_down() {
 	local h
-	for h in $LAB_HOSTS; do
+	for h in $LAB_HOSTS lan; do
 		lab_kill_host "$h"
 		ip netns del "$(lab_ns "$h")" 2>/dev/null
 	done
@@ -82,7 +108,8 @@ name = $LAB_VM
 memory = ${LAB_MEM:-128M}
 kernel = $US_GUEST_KERNEL
 initrd = $US_GUEST_INITRD
-append = console=ttyS0 quiet ${LAB_APPEND:-us.run=counter}
+append = console=ttyS0 quiet ${LAB_APPEND:-us.run=counter}$([ -n "${LAB_NIC:-}" ] && echo " us.ip=$LAB_GUEST_IP/24")
+$([ -n "${LAB_NIC:-}" ] && printf 'mac = 52:54:00:77:%02x:10\n[net]\nbridge = br0\n' "$LAB_NET")
 [replication]
 peer = $(lab_ip hB):7300
 listen = $(lab_ip hB):7300

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The network relay between QEMU's "-netdev stream" unix socket (each frame a
+ * 4-byte big-endian length and the frame) and a tap device on the host's
+ * bridge. Frames from the guest are held in the output-commit queue until
+ * their epoch is acknowledged; frames to the guest pass at once.
+ */
+#ifndef US_RELAY_H
+#define US_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <qb/qbloop.h>
+
+#define US_RELAY_MAX_FRAME 9216u	/* jumbo MTU plus headroom */
+
+struct us_relay;
+
+enum us_relay_mode {
+	US_RELAY_INACTIVE = 0,	/* parked standby: nothing passes */
+	US_RELAY_BUFFERED = 1,	/* protected: guest output waits for its epoch's ACK */
+	US_RELAY_PASSTHROUGH = 2,	/* unprotected or promoted: output passes at once */
+};
+
+struct us_relay_cfg {
+	const char *sock_path;	/* where QEMU's -netdev stream connects */
+	const char *tap;	/* tap device to create */
+	const char *bridge;	/* bridge to attach it to, or "" */
+	uint64_t max_bytes;	/* output queue caps */
+	uint64_t max_frames;
+};
+
+struct us_relay_stats {
+	uint64_t queued_frames, queued_bytes;
+	uint64_t released_frames, released_bytes;
+	uint64_t inbound_frames, inbound_dropped;
+	uint64_t malformed;	/* zero-length, oversized or truncated frames */
+	int blocked;		/* queue full: not reading from QEMU */
+	int mode;
+};
+
+/**
+ * Listen on cfg->sock_path (before QEMU starts) and create the tap.
+ * @return the relay, or NULL with errno set and the cause logged.
+ */
+struct us_relay *us_relay_new(qb_loop_t *loop, const struct us_relay_cfg *cfg,
+			      enum us_relay_mode mode);
+
+/** Checkpoint: frames read so far belong to epoch @epoch. */
+void us_relay_seal(struct us_relay *r, uint64_t epoch);
+
+/** ACK(@epoch): send every held frame of epochs <= @epoch to the tap. */
+void us_relay_release(struct us_relay *r, uint64_t epoch);
+
+/** Switch mode; to PASSTHROUGH releases everything held, in order. */
+void us_relay_set_mode(struct us_relay *r, enum us_relay_mode mode);
+
+void us_relay_stats(const struct us_relay *r, struct us_relay_stats *st);
+
+/** Close QEMU's connection and the tap, remove the socket; NULL-safe. */
+void us_relay_free(struct us_relay *r);
+
+/* ---- exposed for tests ---- */
+
+enum us_frame_result { US_FRAME_NEED_MORE = 0, US_FRAME_OK = 1, US_FRAME_BAD = 2 };
+
+/**
+ * Look at the start of a -netdev stream: a frame is 4 bytes of big-endian
+ * length and the frame. OK: the frame is at @buf+4, *@flen bytes, the record
+ * *@total bytes. BAD: a zero or over-long length; skip *@total bytes (which may
+ * be more than @len) to stay in step with the stream.
+ */
+enum us_frame_result us_frame_next(const unsigned char *buf, size_t len, size_t *flen,
+				   size_t *total);
+
+#endif
