@@ -22,7 +22,8 @@ tests_unit_test_tcp_LDADD = $(US_UNIT_LIBS)
 check_PROGRAMS += tests/tools/fakepeer tests/tools/reqclient
 tests_tools_fakepeer_LDADD = $(US_LIBS)
 TESTS += tests/integration/bad_input.sh tests/integration/failover_counter.sh \
-	tests/integration/replica_exact.sh tests/integration/failover_tcp.sh
+	tests/integration/replica_exact.sh tests/integration/failover_tcp.sh \
+	tests/integration/degraded.sh
 EXTRA_DIST += tests/lib/lab.sh tests/lib/common.sh tests/integration/bad_input.sh \
 	tests/integration/failover_counter.sh tests/integration/replica_exact.sh \
-	tests/integration/failover_tcp.sh
+	tests/integration/failover_tcp.sh tests/integration/degraded.sh
