@@ -1,10 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The demo: two hosts (network namespaces hA and hB) on this machine; the
-# guest boots on hA under protection with a standby on hB; then every process
-# of hA (daemon and QEMU) is SIGKILLed and the guest carries on from hB. It
-# prints the guest's counter just before and just after, and the time from
-# the kill to the guest running again. Installs and builds what it needs;
+# The demo: hosts are network namespaces on this machine; the guest boots on
+# hA under protection with a standby on hB, and a client on hC keeps one TCP
+# connection to the guest's counter service. Then every process of hA (daemon
+# and QEMU) is SIGKILLed and the guest carries on from hB. It prints the
+# guest's console counter and the client's last reply just before and first
+# reply just after, and the time from the kill to the guest running again. Installs and builds what it needs;
 # removes everything it made when it ends.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,6 +14,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 export top_srcdir=$top top_builddir=$top/build
 . "$top/tests/lib/common.sh"
 LAB_VM=demo
+LAB_NIC=1
+LAB_APPEND="us.run=counter,service"
 . "$top/tests/lib/lab.sh"
 trap lab_down EXIT
 
@@ -29,6 +32,14 @@ lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start: $(tail
 say "host A ($(lab_ip hA)): primary daemon boots the guest, initial sync, then an epoch every 50 ms"
 lab_start hA primary
 lab_wait 180 counting "$ser_a" 20 || fail "guest did not come up: $(tail -5 "$LAB_DIR/hA.log")"
+say "host C ($LAB_CLIENT_IP): a client sends increments to the guest ($LAB_GUEST_IP:7777) over one TCP connection"
+clog=$LAB_DIR/client.log
+ip netns exec "$(lab_ns hC)" "$top_builddir/tests/tools/reqclient" "$LAB_GUEST_IP" 7777 600 "$clog" \
+	2> "$LAB_DIR/client.err" &
+cpid=$!
+replies() { cat "$clog" 2>/dev/null | wc -l; }
+more_replies() { [ "$(replies)" -ge "$1" ]; }
+lab_wait 60 more_replies 20 || fail "the client gets no replies: $(cat "$LAB_DIR/client.err")"
 grep -E 'initial sync|committed|protected' "$LAB_DIR/hA.log" | sed 's/^/   /'
 say "understudy status on host A"
 lab_ctl hA status | sed 's/^/   /'
@@ -39,9 +50,14 @@ say "power host A off: SIGKILL its daemon and QEMU"
 before=$(lab_counters "$ser_a" | tail -1)
 t0=$(ms_now)
 lab_kill_host hA
+rbefore=$(tail -1 "$clog" | cut -d' ' -f2)
+nbefore=$(replies)
 lab_wait 60 counting "$ser_b" 1 || fail "the guest did not resume on host B: $(tail -5 "$LAB_DIR/hB.log")"
 t1=$(ms_now)
 after=$(lab_counters "$ser_b" | head -1)
+lab_wait 60 more_replies $(( nbefore + 1 )) || fail "the client got no reply after the takeover"
+t2=$(ms_now)
+rafter=$(sed -n "$(( nbefore + 1 ))p" "$clog" | cut -d' ' -f2)
 grep -E 'stream lost|promotion|TAKEOVER' "$LAB_DIR/hB.log" | sed 's/^/   /'
 sleep 2
 say "result"
@@ -52,5 +68,12 @@ printf '   standby: stream lost -> guest running  : %s ms\n' "$(lab_field hB tak
 printf '   guest rebooted on host B?              : %s\n' \
 	"$(grep -a -q 'us-guest: boot' "$ser_b" && echo YES || echo no)"
 printf '   host B counter two seconds later       : %s\n' "$(lab_counters "$ser_b" | tail -1)"
+kill -TERM "$cpid"
+if wait "$cpid"; then conn="intact (never reset)"; else conn="BROKEN: $(cat "$LAB_DIR/client.err")"; fi
+printf '   client: last reply before the kill     : %s\n' "$rbefore"
+printf '   client: first reply after the kill     : %s (%d ms after the kill)\n' "$rafter" $(( t2 - t0 ))
+printf '   client: TCP connection                 : %s\n' "$conn"
+printf '   client: replies 1..N without gaps?     : %s\n' \
+	"$(awk '$2 != NR {bad=1} END {print bad ? "NO" : "yes (" NR " replies)"}' "$clog")"
 say "understudy status on host B"
 lab_ctl hB status | sed 's/^/   /'

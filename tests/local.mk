@@ -19,7 +19,8 @@ tests_unit_test_tcp_CFLAGS = $(US_UNIT_CFLAGS)
 tests_unit_test_tcp_LDADD = $(US_UNIT_LIBS)
 
 # Integration tests: real QEMU, real namespaces (tests/lib/lab.sh).
-check_PROGRAMS += tests/tools/fakepeer tests/tools/reqclient
+check_PROGRAMS += tests/tools/fakepeer
+noinst_PROGRAMS += tests/tools/reqclient
 tests_tools_fakepeer_LDADD = $(US_LIBS)
 TESTS += tests/integration/bad_input.sh tests/integration/failover_counter.sh \
 	tests/integration/replica_exact.sh tests/integration/failover_tcp.sh \
