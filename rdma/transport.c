@@ -10,6 +10,9 @@
 #include <time.h>
 
 #include "rdma/transport_int.h"
+#ifdef HAVE_RDMA
+#include "rdma/verbs_int.h"
+#endif
 #include "replicator/log.h"
 
 uint64_t us_transport_now_ms(void)
@@ -33,37 +36,59 @@ int us_transport_kind_parse(const char *s, enum us_transport_kind *kind)
 	return 0;
 }
 
-/* RDMA arrives with its own issue; until then auto means TCP. */
-static int resolve_kind(enum us_transport_kind kind)
+/*
+ * Pick the implementation: rdma when asked (and built), auto: rdma when
+ * @addr is on an RDMA device, else tcp with a log line.
+ * @return US_TRANSPORT_TCP or US_TRANSPORT_RDMA, or -EPROTONOSUPPORT.
+ */
+static int resolve_kind(enum us_transport_kind kind, const char *addr, int passive)
 {
+#ifdef HAVE_RDMA
+	if (kind != US_TRANSPORT_AUTO)
+		return kind;
+	if (us_verbs_probe(addr, passive))
+		return US_TRANSPORT_RDMA;
+	us_log(LOG_NOTICE, US_TAG_RDMA, "transport = auto: %s is not on an RDMA device, using TCP",
+	       addr);
+	return US_TRANSPORT_TCP;
+#else
 	if (kind != US_TRANSPORT_RDMA)
-		return 0;
-	us_log(LOG_ERR, US_TAG_RDMA, "transport = rdma: this build has no RDMA transport; "
-	       "use transport = tcp or auto");
+		return US_TRANSPORT_TCP;
+	us_log(LOG_ERR, US_TAG_RDMA, "transport = rdma: this build has no RDMA transport "
+	       "(rdma-core was not found by configure); use transport = tcp or auto");
 	return -EPROTONOSUPPORT;
+#endif
 }
 
 struct us_transport *us_transport_connect(qb_loop_t *loop, enum us_transport_kind kind,
 					  const char *addr, int timeout_ms)
 {
-	int rc = resolve_kind(kind);
+	int rc = resolve_kind(kind, addr, 0);
 
 	if (rc < 0) {
 		errno = -rc;
 		return NULL;
 	}
+#ifdef HAVE_RDMA
+	if (rc == US_TRANSPORT_RDMA)
+		return us_verbs_connect(loop, addr, timeout_ms);
+#endif
 	return us_tcp_connect(loop, addr, timeout_ms);
 }
 
 struct us_listener *us_transport_listen(qb_loop_t *loop, enum us_transport_kind kind,
 					const char *addr, us_transport_accept_fn fn, void *opaque)
 {
-	int rc = resolve_kind(kind);
+	int rc = resolve_kind(kind, addr, 1);
 
 	if (rc < 0) {
 		errno = -rc;
 		return NULL;
 	}
+#ifdef HAVE_RDMA
+	if (rc == US_TRANSPORT_RDMA)
+		return us_verbs_listen(loop, addr, fn, opaque);
+#endif
 	return us_tcp_listen(loop, addr, fn, opaque);
 }
 

@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Transport conformance suite: one body of tests run against the transport
+ * named by $US_TRANSPORT_KIND (tcp, the default, or rdma) on the address
+ * $US_TRANSPORT_HOST (default 127.0.0.1), with the real standby receiver
+ * (replicator/receiver.c) behind the listener. Epochs of random page sets,
+ * an empty one and one larger than the RDMA ring, arrive byte-exact in the
+ * replica with ACKs in order; a connection killed mid-epoch leaves the last
+ * committed epoch intact; a peer of another protocol version is refused.
+ * tests/integration/rdma_rxe.sh runs it over soft-RoCE in a QEMU guest.
+ */
+#include <config.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <xxhash.h>
+
+#include "rdma/transport.h"
+#ifdef HAVE_RDMA
+#include "rdma/verbs_int.h"
+#endif
+#include "replicator/log.h"
+#include "replicator/receiver.h"
+
+#define PG US_PROTO_PAGE_SIZE
+#define NPAGES 4096u			/* 16 MiB of guest RAM */
+#define VM "suite"
+#define BIG_EPOCH_PAGES 3000u		/* 12 MiB: more than one 8 MiB RDMA ring */
+#define NEPOCHS 6
+
+struct peer {
+	struct us_transport *t;
+	int msgs[US_MSG_TYPE_MAX];
+	uint64_t acks[NEPOCHS + 2];
+	int nacks, want_acks;
+	int closed, hdr_rc, stop_on_drain;
+	char why[256];
+};
+
+static enum us_transport_kind kind = US_TRANSPORT_TCP;
+static const char *host = "127.0.0.1";
+static qb_loop_t *loop;
+static qb_loop_timer_handle guard;
+static struct us_listener *listener;
+static struct us_receiver *rx;
+static char *replica, *mem;		/* standby's replica; primary's model of RAM */
+static struct peer srv, cli;
+static char addr[64];
+
+static void on_guard(void *data)
+{
+	fail_msg("test timed out");
+}
+
+static int rx_send(void *opaque, uint16_t type, uint64_t epoch, const void *body, size_t len)
+{
+	return srv.t ? us_transport_send_msg(srv.t, type, epoch, body, len) : -EPIPE;
+}
+
+static int srv_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const void *body)
+{
+	srv.hdr_rc = hdr_rc;
+	if (hdr_rc == 0 && h->type < US_MSG_TYPE_MAX)
+		srv.msgs[h->type]++;
+	return us_receiver_input(rx, hdr_rc, h, body, srv.why, sizeof(srv.why)) < 0;
+}
+
+static void srv_closed(void *opaque, int err, const char *why)
+{
+	srv.closed = err;
+	snprintf(srv.why, sizeof(srv.why), "%s", why);
+	us_receiver_reset(rx);
+	qb_loop_stop(loop);
+}
+
+static void on_accept(void *opaque, struct us_transport *t)
+{
+	static const struct us_transport_cbs cbs = { .msg = srv_msg, .closed = srv_closed };
+
+	us_transport_free(srv.t);
+	srv.t = t;
+	us_transport_set_cbs(t, &cbs, NULL);
+}
+
+static int cli_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const void *body)
+{
+	cli.msgs[h->type]++;
+	if (h->type == US_MSG_ACK && cli.nacks < NEPOCHS + 2)
+		cli.acks[cli.nacks++] = h->epoch;
+	if (h->type != US_MSG_ACK || cli.nacks >= cli.want_acks)
+		qb_loop_stop(loop);
+	return 0;
+}
+
+static void cli_drained(void *opaque)
+{
+	if (cli.stop_on_drain)
+		qb_loop_stop(loop);
+}
+
+static void cli_closed(void *opaque, int err, const char *why)
+{
+	cli.closed = err;
+	qb_loop_stop(loop);
+}
+
+static int setup(void **state)
+{
+	struct us_receiver_cfg cfg = { .vm_name = VM, .ram_size = (uint64_t)NPAGES * PG,
+				       .staging_max = 64u << 20, .devstate_max = 8u << 20 };
+	struct us_receiver_ops ops = { .send = rx_send };
+	int port;
+
+	memset(&srv, 0, sizeof(srv));
+	memset(&cli, 0, sizeof(cli));
+	loop = qb_loop_create();
+	replica = calloc(NPAGES, PG);
+	mem = calloc(NPAGES, PG);
+	cfg.replica = replica;
+	rx = us_receiver_new(&cfg, &ops, NULL);
+	assert_non_null(rx);
+	for (port = 20000 + getpid() % 20000; !listener && port < 65000; port++) {
+		snprintf(addr, sizeof(addr), "%s:%d", host, port);
+		listener = us_transport_listen(loop, kind, addr, on_accept, NULL);
+		if (!listener && errno != EADDRINUSE)
+			break;
+	}
+	assert_non_null(listener);
+	qb_loop_timer_add(loop, QB_LOOP_LOW, 120000000000ULL, NULL, on_guard, &guard);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	us_transport_free(cli.t);
+	us_transport_free(srv.t);
+	us_listener_free(listener);
+	listener = NULL;
+	qb_loop_timer_del(loop, guard);
+	qb_loop_destroy(loop);
+	us_receiver_free(rx);
+	free(replica);
+	free(mem);
+#ifdef HAVE_RDMA
+	us_verbs_wire_version = US_PROTO_VERSION;
+#endif
+	return 0;
+}
+
+static void connect_client(void)
+{
+	static const struct us_transport_cbs cbs = { .msg = cli_msg, .drained = cli_drained,
+						     .closed = cli_closed };
+
+	cli.t = us_transport_connect(loop, kind, addr, 5000);
+	assert_non_null(cli.t);
+	assert_string_equal(us_transport_name(cli.t), kind == US_TRANSPORT_RDMA ? "rdma" : "tcp");
+	us_transport_set_cbs(cli.t, &cbs, NULL);
+	us_transport_set_vm(cli.t, us_proto_vm_id(VM));
+}
+
+static void hello(void)
+{
+	struct us_hello h = { .ram_size = (uint64_t)NPAGES * PG, .page_size = PG };
+	char body[128];
+
+	snprintf(h.vm_name, sizeof(h.vm_name), "%s", VM);
+	assert_int_equal(us_transport_send_msg(cli.t, US_MSG_HELLO, 0, body,
+					       us_proto_hello_encode(body, &h)), 0);
+	qb_loop_run(loop);
+	assert_int_equal(cli.msgs[US_MSG_HELLO_OK], 1);
+}
+
+/* One epoch being built: its pages copied out of mem (borrowed until drained). */
+struct epoch {
+	uint64_t n;
+	char *data;
+	char dev[4096];
+	struct us_epoch_end end;
+	XXH3_state_t *sum;
+};
+
+static void epoch_run(struct epoch *ep, uint64_t first, uint32_t count, size_t at)
+{
+	char desc[US_PROTO_PAGES_DESC];
+
+	memcpy(ep->data + at * PG, mem + first * PG, (size_t)count * PG);
+	assert_int_equal(us_transport_send_pages(cli.t, ep->n, first, count, ep->data + at * PG), 0);
+	us_proto_pages_desc_encode(desc, first, count);
+	XXH3_64bits_update(ep->sum, desc, sizeof(desc));
+	XXH3_64bits_update(ep->sum, ep->data + at * PG, (size_t)count * PG);
+	ep->end.pages += count;
+	ep->end.page_bytes += sizeof(desc) + (size_t)count * PG;
+}
+
+/* Dirty @npages random pages of mem (in random runs) and send them as epoch @n. */
+static void epoch_send(struct epoch *ep, uint64_t n, uint32_t npages, int end)
+{
+	size_t at = 0, i;
+
+	memset(ep, 0, sizeof(*ep));
+	ep->n = ep->end.epoch = n;
+	ep->sum = XXH3_createState();
+	XXH3_64bits_reset(ep->sum);
+	ep->data = malloc((size_t)(npages ? npages : 1) * PG);
+	while (at < npages) {
+		uint32_t count = 1 + rand() % (npages - at < US_PROTO_MAX_RUN ? npages - at : US_PROTO_MAX_RUN);
+		uint64_t first = n == 0 ? at : rand() % (NPAGES - count + 1);
+
+		for (i = 0; i < (size_t)count * PG; i++)
+			mem[first * PG + i] = rand();
+		epoch_run(ep, first, count, at);
+		at += count;
+	}
+	for (i = 0; i < sizeof(ep->dev); i++)
+		ep->dev[i] = rand() | 1;
+	assert_int_equal(us_transport_send_devstate(cli.t, n, ep->dev, sizeof(ep->dev)), 0);
+	XXH3_64bits_update(ep->sum, ep->dev, sizeof(ep->dev));
+	ep->end.devstate_bytes = sizeof(ep->dev);
+	ep->end.checksum = XXH3_64bits_digest(ep->sum);
+	if (end)
+		assert_int_equal(us_transport_end_epoch(cli.t, &ep->end), 0);
+}
+
+static void epoch_free(struct epoch *ep)
+{
+	XXH3_freeState(ep->sum);
+	free(ep->data);
+}
+
+static void wait_acks(int n)
+{
+	cli.want_acks = n;
+	while (cli.nacks < n && !cli.closed && !srv.closed)
+		qb_loop_run(loop);
+	assert_int_equal(cli.nacks, n);
+}
+
+static void sync_epoch0(void)
+{
+	struct epoch ep;
+
+	hello();
+	epoch_send(&ep, 0, NPAGES, 1);
+	wait_acks(1);
+	epoch_free(&ep);
+	assert_true(cli.acks[0] == 0);
+}
+
+/* Epochs of random pages, an empty one and one larger than a ring, pipelined. */
+static void epochs_arrive_exact(void **state)
+{
+	static const uint32_t sizes[NEPOCHS] = { 7, 300, 0, BIG_EPOCH_PAGES, 1, 1000 };
+	struct epoch ep[NEPOCHS];
+	struct us_receiver_stats st;
+	int i;
+
+	connect_client();
+	sync_epoch0();
+	for (i = 0; i < NEPOCHS; i++)
+		epoch_send(&ep[i], i + 1, sizes[i], 1);
+	wait_acks(NEPOCHS + 1);
+	for (i = 0; i <= NEPOCHS; i++)
+		assert_true(cli.acks[i] == (uint64_t)i);	/* in order */
+	us_receiver_stats(rx, &st);
+	assert_true(st.committed == NEPOCHS);
+	assert_int_equal(memcmp(replica, mem, (size_t)NPAGES * PG), 0);
+	assert_int_equal(srv.msgs[US_MSG_EPOCH_END], NEPOCHS + 1);
+	for (i = 0; i < NEPOCHS; i++)
+		epoch_free(&ep[i]);
+	cli.stop_on_drain = 1;
+	if (us_transport_busy(cli.t))
+		qb_loop_run(loop);
+	assert_false(us_transport_busy(cli.t));
+	assert_true(us_transport_queued(cli.t) == 0);
+}
+
+/* The primary dies after half an epoch: the replica keeps epoch 0. */
+static void killed_mid_epoch_keeps_committed(void **state)
+{
+	char *committed = malloc((size_t)NPAGES * PG);
+	struct us_receiver_stats st;
+	struct epoch ep;
+	size_t len;
+
+	connect_client();
+	sync_epoch0();
+	memcpy(committed, mem, (size_t)NPAGES * PG);
+	epoch_send(&ep, 1, 600, 0);	/* no EPOCH_END */
+	cli.stop_on_drain = 1;
+	if (us_transport_busy(cli.t))
+		qb_loop_run(loop);
+	us_transport_free(cli.t);
+	cli.t = NULL;
+	while (!srv.closed)
+		qb_loop_run(loop);
+	us_receiver_stats(rx, &st);
+	assert_true(st.committed == 0);
+	assert_true(st.receiving == US_EPOCH_NONE);
+	assert_int_equal(memcmp(replica, committed, (size_t)NPAGES * PG), 0);
+	assert_non_null(us_receiver_devstate(rx, &len));
+	assert_true(len == 4096);
+	epoch_free(&ep);
+	free(committed);
+}
+
+/* A raw TCP peer whose HELLO names another protocol version. */
+static void other_version_tcp(void)
+{
+	struct us_msg_hdr h = { .version = US_PROTO_VERSION + 1, .type = US_MSG_HELLO, .len = 64 };
+	char buf[US_PROTO_HDR_SIZE + 64] = { 0 };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_port = htons(atoi(strrchr(addr, ':') + 1));
+	inet_pton(AF_INET, host, &sa.sin_addr);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	us_proto_hdr_encode(buf, &h);
+	assert_int_equal(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	while (!srv.closed)
+		qb_loop_run(loop);
+	assert_true(read(fd, buf, US_PROTO_HDR_SIZE) == US_PROTO_HDR_SIZE);
+	assert_int_equal(us_proto_hdr_decode(buf, &h, NULL, 0), 0);
+	assert_int_equal(h.type, US_MSG_REFUSE);
+	close(fd);
+}
+
+static void other_version_refused(void **state)
+{
+	if (kind == US_TRANSPORT_TCP) {
+		other_version_tcp();
+	} else {
+#ifdef HAVE_RDMA
+		struct us_hello h = { .ram_size = (uint64_t)NPAGES * PG, .page_size = PG };
+		char body[128];
+
+		us_verbs_wire_version = US_PROTO_VERSION + 1;
+		connect_client();
+		assert_int_equal(us_transport_send_msg(cli.t, US_MSG_HELLO, 0, body,
+						       us_proto_hello_encode(body, &h)), 0);
+		while (!srv.closed)
+			qb_loop_run(loop);
+		while (!cli.msgs[US_MSG_REFUSE] && !cli.closed)
+			qb_loop_run(loop);
+		assert_int_equal(cli.msgs[US_MSG_REFUSE], 1);
+#endif
+	}
+	assert_int_equal(srv.hdr_rc, -EPROTONOSUPPORT);
+	assert_int_equal(srv.closed, -ECONNABORTED);
+	assert_int_equal(srv.msgs[US_MSG_HELLO], 0);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(epochs_arrive_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(killed_mid_epoch_keeps_committed, setup, teardown),
+		cmocka_unit_test_setup_teardown(other_version_refused, setup, teardown),
+	};
+	const char *k = argc > 1 ? argv[1] : getenv("US_TRANSPORT_KIND");
+
+	if (getenv("US_TRANSPORT_HOST"))
+		host = getenv("US_TRANSPORT_HOST");
+	if (k && us_transport_kind_parse(k, &kind) < 0) {
+		fprintf(stderr, "usage: transport_suite [tcp|rdma]\n");
+		return 2;
+	}
+#ifndef HAVE_RDMA
+	if (kind == US_TRANSPORT_RDMA) {
+		fprintf(stderr, "this build has no RDMA transport\n");
+		return 77;
+	}
+#endif
+	us_log_init("transport_suite", getenv("US_SUITE_DEBUG") ? LOG_DEBUG : LOG_CRIT, 0);
+	printf("transport conformance suite: %s on %s\n", k ? k : "tcp", host);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
