@@ -2,8 +2,8 @@
 /*
  * A client of the guest's counter service for the output-commit tests: one
  * TCP connection, one request at a time, as fast as replies come. Each reply
- * (the counter's new value) is logged as "MS VALUE" (milliseconds since the
- * first reply). Exits 0 on SIGTERM or after SECONDS, 3 if the connection was
+ * (the counter's new value) is logged as "MS VALUE US" (milliseconds since the
+ * first reply, the value, the request's round trip in microseconds). Exits 0 on SIGTERM or after SECONDS, 3 if the connection was
  * reset or closed, 4 on a malformed reply, 2 if it never connected.
  */
 #include <config.h>
@@ -26,12 +26,17 @@ static void on_term(int sig)
 	stop = 1;
 }
 
-static long now_ms(void)
+static long now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static long now_ms(void)
+{
+	return now_us() / 1000;
 }
 
 static int connect_retry(const char *host, int port, int seconds)
@@ -77,7 +82,7 @@ static int read_line(int fd, char *buf, size_t cap)
 int main(int argc, char **argv)
 {
 	char line[64];
-	long t0 = -1, count = 0, seconds;
+	long t0 = -1, count = 0, seconds, sent;
 	FILE *log;
 	int fd, n;
 
@@ -97,6 +102,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	while (!stop && (t0 < 0 || now_ms() - t0 < seconds * 1000)) {
+		sent = now_us();
 		if (write(fd, "+\n", 2) != 2)
 			break;
 		n = read_line(fd, line, sizeof(line));
@@ -113,7 +119,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "reqclient: malformed reply '%s'\n", line);
 			return 4;
 		}
-		fprintf(log, "%ld %ld\n", now_ms() - t0, atol(line));
+		fprintf(log, "%ld %ld %ld\n", now_ms() - t0, atol(line), now_us() - sent);
 		fflush(log);
 		count++;
 	}
