@@ -12,4 +12,6 @@ if HAVE_RDMA
 libunderstudy_a_SOURCES += rdma/verbs.c rdma/verbs_int.h
 AM_CFLAGS += $(RDMA_CFLAGS)
 US_LIBS += $(RDMA_LIBS)
+TESTS += tests/integration/rdma_rxe.sh
 endif
+EXTRA_DIST += tests/integration/rdma_rxe.sh tests/integration/rdma_rxe_init.sh

@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Transport conformance suite: one body of tests run against the transport
- * named by $US_TRANSPORT_KIND (tcp, the default, or rdma) on the address
- * $US_TRANSPORT_HOST (default 127.0.0.1), with the real standby receiver
+ * named by argv[1] or $US_TRANSPORT_KIND (tcp, the default, or rdma) on the
+ * address argv[2] or $US_TRANSPORT_HOST (default 127.0.0.1), with the real standby receiver
  * (replicator/receiver.c) behind the listener. Epochs of random page sets,
  * an empty one and one larger than the RDMA ring, arrive byte-exact in the
  * replica with ACKs in order; a connection killed mid-epoch leaves the last
  * committed epoch intact; a peer of another protocol version is refused.
+ * The standby runs on its own thread and loop (an RDMA connect waits for the
+ * accept synchronously, as the primary does); the main thread only reads
+ * what it wrote once a flag says it is idle or done.
  * tests/integration/rdma_rxe.sh runs it over soft-RoCE in a QEMU guest.
  */
 #include <config.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <xxhash.h>
@@ -39,6 +45,7 @@
 
 struct peer {
 	struct us_transport *t;
+	int committed;			/* standby: epochs committed (atomic) */
 	int msgs[US_MSG_TYPE_MAX];
 	uint64_t acks[NEPOCHS + 2];
 	int nacks, want_acks;
@@ -48,7 +55,9 @@ struct peer {
 
 static enum us_transport_kind kind = US_TRANSPORT_TCP;
 static const char *host = "127.0.0.1";
-static qb_loop_t *loop;
+static qb_loop_t *loop, *srv_loop;	/* primary's (main thread), standby's */
+static pthread_t srv_thread;
+static int quit_pipe[2] = { -1, -1 };
 static qb_loop_timer_handle guard;
 static struct us_listener *listener;
 static struct us_receiver *rx;
@@ -76,10 +85,46 @@ static int srv_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const v
 
 static void srv_closed(void *opaque, int err, const char *why)
 {
-	srv.closed = err;
 	snprintf(srv.why, sizeof(srv.why), "%s", why);
 	us_receiver_reset(rx);
-	qb_loop_stop(loop);
+	__atomic_store_n(&srv.closed, err, __ATOMIC_SEQ_CST);
+}
+
+static void rx_committed(void *opaque, uint64_t epoch)
+{
+	__atomic_add_fetch(&srv.committed, 1, __ATOMIC_SEQ_CST);
+}
+
+static int32_t on_quit(int32_t fd, int32_t revents, void *data)
+{
+	qb_loop_stop(srv_loop);
+	return 0;
+}
+
+static void *srv_main(void *arg)
+{
+	qb_loop_run(srv_loop);
+	return NULL;
+}
+
+static void stop_loop(void *data)
+{
+	qb_loop_stop(data);
+}
+
+/* Wait, running the primary's loop, until *@flag is non-zero. */
+static void wait_flag(int *flag)
+{
+	int i;
+
+	for (i = 0; i < 120000 && !__atomic_load_n(flag, __ATOMIC_SEQ_CST); i++) {
+		qb_loop_timer_handle th;
+
+		qb_loop_timer_add(loop, QB_LOOP_LOW, 1000000, loop, stop_loop, &th);
+		qb_loop_run(loop);
+		qb_loop_timer_del(loop, th);
+	}
+	assert_true(__atomic_load_n(flag, __ATOMIC_SEQ_CST));
 }
 
 static void on_accept(void *opaque, struct us_transport *t)
@@ -117,12 +162,15 @@ static int setup(void **state)
 {
 	struct us_receiver_cfg cfg = { .vm_name = VM, .ram_size = (uint64_t)NPAGES * PG,
 				       .staging_max = 64u << 20, .devstate_max = 8u << 20 };
-	struct us_receiver_ops ops = { .send = rx_send };
+	struct us_receiver_ops ops = { .send = rx_send, .committed = rx_committed };
 	int port;
 
 	memset(&srv, 0, sizeof(srv));
 	memset(&cli, 0, sizeof(cli));
 	loop = qb_loop_create();
+	srv_loop = qb_loop_create();
+	assert_int_equal(pipe2(quit_pipe, O_CLOEXEC), 0);
+	qb_loop_poll_add(srv_loop, QB_LOOP_HIGH, quit_pipe[0], POLLIN, NULL, on_quit);
 	replica = calloc(NPAGES, PG);
 	mem = calloc(NPAGES, PG);
 	cfg.replica = replica;
@@ -130,11 +178,12 @@ static int setup(void **state)
 	assert_non_null(rx);
 	for (port = 20000 + getpid() % 20000; !listener && port < 65000; port++) {
 		snprintf(addr, sizeof(addr), "%s:%d", host, port);
-		listener = us_transport_listen(loop, kind, addr, on_accept, NULL);
+		listener = us_transport_listen(srv_loop, kind, addr, on_accept, NULL);
 		if (!listener && errno != EADDRINUSE)
 			break;
 	}
 	assert_non_null(listener);
+	assert_int_equal(pthread_create(&srv_thread, NULL, srv_main, NULL), 0);
 	qb_loop_timer_add(loop, QB_LOOP_LOW, 120000000000ULL, NULL, on_guard, &guard);
 	return 0;
 }
@@ -142,11 +191,16 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	us_transport_free(cli.t);
+	if (write(quit_pipe[1], "q", 1) == 1)
+		pthread_join(srv_thread, NULL);
+	close(quit_pipe[0]);
+	close(quit_pipe[1]);
 	us_transport_free(srv.t);
 	us_listener_free(listener);
 	listener = NULL;
 	qb_loop_timer_del(loop, guard);
 	qb_loop_destroy(loop);
+	qb_loop_destroy(srv_loop);
 	us_receiver_free(rx);
 	free(replica);
 	free(mem);
@@ -240,9 +294,11 @@ static void epoch_free(struct epoch *ep)
 static void wait_acks(int n)
 {
 	cli.want_acks = n;
-	while (cli.nacks < n && !cli.closed && !srv.closed)
+	while (cli.nacks < n && !cli.closed && !__atomic_load_n(&srv.closed, __ATOMIC_SEQ_CST))
 		qb_loop_run(loop);
 	assert_int_equal(cli.nacks, n);
+	while (__atomic_load_n(&srv.committed, __ATOMIC_SEQ_CST) < n)
+		usleep(1000);	/* the ACK leaves before the epoch is applied */
 }
 
 static void sync_epoch0(void)
@@ -301,8 +357,7 @@ static void killed_mid_epoch_keeps_committed(void **state)
 		qb_loop_run(loop);
 	us_transport_free(cli.t);
 	cli.t = NULL;
-	while (!srv.closed)
-		qb_loop_run(loop);
+	wait_flag(&srv.closed);
 	us_receiver_stats(rx, &st);
 	assert_true(st.committed == 0);
 	assert_true(st.receiving == US_EPOCH_NONE);
@@ -326,8 +381,7 @@ static void other_version_tcp(void)
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	us_proto_hdr_encode(buf, &h);
 	assert_int_equal(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
-	while (!srv.closed)
-		qb_loop_run(loop);
+	wait_flag(&srv.closed);
 	assert_true(read(fd, buf, US_PROTO_HDR_SIZE) == US_PROTO_HDR_SIZE);
 	assert_int_equal(us_proto_hdr_decode(buf, &h, NULL, 0), 0);
 	assert_int_equal(h.type, US_MSG_REFUSE);
@@ -347,8 +401,7 @@ static void other_version_refused(void **state)
 		connect_client();
 		assert_int_equal(us_transport_send_msg(cli.t, US_MSG_HELLO, 0, body,
 						       us_proto_hello_encode(body, &h)), 0);
-		while (!srv.closed)
-			qb_loop_run(loop);
+		wait_flag(&srv.closed);
 		while (!cli.msgs[US_MSG_REFUSE] && !cli.closed)
 			qb_loop_run(loop);
 		assert_int_equal(cli.msgs[US_MSG_REFUSE], 1);
@@ -368,10 +421,12 @@ int main(int argc, char **argv)
 	};
 	const char *k = argc > 1 ? argv[1] : getenv("US_TRANSPORT_KIND");
 
-	if (getenv("US_TRANSPORT_HOST"))
+	if (argc > 2)
+		host = argv[2];
+	else if (getenv("US_TRANSPORT_HOST"))
 		host = getenv("US_TRANSPORT_HOST");
 	if (k && us_transport_kind_parse(k, &kind) < 0) {
-		fprintf(stderr, "usage: transport_suite [tcp|rdma]\n");
+		fprintf(stderr, "usage: transport_suite [tcp|rdma [HOST]]\n");
 		return 2;
 	}
 #ifndef HAVE_RDMA
@@ -380,7 +435,8 @@ int main(int argc, char **argv)
 		return 77;
 	}
 #endif
-	us_log_init("transport_suite", getenv("US_SUITE_DEBUG") ? LOG_DEBUG : LOG_CRIT, 0);
+	us_log_init("transport_suite", getenv("US_SUITE_DEBUG") ? LOG_DEBUG :
+		    kind == US_TRANSPORT_RDMA ? LOG_ERR : LOG_CRIT, 0);
 	printf("transport conformance suite: %s on %s\n", k ? k : "tcp", host);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
