@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The verbs transport (rdma/verbs.c) against fakes of librdmacm and
+ * libibverbs (linked with --wrap; the inline verbs calls go through a fake
+ * device context's ops) for what soft-RoCE cannot provoke: ibv_reg_mr
+ * failing, a rejected connection, a completion error, DISCONNECTED
+ * mid-epoch, a full send queue, and the ring's credit holding the writer
+ * back until the reader gives space back.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+
+#include "rdma/transport_int.h"
+#include "rdma/verbs_int.h"
+#include "replicator/log.h"
+#include "tests/lib/logcap.h"
+
+#define RING (8u << 20)
+#define MAX_EV 8
+#define MAX_WC 64
+
+/* ---- the fakes ---- */
+
+static struct {
+	struct ibv_context ctx;
+	struct ibv_device dev;
+	struct ibv_pd pd;
+	struct ibv_cq cq;
+	struct ibv_qp qp;
+	struct ibv_comp_channel cch;
+	struct rdma_event_channel ech;
+	enum rdma_cm_event_type ev[MAX_EV];	/* scripted cm events, in order */
+	int nev, next_ev;
+	struct ibv_wc wc[MAX_WC];		/* scripted completions */
+	int nwc;
+	int reg_fail;			/* ibv_reg_mr fails with this errno */
+	int post_send_rc;		/* ibv_post_send returns this */
+	int sends, writes_outstanding, max_outstanding;
+	uint64_t bytes_written;
+	int disconnected;
+} f;
+
+static int fake_poll_cq(struct ibv_cq *cq, int n, struct ibv_wc *wc)
+{
+	int i;
+
+	for (i = 0; i < n && i < f.nwc; i++)
+		wc[i] = f.wc[i];
+	memmove(f.wc, f.wc + i, (f.nwc - i) * sizeof(*wc));
+	f.nwc -= i;
+	return i;
+}
+
+static int fake_req_notify(struct ibv_cq *cq, int solicited)
+{
+	return 0;
+}
+
+static int fake_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad)
+{
+	if (f.post_send_rc)
+		return f.post_send_rc;
+	f.sends++;
+	f.writes_outstanding++;
+	if (f.writes_outstanding > f.max_outstanding)
+		f.max_outstanding = f.writes_outstanding;
+	f.bytes_written += wr->sg_list[0].length;
+	return 0;
+}
+
+static int fake_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad)
+{
+	return 0;
+}
+
+struct rdma_event_channel *__wrap_rdma_create_event_channel(void);
+struct rdma_event_channel *__wrap_rdma_create_event_channel(void)
+{
+	return &f.ech;
+}
+
+void __wrap_rdma_destroy_event_channel(struct rdma_event_channel *ch);
+void __wrap_rdma_destroy_event_channel(struct rdma_event_channel *ch)
+{
+}
+
+int __wrap_rdma_create_id(struct rdma_event_channel *ch, struct rdma_cm_id **id, void *ctx,
+			  enum rdma_port_space ps);
+int __wrap_rdma_create_id(struct rdma_event_channel *ch, struct rdma_cm_id **id, void *ctx,
+			  enum rdma_port_space ps)
+{
+	*id = calloc(1, sizeof(**id));
+	(*id)->channel = ch;
+	(*id)->context = ctx;
+	return 0;
+}
+
+int __wrap_rdma_destroy_id(struct rdma_cm_id *id);
+int __wrap_rdma_destroy_id(struct rdma_cm_id *id)
+{
+	free(id);
+	return 0;
+}
+
+int __wrap_rdma_resolve_addr(struct rdma_cm_id *id, struct sockaddr *src, struct sockaddr *dst,
+			     int ms);
+int __wrap_rdma_resolve_addr(struct rdma_cm_id *id, struct sockaddr *src, struct sockaddr *dst,
+			     int ms)
+{
+	id->verbs = &f.ctx;
+	return 0;
+}
+
+int __wrap_rdma_resolve_route(struct rdma_cm_id *id, int ms);
+int __wrap_rdma_resolve_route(struct rdma_cm_id *id, int ms)
+{
+	return 0;
+}
+
+int __wrap_rdma_connect(struct rdma_cm_id *id, struct rdma_conn_param *p);
+int __wrap_rdma_connect(struct rdma_cm_id *id, struct rdma_conn_param *p)
+{
+	return 0;
+}
+
+int __wrap_rdma_disconnect(struct rdma_cm_id *id);
+int __wrap_rdma_disconnect(struct rdma_cm_id *id)
+{
+	f.disconnected++;
+	return 0;
+}
+
+int __wrap_rdma_get_cm_event(struct rdma_event_channel *ch, struct rdma_cm_event **event);
+int __wrap_rdma_get_cm_event(struct rdma_event_channel *ch, struct rdma_cm_event **event)
+{
+	static struct { uint64_t addr; uint32_t rkey, len; } ri = { 0x10000, 42, RING };
+	struct rdma_cm_event *ev;
+
+	if (f.next_ev == f.nev) {
+		errno = EAGAIN;
+		return -1;
+	}
+	ev = calloc(1, sizeof(*ev));
+	ev->event = f.ev[f.next_ev++];
+	if (ev->event == RDMA_CM_EVENT_ESTABLISHED) {
+		ev->param.conn.private_data = &ri;
+		ev->param.conn.private_data_len = sizeof(ri);
+	}
+	*event = ev;
+	return 0;
+}
+
+int __wrap_rdma_ack_cm_event(struct rdma_cm_event *event);
+int __wrap_rdma_ack_cm_event(struct rdma_cm_event *event)
+{
+	free(event);
+	return 0;
+}
+
+int __wrap_rdma_create_qp(struct rdma_cm_id *id, struct ibv_pd *pd, struct ibv_qp_init_attr *a);
+int __wrap_rdma_create_qp(struct rdma_cm_id *id, struct ibv_pd *pd, struct ibv_qp_init_attr *a)
+{
+	id->qp = &f.qp;
+	return 0;
+}
+
+void __wrap_rdma_destroy_qp(struct rdma_cm_id *id);
+void __wrap_rdma_destroy_qp(struct rdma_cm_id *id)
+{
+	id->qp = NULL;
+}
+
+struct ibv_pd *__wrap_ibv_alloc_pd(struct ibv_context *c);
+struct ibv_pd *__wrap_ibv_alloc_pd(struct ibv_context *c)
+{
+	return &f.pd;
+}
+
+int __wrap_ibv_dealloc_pd(struct ibv_pd *pd);
+int __wrap_ibv_dealloc_pd(struct ibv_pd *pd)
+{
+	return 0;
+}
+
+struct ibv_comp_channel *__wrap_ibv_create_comp_channel(struct ibv_context *c);
+struct ibv_comp_channel *__wrap_ibv_create_comp_channel(struct ibv_context *c)
+{
+	return &f.cch;
+}
+
+int __wrap_ibv_destroy_comp_channel(struct ibv_comp_channel *ch);
+int __wrap_ibv_destroy_comp_channel(struct ibv_comp_channel *ch)
+{
+	return 0;
+}
+
+struct ibv_cq *__wrap_ibv_create_cq(struct ibv_context *c, int cqe, void *ctx,
+				    struct ibv_comp_channel *ch, int vec);
+struct ibv_cq *__wrap_ibv_create_cq(struct ibv_context *c, int cqe, void *ctx,
+				    struct ibv_comp_channel *ch, int vec)
+{
+	return &f.cq;
+}
+
+int __wrap_ibv_destroy_cq(struct ibv_cq *cq);
+int __wrap_ibv_destroy_cq(struct ibv_cq *cq)
+{
+	return 0;
+}
+
+static struct ibv_mr *fake_reg(void)
+{
+	struct ibv_mr *mr;
+
+	if (f.reg_fail) {
+		errno = f.reg_fail;
+		return NULL;
+	}
+	mr = calloc(1, sizeof(*mr));
+	mr->lkey = mr->rkey = 7;
+	return mr;
+}
+
+struct ibv_mr *__wrap_ibv_reg_mr(struct ibv_pd *pd, void *addr, size_t len, int access);
+struct ibv_mr *__wrap_ibv_reg_mr(struct ibv_pd *pd, void *addr, size_t len, int access)
+{
+	return fake_reg();
+}
+
+struct ibv_mr *__wrap_ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr, size_t len, uint64_t iova,
+				       unsigned int access);
+struct ibv_mr *__wrap_ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr, size_t len, uint64_t iova,
+				       unsigned int access)
+{
+	return fake_reg();
+}
+
+int __wrap_ibv_dereg_mr(struct ibv_mr *mr);
+int __wrap_ibv_dereg_mr(struct ibv_mr *mr)
+{
+	free(mr);
+	return 0;
+}
+
+int __wrap_ibv_get_cq_event(struct ibv_comp_channel *ch, struct ibv_cq **cq, void **ctx);
+int __wrap_ibv_get_cq_event(struct ibv_comp_channel *ch, struct ibv_cq **cq, void **ctx)
+{
+	*cq = &f.cq;
+	*ctx = NULL;
+	return 0;
+}
+
+void __wrap_ibv_ack_cq_events(struct ibv_cq *cq, unsigned int n);
+void __wrap_ibv_ack_cq_events(struct ibv_cq *cq, unsigned int n)
+{
+}
+
+const char *__wrap_ibv_get_device_name(struct ibv_device *d);
+const char *__wrap_ibv_get_device_name(struct ibv_device *d)
+{
+	return "fake0";
+}
+
+/* ---- tests ---- */
+
+static qb_loop_t *loop;
+static int closed_err;
+static char closed_why[256];
+
+static void on_closed(void *opaque, int err, const char *why)
+{
+	closed_err = err;
+	snprintf(closed_why, sizeof(closed_why), "%s", why);
+	qb_loop_stop(loop);
+}
+
+static void stop_loop(void *data)
+{
+	qb_loop_stop(loop);
+}
+
+/* Run the loop until closed or 200 ms passed. */
+static void run_briefly(void)
+{
+	qb_loop_timer_handle th;
+
+	qb_loop_timer_add(loop, QB_LOOP_LOW, 200000000ULL, NULL, stop_loop, &th);
+	qb_loop_run(loop);
+	qb_loop_timer_del(loop, th);
+}
+
+static void script(int n, ...)
+{
+	va_list ap;
+	int i;
+
+	va_start(ap, n);
+	for (i = 0; i < n; i++)
+		f.ev[f.nev++] = va_arg(ap, enum rdma_cm_event_type);
+	va_end(ap);
+}
+
+static int setup(void **state)
+{
+	memset(&f, 0, sizeof(f));
+	f.ctx.device = &f.dev;
+	f.ctx.ops.poll_cq = fake_poll_cq;
+	f.ctx.ops.req_notify_cq = fake_req_notify;
+	f.ctx.ops.post_send = fake_post_send;
+	f.ctx.ops.post_recv = fake_post_recv;
+	f.cq.context = f.qp.context = &f.ctx;
+	/* Always readable: the transport must cope with nothing to read. */
+	f.ech.fd = eventfd(1, EFD_CLOEXEC);
+	f.cch.fd = eventfd(1, EFD_CLOEXEC);
+	loop = qb_loop_create();
+	closed_err = 0;
+	closed_why[0] = 0;
+	us_logcap_clear();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	qb_loop_destroy(loop);
+	close(f.ech.fd);
+	close(f.cch.fd);
+	return 0;
+}
+
+static struct us_transport *connected(void)
+{
+	static const struct us_transport_cbs cbs = { .closed = on_closed };
+	struct us_transport *t;
+
+	script(3, RDMA_CM_EVENT_ADDR_RESOLVED, RDMA_CM_EVENT_ROUTE_RESOLVED,
+	       RDMA_CM_EVENT_ESTABLISHED);
+	t = us_verbs_connect(loop, "10.0.0.1:7000", 100);
+	assert_non_null(t);
+	assert_string_equal(us_transport_name(t), "rdma");
+	us_transport_set_cbs(t, &cbs, NULL);
+	return t;
+}
+
+static void reg_mr_fails(void **state)
+{
+	f.reg_fail = ENOMEM;
+	script(3, RDMA_CM_EVENT_ADDR_RESOLVED, RDMA_CM_EVENT_ROUTE_RESOLVED,
+	       RDMA_CM_EVENT_ESTABLISHED);
+	assert_null(us_verbs_connect(loop, "10.0.0.1:7000", 100));
+	assert_int_equal(errno, ENOMEM);
+	assert_non_null(strstr(us_logcap_text(), "RLIMIT_MEMLOCK"));
+}
+
+static void rejected(void **state)
+{
+	script(3, RDMA_CM_EVENT_ADDR_RESOLVED, RDMA_CM_EVENT_ROUTE_RESOLVED,
+	       RDMA_CM_EVENT_REJECTED);
+	assert_null(us_verbs_connect(loop, "10.0.0.1:7000", 100));
+	assert_int_equal(errno, ECONNREFUSED);
+	assert_non_null(strstr(us_logcap_text(), "transport = rdma"));
+}
+
+static void address_error(void **state)
+{
+	script(1, RDMA_CM_EVENT_ADDR_ERROR);
+	assert_null(us_verbs_connect(loop, "10.0.0.1:7000", 100));
+	assert_int_equal(errno, EHOSTUNREACH);
+	assert_non_null(strstr(us_logcap_text(), "not reachable through an RDMA device"));
+}
+
+static void cq_error_closes(void **state)
+{
+	struct us_transport *t = connected();
+	static char page[4096];
+
+	assert_int_equal(us_transport_send_pages(t, 1, 0, 1, page), 0);
+	f.wc[f.nwc++] = (struct ibv_wc){ .wr_id = 3ull << 62, .status = IBV_WC_RETRY_EXC_ERR };
+	run_briefly();
+	assert_int_equal(closed_err, -EIO);
+	assert_non_null(strstr(closed_why, "completion error"));
+	assert_int_equal(us_transport_send_pages(t, 1, 0, 1, page), -EPIPE);
+	us_transport_free(t);
+	assert_int_equal(f.disconnected, 1);
+}
+
+static void disconnected_mid_epoch(void **state)
+{
+	struct us_transport *t = connected();
+	static char page[4096];
+
+	assert_int_equal(us_transport_send_pages(t, 1, 0, 1, page), 0);
+	script(1, RDMA_CM_EVENT_DISCONNECTED);
+	run_briefly();
+	assert_int_equal(closed_err, -ECONNRESET);
+	assert_non_null(strstr(closed_why, "peer disconnected"));
+	us_transport_free(t);
+}
+
+static void full_send_queue(void **state)
+{
+	struct us_transport *t = connected();
+	static char page[4096];
+
+	f.post_send_rc = ENOMEM;
+	assert_int_equal(us_transport_send_pages(t, 1, 0, 1, page), -ENOMEM);
+	us_transport_free(t);
+}
+
+/* Without credit the writer stops at the ring's size and at the queue depth. */
+static void credit_bounds_writes(void **state)
+{
+	struct us_transport *t = connected();
+	static char pages[256 * 4096];
+	uint64_t before;
+	int i;
+
+	for (i = 0; i < 12; i++)	/* 12 MiB: more than the 8 MiB ring */
+		assert_int_equal(us_transport_send_pages(t, 1, 0, 256, pages), 0);
+	assert_true(f.bytes_written <= RING);
+	assert_true(us_transport_queued(t) > 0);
+	assert_true(us_transport_busy(t));
+	assert_true(f.max_outstanding <= 128);
+	before = f.bytes_written;
+	/* The reader gives 4 MiB back in a SEND's immediate. */
+	f.wc[f.nwc++] = (struct ibv_wc){ .wr_id = 1ull << 62, .status = IBV_WC_SUCCESS,
+					 .opcode = IBV_WC_RECV, .wc_flags = IBV_WC_WITH_IMM,
+					 .imm_data = htonl(4u << 20) };
+	run_briefly();
+	assert_true(f.bytes_written > before);
+	assert_true(f.bytes_written <= RING + (4u << 20));
+	assert_int_equal(closed_err, 0);
+	us_transport_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(reg_mr_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(rejected, setup, teardown),
+		cmocka_unit_test_setup_teardown(address_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(cq_error_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(disconnected_mid_epoch, setup, teardown),
+		cmocka_unit_test_setup_teardown(full_send_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(credit_bounds_writes, setup, teardown),
+	};
+
+	us_log_init("test_verbs", LOG_CRIT, 0);
+	us_logcap_start();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
