@@ -410,6 +410,15 @@ static void down_ram(struct us_primary *p)
 	us_ramfile_close(&p->ram, 1);
 }
 
+static void down_qemu(struct us_primary *p)
+{
+	us_qemu_free(p->qemu);
+	p->qemu = NULL;
+	us_relay_free(p->relay);
+	p->relay = NULL;
+}
+
+/* QEMU and its NIC's relay (which must listen before QEMU connects). */
 static int up_qemu(struct us_primary *p)
 {
 	char serial[PATH_MAX];
@@ -427,17 +436,8 @@ static int up_qemu(struct us_primary *p)
 	if (p->qemu)
 		return 0;
 	rc = -errno;
-	us_relay_free(p->relay);
-	p->relay = NULL;
+	down_qemu(p);
 	return rc;
-}
-
-static void down_qemu(struct us_primary *p)
-{
-	us_qemu_free(p->qemu);
-	p->qemu = NULL;
-	us_relay_free(p->relay);
-	p->relay = NULL;
 }
 
 static void on_qmp_closed(void *opaque)

@@ -275,6 +275,18 @@ static void down_ram(struct us_standby *s)
 	us_ramfile_close(&s->ram, 1);
 }
 
+static void down_qemu(struct us_standby *s)
+{
+	us_qmp_free(s->qmp);
+	s->qmp = NULL;
+	us_qemu_free(s->qemu);
+	s->qemu = NULL;
+	us_relay_free(s->relay);
+	s->relay = NULL;
+	unlink(s->dev_sock);
+}
+
+/* The parked QEMU, its QMP connection and its NIC's relay; all or nothing. */
 static int up_qemu(struct us_standby *s)
 {
 	char serial[PATH_MAX];
@@ -291,33 +303,14 @@ static int up_qemu(struct us_standby *s)
 	snprintf(s->dev_sock, sizeof(s->dev_sock), "%s/%s-incoming.sock", s->cfg->vm.run_dir,
 		 s->cfg->vm.name);
 	s->qemu = us_qemu_start(&s->cfg->vm, &o);
-	if (!s->qemu) {
-		rc = -errno;
-		us_relay_free(s->relay);
-		s->relay = NULL;
-		return rc;
+	rc = s->qemu ? 0 : -errno;
+	if (s->qemu) {
+		s->qmp = us_qmp_connect(s->loop, us_qemu_qmp_path(s->qemu));
+		rc = s->qmp && us_devstate_prepare(s->qmp) == 0 ? 0 : -EIO;
 	}
-	s->qmp = us_qmp_connect(s->loop, us_qemu_qmp_path(s->qemu));
-	if (s->qmp && us_devstate_prepare(s->qmp) == 0)
-		return 0;
-	us_qmp_free(s->qmp);
-	s->qmp = NULL;
-	us_qemu_free(s->qemu);
-	s->qemu = NULL;
-	us_relay_free(s->relay);
-	s->relay = NULL;
-	return -EIO;
-}
-
-static void down_qemu(struct us_standby *s)
-{
-	us_qmp_free(s->qmp);
-	s->qmp = NULL;
-	us_qemu_free(s->qemu);
-	s->qemu = NULL;
-	us_relay_free(s->relay);
-	s->relay = NULL;
-	unlink(s->dev_sock);
+	if (rc < 0)
+		down_qemu(s);
+	return rc;
 }
 
 static int up_receiver(struct us_standby *s)
