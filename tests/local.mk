@@ -25,6 +25,6 @@ tests_tools_fakepeer_LDADD = $(US_LIBS)
 TESTS += tests/integration/bad_input.sh tests/integration/failover_counter.sh \
 	tests/integration/replica_exact.sh tests/integration/failover_tcp.sh \
 	tests/integration/degraded.sh
-EXTRA_DIST += tests/lib/lab.sh tests/lib/common.sh tests/integration/bad_input.sh \
+EXTRA_DIST += tests/lab tests/lib/lab.sh tests/lib/common.sh tests/integration/bad_input.sh \
 	tests/integration/failover_counter.sh tests/integration/replica_exact.sh \
 	tests/integration/failover_tcp.sh tests/integration/degraded.sh
