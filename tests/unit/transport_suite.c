@@ -6,7 +6,8 @@
  * (replicator/receiver.c) behind the listener. Epochs of random page sets,
  * an empty one and one larger than the RDMA ring, arrive byte-exact in the
  * replica with ACKs in order; a connection killed mid-epoch leaves the last
- * committed epoch intact; a peer of another protocol version is refused.
+ * committed epoch intact; a peer of another protocol version is refused;
+ * transport = auto picks RDMA exactly when the address is on an RDMA device.
  * The standby runs on its own thread and loop (an RDMA connect waits for the
  * accept synchronously, as the primary does); the main thread only reads
  * what it wrote once a flag says it is idle or done.
@@ -412,12 +413,23 @@ static void other_version_refused(void **state)
 	assert_int_equal(srv.msgs[US_MSG_HELLO], 0);
 }
 
+/* transport = auto picks what the listener speaks: RDMA on an RDMA device. */
+static void auto_picks_listener_kind(void **state)
+{
+	struct us_transport *t = us_transport_connect(loop, US_TRANSPORT_AUTO, addr, 5000);
+
+	assert_non_null(t);
+	assert_string_equal(us_transport_name(t), kind == US_TRANSPORT_RDMA ? "rdma" : "tcp");
+	us_transport_free(t);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(epochs_arrive_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(killed_mid_epoch_keeps_committed, setup, teardown),
 		cmocka_unit_test_setup_teardown(other_version_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(auto_picks_listener_kind, setup, teardown),
 	};
 	const char *k = argc > 1 ? argv[1] : getenv("US_TRANSPORT_KIND");
 
