@@ -33,13 +33,13 @@ dirtier_rate() {
 unprotected() {
 	local rate=$1 log=$LAB_DIR/plain.serial ram=/dev/shm/understudy-$LAB_VM.plain
 	rm -f "$log"
-	timeout 40 qemu-system-x86_64 -machine q35,memory-backend=ram0 -m 128M \
+	timeout 150 qemu-system-x86_64 -machine q35,memory-backend=ram0 -m 128M \
 		-object memory-backend-file,id=ram0,size=128M,mem-path="$ram",share=on \
 		-nodefaults -vga none -display none -serial file:"$log" \
 		-kernel "$US_GUEST_KERNEL" -initrd "$US_GUEST_INITRD" \
 		-append "console=ttyS0 quiet us.run=dirtier us.dirty=$rate us.dirty_mb=64" &
 	local q=$!
-	lab_wait 60 sh -c "[ \$(grep -a -c 'us-dirtier pages' '$log') -ge 6 ]"
+	lab_wait 120 sh -c "[ \"\$(grep -s -a -c 'us-dirtier pages' '$log')\" -ge 6 ] 2>/dev/null"
 	kill $q; wait $q 2>/dev/null; rm -f "$ram"
 	dirtier_rate "$log"
 }
