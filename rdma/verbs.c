@@ -474,6 +474,12 @@ static int pump(struct verbs_conn *c)
 	return 0;
 }
 
+static void shut(struct verbs_conn *c)
+{
+	loop_del(c);
+	c->failed = 1;
+}
+
 static int enqueue(struct verbs_conn *c, uint16_t type, uint64_t epoch, const void *prefix,
 		   size_t prefix_len, const void *body, size_t body_len, void *owned)
 {
@@ -494,9 +500,12 @@ static int enqueue(struct verbs_conn *c, uint16_t type, uint64_t epoch, const vo
 	c->queued += s->hdr_len + body_len;
 	c->was_busy = 1;
 	rc = pump(c);
-	if (rc < 0)
-		us_log(LOG_ERR, US_TAG_RDMA, "posting an RDMA write failed: %s (send queue full?)",
-		       strerror(-rc));
+	if (rc < 0) {
+		/* The stream has a hole now: nothing more may follow it. */
+		us_log(LOG_ERR, US_TAG_RDMA, "posting an RDMA write to %s failed: %s (send queue "
+		       "full?); the connection is unusable", c->base.peer, strerror(-rc));
+		shut(c);
+	}
 	return rc;
 }
 
@@ -646,10 +655,14 @@ static int consume(struct verbs_conn *c, char *why, size_t whylen)
 	return 0;
 }
 
-/* Give consumed ring space back; without a free slot it rides on a later send. */
+/*
+ * Give consumed ring space back. Bare credits use at most half the send
+ * slots, so an ACK always finds one; otherwise the credit rides on a later send.
+ */
 static void return_credit(struct verbs_conn *c)
 {
-	if (!c->writer && !c->failed && c->pos != c->credit_sent)
+	if (!c->writer && !c->failed && c->pos != c->credit_sent &&
+	    __builtin_popcount(c->send_busy) < (int)CTL_SLOTS / 2)
 		send_ctl(c, NULL, 0);
 }
 
@@ -729,12 +742,6 @@ static int on_wc(struct verbs_conn *c, const struct ibv_wc *wc, char *why, size_
 		c->completed = WRID_VAL(wc->wr_id) + 1;
 		return 0;
 	}
-}
-
-static void shut(struct verbs_conn *c)
-{
-	loop_del(c);
-	c->failed = 1;
 }
 
 /* Report the end of the connection; the owner may free it in the callback. */

@@ -417,6 +417,9 @@ static void full_send_queue(void **state)
 
 	f.post_send_rc = ENOMEM;
 	assert_int_equal(us_transport_send_pages(t, 1, 0, 1, page), -ENOMEM);
+	assert_non_null(strstr(us_logcap_text(), "send queue full"));
+	f.post_send_rc = 0;
+	assert_int_equal(us_transport_send_pages(t, 1, 1, 1, page), -EPIPE);	/* no hole */
 	us_transport_free(t);
 }
 
