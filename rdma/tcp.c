@@ -20,29 +20,19 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "rdma/msgq.h"
 #include "rdma/transport_int.h"
 #include "replicator/log.h"
 
-#define SEG_HDR_MAX (US_PROTO_HDR_SIZE + US_PROTO_PAGES_DESC)
 #define RX_CAP (2 * (US_PROTO_HDR_SIZE + US_PROTO_MAX_BODY))
 #define IOV_BATCH 128
-
-struct seg {
-	char hdr[SEG_HDR_MAX];	/* header and, for PAGES, its descriptor */
-	uint32_t hdr_len;
-	const char *body;	/* borrowed, or points to owned */
-	size_t body_len;
-	void *owned;		/* copy of a control message body */
-};
 
 struct tcp_conn {
 	struct us_transport base;
 	int fd;
 	int events;		/* events registered with the loop */
-	struct seg *q;		/* queue: q[head..tail) */
-	size_t head, tail, cap;
-	size_t off;		/* bytes of q[head] already written */
-	uint64_t queued;	/* bytes not yet written */
+	struct us_msgq mq;	/* messages not yet (fully) written */
+	size_t off;		/* bytes of the front message already written */
 	char *rx;		/* received bytes not yet consumed */
 	size_t rx_len;
 	int stopped;		/* no more reading: owner or version mismatch */
@@ -279,60 +269,29 @@ static void set_events(struct tcp_conn *c, int events)
 	qb_loop_poll_mod(c->base.loop, QB_LOOP_HIGH, c->fd, events, c, conn_dispatch);
 }
 
-static struct seg *seg_push(struct tcp_conn *c)
-{
-	struct seg *q;
-	size_t cap;
-
-	if (c->head == c->tail)
-		c->head = c->tail = 0;
-	if (c->tail == c->cap) {
-		cap = c->cap ? c->cap * 2 : 256;
-		q = realloc(c->q, cap * sizeof(*q));
-		if (!q)
-			return NULL;
-		c->q = q;
-		c->cap = cap;
-	}
-	return memset(&c->q[c->tail++], 0, sizeof(struct seg));
-}
-
 static int enqueue(struct tcp_conn *c, uint16_t type, uint64_t epoch, const void *prefix,
-		   size_t prefix_len, const void *body, size_t body_len)
+		   size_t prefix_len, const void *body, size_t body_len, void *owned)
 {
 	struct us_msg_hdr h = { .version = US_PROTO_VERSION, .type = type,
-				.len = prefix_len + body_len, .vm_id = c->base.vm_id,
-				.epoch = epoch };
-	struct seg *s;
+				.vm_id = c->base.vm_id, .epoch = epoch };
+	int rc;
 
-	if (c->fd < 0)
+	if (c->fd < 0) {
+		free(owned);
 		return -EPIPE;
-	s = seg_push(c);
-	if (!s)
-		return -ENOMEM;
-	us_proto_hdr_encode(s->hdr, &h);
-	memcpy(s->hdr + US_PROTO_HDR_SIZE, prefix, prefix_len);
-	s->hdr_len = US_PROTO_HDR_SIZE + prefix_len;
-	s->body = body;
-	s->body_len = body_len;
-	c->queued += s->hdr_len + body_len;
-	set_events(c, c->events | POLLOUT);
-	return 0;
-}
-
-static void seg_done(struct tcp_conn *c)
-{
-	free(c->q[c->head].owned);
-	c->head++;
-	c->off = 0;
+	}
+	rc = us_msgq_push(&c->mq, &h, prefix, prefix_len, body, body_len, owned);
+	if (rc == 0)
+		set_events(c, c->events | POLLOUT);
+	return rc;
 }
 
 static size_t fill_iov(struct tcp_conn *c, struct iovec *iov)
 {
 	size_t n = 0, i, off = c->off;
 
-	for (i = c->head; i < c->tail && n + 2 <= IOV_BATCH; i++, off = 0) {
-		struct seg *s = &c->q[i];
+	for (i = c->mq.head; i < c->mq.tail && n + 2 <= IOV_BATCH; i++, off = 0) {
+		struct us_seg *s = &c->mq.q[i];
 
 		if (off < s->hdr_len)
 			iov[n++] = (struct iovec){ s->hdr + off, s->hdr_len - off };
@@ -345,9 +304,8 @@ static size_t fill_iov(struct tcp_conn *c, struct iovec *iov)
 
 static void advance(struct tcp_conn *c, size_t n)
 {
-	c->queued -= n;
-	while (n && c->head < c->tail) {
-		struct seg *s = &c->q[c->head];
+	while (n && !us_msgq_empty(&c->mq)) {
+		struct us_seg *s = us_msgq_front(&c->mq);
 		size_t left = s->hdr_len + s->body_len - c->off;
 
 		if (n < left) {
@@ -355,7 +313,8 @@ static void advance(struct tcp_conn *c, size_t n)
 			return;
 		}
 		n -= left;
-		seg_done(c);
+		us_msgq_pop(&c->mq);
+		c->off = 0;
 	}
 }
 
@@ -365,7 +324,7 @@ static int flush(struct tcp_conn *c)
 	struct iovec iov[IOV_BATCH];
 	ssize_t n;
 
-	while (c->head < c->tail) {
+	while (!us_msgq_empty(&c->mq)) {
 		n = writev(c->fd, iov, fill_iov(c, iov));
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
@@ -377,9 +336,7 @@ static int flush(struct tcp_conn *c)
 static int tcp_send_msg(struct us_transport *t, uint16_t type, uint64_t epoch,
 			const void *body, size_t len)
 {
-	struct tcp_conn *c = (struct tcp_conn *)t;
 	void *copy = NULL;
-	int rc;
 
 	if (len) {
 		copy = malloc(len);
@@ -387,13 +344,7 @@ static int tcp_send_msg(struct us_transport *t, uint16_t type, uint64_t epoch,
 			return -ENOMEM;
 		memcpy(copy, body, len);
 	}
-	rc = enqueue(c, type, epoch, NULL, 0, copy, len);
-	if (rc < 0) {
-		free(copy);
-		return rc;
-	}
-	c->q[c->tail - 1].owned = copy;
-	return 0;
+	return enqueue((struct tcp_conn *)t, type, epoch, NULL, 0, copy, len, copy);
 }
 
 static int tcp_send_pages(struct us_transport *t, uint64_t epoch, uint64_t first,
@@ -403,7 +354,7 @@ static int tcp_send_pages(struct us_transport *t, uint64_t epoch, uint64_t first
 
 	us_proto_pages_desc_encode(desc, first, count);
 	return enqueue((struct tcp_conn *)t, US_MSG_PAGES, epoch, desc, sizeof(desc), data,
-		       (size_t)count * US_PROTO_PAGE_SIZE);
+		       (size_t)count * US_PROTO_PAGE_SIZE, NULL);
 }
 
 static int tcp_send_devstate(struct us_transport *t, uint64_t epoch, const void *buf, size_t len)
@@ -414,7 +365,7 @@ static int tcp_send_devstate(struct us_transport *t, uint64_t epoch, const void 
 	for (off = 0; off < len; off += n) {
 		n = len - off < US_PROTO_MAX_DEVSTATE_CHUNK ? len - off : US_PROTO_MAX_DEVSTATE_CHUNK;
 		rc = enqueue((struct tcp_conn *)t, US_MSG_DEVSTATE, epoch, NULL, 0,
-			     (const char *)buf + off, n);
+			     (const char *)buf + off, n, NULL);
 		if (rc < 0)
 			return rc;
 	}
@@ -430,14 +381,14 @@ static int tcp_end_epoch(struct us_transport *t, const struct us_epoch_end *e)
 
 static int tcp_busy(const struct us_transport *t)
 {
-	const struct tcp_conn *c = (const struct tcp_conn *)t;
-
-	return c->head < c->tail;
+	return !us_msgq_empty(&((const struct tcp_conn *)t)->mq);
 }
 
 static uint64_t tcp_queued(const struct us_transport *t)
 {
-	return ((const struct tcp_conn *)t)->queued;
+	const struct tcp_conn *c = (const struct tcp_conn *)t;
+
+	return c->mq.queued - c->off;
 }
 
 /* ---- receiving and the connection's life ---- */
@@ -548,9 +499,7 @@ static void tcp_destroy(struct us_transport *t)
 	struct tcp_conn *c = (struct tcp_conn *)t;
 
 	shut(c);
-	while (c->head < c->tail)
-		seg_done(c);
-	free(c->q);
+	us_msgq_free(&c->mq);
 	free(c->rx);
 	free(c);
 }

@@ -38,6 +38,7 @@
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
 
+#include "rdma/msgq.h"
 #include "rdma/transport_int.h"
 #include "rdma/verbs_int.h"
 #include "replicator/log.h"
@@ -47,7 +48,6 @@
 #define SQ_DEPTH 128u
 #define SIGNAL_EVERY 16u
 #define BATCH_BYTES (1u << 20)		/* bytes per doorbell */
-#define SEG_HDR_MAX (US_PROTO_HDR_SIZE + US_PROTO_PAGES_DESC)
 #define MSG_MAX (US_PROTO_HDR_SIZE + US_PROTO_MAX_BODY + US_PROTO_MAX_DEVSTATE_CHUNK)
 
 #define WRID_RECV (1ull << 62)
@@ -65,14 +65,6 @@ struct ring_info {
 	uint32_t len;
 };
 _Static_assert(sizeof(struct ring_info) == 16, "ring_info is on the wire");
-
-struct seg {
-	char hdr[SEG_HDR_MAX];	/* header and, for PAGES, its descriptor */
-	uint32_t hdr_len;
-	const char *body;	/* borrowed, or points to owned */
-	size_t body_len;
-	void *owned;		/* copy of a control message body */
-};
 
 struct verbs_conn {
 	struct us_transport base;
@@ -94,9 +86,7 @@ struct verbs_conn {
 	uint64_t remote_addr;	/* writer: the peer's ring */
 	uint32_t rkey;
 	/* writer */
-	struct seg *q;		/* messages not yet copied: q[qh..qt) */
-	size_t qh, qt, qcap;
-	uint64_t queued;	/* bytes in q */
+	struct us_msgq mq;	/* messages not yet copied into the ring */
 	uint64_t head;		/* stream bytes copied and posted */
 	uint64_t credit;	/* stream bytes the reader consumed */
 	uint64_t posted, completed;	/* write WRs */
@@ -373,24 +363,6 @@ out:
 
 /* ---- writer: the message queue, copied into the ring and written ---- */
 
-static struct seg *seg_push(struct verbs_conn *c)
-{
-	struct seg *q;
-	size_t cap;
-
-	if (c->qh == c->qt)
-		c->qh = c->qt = 0;
-	if (c->qt == c->qcap) {
-		cap = c->qcap ? c->qcap * 2 : 256;
-		q = realloc(c->q, cap * sizeof(*q));
-		if (!q)
-			return NULL;
-		c->q = q;
-		c->qcap = cap;
-	}
-	return memset(&c->q[c->qt++], 0, sizeof(struct seg));
-}
-
 static void encode_hdr(struct verbs_conn *c, void *out, uint16_t type, uint64_t epoch, size_t len)
 {
 	struct us_msg_hdr h = { .version = us_verbs_wire_version, .type = type, .len = len,
@@ -450,10 +422,10 @@ static int pump(struct verbs_conn *c)
 	uint64_t start;
 	int rc;
 
-	while (c->qh < c->qt && !c->failed && c->posted - c->completed + 2 <= SQ_DEPTH) {
+	while (!us_msgq_empty(&c->mq) && !c->failed && c->posted - c->completed + 2 <= SQ_DEPTH) {
 		start = c->head;
-		while (c->qh < c->qt && c->head - start < BATCH_BYTES) {
-			struct seg *s = &c->q[c->qh];
+		while (!us_msgq_empty(&c->mq) && c->head - start < BATCH_BYTES) {
+			struct us_seg *s = us_msgq_front(&c->mq);
 			size_t need = s->hdr_len + s->body_len;
 
 			if (need > c->ring_len - (c->head - c->credit))
@@ -461,9 +433,7 @@ static int pump(struct verbs_conn *c)
 			copy_in(c, c->head, s->hdr, s->hdr_len);
 			copy_in(c, c->head + s->hdr_len, s->body, s->body_len);
 			c->head += need;
-			c->queued -= need;
-			free(s->owned);
-			c->qh++;
+			us_msgq_pop(&c->mq);
 		}
 		if (c->head == start)
 			return 0;
@@ -483,21 +453,17 @@ static void shut(struct verbs_conn *c)
 static int enqueue(struct verbs_conn *c, uint16_t type, uint64_t epoch, const void *prefix,
 		   size_t prefix_len, const void *body, size_t body_len, void *owned)
 {
-	struct seg *s;
+	struct us_msg_hdr h = { .version = us_verbs_wire_version, .type = type,
+				.vm_id = c->base.vm_id, .epoch = epoch };
 	int rc;
 
-	if (c->failed)
+	if (c->failed) {
+		free(owned);
 		return -EPIPE;
-	s = seg_push(c);
-	if (!s)
-		return -ENOMEM;
-	encode_hdr(c, s->hdr, type, epoch, prefix_len + body_len);
-	memcpy(s->hdr + US_PROTO_HDR_SIZE, prefix, prefix_len);
-	s->hdr_len = US_PROTO_HDR_SIZE + prefix_len;
-	s->body = body;
-	s->body_len = body_len;
-	s->owned = owned;
-	c->queued += s->hdr_len + body_len;
+	}
+	rc = us_msgq_push(&c->mq, &h, prefix, prefix_len, body, body_len, owned);
+	if (rc < 0)
+		return rc;
 	c->was_busy = 1;
 	rc = pump(c);
 	if (rc < 0) {
@@ -544,7 +510,6 @@ static int verbs_send_msg(struct us_transport *t, uint16_t type, uint64_t epoch,
 	struct verbs_conn *c = (struct verbs_conn *)t;
 	char msg[CTL_SLOT];
 	void *copy = NULL;
-	int rc;
 
 	if (!c->writer) {
 		if (len > CTL_SLOT - US_PROTO_HDR_SIZE)
@@ -561,10 +526,7 @@ static int verbs_send_msg(struct us_transport *t, uint16_t type, uint64_t epoch,
 			return -ENOMEM;
 		memcpy(copy, body, len);
 	}
-	rc = enqueue(c, type, epoch, NULL, 0, copy, len, copy);
-	if (rc < 0)
-		free(copy);
-	return rc;
+	return enqueue(c, type, epoch, NULL, 0, copy, len, copy);	/* owns copy */
 }
 
 static int verbs_send_pages(struct us_transport *t, uint64_t epoch, uint64_t first,
@@ -607,12 +569,12 @@ static int verbs_busy(const struct us_transport *t)
 {
 	const struct verbs_conn *c = (const struct verbs_conn *)t;
 
-	return c->qh < c->qt || c->completed < c->posted || c->send_busy;
+	return !us_msgq_empty(&c->mq) || c->completed < c->posted || c->send_busy;
 }
 
 static uint64_t verbs_queued(const struct us_transport *t)
 {
-	return ((const struct verbs_conn *)t)->queued;
+	return ((const struct verbs_conn *)t)->mq.queued;
 }
 
 /* ---- receiving ---- */
@@ -851,9 +813,7 @@ static void verbs_destroy(struct us_transport *t)
 		rdma_destroy_id(c->id);
 	if (c->ech)
 		rdma_destroy_event_channel(c->ech);
-	while (c->qh < c->qt)
-		free(c->q[c->qh++].owned);
-	free(c->q);
+	us_msgq_free(&c->mq);
 	free(c->ring);
 	free(c->ctl);
 	free(c->scratch);
