@@ -14,6 +14,7 @@ export top_srcdir=$top top_builddir=${top_builddir:-$top/build}
 . "$top/tests/lib/common.sh"
 EPOCHS=${1:-250}
 RATES="0 20000 200000"		# pages/s: 0, 1000 and 10000 pages per 50 ms epoch
+LAB_MEM=256M
 . "$top/tests/lib/lab.sh"
 trap lab_down EXIT
 lab_up || fail "cannot create the lab"
@@ -33,11 +34,11 @@ dirtier_rate() {
 unprotected() {
 	local rate=$1 log=$LAB_DIR/plain.serial ram=/dev/shm/understudy-$LAB_VM.plain
 	rm -f "$log"
-	timeout 150 qemu-system-x86_64 -machine q35,memory-backend=ram0 -m 128M \
-		-object memory-backend-file,id=ram0,size=128M,mem-path="$ram",share=on \
+	timeout 150 qemu-system-x86_64 -machine q35,memory-backend=ram0 -m 256M \
+		-object memory-backend-file,id=ram0,size=256M,mem-path="$ram",share=on \
 		-nodefaults -vga none -display none -serial file:"$log" \
 		-kernel "$US_GUEST_KERNEL" -initrd "$US_GUEST_INITRD" \
-		-append "console=ttyS0 quiet us.run=dirtier us.dirty=$rate us.dirty_mb=64" &
+		-append "console=ttyS0 quiet us.run=dirtier us.dirty=$rate us.dirty_mb=48" &
 	local q=$!
 	lab_wait 120 sh -c "[ \"\$(grep -s -a -c 'us-dirtier pages' '$log')\" -ge 6 ] 2>/dev/null"
 	kill $q; wait $q 2>/dev/null; rm -f "$ram"
@@ -46,7 +47,7 @@ unprotected() {
 
 protected() {
 	local rate=$1 csv=$LAB_DIR/stats-$1.csv t0 t1 n0 n1
-	LAB_APPEND="us.run=dirtier us.dirty=$rate us.dirty_mb=64"
+	LAB_APPEND="us.run=dirtier us.dirty=$rate us.dirty_mb=48"
 	lab_start hB standby
 	lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start"
 	lab_start hA primary --stats "$csv"
