@@ -404,6 +404,8 @@ static void schedule_retry(struct us_hb *hb, int rc)
 {
 	unsigned int ms = rc == -EAGAIN ? HB_BUSY_MS : HB_RETRY_MS;
 
+	if (hb->retry_timer)
+		return;
 	if (hb->fails++ % HB_LOG_EVERY == 0)
 		us_log(LOG_WARNING, US_TAG_HB, "cannot join corosync group %s: %s (attempt %u); "
 		       "is corosync running in this host's network namespace? retrying every %u ms",
@@ -414,6 +416,8 @@ static void schedule_retry(struct us_hb *hb, int rc)
 
 static void lose_connection(struct us_hb *hb, int rc)
 {
+	if (!hb->have_cpg && !hb->have_quorum)
+		return;		/* the other handle already reported it */
 	us_log(LOG_ERR, US_TAG_HB, "lost corosync (%s): membership unknown until it is back",
 	       strerror(-rc));
 	drop_connection(hb);

@@ -36,7 +36,9 @@ struct us_hb_peer {
 	uint64_t epoch;
 };
 
-/* Every callback is optional; @opaque is us_hb_new's. */
+/* Every callback is optional; @opaque is us_hb_new's. They run from the
+ * loop while corosync's dispatch is in progress: they may call
+ * us_hb_announce() and the query functions, not us_hb_free(). */
 struct us_hb_cbs {
 	/* a peer's first announcement since it joined the group */
 	void (*peer_joined)(void *opaque, const struct us_hb_peer *p);
