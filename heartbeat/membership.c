@@ -552,7 +552,8 @@ struct us_hb *us_hb_new(qb_loop_t *loop, const char *vm, const char *node_name,
 	hb->cpg_fd = hb->quorum_fd = -1;
 	hb->pid = getpid();
 	strcpy(hb->node_name, node_name);
-	try_connect(hb);
+	if (try_connect(hb) < 0)
+		hb->reported_down = 1;	/* reconnected() will say when it is in */
 	return hb;
 }
 
