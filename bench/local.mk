@@ -3,3 +3,11 @@
 EXTRA_DIST += bench/pause.sh bench/latency.sh bench/README
 noinst_PROGRAMS += bench/dirtyscan
 bench_dirtyscan_LDADD = $(US_LIBS)
+# bench/transport: epochs over TCP here, over soft-RoCE in a guest (bench/transport.sh).
+# tests/lib/rxe.sh: the guest boot it shares with tests/integration/rdma_rxe.sh.
+EXTRA_DIST += bench/transport.sh tests/lib/rxe.sh
+noinst_PROGRAMS += bench/transport
+bench_transport_LDADD = $(US_LIBS)
+if HAVE_RDMA
+bench_transport_LDADD += $(RDMA_LIBS)
+endif

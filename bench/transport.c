@@ -1,0 +1,610 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bench/transport: how fast one epoch crosses the replication transport.
+ * A standby (the real replicator/receiver.c on a replica buffer) runs on its
+ * own thread and libqb loop behind a listener of KIND on HOST; the primary,
+ * on the main thread, sends epochs of 1k, 10k and 50k distinct random pages
+ * (PAGES messages of up to 256 pages, a small DEVSTATE, EPOCH_END) and times
+ * each from the first send to its ACK, REPEATS times. Each table row puts
+ * the median pages/s and GB/s beside two baselines measured in the same run
+ * on the same bytes: a single-threaded memcpy, and a plain TCP stream over
+ * 127.0.0.1 (write() on one thread, read() on another). After the repeats
+ * the replica is compared with what was sent ("exact" column).
+ * Usage: bench/transport tcp|rdma HOST [REPEATS]   (default 20 repeats)
+ */
+#include <config.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "rdma/transport.h"
+#include "replicator/log.h"
+#include "replicator/receiver.h"
+
+#define PG US_PROTO_PAGE_SIZE
+#define NPAGES 65536u			/* 256 MiB of guest RAM */
+#define MAX_EPOCH 50000u
+#define DEV_BYTES 4096u			/* a small device state */
+#define VM "bench"
+#define WAIT_NS (600ull * 1000000000ull)
+#define TCP_CHUNK (1u << 20)
+
+static const uint32_t sizes[] = { 1000, 10000, MAX_EPOCH };
+
+/* One epoch's page set: runs of distinct pages, data packed in send order. */
+struct pageset {
+	uint32_t npages;
+	size_t nruns;
+	uint64_t first[MAX_EPOCH];
+	uint32_t count[MAX_EPOCH];
+	struct us_epoch_end end;
+};
+
+/* The standby: its loop, thread, receiver and connection. */
+static struct {
+	qb_loop_t *loop;
+	pthread_t thread;
+	int quit[2];
+	struct us_listener *listener;
+	struct us_receiver *rx;
+	struct us_transport *t;
+	char *replica;
+	int committed;			/* epochs committed (atomic) */
+	int closed;			/* atomic */
+	char why[256];
+} sb = { .quit = { -1, -1 } };
+
+/* The primary: its loop and connection, and the last answer it got. */
+static struct {
+	qb_loop_t *loop;
+	struct us_transport *t;
+	char *data;			/* page data of the current set, borrowed */
+	char dev[DEV_BYTES];
+	uint64_t want_ack, last_ack;
+	int got_hello_ok, refused, closed, timed_out, stop_on_drain;
+} pr = { .last_ack = US_EPOCH_NONE };
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t next_rand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ---- standby, on its own thread ---- */
+
+static int rx_send(void *opaque, uint16_t type, uint64_t epoch, const void *body, size_t len)
+{
+	return sb.t ? us_transport_send_msg(sb.t, type, epoch, body, len) : -EPIPE;
+}
+
+static void rx_committed(void *opaque, uint64_t epoch)
+{
+	__atomic_add_fetch(&sb.committed, 1, __ATOMIC_SEQ_CST);
+}
+
+static int sb_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const void *body)
+{
+	return us_receiver_input(sb.rx, hdr_rc, h, body, sb.why, sizeof(sb.why)) < 0;
+}
+
+static void sb_closed(void *opaque, int err, const char *why)
+{
+	if (!sb.why[0])
+		snprintf(sb.why, sizeof(sb.why), "%s", why);
+	us_receiver_reset(sb.rx);
+	__atomic_store_n(&sb.closed, 1, __ATOMIC_SEQ_CST);
+}
+
+static void sb_accept(void *opaque, struct us_transport *t)
+{
+	static const struct us_transport_cbs cbs = { .msg = sb_msg, .closed = sb_closed };
+
+	us_transport_free(sb.t);
+	sb.t = t;
+	us_transport_set_cbs(t, &cbs, NULL);
+}
+
+static int32_t sb_quit(int32_t fd, int32_t revents, void *data)
+{
+	qb_loop_stop(sb.loop);
+	return 0;
+}
+
+static void *sb_main(void *arg)
+{
+	qb_loop_run(sb.loop);
+	return NULL;
+}
+
+/* Listen on the first free port from a pid-derived one; "host:port" in @addr. */
+static int sb_listen(enum us_transport_kind kind, const char *host, char *addr, size_t len)
+{
+	int port;
+
+	for (port = 20000 + getpid() % 20000; port < 65000; port++) {
+		snprintf(addr, len, "%s:%d", host, port);
+		sb.listener = us_transport_listen(sb.loop, kind, addr, sb_accept, NULL);
+		if (sb.listener || errno != EADDRINUSE)
+			break;
+	}
+	return sb.listener ? 0 : -errno;
+}
+
+static int sb_start(enum us_transport_kind kind, const char *host, char *addr, size_t len)
+{
+	struct us_receiver_cfg cfg = { .vm_name = VM, .ram_size = (uint64_t)NPAGES * PG,
+				       .staging_max = 256u << 20, .devstate_max = 1u << 20 };
+	struct us_receiver_ops ops = { .send = rx_send, .committed = rx_committed };
+	int rc;
+
+	sb.loop = qb_loop_create();
+	sb.replica = calloc(NPAGES, PG);
+	if (!sb.loop || !sb.replica || pipe2(sb.quit, O_CLOEXEC) < 0)
+		return -ENOMEM;
+	qb_loop_poll_add(sb.loop, QB_LOOP_HIGH, sb.quit[0], POLLIN, NULL, sb_quit);
+	cfg.replica = sb.replica;
+	sb.rx = us_receiver_new(&cfg, &ops, NULL);
+	if (!sb.rx)
+		return -errno;
+	rc = sb_listen(kind, host, addr, len);
+	if (rc < 0)
+		return rc;
+	return -pthread_create(&sb.thread, NULL, sb_main, NULL);
+}
+
+static void sb_stop(void)
+{
+	if (sb.quit[1] >= 0 && write(sb.quit[1], "q", 1) == 1)
+		pthread_join(sb.thread, NULL);
+	us_transport_free(sb.t);
+	us_listener_free(sb.listener);
+	us_receiver_free(sb.rx);
+	if (sb.loop)
+		qb_loop_destroy(sb.loop);
+	if (sb.quit[0] >= 0)
+		close(sb.quit[0]);
+	if (sb.quit[1] >= 0)
+		close(sb.quit[1]);
+	free(sb.replica);
+}
+
+/* ---- primary, on the main thread ---- */
+
+static int pr_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const void *body)
+{
+	if (h->type == US_MSG_HELLO_OK)
+		pr.got_hello_ok = 1;
+	else if (h->type == US_MSG_REFUSE)
+		pr.refused = 1;
+	else if (h->type == US_MSG_ACK)
+		pr.last_ack = h->epoch;
+	if (h->type != US_MSG_ACK || pr.last_ack == pr.want_ack)
+		qb_loop_stop(pr.loop);
+	return 0;
+}
+
+static void pr_drained(void *opaque)
+{
+	if (pr.stop_on_drain)
+		qb_loop_stop(pr.loop);
+}
+
+static void pr_closed(void *opaque, int err, const char *why)
+{
+	pr.closed = 1;
+	fprintf(stderr, "bench/transport: the connection closed: %s\n", why);
+	qb_loop_stop(pr.loop);
+}
+
+static void pr_timeout(void *data)
+{
+	pr.timed_out = 1;
+	qb_loop_stop(pr.loop);
+}
+
+/* Run the primary's loop until @done says so, or the connection fails. */
+static int pr_wait(int (*done)(void))
+{
+	qb_loop_timer_handle th;
+
+	pr.timed_out = 0;
+	qb_loop_timer_add(pr.loop, QB_LOOP_LOW, WAIT_NS, NULL, pr_timeout, &th);
+	while (!done() && !pr.closed && !pr.refused && !pr.timed_out)
+		qb_loop_run(pr.loop);
+	qb_loop_timer_del(pr.loop, th);
+	return done() ? 0 : pr.timed_out ? -ETIMEDOUT : -ECONNABORTED;
+}
+
+static int hello_done(void)
+{
+	return pr.got_hello_ok;
+}
+
+static int ack_done(void)
+{
+	return pr.last_ack == pr.want_ack;
+}
+
+static int drained_done(void)
+{
+	return !us_transport_busy(pr.t);
+}
+
+static int pr_connect(const char *addr, enum us_transport_kind kind)
+{
+	static const struct us_transport_cbs cbs = { .msg = pr_msg, .drained = pr_drained,
+						     .closed = pr_closed };
+	struct us_hello h = { .ram_size = (uint64_t)NPAGES * PG, .page_size = PG };
+	char body[128];
+	int rc;
+
+	pr.loop = qb_loop_create();
+	pr.t = pr.loop ? us_transport_connect(pr.loop, kind, addr, 10000) : NULL;
+	if (!pr.t)
+		return -errno;
+	us_transport_set_cbs(pr.t, &cbs, NULL);
+	us_transport_set_vm(pr.t, us_proto_vm_id(VM));
+	snprintf(h.vm_name, sizeof(h.vm_name), "%s", VM);
+	rc = us_transport_send_msg(pr.t, US_MSG_HELLO, 0, body, us_proto_hello_encode(body, &h));
+	return rc < 0 ? rc : pr_wait(hello_done);
+}
+
+/* ---- the page sets ---- */
+
+/* Choose @n distinct random pages, sorted, grouped into runs of <= 256. */
+static void pageset_pick(struct pageset *ps, uint32_t n, uint64_t *seed)
+{
+	static uint64_t pfn[NPAGES];
+	uint64_t i;
+
+	for (i = 0; i < NPAGES; i++)
+		pfn[i] = i;
+	for (i = 0; i < n; i++) {
+		uint64_t j = i + next_rand(seed) % (NPAGES - i), t = pfn[i];
+
+		pfn[i] = pfn[j];
+		pfn[j] = t;
+	}
+	qsort(pfn, n, sizeof(*pfn), cmp_u64);
+	ps->npages = n;
+	ps->nruns = 0;
+	for (i = 0; i < n; i++) {
+		size_t r = ps->nruns;
+
+		if (r && pfn[i] == ps->first[r - 1] + ps->count[r - 1] &&
+		    ps->count[r - 1] < US_PROTO_MAX_RUN) {
+			ps->count[r - 1]++;
+			continue;
+		}
+		ps->first[r] = pfn[i];
+		ps->count[r] = 1;
+		ps->nruns++;
+	}
+}
+
+/* Fill the data, and EPOCH_END's counts and checksum (epoch set per send). */
+static void pageset_fill(struct pageset *ps, uint64_t *seed)
+{
+	XXH3_state_t *sum = XXH3_createState();
+	char desc[US_PROTO_PAGES_DESC];
+	size_t r, i, at = 0;
+
+	for (i = 0; i < (size_t)ps->npages * PG / 8; i++)
+		((uint64_t *)pr.data)[i] = next_rand(seed);
+	for (i = 0; i < DEV_BYTES; i++)
+		pr.dev[i] = next_rand(seed) | 1;
+	memset(&ps->end, 0, sizeof(ps->end));
+	XXH3_64bits_reset(sum);
+	for (r = 0; r < ps->nruns; r++) {
+		us_proto_pages_desc_encode(desc, ps->first[r], ps->count[r]);
+		XXH3_64bits_update(sum, desc, sizeof(desc));
+		XXH3_64bits_update(sum, pr.data + at * PG, (size_t)ps->count[r] * PG);
+		ps->end.page_bytes += sizeof(desc) + (size_t)ps->count[r] * PG;
+		at += ps->count[r];
+	}
+	XXH3_64bits_update(sum, pr.dev, DEV_BYTES);
+	ps->end.pages = ps->npages;
+	ps->end.devstate_bytes = DEV_BYTES;
+	ps->end.checksum = XXH3_64bits_digest(sum);
+	XXH3_freeState(sum);
+}
+
+/* Send the set as epoch @n and wait for its ACK. @return seconds, or -errno. */
+static double send_epoch(struct pageset *ps, uint64_t n)
+{
+	double t0 = now_s();
+	size_t r, at = 0;
+	int rc = 0;
+
+	ps->end.epoch = n;
+	pr.want_ack = n;
+	for (r = 0; r < ps->nruns && rc == 0; r++) {
+		rc = us_transport_send_pages(pr.t, n, ps->first[r], ps->count[r], pr.data + at * PG);
+		at += ps->count[r];
+	}
+	if (rc == 0)
+		rc = us_transport_send_devstate(pr.t, n, pr.dev, DEV_BYTES);
+	if (rc == 0)
+		rc = us_transport_end_epoch(pr.t, &ps->end);
+	if (rc == 0)
+		rc = pr_wait(ack_done);
+	return rc < 0 ? rc : now_s() - t0;
+}
+
+/* After the ACK: let sends drain and the standby apply the epoch. */
+static int settle(int committed)
+{
+	int rc;
+
+	pr.stop_on_drain = 1;
+	rc = pr_wait(drained_done);
+	pr.stop_on_drain = 0;
+	while (rc == 0 && __atomic_load_n(&sb.committed, __ATOMIC_SEQ_CST) < committed) {
+		if (__atomic_load_n(&sb.closed, __ATOMIC_SEQ_CST))
+			return -ECONNABORTED;
+		usleep(200);
+	}
+	return rc;
+}
+
+/* Does the replica hold exactly the pages of @ps? */
+static int pageset_exact(const struct pageset *ps)
+{
+	size_t r, at = 0;
+
+	for (r = 0; r < ps->nruns; r++) {
+		if (memcmp(sb.replica + ps->first[r] * PG, pr.data + at * PG,
+			   (size_t)ps->count[r] * PG))
+			return 0;
+		at += ps->count[r];
+	}
+	return 1;
+}
+
+/* ---- baselines ---- */
+
+static double memcpy_once(size_t bytes)
+{
+	double t0 = now_s();
+
+	memcpy(sb.replica, pr.data, bytes);
+	__asm__ __volatile__("" ::: "memory");
+	return now_s() - t0;
+}
+
+struct tcp_job {
+	int fd;
+	size_t bytes;
+	int err;
+};
+
+static void *tcp_writer(void *arg)
+{
+	struct tcp_job *j = arg;
+	size_t off = 0;
+
+	while (off < j->bytes) {
+		size_t n = j->bytes - off < TCP_CHUNK ? j->bytes - off : TCP_CHUNK;
+		ssize_t w = write(j->fd, pr.data + off, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			j->err = -errno;
+			break;
+		}
+		off += w;
+	}
+	return NULL;
+}
+
+/* One connected pair of TCP sockets over 127.0.0.1. */
+static int tcp_pair(int fd[2])
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = -1;
+
+	fd[0] = fd[1] = -1;
+	if (l >= 0 && bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(l, 1) == 0 &&
+	    getsockname(l, (struct sockaddr *)&sa, &len) == 0) {
+		fd[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd[0] >= 0 && connect(fd[0], (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			fd[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+		rc = fd[1] >= 0 ? 0 : -1;
+	}
+	rc = rc < 0 ? -errno : 0;
+	if (l >= 0)
+		close(l);
+	return rc;
+}
+
+/* Stream @bytes writer -> reader; the reader lands them in the replica. */
+static double tcp_once(const int fd[2], size_t bytes)
+{
+	struct tcp_job j = { .fd = fd[0], .bytes = bytes };
+	double t0 = now_s();
+	size_t off = 0;
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, tcp_writer, &j) != 0)
+		return -EAGAIN;
+	while (off < bytes) {
+		ssize_t r = read(fd[1], sb.replica + off, bytes - off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		off += r;
+	}
+	pthread_join(th, NULL);
+	return off == bytes && !j.err ? now_s() - t0 : -EIO;
+}
+
+/* ---- the table ---- */
+
+struct row {
+	double xfer_s, memcpy_s, tcp_s;
+	int exact;
+};
+
+static int run_size(struct pageset *ps, uint32_t n, int repeats, uint64_t *epoch,
+		    const int fd[2], struct row *row)
+{
+	double *t = calloc(3 * (size_t)repeats, sizeof(*t));
+	size_t bytes = (size_t)n * PG;
+	uint64_t seed = 0x9e3779b97f4a7c15ull ^ n;
+	int i, rc = 0;
+
+	if (!t)
+		return -ENOMEM;
+	pageset_pick(ps, n, &seed);
+	pageset_fill(ps, &seed);
+	if (*epoch == 0) {	/* epoch 0, the initial sync, goes straight to the replica: untimed */
+		rc = send_epoch(ps, 0) < 0 ? -EIO : settle((int)++*epoch);
+	}
+	for (i = 0; i < repeats && rc == 0; i++) {
+		t[i] = send_epoch(ps, *epoch);
+		rc = t[i] < 0 ? (int)t[i] : settle((int)++*epoch);
+	}
+	row->exact = rc == 0 && pageset_exact(ps);
+	for (i = 0; i < repeats && rc == 0; i++) {
+		t[repeats + i] = memcpy_once(bytes);
+		t[2 * repeats + i] = tcp_once(fd, bytes);
+		rc = t[2 * repeats + i] < 0 ? (int)t[2 * repeats + i] : 0;
+	}
+	if (rc == 0) {
+		row->xfer_s = median(t, repeats);
+		row->memcpy_s = median(t + repeats, repeats);
+		row->tcp_s = median(t + 2 * repeats, repeats);
+	}
+	free(t);
+	return rc;
+}
+
+static void print_head(const char *kind, const char *host, const char *addr, int repeats)
+{
+	printf("bench/transport: kind=%s standby=%s, median of %d repeats per epoch size\n",
+	       kind, addr, repeats);
+	if (!strcmp(kind, "rdma"))
+		printf("soft-RoCE under TCG: proves correctness, not speed\n");
+	printf("%8s | %12s %9s %9s | %11s | %11s | %s\n", "pages", "xfer pages/s", "xfer GB/s",
+	       "epoch ms", "memcpy GB/s", "tcp-lo GB/s", "replica");
+}
+
+static void print_row(uint32_t n, const struct row *r)
+{
+	double gb = (double)n * PG / 1e9;
+
+	printf("%8u | %12.0f %9.3f %9.2f | %11.3f | %11.3f | %s\n", n, n / r->xfer_s,
+	       gb / r->xfer_s, r->xfer_s * 1e3, gb / r->memcpy_s, gb / r->tcp_s,
+	       r->exact ? "exact" : "DIFFERS");
+	fflush(stdout);
+}
+
+static int run_all(enum us_transport_kind kind, const char *kname, const char *host, int repeats)
+{
+	static struct pageset ps;
+	uint64_t epoch = 0;
+	int fd[2] = { -1, -1 }, rc;
+	char addr[80];
+	size_t i;
+
+	rc = sb_start(kind, host, addr, sizeof(addr));
+	if (rc == 0)
+		rc = pr_connect(addr, kind);
+	if (rc == 0)
+		rc = tcp_pair(fd);
+	if (rc == 0)
+		print_head(kname, host, addr, repeats);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]) && rc == 0; i++) {
+		struct row r;
+
+		rc = run_size(&ps, sizes[i], repeats, &epoch, fd, &r);
+		if (rc == 0)
+			print_row(sizes[i], &r);
+		rc = rc == 0 && !r.exact ? -EBADMSG : rc;
+	}
+	if (rc < 0)
+		fprintf(stderr, "bench/transport: failed: %s%s%s\n", strerror(-rc),
+			sb.why[0] ? "; standby says: " : "", sb.why);
+	if (fd[0] >= 0)
+		close(fd[0]);
+	if (fd[1] >= 0)
+		close(fd[1]);
+	us_transport_free(pr.t);
+	sb_stop();
+	if (pr.loop)
+		qb_loop_destroy(pr.loop);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	enum us_transport_kind kind;
+	int repeats = argc > 3 ? atoi(argv[3]) : 20;
+
+	if (argc < 3 || us_transport_kind_parse(argv[1], &kind) < 0 ||
+	    kind == US_TRANSPORT_AUTO || repeats < 1) {
+		fprintf(stderr, "usage: bench/transport tcp|rdma HOST [REPEATS]\n");
+		return 2;
+	}
+#ifndef HAVE_RDMA
+	if (kind == US_TRANSPORT_RDMA) {
+		fprintf(stderr, "this build has no RDMA transport: install rdma-core's "
+			"libibverbs-dev and librdmacm-dev and rerun configure\n");
+		return 77;
+	}
+#endif
+	us_log_init("bench_transport", LOG_ERR, 0);
+	pr.data = malloc((size_t)MAX_EPOCH * PG);
+	if (!pr.data) {
+		fprintf(stderr, "bench/transport: cannot allocate %u MiB of page data\n",
+			MAX_EPOCH * PG >> 20);
+		return 1;
+	}
+	return run_all(kind, argv[1], argv[2], repeats) < 0 ? 1 : 0;
+}
