@@ -2,7 +2,7 @@
 # Corosync membership (CPG + quorum) and fencing; their tests.
 libunderstudy_a_SOURCES += heartbeat/membership.h heartbeat/membership.c \
 	heartbeat/fence.h heartbeat/fence.c
-EXTRA_DIST += heartbeat/corosync.conf.example tests/lib/corosync.sh \
+EXTRA_DIST += heartbeat/corosync.conf.example tests/lib/corosync.sh tests/lib/fence_lab.sh \
 	tests/integration/membership.sh
 
 check_PROGRAMS += tests/unit/test_fence tests/tools/hbprobe

@@ -4,10 +4,13 @@
 # and tests/tools/hbprobe running heartbeat/membership on each host:
 #  1. both probes see the other join, with its node name, role and epoch,
 #     and the cluster is quorate; the status JSON lists the peer;
-#  2. killing every process of hB makes hA's probe report hB left
+#  2. fencing hB (tests/lib/fence_lab.sh: every process of hB killed) makes hA's probe report hB left
 #     (the kill-to-report time is printed with the token used) while hA
 #     stays quorate (two_node: which is why promotion needs fencing);
-#  3. restarting corosync on hA makes its probe report disconnected, then
+#  3. hB back, then the replication link cut: both sides see the other leave
+#     (and stay quorate); hA's probe runs heartbeat/fence with the lab's fence
+#     agent, which leaves hB without a single process;
+#  4. restarting corosync on hA makes its probe report disconnected, then
 #     reconnected once corosync is back.
 set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -26,9 +29,14 @@ trap 'cs_cleanup; lab_down' EXIT
 out() { echo "$LAB_DIR/$1/probe.out"; }
 has_line() { grep -q -E "$2" "$(out "$1")" 2>/dev/null; }
 wait_line() { lab_wait "$3" has_line "$1" "$2"; }
-line_ms() { grep -E "$2" "$(out "$1")" | head -1 | sed 's/.* t=//'; }
+# line_ms H REGEX [N]: the time stamp of the Nth line matching
+line_ms() { grep -E "$2" "$(out "$1")" | sed -n "${3:-1}p" | sed 's/.* t=//'; }
+count() { grep -c -E "$2" "$(out "$1")" 2>/dev/null; }
+at_least() { [ "$(count "$1" "$2")" -ge "$3" ]; }
+FENCE="$top_srcdir/tests/lib/fence_lab.sh $LAB_PFX"
+# probe H ROLE EPOCH [FENCE]: start hbprobe on host H; it fences with FENCE
 probe() {
-	ip netns exec "$(lab_ns "$1")" "$PROBE" "$LAB_VM" "$1" "$2" "$3" > "$(out "$1")" 2> "$LAB_DIR/$1/probe.err" &
+	ip netns exec "$(lab_ns "$1")" env HBPROBE_FENCE="${4:-}" "$PROBE" "$LAB_VM" "$1" "$2" "$3" > "$(out "$1")" 2> "$LAB_DIR/$1/probe.err" &
 	echo $! > "$LAB_DIR/$1/probe.pid"
 }
 why() { echo "$(tail -5 "$LAB_DIR/$1/corosync.log" 2>/dev/null) / $(tail -5 "$LAB_DIR/$1/probe.err" 2>/dev/null)"; }
@@ -39,7 +47,7 @@ cs_start hB || fail "cannot start corosync on hB"
 cs_wait_members hA 2 30 || fail "corosync did not form a two-node membership: $(why hA)"
 
 # 1. join
-probe hA primary 7
+probe hA primary 7 "$FENCE"
 probe hB standby 5
 wait_line hA '^joined 2 hB standby 5 ' 20 || fail "hA never saw hB join: $(why hA)"
 wait_line hB '^joined 1 hA primary 7 ' 20 || fail "hB never saw hA join: $(why hB)"
@@ -49,15 +57,30 @@ wait_line hA '^status ' 10 || fail "no status from hA's probe"
 has_line hA '^status .*"connected":true.*"name":"hB","role":"standby","epoch":5' ||
 	fail "status misses hB: $(grep '^status' "$(out hA)")"
 
-# 2. standby host dies
+# 2. standby host dies: hA fences it with the lab's fence agent
 t0=$(date +%s%3N)
-lab_kill_host hB
+lab_exec hA "$top_srcdir/tests/lib/fence_lab.sh" "$LAB_PFX" hB || fail "the lab fence agent failed"
+[ -z "$(ip netns pids "$(lab_ns hB)")" ] || fail "hB still has processes after fencing"
 wait_line hA '^left 2 hB ' 30 || fail "hA's probe never reported hB left: $(why hA)"
 ms=$(( $(line_ms hA '^left 2 hB ') - t0 ))
 note "kill of hB -> peer_left on hA: $ms ms ($(grep '^left' "$(out hA)" | cut -d' ' -f4), token $CS_TOKEN ms)"
 has_line hA '^quorum 0 ' && fail "hA lost quorum when hB died: two_node should keep it"
+lab_wait 30 at_least hA '^fenced hB 0 ' 1 || fail "hA's probe did not fence the dead hB: $(why hA)"
 
-# 3. corosync restarts under hA's probe
+# 3. hB back, then a partition: hA fences hB
+cs_start hB || fail "cannot restart corosync on hB"
+cs_wait_members hA 2 30 || fail "hB's corosync did not rejoin: $(why hB)"
+probe hB standby 6
+lab_wait 20 at_least hA '^joined 2 hB standby 6 ' 1 || fail "hA never saw hB rejoin: $(why hA)"
+t0=$(date +%s%3N)
+lab_exec hA ip link set "${LAB_PFX}a" down
+lab_wait 30 at_least hA '^left 2 hB ' 2 || fail "hA did not see hB leave on a partition: $(why hA)"
+lab_wait 30 at_least hA '^fenced hB 0 ' 2 || fail "hA did not fence hB: $(grep fenc "$(out hA)") $(why hA)"
+[ -z "$(ip netns pids "$(lab_ns hB)")" ] || fail "hB still has processes after fencing"
+has_line hA '^quorum 0 ' && fail "hA lost quorum on the partition"
+note "partition -> peer_left on hA: $(( $(line_ms hA '^left 2 hB ' 2) - t0 )) ms, -> fenced: $(( $(line_ms hA '^fenced hB 0 ' 2) - t0 )) ms"
+
+# 4. corosync restarts under hA's probe
 cs_stop hA
 wait_line hA '^disconnected ' 20 || fail "hA's probe did not notice corosync stop: $(why hA)"
 cs_start hA || fail "cannot restart corosync on hA"

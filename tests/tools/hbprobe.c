@@ -6,6 +6,9 @@
  *   joined NODEID NAME ROLE EPOCH t=MS     left NODEID NAME REASON t=MS
  *   quorum 0|1 t=MS   disconnected t=MS   reconnected t=MS
  *   status {json}     (on SIGUSR1)
+ *   fencing NAME t=MS   fenced NAME RC t=MS
+ * With HBPROBE_FENCE set to a fence command, a peer that leaves with
+ * "nodedown" is fenced with heartbeat/fence, as the standby will do.
  * Usage: hbprobe VM NODE [primary|standby EPOCH]. SIGTERM ends it.
  */
 #include <config.h>
@@ -17,10 +20,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "heartbeat/fence.h"
 #include "heartbeat/membership.h"
 #include "replicator/log.h"
 
 static struct us_hb *hb;
+static qb_loop_t *loop;
+static struct us_fence *fence;
 
 static long long wall_ms(void)
 {
@@ -36,10 +42,32 @@ static void on_joined(void *o, const struct us_hb_peer *p)
 	       (unsigned long long)p->epoch, wall_ms());
 }
 
+static void on_fenced(void *o, const char *node, int rc)
+{
+	printf("fenced %s %d t=%lld\n", node, rc, wall_ms());
+	us_fence_free(fence);
+	fence = NULL;
+}
+
+static void start_fence(const char *node)
+{
+	struct us_fence_opts o = { .command = getenv("HBPROBE_FENCE"), .timeout_ms = 10000,
+				   .attempts = 3, .backoff_ms = 200 };
+
+	if (!o.command || !o.command[0] || fence || !node[0])
+		return;
+	printf("fencing %s t=%lld\n", node, wall_ms());
+	fence = us_fence_start(loop, &o, node, on_fenced, NULL);
+	if (!fence)
+		printf("fenced %s %d t=%lld\n", node, -errno, wall_ms());
+}
+
 static void on_left(void *o, const struct us_hb_peer *p, enum us_hb_left why)
 {
 	printf("left %u %s %s t=%lld\n", p->nodeid, p->name[0] ? p->name : "?",
 	       us_hb_left_name(why), wall_ms());
+	if (why == US_HB_LEFT_NODEDOWN)
+		start_fence(p->name);
 }
 
 static void on_quorum(void *o, int q) { printf("quorum %d t=%lld\n", q, wall_ms()); }
@@ -71,7 +99,6 @@ int main(int argc, char **argv)
 				       .quorum = on_quorum, .disconnected = on_down,
 				       .reconnected = on_up };
 	qb_loop_signal_handle sh;
-	qb_loop_t *loop;
 
 	if (argc != 3 && argc != 5) {
 		fprintf(stderr, "usage: hbprobe VM NODE [primary|standby EPOCH]\n");
@@ -92,6 +119,7 @@ int main(int argc, char **argv)
 	qb_loop_signal_add(loop, QB_LOOP_HIGH, SIGINT, loop, on_stop, &sh);
 	qb_loop_signal_add(loop, QB_LOOP_HIGH, SIGUSR1, loop, on_usr1, &sh);
 	qb_loop_run(loop);
+	us_fence_free(fence);
 	us_hb_free(hb);
 	qb_loop_destroy(loop);
 	us_log_fini();
