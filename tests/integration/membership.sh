@@ -65,20 +65,24 @@ wait_line hA '^left 2 hB ' 30 || fail "hA's probe never reported hB left: $(why 
 ms=$(( $(line_ms hA '^left 2 hB ') - t0 ))
 note "kill of hB -> peer_left on hA: $ms ms ($(grep '^left' "$(out hA)" | cut -d' ' -f4), token $CS_TOKEN ms)"
 has_line hA '^quorum 0 ' && fail "hA lost quorum when hB died: two_node should keep it"
-lab_wait 30 at_least hA '^fenced hB 0 ' 1 || fail "hA's probe did not fence the dead hB: $(why hA)"
+# hA's probe fences a peer that left with nodedown (here already off): let
+# that finish before hB comes back
+settled() { at_least hA '^fenced hB 0 ' 1 || has_line hA '^left 2 hB procdown '; }
+lab_wait 30 settled || fail "hA's probe neither fenced the dead hB nor saw procdown: $(why hA)"
 
 # 3. hB back, then a partition: hA fences hB
 cs_start hB || fail "cannot restart corosync on hB"
 cs_wait_members hA 2 30 || fail "hB's corosync did not rejoin: $(why hB)"
 probe hB standby 6
 lab_wait 20 at_least hA '^joined 2 hB standby 6 ' 1 || fail "hA never saw hB rejoin: $(why hA)"
+nf=$(( $(count hA '^fenced hB 0 ') + 1 ))
 t0=$(date +%s%3N)
 lab_exec hA ip link set "${LAB_PFX}a" down
 lab_wait 30 at_least hA '^left 2 hB ' 2 || fail "hA did not see hB leave on a partition: $(why hA)"
-lab_wait 30 at_least hA '^fenced hB 0 ' 2 || fail "hA did not fence hB: $(grep fenc "$(out hA)") $(why hA)"
+lab_wait 30 at_least hA '^fenced hB 0 ' "$nf" || fail "hA did not fence hB: $(grep fenc "$(out hA)") $(why hA)"
 [ -z "$(ip netns pids "$(lab_ns hB)")" ] || fail "hB still has processes after fencing"
 has_line hA '^quorum 0 ' && fail "hA lost quorum on the partition"
-note "partition -> peer_left on hA: $(( $(line_ms hA '^left 2 hB ' 2) - t0 )) ms, -> fenced: $(( $(line_ms hA '^fenced hB 0 ' 2) - t0 )) ms"
+note "partition -> peer_left on hA: $(( $(line_ms hA '^left 2 hB ' 2) - t0 )) ms, -> fenced: $(( $(line_ms hA '^fenced hB 0 ' "$nf") - t0 )) ms"
 
 # 4. corosync restarts under hA's probe
 cs_stop hA
