@@ -20,6 +20,9 @@ LAB_HOSTS="hA hB hC"
 LAB_GUEST_IP=10.77.$LAB_NET.10
 LAB_CLIENT_IP=10.77.$LAB_NET.100
 
+# A signal ends the shell through its EXIT trap, so the lab is removed then too.
+trap 'exit 130' INT TERM HUP
+
 lab_ns() { echo "$LAB_PFX-$1"; }
 lab_ip() { case $1 in hA) echo "10.99.$LAB_NET.1" ;; hB) echo "10.99.$LAB_NET.2" ;; esac; }
 lab_exec() { local h=$1; shift; ip netns exec "$(lab_ns "$h")" "$@"; }
