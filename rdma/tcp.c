@@ -359,24 +359,7 @@ static int tcp_send_pages(struct us_transport *t, uint64_t epoch, uint64_t first
 
 static int tcp_send_devstate(struct us_transport *t, uint64_t epoch, const void *buf, size_t len)
 {
-	size_t off, n;
-	int rc;
-
-	for (off = 0; off < len; off += n) {
-		n = len - off < US_PROTO_MAX_DEVSTATE_CHUNK ? len - off : US_PROTO_MAX_DEVSTATE_CHUNK;
-		rc = enqueue((struct tcp_conn *)t, US_MSG_DEVSTATE, epoch, NULL, 0,
-			     (const char *)buf + off, n, NULL);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
-static int tcp_end_epoch(struct us_transport *t, const struct us_epoch_end *e)
-{
-	char body[64];
-
-	return tcp_send_msg(t, US_MSG_EPOCH_END, e->epoch, body, us_proto_epoch_end_encode(body, e));
+	return enqueue((struct tcp_conn *)t, US_MSG_DEVSTATE, epoch, NULL, 0, buf, len, NULL);
 }
 
 static int tcp_busy(const struct us_transport *t)
@@ -509,7 +492,6 @@ static const struct us_transport_ops tcp_ops = {
 	.send_msg = tcp_send_msg,
 	.send_pages = tcp_send_pages,
 	.send_devstate = tcp_send_devstate,
-	.end_epoch = tcp_end_epoch,
 	.busy = tcp_busy,
 	.queued = tcp_queued,
 	.destroy = tcp_destroy,

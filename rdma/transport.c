@@ -123,14 +123,27 @@ int us_transport_send_pages(struct us_transport *t, uint64_t epoch, uint64_t fir
 	return t->ops->send_pages(t, epoch, first, count, data);
 }
 
+/* Device state goes out in chunks the receiver's buffer bound allows. */
 int us_transport_send_devstate(struct us_transport *t, uint64_t epoch, const void *buf, size_t len)
 {
-	return t->ops->send_devstate(t, epoch, buf, len);
+	size_t off, n;
+	int rc;
+
+	for (off = 0; off < len; off += n) {
+		n = len - off < US_PROTO_MAX_DEVSTATE_CHUNK ? len - off : US_PROTO_MAX_DEVSTATE_CHUNK;
+		rc = t->ops->send_devstate(t, epoch, (const char *)buf + off, n);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 int us_transport_end_epoch(struct us_transport *t, const struct us_epoch_end *e)
 {
-	return t->ops->end_epoch(t, e);
+	char body[64];
+
+	return t->ops->send_msg(t, US_MSG_EPOCH_END, e->epoch, body,
+				us_proto_epoch_end_encode(body, e));
 }
 
 int us_transport_busy(const struct us_transport *t)

@@ -14,8 +14,8 @@ struct us_transport_ops {
 			const void *body, size_t len);
 	int (*send_pages)(struct us_transport *t, uint64_t epoch, uint64_t first,
 			  uint32_t count, const void *data);
+	/* one DEVSTATE message, @len <= US_PROTO_MAX_DEVSTATE_CHUNK */
 	int (*send_devstate)(struct us_transport *t, uint64_t epoch, const void *buf, size_t len);
-	int (*end_epoch)(struct us_transport *t, const struct us_epoch_end *e);
 	int (*busy)(const struct us_transport *t);
 	uint64_t (*queued)(const struct us_transport *t);
 	void (*destroy)(struct us_transport *t);

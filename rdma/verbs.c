@@ -543,26 +543,9 @@ static int verbs_send_pages(struct us_transport *t, uint64_t epoch, uint64_t fir
 
 static int verbs_send_devstate(struct us_transport *t, uint64_t epoch, const void *buf, size_t len)
 {
-	size_t off, n;
-	int rc;
-
 	if (!((struct verbs_conn *)t)->writer)
 		return -EOPNOTSUPP;
-	for (off = 0; off < len; off += n) {
-		n = len - off < US_PROTO_MAX_DEVSTATE_CHUNK ? len - off : US_PROTO_MAX_DEVSTATE_CHUNK;
-		rc = enqueue((struct verbs_conn *)t, US_MSG_DEVSTATE, epoch, NULL, 0,
-			     (const char *)buf + off, n, NULL);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
-static int verbs_end_epoch(struct us_transport *t, const struct us_epoch_end *e)
-{
-	char body[64];
-
-	return verbs_send_msg(t, US_MSG_EPOCH_END, e->epoch, body, us_proto_epoch_end_encode(body, e));
+	return enqueue((struct verbs_conn *)t, US_MSG_DEVSTATE, epoch, NULL, 0, buf, len, NULL);
 }
 
 static int verbs_busy(const struct us_transport *t)
@@ -825,7 +808,6 @@ static const struct us_transport_ops verbs_ops = {
 	.send_msg = verbs_send_msg,
 	.send_pages = verbs_send_pages,
 	.send_devstate = verbs_send_devstate,
-	.end_epoch = verbs_end_epoch,
 	.busy = verbs_busy,
 	.queued = verbs_queued,
 	.destroy = verbs_destroy,
