@@ -67,7 +67,7 @@ rxe_run() {
 	local kernel=$US_GUEST_KERNEL_DIR/vmlinux start
 	[ -f "$kernel" ] || kernel=$US_GUEST_KERNEL_DIR/vmlinuz
 	start=$(date +%s)
-	qemu-system-x86_64 -machine q35 -m "$3" -accel tcg -nodefaults -vga none -display none \
+	qemu-system-x86_64 -machine q35 -m "$3" -smp "${RXE_SMP:-1}" -accel tcg -nodefaults -vga none -display none \
 		-no-user-config -no-reboot \
 		-kernel "$kernel" -initrd "$tmp/initrd.img" \
 		-append "console=ttyS0 panic=-1 us.cmd=$1 us.args=$2" \
