@@ -19,8 +19,6 @@ LAB_APPEND="us.run=service"
 trap lab_down EXIT
 lab_up || fail "cannot create the lab"
 
-replies() { cat "$1" 2>/dev/null | wc -l; }
-at_least() { [ "$(replies "$1")" -ge "$2" ]; }
 
 # pct FILE P: the P-th percentile of the latency column, in ms.
 pct() {
@@ -38,15 +36,15 @@ measure() {
 	ip netns exec "$(lab_ns hC)" "$top_builddir/tests/tools/reqclient" "$LAB_GUEST_IP" 7777 \
 		3600 "$log" 2>/dev/null &
 	pid=$!
-	lab_wait 180 at_least "$log" 20 || fail "$name: no replies"
+	lab_wait 180 lab_replies_at_least "$log" 20 || fail "$name: no replies"
 	if [ -n "${3:-}" ]; then
 		lab_kill_host hB
 		lab_wait 30 sh -c "[ \"\$(ip netns exec $(lab_ns hA) $US_BIN status --vm $LAB_VM --json | grep -o '\"degraded\":true')\" ]" ||
 			fail "primary did not degrade"
 		sleep 1
 	fi
-	start=$(replies "$log")
-	lab_wait 600 at_least "$log" $(( start + N )) || fail "$name: replies stalled"
+	start=$(lab_replies "$log")
+	lab_wait 600 lab_replies_at_least "$log" $(( start + N )) || fail "$name: replies stalled"
 	kill -TERM "$pid"; wait "$pid"
 	tail -n +"$(( start + 1 ))" "$log" | head -n "$N" > "$log.sel"
 	printf '%-24s %8s %8s %8s\n' "$name" "$(pct "$log.sel" 50)" "$(pct "$log.sel" 99)" "$N"

@@ -23,7 +23,6 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
 ser_a=$LAB_DIR/hA/$LAB_VM.serial
 ser_b=$LAB_DIR/hB/$LAB_VM.serial
-counting() { [ "$(lab_counters "$1" | wc -l)" -ge "$2" ]; }
 
 lab_up || fail "cannot create the lab namespaces"
 say "host B ($(lab_ip hB)): standby daemon, QEMU parked on the replica RAM"
@@ -31,15 +30,13 @@ lab_start hB standby
 lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start: $(tail -5 "$LAB_DIR/hB.log")"
 say "host A ($(lab_ip hA)): primary daemon boots the guest, initial sync, then an epoch every 50 ms"
 lab_start hA primary
-lab_wait 180 counting "$ser_a" 20 || fail "guest did not come up: $(tail -5 "$LAB_DIR/hA.log")"
+lab_wait 180 lab_counting "$ser_a" 20 || fail "guest did not come up: $(tail -5 "$LAB_DIR/hA.log")"
 say "host C ($LAB_CLIENT_IP): a client sends increments to the guest ($LAB_GUEST_IP:7777) over one TCP connection"
 clog=$LAB_DIR/client.log
 ip netns exec "$(lab_ns hC)" "$top_builddir/tests/tools/reqclient" "$LAB_GUEST_IP" 7777 600 "$clog" \
 	2> "$LAB_DIR/client.err" &
 cpid=$!
-replies() { cat "$clog" 2>/dev/null | wc -l; }
-more_replies() { [ "$(replies)" -ge "$1" ]; }
-lab_wait 60 more_replies 20 || fail "the client gets no replies: $(cat "$LAB_DIR/client.err")"
+lab_wait 60 lab_replies_at_least "$clog" 20 || fail "the client gets no replies: $(cat "$LAB_DIR/client.err")"
 grep -E 'initial sync|committed|protected' "$LAB_DIR/hA.log" | sed 's/^/   /'
 say "understudy status on host A"
 lab_ctl hA status | sed 's/^/   /'
@@ -51,11 +48,11 @@ before=$(lab_counters "$ser_a" | tail -1)
 t0=$(ms_now)
 lab_kill_host hA
 rbefore=$(tail -1 "$clog" | cut -d' ' -f2)
-nbefore=$(replies)
-lab_wait 60 counting "$ser_b" 1 || fail "the guest did not resume on host B: $(tail -5 "$LAB_DIR/hB.log")"
+nbefore=$(lab_replies "$clog")
+lab_wait 60 lab_counting "$ser_b" 1 || fail "the guest did not resume on host B: $(tail -5 "$LAB_DIR/hB.log")"
 t1=$(ms_now)
 after=$(lab_counters "$ser_b" | head -1)
-lab_wait 60 more_replies $(( nbefore + 1 )) || fail "the client got no reply after the takeover"
+lab_wait 60 lab_replies_at_least "$clog" $(( nbefore + 1 )) || fail "the client got no reply after the takeover"
 t2=$(ms_now)
 rafter=$(sed -n "$(( nbefore + 1 ))p" "$clog" | cut -d' ' -f2)
 grep -E 'stream lost|promotion|TAKEOVER' "$LAB_DIR/hB.log" | sed 's/^/   /'
@@ -74,6 +71,6 @@ printf '   client: last reply before the kill     : %s\n' "$rbefore"
 printf '   client: first reply after the kill     : %s (%d ms after the kill)\n' "$rafter" $(( t2 - t0 ))
 printf '   client: TCP connection                 : %s\n' "$conn"
 printf '   client: replies 1..N without gaps?     : %s\n' \
-	"$(awk '$2 != NR {bad=1} END {print bad ? "NO" : "yes (" NR " replies)"}' "$clog")"
+	"$(lab_replies_in_order "$clog" >/dev/null && echo "yes ($(lab_replies "$clog") replies)" || echo NO)"
 say "understudy status on host B"
 lab_ctl hB status | sed 's/^/   /'

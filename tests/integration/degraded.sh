@@ -15,8 +15,6 @@ CLIENT=$top_builddir/tests/tools/reqclient
 trap lab_down EXIT
 [ -x "$CLIENT" ] || fail "$CLIENT not built"
 
-replies() { cat "$1" 2>/dev/null | wc -l; }
-at_least() { [ "$(replies "$1")" -ge "$2" ]; }
 log=$LAB_DIR/client.log
 
 lab_up || fail "cannot build the lab"
@@ -25,19 +23,19 @@ lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start"
 lab_start hA primary
 ip netns exec "$(lab_ns hC)" "$CLIENT" "$LAB_GUEST_IP" 7777 600 "$log" 2> "$LAB_DIR/client.err" &
 pid=$!
-lab_wait 180 at_least "$log" 20 || fail "no replies: $(cat "$LAB_DIR/client.err")"
+lab_wait 180 lab_replies_at_least "$log" 20 || fail "no replies: $(cat "$LAB_DIR/client.err")"
 [ "$(lab_field hA degraded)" = false ] || fail "degraded while protected"
 lab_kill_host hB
-n0=$(replies "$log")
+n0=$(lab_replies "$log")
 sleep 1
-n1=$(replies "$log")
+n1=$(lab_replies "$log")
 [ "$n1" -le $(( n0 + 1 )) ] || fail "output flowed before the grace period: $n0 -> $n1"
-lab_wait 30 at_least "$log" $(( n1 + 20 )) || fail "output never resumed unprotected"
+lab_wait 30 lab_replies_at_least "$log" $(( n1 + 20 )) || fail "output never resumed unprotected"
 [ "$(lab_field hA degraded)" = true ] || fail "status does not say degraded"
 [ "$(lab_field hA state)" = degraded ] || fail "state is $(lab_field hA state)"
 grep -q 'DEGRADED' "$LAB_DIR/hA.log" || fail "no loud log line"
 kill -TERM "$pid"
 wait "$pid" || fail "client: $(cat "$LAB_DIR/client.err")"
-awk '{ if ($2 != NR) exit 1 }' "$log" || fail "replies are not 1, 2, 3, ..."
-note "held $n0 -> $n1 replies in the first second without a standby, then $(replies "$log") in all"
+lab_replies_in_order "$log" >&2 || fail "replies are not 1, 2, 3, ..."
+note "held $n0 -> $n1 replies in the first second without a standby, then $(lab_replies "$log") in all"
 echo "PASS: primary degraded after the grace period, output flows, connection intact"

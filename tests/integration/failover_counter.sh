@@ -27,7 +27,6 @@ ROUNDS=${ROUNDS:-5}
 ser_a=$LAB_DIR/hA/$LAB_VM.serial
 ser_b=$LAB_DIR/hB/$LAB_VM.serial
 
-counting() { [ "$(lab_counters "$1" | wc -l)" -ge "$2" ]; }
 standby_state_is() { [ "$(lab_field hB state)" = "$1" ]; }
 
 check_sequence() {
@@ -44,7 +43,7 @@ round() {
 	lab_start hB standby --promote "$mode"
 	lab_wait 30 lab_field hB state >/dev/null || fail "round $r: standby did not start: $(tail -3 "$LAB_DIR/hB.log")"
 	lab_start hA primary
-	lab_wait 180 counting "$ser_a" 3 || fail "round $r: primary guest never counted: $(tail -3 "$LAB_DIR/hA.log")"
+	lab_wait 180 lab_counting "$ser_a" 3 || fail "round $r: primary guest never counted: $(tail -3 "$LAB_DIR/hA.log")"
 	lab_acked_at_least 1 || fail "round $r: no epoch acknowledged"
 	sleep_ms "$(rand_ms 500 4000)"
 	lab_kill_host hA
@@ -58,7 +57,7 @@ round() {
 		[ "$c" -le $(( vkill + slack )) ] || fail "round $r: replica counter $c is ahead of the primary's $vkill"
 		lab_ctl hB promote >/dev/null || fail "round $r: promote refused"
 	fi
-	lab_wait 60 counting "$ser_b" 2 || fail "round $r: standby guest does not count: $(tail -3 "$LAB_DIR/hB.log")"
+	lab_wait 60 lab_counting "$ser_b" 2 || fail "round $r: standby guest does not count: $(tail -3 "$LAB_DIR/hB.log")"
 	[ "$(lab_field hB role)" = active ] || fail "round $r: standby not active"
 	grep -a -q 'us-guest: boot' "$ser_b" && fail "round $r: the guest rebooted on hB"
 	first=$(lab_counters "$ser_b" | head -1)

@@ -20,24 +20,20 @@ ROUNDS=${ROUNDS:-5}
 trap lab_down EXIT
 [ -x "$CLIENT" ] || fail "$CLIENT not built"
 
-replies() { cat "$1" 2>/dev/null | wc -l; }
-at_least() { [ "$(replies "$1")" -ge "$2" ]; }
-
 check_sequence() {
-	awk '{ if ($2 != NR) { print "reply " NR " was " $2; exit 1 } }' "$1" ||
-		fail "$2: replies are not 1, 2, 3, ...: $(awk '{print $2}' "$1" | tr '\n' ' ' | cut -c1-300)"
+	lab_replies_in_order "$1" || fail "$2: replies are not 1, 2, 3, ...: $(awk '{print $2}' "$1" | tr '\n' ' ' | cut -c1-300)"
 }
 
 output_waits() {
 	local log=$1 n0 n1
 	kill -STOP $(ip netns pids "$(lab_ns hB)")
 	sleep 0.5
-	n0=$(replies "$log")
+	n0=$(lab_replies "$log")
 	sleep 2
-	n1=$(replies "$log")
+	n1=$(lab_replies "$log")
 	kill -CONT $(ip netns pids "$(lab_ns hB)")
 	[ "$n1" -le $(( n0 + 1 )) ] || fail "replies flowed without ACKs: $n0 -> $n1"
-	lab_wait 30 at_least "$log" $(( n1 + 5 )) || fail "replies did not resume after the standby did"
+	lab_wait 30 lab_replies_at_least "$log" $(( n1 + 5 )) || fail "replies did not resume after the standby did"
 	note "output held while the standby was stopped ($n0 -> $n1 replies in 2 s), resumed after"
 }
 
@@ -48,17 +44,17 @@ round() {
 	lab_start hA primary
 	ip netns exec "$(lab_ns hC)" "$CLIENT" "$LAB_GUEST_IP" 7777 600 "$log" 2> "$LAB_DIR/client-$r.err" &
 	pid=$!
-	lab_wait 180 at_least "$log" 20 || fail "round $r: no replies: $(cat "$LAB_DIR/client-$r.err"; tail -3 "$LAB_DIR/hA.log")"
+	lab_wait 180 lab_replies_at_least "$log" 20 || fail "round $r: no replies: $(cat "$LAB_DIR/client-$r.err"; tail -3 "$LAB_DIR/hA.log")"
 	[ "$r" = 1 ] && output_waits "$log"
 	sleep_ms "$(rand_ms 300 3000)"
 	lab_kill_host hA
-	before=$(replies "$log")
-	lab_wait 90 at_least "$log" $(( before + 10 )) ||
+	before=$(lab_replies "$log")
+	lab_wait 90 lab_replies_at_least "$log" $(( before + 10 )) ||
 		fail "round $r: no replies after the takeover: $(cat "$LAB_DIR/client-$r.err"; tail -3 "$LAB_DIR/hB.log")"
 	kill -TERM "$pid"
 	wait "$pid" || fail "round $r: client exit $?: $(cat "$LAB_DIR/client-$r.err")"
 	check_sequence "$log" "round $r"
-	note "round $r: $before replies before the kill, $(replies "$log") in all, one connection," \
+	note "round $r: $before replies before the kill, $(lab_replies "$log") in all, one connection," \
 	     "$(grep -a -o 'guest running [0-9]* ms' "$LAB_DIR/hB.log")"
 	lab_stop_host hB
 }

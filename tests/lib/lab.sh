@@ -155,3 +155,17 @@ lab_acked_at_least() { local a; a=$(lab_field hA acked); [ -n "$a" ] && [ "$a" -
 
 # lab_counters FILE: the counter values the guest printed, one a line.
 lab_counters() { grep -a -o 'us-counter [0-9]*' "$1" 2>/dev/null | cut -d' ' -f2; }
+
+# lab_counting FILE N: the guest printed at least N counter values to FILE.
+lab_counting() { [ "$(lab_counters "$1" | wc -l)" -ge "$2" ]; }
+
+# lab_replies LOG: how many replies tests/tools/reqclient logged (0 before it starts).
+lab_replies() { cat "$1" 2>/dev/null | wc -l; }
+
+# lab_replies_at_least LOG N
+lab_replies_at_least() { [ "$(lab_replies "$1")" -ge "$2" ]; }
+
+# lab_replies_in_order LOG: the replies were exactly 1, 2, 3, ...; else says where not.
+lab_replies_in_order() {
+	awk '{ if ($2 != NR) { print "reply " NR " was " $2; exit 1 } }' "$1"
+}
