@@ -1,15 +1,73 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The promotion decision (see failover.h). For now a broken or silent
- * replication stream decides when automatic promotion is configured; the
- * membership issue makes it a suspicion only, here.
+ * The decisions of a failover (see failover.h), in one place and free of I/O
+ * so a unit test walks every branch. The standby may promote when:
+ *   an operator asks, or
+ *   without membership: the stream is lost (the old, unsafe rule), or
+ *   with membership: the primary left the group, the stream is silent, the
+ *   cluster is quorate, and the primary's node is fenced (or the operator
+ *   accepted running unfenced).
+ * The primary degrades on the mirror rule; it fences the standby first so
+ * that, in a partition, the side that fences first is the only one running.
+ * The two-node rule binds only promotion: without a fence command a standby
+ * configured like its primary never promotes by itself, so the primary may
+ * run on unprotected.
  */
 #include <config.h>
 
 #include <stdio.h>
 
 #include "failover/failover.h"
+#include "heartbeat/fence.h"
+#include "heartbeat/peer.h"
 #include "replicator/proto.h"
+
+/* Membership's part, shared by both roles: WAIT, REFUSE, FENCE, or @go. */
+static enum us_verdict cluster_rule(const struct us_failover_cluster *cl, const char *peer,
+				    enum us_verdict go, char *why, size_t whylen)
+{
+	char policy[512] = "no fence command: a standby configured alike never promotes by itself";
+
+	if (!cl->connected) {
+		snprintf(why, whylen, "corosync is unreachable: membership unknown, nothing is "
+			 "decided until it is back");
+		return US_VERDICT_WAIT;
+	}
+	if (!cl->peer_gone && !cl->peer_unusable) {
+		snprintf(why, whylen, "the %s is a member of the group: nothing to decide (a lost "
+			 "stream is a suspicion only)", peer);
+		return US_VERDICT_WAIT;
+	}
+	if (!cl->stream_silent) {
+		snprintf(why, whylen, "the %s left the group but its replication stream still "
+			 "flows: waiting", peer);
+		return US_VERDICT_WAIT;
+	}
+	if (!cl->quorate) {
+		snprintf(why, whylen, "the %s left the group but this partition has no quorum", peer);
+		return US_VERDICT_WAIT;
+	}
+	if (go == US_VERDICT_PROMOTE &&
+	    us_fence_policy(cl->nodes, cl->fence_command, cl->allow_unfenced, policy,
+			    sizeof(policy)) < 0) {
+		snprintf(why, whylen, "%s", policy);
+		return US_VERDICT_REFUSE;
+	}
+	if (!cl->fence_command || !*cl->fence_command || cl->fence_state == US_FENCE_DONE) {
+		snprintf(why, whylen, "the %s %s (%s)", peer, cl->peer_gone ? "left the group"
+			 : "lost its stream for good",
+			 cl->fence_state == US_FENCE_DONE ? "and its node is fenced" : policy);
+		return go;
+	}
+	if (cl->fence_state == US_FENCE_FAILED) {
+		snprintf(why, whylen, "the %s left the group but fencing its node failed: fix the "
+			 "fence command and act by hand once the node is off", peer);
+		return US_VERDICT_REFUSE;
+	}
+	snprintf(why, whylen, "the %s %s: fencing its node first", peer,
+		 cl->peer_gone ? "left the group" : "lost its stream for good");
+	return US_VERDICT_FENCE;
+}
 
 enum us_verdict us_failover_decide(const struct us_failover_input *in, char *why, size_t whylen)
 {
@@ -30,6 +88,29 @@ enum us_verdict us_failover_decide(const struct us_failover_input *in, char *why
 		snprintf(why, whylen, "[failover] promote = manual: waiting for `understudy promote`");
 		return US_VERDICT_WAIT;
 	}
-	snprintf(why, whylen, "replication stream from the primary lost");
-	return US_VERDICT_PROMOTE;
+	if (!in->cl.membership) {
+		snprintf(why, whylen, "replication stream from the primary lost "
+			 "([heartbeat] membership = none)");
+		return in->trigger == US_TRIGGER_STREAM_LOST ? US_VERDICT_PROMOTE : US_VERDICT_WAIT;
+	}
+	if (in->cl.peer_left) {
+		snprintf(why, whylen, "the primary's daemon left the group cleanly (stopped by an "
+			 "operator): not promoting; `understudy promote` takes over by hand");
+		return US_VERDICT_WAIT;
+	}
+	return cluster_rule(&in->cl, "primary", US_VERDICT_PROMOTE, why, whylen);
+}
+
+enum us_verdict us_failover_standby_lost(const struct us_failover_cluster *cl, char *why,
+					 size_t whylen)
+{
+	if (!cl->membership) {
+		snprintf(why, whylen, "standby lost ([heartbeat] membership = none)");
+		return US_VERDICT_DEGRADE;
+	}
+	if (cl->peer_left && cl->stream_silent) {
+		snprintf(why, whylen, "the standby's daemon left the group cleanly");
+		return US_VERDICT_DEGRADE;
+	}
+	return cluster_rule(cl, "standby", US_VERDICT_DEGRADE, why, whylen);
 }

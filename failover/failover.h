@@ -14,27 +14,57 @@
 enum us_trigger {
 	US_TRIGGER_STREAM_LOST = 1,	/* the replication stream broke or went silent */
 	US_TRIGGER_OPERATOR = 2,	/* `understudy promote` */
+	US_TRIGGER_MEMBERSHIP = 3,	/* membership, quorum or fencing changed */
 };
 
 enum us_verdict {
-	US_VERDICT_WAIT = 0,	/* stay standby */
-	US_VERDICT_PROMOTE = 1,
-	US_VERDICT_REFUSE = 2,	/* cannot promote (no committed epoch, ...) */
+	US_VERDICT_WAIT = 0,	/* stay as we are */
+	US_VERDICT_PROMOTE = 1,	/* standby: take over */
+	US_VERDICT_REFUSE = 2,	/* cannot act (no committed epoch, policy, ...) */
+	US_VERDICT_FENCE = 3,	/* fence the peer's node first */
+	US_VERDICT_DEGRADE = 4,	/* primary: run unprotected, release output */
+};
+
+/* What corosync says of the peer; ignored unless @membership. */
+struct us_failover_cluster {
+	int membership;		/* [heartbeat] membership = corosync */
+	int connected;		/* our corosync is reachable */
+	int quorate;
+	int peer_gone;		/* the peer left the group: host down or daemon died */
+	int peer_left;		/* the peer's daemon left the group cleanly */
+	int peer_unusable;	/* primary: the stream is gone for good although the
+				   standby is a member (it cannot be used again) */
+	int stream_silent;	/* the replication stream is closed or silent */
+	int nodes;		/* [heartbeat] nodes */
+	const char *fence_command;
+	int allow_unfenced;	/* [heartbeat] allow_unfenced: the explicit override */
+	int fence_state;	/* enum us_fence_state of the peer */
 };
 
 struct us_failover_input {
 	enum us_trigger trigger;
-	int promote_auto;	/* config: stream loss may promote by itself */
+	int promote_auto;	/* config: promote without an operator */
 	uint64_t committed;	/* US_EPOCH_NONE if nothing to promote from */
 	int active;		/* already promoted */
+	struct us_failover_cluster cl;
 };
 
 /**
- * The single decision point for promotion. Membership and fencing replace the
- * stream-loss rule here, nowhere else.
+ * The single decision point for promotion. With membership, a lost stream is
+ * a suspicion only: the standby promotes once the primary left the group,
+ * the stream is silent too, and (two-node) the primary's node is fenced.
  * @return the verdict; @why says why in words for the log and the operator.
  */
 enum us_verdict us_failover_decide(const struct us_failover_input *in, char *why, size_t whylen);
+
+/**
+ * The primary's counterpart: what to do when the standby stops answering.
+ * Output stays held (WAIT) until membership confirms the standby gone and,
+ * with a fence command, its node is fenced (FENCE first); then DEGRADE.
+ * Without membership: DEGRADE (the caller waits its grace period first).
+ */
+enum us_verdict us_failover_standby_lost(const struct us_failover_cluster *cl, char *why,
+					 size_t whylen);
 
 struct us_promote_args {
 	struct us_qmp *qmp;		/* the parked QEMU, prepared for x-ignore-shared */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "replicator/config.h"
 #include "replicator/log.h"
@@ -136,6 +137,7 @@ STR_SETTER(set_peer, c->peer)
 STR_SETTER(set_listen, c->listen)
 STR_SETTER(set_bridge, c->bridge)
 STR_SETTER(set_tap, c->tap)
+STR_SETTER(set_fence_command, c->fence_command)
 
 static int set_outq_bytes(struct us_config *c, const char *v)
 {
@@ -208,6 +210,55 @@ static int set_promote(struct us_config *c, const char *v)
 	return 0;
 }
 
+static int set_bool(int *dst, const char *v)
+{
+	if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		*dst = 1;
+	else if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		*dst = 0;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int set_membership(struct us_config *c, const char *v)
+{
+	if (strcmp(v, "corosync") && strcmp(v, "none"))
+		return -EINVAL;
+	c->membership = strcmp(v, "corosync") == 0;
+	return 0;
+}
+
+static int set_node(struct us_config *c, const char *v)
+{
+	return strchr(v, ' ') || !*v ? -EINVAL : set_str(c->node, sizeof(c->node), v);
+}
+
+static int set_fence_timeout(struct us_config *c, const char *v)
+{
+	return parse_uint(v, 100, 600000, &c->fence_timeout_ms);
+}
+
+static int set_fence_delay(struct us_config *c, const char *v)
+{
+	return parse_uint(v, 0, 600000, &c->fence_delay_ms);
+}
+
+static int set_silence(struct us_config *c, const char *v)
+{
+	return parse_uint(v, 10, 600000, &c->silence_ms);
+}
+
+static int set_nodes(struct us_config *c, const char *v)
+{
+	return parse_uint(v, 2, 32, &c->nodes);
+}
+
+static int set_allow_unfenced(struct us_config *c, const char *v)
+{
+	return set_bool(&c->allow_unfenced, v);
+}
+
 static int set_log_level(struct us_config *c, const char *v)
 {
 	static const char *const names[] = { "error", "warning", "notice", "info", "debug" };
@@ -249,6 +300,14 @@ static const struct key keys[] = {
 	{ "replication", "devstate_max", set_devstate_max, "a size of at least 1M" },
 	{ "replication", "devstate", set_devstate, "migrate or xen-save" },
 	{ "failover", "promote", set_promote, "auto or manual" },
+	{ "heartbeat", "membership", set_membership, "corosync or none" },
+	{ "heartbeat", "node", set_node, "this host's node name, as in corosync.conf" },
+	{ "heartbeat", "fence_command", set_fence_command, "a program and its arguments" },
+	{ "heartbeat", "fence_timeout_ms", set_fence_timeout, "100 to 600000" },
+	{ "heartbeat", "fence_delay_ms", set_fence_delay, "0 to 600000" },
+	{ "heartbeat", "silence_ms", set_silence, "10 to 600000" },
+	{ "heartbeat", "nodes", set_nodes, "2 to 32" },
+	{ "heartbeat", "allow_unfenced", set_allow_unfenced, "yes or no" },
 	{ "daemon", "run_dir", set_run_dir, "a directory" },
 	{ "daemon", "shm_dir", set_shm_dir, "a directory on tmpfs" },
 	{ "daemon", "log_level", set_log_level, "error, warning, notice, info or debug" },
@@ -276,6 +335,13 @@ void us_config_defaults(struct us_config *c)
 	c->outq_max_bytes = 16u << 20;
 	c->outq_max_frames = 16384;
 	c->degraded_grace_ms = 2000;
+	c->membership = 1;
+	if (gethostname(c->node, sizeof(c->node)) < 0 || !memchr(c->node, 0, sizeof(c->node)))
+		c->node[0] = 0;
+	c->fence_timeout_ms = 30000;
+	c->fence_delay_ms = 3000;
+	c->silence_ms = 500;
+	c->nodes = 2;
 }
 
 static int on_key(void *user, const char *section, const char *name, const char *value)
@@ -327,6 +393,17 @@ int us_config_check(const struct us_config *c, const char *role)
 		us_log(LOG_ERR, US_TAG_MAIN, "nothing to boot: set [vm] kernel (and initrd) or disk");
 		return -EINVAL;
 	}
+	if (c->membership && !c->node[0]) {
+		us_log(LOG_ERR, US_TAG_MAIN, "no node name for the cluster: set [heartbeat] node "
+		       "to this host's name in corosync.conf");
+		return -EINVAL;
+	}
+	if (c->membership && c->nodes == 2 && !c->fence_command[0] && c->promote_auto &&
+	    strcmp(role, "standby") == 0)
+		us_log(c->allow_unfenced ? LOG_WARNING : LOG_NOTICE, US_TAG_MAIN, "two-node "
+		       "cluster without [heartbeat] fence_command: automatic promotion is %s",
+		       c->allow_unfenced ? "ALLOWED UNFENCED (split brain on a cut link)"
+		       : "refused; promote with `understudy promote`");
 	if (c->staging_max && c->staging_max < c->vm.mem_bytes / 64) {
 		us_log(LOG_WARNING, US_TAG_MAIN, "staging_max %lu is small for %lu bytes of RAM: "
 		       "epochs dirtying more are refused", (unsigned long)c->staging_max,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The daemon's configuration: an INI file (parsed by inih) with sections
- * [vm], [net], [replication], [failover] and [daemon], built-in defaults for every
+ * [vm], [net], [replication], [failover], [heartbeat] and [daemon], built-in defaults for every
  * key, and checks that name the file, section, key and the fix.
  */
 #ifndef US_CONFIG_H
@@ -30,6 +30,16 @@ struct us_config {
 	uint64_t outq_max_bytes;	/* [net] output-commit queue caps */
 	unsigned outq_max_frames;
 	unsigned degraded_grace_ms;	/* standby lost this long: release output */
+
+	/* [heartbeat]: Corosync membership and fencing */
+	int membership;			/* 1: corosync decides; 0: stream loss decides */
+	char node[32];			/* this host's name in the group and to fence */
+	char fence_command[256];	/* run with the peer's node name appended */
+	unsigned fence_timeout_ms;	/* per attempt */
+	unsigned fence_delay_ms;	/* primary: wait before fencing its standby */
+	unsigned silence_ms;		/* stream quiet this long counts as silent */
+	unsigned nodes;			/* cluster size, for the two-node rule */
+	int allow_unfenced;		/* two-node without fencing: promote anyway */
 };
 
 /** Fill @c with the built-in defaults. */

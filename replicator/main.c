@@ -138,21 +138,55 @@ static int run_daemon(const struct cli *c)
 	return rc ? 1 : 0;
 }
 
-static void print_status(json_t *reply)
+static void print_value(const char *key, json_t *v);
+
+/* "members": [{name, role, epoch}, ...] as one line. */
+static void print_members(const char *key, json_t *list)
+{
+	size_t i;
+	json_t *m;
+
+	printf("%-22s", key);
+	json_array_foreach(list, i, m)
+		printf(" %s(%s, epoch %lld)", json_string_value(json_object_get(m, "name")),
+		       json_string_value(json_object_get(m, "role")),
+		       (long long)json_integer_value(json_object_get(m, "epoch")));
+	printf("%s\n", json_array_size(list) ? "" : " none");
+}
+
+static void print_object(const char *prefix, json_t *obj)
 {
 	const char *key;
+	char name[64];
 	json_t *v;
 
-	json_object_foreach(reply, key, v) {
+	json_object_foreach(obj, key, v) {
 		if (strcmp(key, "ok") == 0)
 			continue;
-		if (json_is_string(v))
-			printf("%-14s %s\n", key, json_string_value(v));
-		else if (json_is_integer(v))
-			printf("%-14s %lld\n", key, (long long)json_integer_value(v));
-		else if (json_is_boolean(v))
-			printf("%-14s %s\n", key, json_is_true(v) ? "yes" : "no");
+		snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." : "", key);
+		print_value(name, v);
 	}
+}
+
+static void print_value(const char *key, json_t *v)
+{
+	if (json_is_string(v))
+		printf("%-22s %s\n", key, *json_string_value(v) ? json_string_value(v) : "-");
+	else if (json_is_integer(v))
+		printf("%-22s %lld\n", key, (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		printf("%-22s %.1f\n", key, json_real_value(v));
+	else if (json_is_boolean(v))
+		printf("%-22s %s\n", key, json_is_true(v) ? "yes" : "no");
+	else if (json_is_object(v))
+		print_object(key, v);
+	else if (json_is_array(v))
+		print_members(key, v);
+}
+
+static void print_status(json_t *reply)
+{
+	print_object("", reply);
 }
 
 static int run_control(const struct cli *c)

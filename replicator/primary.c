@@ -25,7 +25,7 @@
 static const char *const phase_names[] = {
 	[PH_CONNECTING] = "connecting", [PH_HANDSHAKE] = "handshake", [PH_SYNC] = "initial-sync",
 	[PH_IDLE] = "protected", [PH_CHECKPOINT] = "protected", [PH_PAUSED] = "paused",
-	[PH_DEGRADED] = "degraded",
+	[PH_DEGRADED] = "standby-lost",
 };
 
 static uint64_t now_ms(void)
@@ -168,6 +168,7 @@ static int on_ack(struct us_primary *p, const struct us_msg_hdr *h)
 		us_log(LOG_NOTICE, US_TAG_PRIMARY, "epoch 0 committed on the standby: VM '%s' is "
 		       "protected", p->cfg->vm.name);
 	record_ack(p, h->epoch);
+	us_primary_acked(p);
 	if (p->relay)
 		us_relay_release(p->relay, h->epoch);
 	answer_pause(p, h->epoch);
@@ -239,36 +240,6 @@ static void on_closed(void *opaque, int err, const char *why)
 	us_primary_lost_standby(p, why);
 }
 
-static void on_grace(void *data)
-{
-	struct us_primary *p = data;
-
-	us_log(LOG_CRIT, US_TAG_PRIMARY, "DEGRADED: standby gone for %u ms; VM '%s' runs "
-	       "UNPROTECTED and its output is released without acknowledgements",
-	       p->cfg->degraded_grace_ms, p->cfg->vm.name);
-	if (p->relay)
-		us_relay_set_mode(p->relay, US_RELAY_PASSTHROUGH);
-}
-
-void us_primary_lost_standby(struct us_primary *p, const char *why)
-{
-	if (!p->tx)
-		return;
-	us_log(LOG_CRIT, US_TAG_PRIMARY, "LOST THE STANDBY (%s): VM '%s' is no longer protected; "
-	       "last acknowledged epoch %ld; output held for %u ms more", why, p->cfg->vm.name,
-	       (long)p->acked, p->cfg->degraded_grace_ms);
-	qb_loop_timer_add(p->loop, QB_LOOP_HIGH, p->cfg->degraded_grace_ms * 1000000ULL, p,
-			  on_grace, &p->grace_timer);
-	us_transport_free(p->tx);
-	p->tx = NULL;
-	if (p->phase != PH_CHECKPOINT && p->phase != PH_PAUSED)
-		p->phase = PH_DEGRADED;
-	if (p->pause_req) {
-		us_ctl_reply_error(p->pause_req, "standby lost before the epoch was acknowledged");
-		p->pause_req = NULL;
-	}
-}
-
 void us_primary_epoch_sent(struct us_primary *p)
 {
 	us_log(LOG_DEBUG, US_TAG_PRIMARY, "epoch %lu: %lu pages, %lu device bytes, pause %lu us",
@@ -324,18 +295,20 @@ static json_t *status_json(struct us_primary *p)
 {
 	json_t *o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:I}",
 			 "ok", 1, "role", "primary", "vm", p->cfg->vm.name,
-			 "state", phase_names[p->phase],
+			 "state", p->degraded ? "degraded" : phase_names[p->phase],
 			 "epoch", (json_int_t)p->epoch,
 			 "acked", (json_int_t)(p->acked == US_EPOCH_NONE ? -1 : (json_int_t)p->acked),
 			 "lag_epochs", (json_int_t)(p->acked == US_EPOCH_NONE ? p->epoch
 						    : p->epoch - p->acked - 1),
 			 "last_ack_ms", (json_int_t)p->ack_ms_last,
 			 "queued_bytes", (json_int_t)(p->tx ? us_transport_queued(p->tx) : 0),
-			 "peer", p->cfg->peer, "degraded", p->phase == PH_DEGRADED,
+			 "peer", p->cfg->peer, "degraded", p->degraded,
 			 "qemu_pid", (json_int_t)us_qemu_pid(p->qemu));
 
-	if (o)
+	if (o) {
 		us_vmnet_status(p->relay, o);
+		us_primary_loss_status(p, o);
+	}
 	return o;
 }
 
@@ -524,7 +497,6 @@ static void down_standby(struct us_primary *p)
 {
 	qb_loop_timer_del(p->loop, p->timer);
 	qb_loop_timer_del(p->loop, p->connect_timer);
-	qb_loop_timer_del(p->loop, p->grace_timer);
 	us_transport_free(p->tx);
 	p->tx = NULL;
 }
@@ -542,6 +514,7 @@ static const struct stage stages[] = {
 	{ "QMP and device state", up_qmp, down_qmp },
 	{ "dirty tracking", up_dirty, down_dirty },
 	{ "control channel", up_ctl, down_ctl },
+	{ "cluster membership", us_primary_loss_up, us_primary_loss_down },
 	{ "standby connection", up_standby, down_standby },
 };
 

@@ -2,13 +2,15 @@
 /*
  * The primary's control block, shared by primary.c (life cycle, standby
  * connection, initial sync, ACKs, control requests) and epoch.c (one
- * checkpoint: stop, scan, copy, device state, cont, send).
+ * checkpoint: stop, scan, copy, device state, cont, send) and loss.c
+ * (losing the standby: liveness, membership, fencing, degraded mode).
  */
 #ifndef US_PRIMARY_INT_H
 #define US_PRIMARY_INT_H
 
 #include <stdint.h>
 #include <stdio.h>
+#include <jansson.h>
 #include <qb/qbloop.h>
 #include <xxhash.h>
 
@@ -22,6 +24,7 @@
 #include "replicator/ramfile.h"
 #include "replicator/runs.h"
 #include "netbuf/relay.h"
+#include "heartbeat/peer.h"
 
 enum primary_phase {
 	PH_CONNECTING,		/* looking for the standby */
@@ -67,8 +70,19 @@ struct us_primary {
 	struct us_transport *tx;
 	struct us_relay *relay;	/* NULL when the VM has no NIC */
 	char net_sock[PATH_MAX];
-	qb_loop_timer_handle grace_timer;
 	uint64_t vm_id;
+
+	/* losing the standby (loss.c) */
+	struct us_peer *peer;		/* NULL with [heartbeat] membership = none */
+	qb_loop_timer_handle grace_timer;
+	qb_loop_timer_handle live_timer;
+	int lost;			/* the standby is lost: output held */
+	uint64_t lost_ms;		/* since when */
+	int degraded;			/* output released without ACKs */
+	char last_why[256];
+	uint64_t announced_ms;		/* start of the ACK-rate window */
+	uint64_t acks_window;
+	double epochs_per_s;
 
 	/* the epoch being built and the last one acknowledged */
 	uint64_t epoch;
@@ -112,8 +126,14 @@ uint64_t us_epoch_now_us(void);
 int us_epoch_reserve(struct us_primary *p, uint64_t pages, size_t chunks);
 void us_epoch_stage_chunk(struct us_primary *p, uint64_t first, uint32_t count, size_t off);
 
-/* primary.c */
+/* loss.c */
 void us_primary_lost_standby(struct us_primary *p, const char *why);
+void us_primary_acked(struct us_primary *p);
+int us_primary_loss_up(struct us_primary *p);
+void us_primary_loss_down(struct us_primary *p);
+void us_primary_loss_status(const struct us_primary *p, json_t *o);
+
+/* primary.c */
 void us_primary_epoch_sent(struct us_primary *p);
 void us_primary_stats(struct us_primary *p, struct epoch_times *t);
 

@@ -6,8 +6,14 @@
  *   waiting    primary connects          HELLO handled by the receiver
  *   receiving  epoch committed           keep its device state
  *   receiving  stream closed or silent   discard torn epoch, ask the decision point
- *   any        verdict promote           load device state, cont: active
+ *   any        membership/fence changed  ask the decision point
+ *   any        verdict fence             fence the primary's node
+ *   any        verdict promote           drop the stream, load device state, cont
  *   active     primary connects          refuse: this host runs the VM now
+ *
+ * With [heartbeat] membership = corosync a lost stream only prepares (the
+ * torn epoch is discarded); the decision waits for the primary to leave the
+ * group and, in two-node mode, for its node to be fenced.
  */
 #include <config.h>
 
@@ -20,6 +26,7 @@
 #include <time.h>
 
 #include "failover/failover.h"
+#include "heartbeat/peer.h"
 #include "rdma/transport.h"
 #include "replicator/ctl.h"
 #include "replicator/devstate.h"
@@ -58,6 +65,9 @@ struct us_standby {
 	uint64_t promoted_epoch;
 	uint64_t takeover_ms;		/* stream lost to guest running */
 	char dev_sock[PATH_MAX];
+	struct us_peer *peer;		/* NULL with [heartbeat] membership = none */
+	char last_why[256];		/* the last verdict logged, to log changes only */
+	uint64_t announced_ms;
 };
 
 static uint64_t now_ms(void)
@@ -70,25 +80,61 @@ static uint64_t now_ms(void)
 
 /* ---- promotion ---- */
 
-static int promote(struct us_standby *s, enum us_trigger trigger, char *why, size_t whylen)
+static uint64_t committed(const struct us_standby *s)
 {
 	struct us_receiver_stats st;
-	struct us_failover_input in = { .trigger = trigger, .promote_auto = s->cfg->promote_auto,
-					.active = s->state == SB_ACTIVE };
-	struct us_promote_args a = { .qmp = s->qmp, .sock_path = s->dev_sock,
-				     .announce = s->cfg->vm.mac[0] != 0, .timeout_ms = 10000 };
-	enum us_verdict v;
-	uint64_t t0 = now_ms();
-	int rc;
 
 	us_receiver_stats(s->rx, &st);
-	in.committed = st.committed;
-	v = us_failover_decide(&in, why, whylen);
+	return st.committed;
+}
+
+static void cluster_input(struct us_standby *s, struct us_failover_cluster *cl)
+{
+	const struct us_config *c = s->cfg;
+
+	cl->membership = s->peer != NULL;
+	cl->stream_silent = !s->tx || us_transport_idle_ms(s->tx) > c->silence_ms;
+	cl->nodes = c->nodes;
+	cl->fence_command = c->fence_command;
+	cl->allow_unfenced = c->allow_unfenced;
+	if (!s->peer)
+		return;
+	cl->connected = us_peer_connected(s->peer);
+	cl->quorate = us_peer_quorate(s->peer);
+	cl->peer_gone = us_peer_state(s->peer) == US_PEER_GONE;
+	cl->peer_left = us_peer_state(s->peer) == US_PEER_LEFT;
+	cl->fence_state = us_peer_fence_state(s->peer);
+}
+
+/* Log a verdict when it differs from the last one logged. */
+static void log_verdict(struct us_standby *s, enum us_verdict v, const char *why)
+{
+	static const char *const words[] = {
+		[US_VERDICT_WAIT] = "deferred", [US_VERDICT_PROMOTE] = "decided",
+		[US_VERDICT_REFUSE] = "refused", [US_VERDICT_FENCE] = "waits for fencing",
+		[US_VERDICT_DEGRADE] = "?",
+	};
+
+	if (strcmp(s->last_why, why) == 0)
+		return;
+	snprintf(s->last_why, sizeof(s->last_why), "%s", why);
 	us_log(v == US_VERDICT_PROMOTE ? LOG_NOTICE : LOG_WARNING, US_TAG_FAILOVER,
-	       "promotion %s: %s", v == US_VERDICT_PROMOTE ? "decided" :
-	       v == US_VERDICT_WAIT ? "deferred" : "refused", why);
-	if (v != US_VERDICT_PROMOTE)
-		return v == US_VERDICT_WAIT ? -EAGAIN : -EPERM;
+	       "promotion %s: %s", words[v], why);
+}
+
+static int do_promote(struct us_standby *s, char *why, size_t whylen)
+{
+	struct us_promote_args a = { .qmp = s->qmp, .sock_path = s->dev_sock,
+				     .announce = s->cfg->vm.mac[0] != 0, .timeout_ms = 10000 };
+	uint64_t t0 = now_ms(), epoch = committed(s);
+	int rc;
+
+	if (s->tx) {	/* a fenced primary's stream: its torn epoch goes */
+		s->lost_ms = now_ms() - us_transport_idle_ms(s->tx);
+		us_transport_free(s->tx);
+		s->tx = NULL;
+		us_receiver_reset(s->rx);
+	}
 	a.devstate = us_receiver_devstate(s->rx, &a.devstate_len);
 	rc = us_failover_promote(&a);
 	if (rc < 0) {
@@ -98,18 +144,40 @@ static int promote(struct us_standby *s, enum us_trigger trigger, char *why, siz
 	s->state = SB_ACTIVE;
 	if (s->relay)
 		us_relay_set_mode(s->relay, US_RELAY_PASSTHROUGH);
-	s->promoted_epoch = st.committed;
+	if (s->peer)
+		us_peer_announce(s->peer, US_HB_ROLE_PRIMARY, epoch);
+	s->promoted_epoch = epoch;
 	s->takeover_ms = now_ms() - (s->lost_ms ? s->lost_ms : t0);
 	us_log(LOG_NOTICE, US_TAG_FAILOVER, "TAKEOVER: VM '%s' runs on this host from epoch %lu; "
-	       "guest running %lu ms after the stream was lost (load+cont %lu ms)",
-	       s->cfg->vm.name, (unsigned long)st.committed, (unsigned long)s->takeover_ms,
+	       "guest running %lu ms after the last message from the primary (load+cont %lu ms)",
+	       s->cfg->vm.name, (unsigned long)epoch, (unsigned long)s->takeover_ms,
 	       (unsigned long)(now_ms() - t0));
 	return 0;
 }
 
+/* Ask the decision point and act on its verdict. @return 0 when promoted,
+ * -EAGAIN (wait), -EPERM (refused) or the promotion's error. */
+static int promote(struct us_standby *s, enum us_trigger trigger, char *why, size_t whylen)
+{
+	struct us_failover_input in = { .trigger = trigger, .promote_auto = s->cfg->promote_auto,
+					.active = s->state == SB_ACTIVE,
+					.committed = committed(s) };
+	enum us_verdict v;
+
+	cluster_input(s, &in.cl);
+	v = us_failover_decide(&in, why, whylen);
+	log_verdict(s, v, why);
+	if (v == US_VERDICT_FENCE && us_peer_fence(s->peer, 0) < 0)
+		us_log(LOG_CRIT, US_TAG_FAILOVER, "cannot fence the primary: its node name is "
+		       "unknown (it never announced itself); promote by hand once it is off");
+	if (v != US_VERDICT_PROMOTE)
+		return v == US_VERDICT_REFUSE ? -EPERM : -EAGAIN;
+	return do_promote(s, why, whylen);
+}
+
 static void stream_lost(struct us_standby *s, const char *why)
 {
-	char verdict[256];
+	char verdict[512];
 
 	us_log(LOG_WARNING, US_TAG_STANDBY, "replication stream lost: %s", why);
 	us_receiver_reset(s->rx);
@@ -118,6 +186,20 @@ static void stream_lost(struct us_standby *s, const char *why)
 	s->lost_ms = now_ms();
 	if (promote(s, US_TRIGGER_STREAM_LOST, verdict, sizeof(verdict)) == -EIO)
 		s->exit_rc = -EIO;
+}
+
+/* The peer watch saw membership, quorum or fencing change. */
+static void cluster_changed(void *opaque)
+{
+	struct us_standby *s = opaque;
+	char verdict[512];
+
+	if (s->state == SB_ACTIVE)
+		return;
+	if (promote(s, US_TRIGGER_MEMBERSHIP, verdict, sizeof(verdict)) == -EIO) {
+		s->exit_rc = -EIO;
+		qb_loop_stop(s->loop);
+	}
 }
 
 /* ---- the replication connection ---- */
@@ -131,6 +213,12 @@ static int rx_send(void *opaque, uint16_t type, uint64_t epoch, const void *body
 
 static void rx_committed(void *opaque, uint64_t epoch)
 {
+	struct us_standby *s = opaque;
+
+	if (s->peer && (epoch == 0 || now_ms() - s->announced_ms >= 1000)) {
+		us_peer_announce(s->peer, US_HB_ROLE_STANDBY, epoch);
+		s->announced_ms = now_ms();
+	}
 	if (epoch == 0)
 		us_log(LOG_NOTICE, US_TAG_STANDBY, "initial sync complete: standby holds epoch 0");
 	else
@@ -193,6 +281,8 @@ static void check_liveness(void *data)
 		s->tx = NULL;
 		stream_lost(s, why);
 	}
+	if (s->peer && s->state != SB_ACTIVE && us_peer_state(s->peer) == US_PEER_GONE)
+		cluster_changed(s);	/* the stream may have gone silent since */
 	if (s->exit_rc)
 		qb_loop_stop(s->loop);
 	qb_loop_timer_add(s->loop, QB_LOOP_LOW, LIVENESS_MS * 1000000ULL, s, check_liveness,
@@ -221,6 +311,10 @@ static json_t *status_json(struct us_standby *s)
 			 "takeover_ms", (json_int_t)s->takeover_ms);
 	if (o)
 		us_vmnet_status(s->relay, o);
+	if (o && s->peer)
+		us_peer_status(s->peer, o);
+	if (o)
+		json_object_set_new(o, "decision", json_string(s->last_why));
 	return o;
 }
 
@@ -345,6 +439,30 @@ static void down_ctl(struct us_standby *s)
 	s->ctl = NULL;
 }
 
+static int up_peer(struct us_standby *s)
+{
+	struct us_peer_opts o = { .vm = s->cfg->vm.name, .node = s->cfg->node,
+				  .self = US_HB_ROLE_STANDBY, .fence_command = s->cfg->fence_command,
+				  .fence_timeout_ms = s->cfg->fence_timeout_ms };
+
+	if (!s->cfg->membership) {
+		us_log(LOG_WARNING, US_TAG_STANDBY, "[heartbeat] membership = none: a lost "
+		       "replication stream alone decides promotion (a cut link runs the VM twice)");
+		return 0;
+	}
+	s->peer = us_peer_new(s->loop, &o, cluster_changed, s);
+	if (!s->peer)
+		return -errno;
+	us_peer_announce(s->peer, US_HB_ROLE_STANDBY, US_EPOCH_NONE);
+	return 0;
+}
+
+static void down_peer(struct us_standby *s)
+{
+	us_peer_free(s->peer);
+	s->peer = NULL;
+}
+
 static int up_listen(struct us_standby *s)
 {
 	s->listener = us_transport_listen(s->loop, s->cfg->transport, s->cfg->listen, on_accept, s);
@@ -378,6 +496,7 @@ static const struct stage stages[] = {
 	{ "parked QEMU", up_qemu, down_qemu },
 	{ "receiver", up_receiver, down_receiver },
 	{ "control channel", up_ctl, down_ctl },
+	{ "cluster membership", up_peer, down_peer },
 	{ "replication listener", up_listen, down_listen },
 };
 

@@ -1,41 +1,70 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Degraded mode, with real QEMU, tap and bridge: the standby host dies (every
-# process of hB SIGKILLed) while a client on hC talks to the guest. The
-# primary holds the guest's output until the configured grace period has
-# passed (no ACKs means nothing committed), then runs unprotected: output
-# flows again without ACKs, `understudy status` says degraded, and the
-# client's connection and reply sequence 1, 2, 3, ... are intact.
+# The standby host dies, with real QEMU, tap, bridge and corosync: every
+# process of hB is SIGKILLed while a client on hC talks to the guest. Run
+# twice:
+#  - membership = corosync (each host runs its own corosync): the primary
+#    holds the guest's output until corosync says hB left and the lab's fence
+#    agent confirms hB is off, then runs unprotected;
+#  - membership = none: the primary holds output for degraded_grace_ms.
+# Both times: no reply in the first second after the kill (no ACK means
+# nothing committed), then output flows again without ACKs, `understudy
+# status` says degraded, and the client's connection and its reply sequence
+# 1, 2, 3, ... are intact.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 LAB_NIC=1
 LAB_APPEND="us.run=service"
+LAB_FENCE_DELAY_MS=1000
 . "$top_srcdir/tests/lib/lab.sh"
 CLIENT=$top_builddir/tests/tools/reqclient
 trap lab_down EXIT
 [ -x "$CLIENT" ] || fail "$CLIENT not built"
 
-log=$LAB_DIR/client.log
+# line_no FILE REGEX: the number of the first line of FILE matching REGEX.
+line_no() { grep -n -m1 -E "$2" "$1" | cut -d: -f1; }
+
+run_mode() {
+	local mode=$1 log=$LAB_DIR/client-$1.log pid n0 n1 left fenced degraded
+	lab_start hB standby
+	lab_wait 30 lab_field hB state >/dev/null || fail "$mode: standby did not start"
+	lab_start hA primary
+	ip netns exec "$(lab_ns hC)" "$CLIENT" "$LAB_GUEST_IP" 7777 600 "$log" 2> "$LAB_DIR/client-$mode.err" &
+	pid=$!
+	lab_wait 180 lab_replies_at_least "$log" 20 || fail "$mode: no replies: $(cat "$LAB_DIR/client-$mode.err")"
+	[ "$mode" = none ] || lab_wait 30 lab_member hA || fail "$mode: hA never saw the standby in corosync"
+	[ "$(lab_field hA degraded)" = false ] || fail "$mode: degraded while protected"
+	lab_kill_host hB
+	n0=$(lab_replies "$log")
+	sleep 1
+	n1=$(lab_replies "$log")
+	[ "$n1" -le $(( n0 + 1 )) ] || fail "$mode: output flowed before the standby was confirmed gone: $n0 -> $n1"
+	lab_wait 30 lab_replies_at_least "$log" $(( n1 + 20 )) || fail "$mode: output never resumed unprotected"
+	[ "$(lab_field hA degraded)" = true ] || fail "$mode: status does not say degraded"
+	[ "$(lab_field hA state)" = degraded ] || fail "$mode: state is $(lab_field hA state)"
+	[ "$(lab_field hA output)" = released-unprotected ] || fail "$mode: output is $(lab_field hA output)"
+	degraded=$(line_no "$LAB_DIR/hA.log" 'DEGRADED')
+	[ -n "$degraded" ] || fail "$mode: no loud log line"
+	if [ "$mode" = corosync ]; then
+		left=$(line_no "$LAB_DIR/hA.log" 'peer standby hB .* left the group: nodedown')
+		fenced=$(line_no "$LAB_DIR/hA.log" 'FENCED node hB')
+		[ -n "$left" ] && [ -n "$fenced" ] || fail "$mode: no membership loss or fence of hB in hA's log"
+		[ "$left" -lt "$degraded" ] && [ "$fenced" -lt "$degraded" ] ||
+			fail "$mode: degraded before corosync and the fence agent confirmed hB gone"
+		[ "$(lab_field hA peer_state)" = gone ] || fail "$mode: status peer_state is $(lab_field hA peer_state)"
+	else
+		grep -q 'standby gone for' "$LAB_DIR/hA.log" || fail "$mode: not degraded by the grace period"
+	fi
+	kill -TERM "$pid"
+	wait "$pid" || fail "$mode: client: $(cat "$LAB_DIR/client-$mode.err")"
+	lab_replies_in_order "$log" >&2 || fail "$mode: replies are not 1, 2, 3, ..."
+	note "$mode: held $n0 -> $n1 replies in the first second without a standby, then $(lab_replies "$log") in all"
+	lab_stop_host hA
+	mv "$LAB_DIR/hA.log" "$LAB_DIR/hA-$mode.log"
+}
 
 lab_up || fail "cannot build the lab"
-lab_start hB standby
-lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start"
-lab_start hA primary
-ip netns exec "$(lab_ns hC)" "$CLIENT" "$LAB_GUEST_IP" 7777 600 "$log" 2> "$LAB_DIR/client.err" &
-pid=$!
-lab_wait 180 lab_replies_at_least "$log" 20 || fail "no replies: $(cat "$LAB_DIR/client.err")"
-[ "$(lab_field hA degraded)" = false ] || fail "degraded while protected"
-lab_kill_host hB
-n0=$(lab_replies "$log")
-sleep 1
-n1=$(lab_replies "$log")
-[ "$n1" -le $(( n0 + 1 )) ] || fail "output flowed before the grace period: $n0 -> $n1"
-lab_wait 30 lab_replies_at_least "$log" $(( n1 + 20 )) || fail "output never resumed unprotected"
-[ "$(lab_field hA degraded)" = true ] || fail "status does not say degraded"
-[ "$(lab_field hA state)" = degraded ] || fail "state is $(lab_field hA state)"
-grep -q 'DEGRADED' "$LAB_DIR/hA.log" || fail "no loud log line"
-kill -TERM "$pid"
-wait "$pid" || fail "client: $(cat "$LAB_DIR/client.err")"
-lab_replies_in_order "$log" >&2 || fail "replies are not 1, 2, 3, ..."
-note "held $n0 -> $n1 replies in the first second without a standby, then $(lab_replies "$log") in all"
-echo "PASS: primary degraded after the grace period, output flows, connection intact"
+LAB_COROSYNC=1 run_mode corosync
+cs_cleanup
+LAB_COROSYNC= run_mode none
+echo "PASS: the primary degraded only after the standby was confirmed gone (corosync + fence, or the grace period); output flows, connection intact"

@@ -1,19 +1,24 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Output commit, end to end, with real QEMU (TCG), a real tap on a real
-# bridge in namespaces, and the guest's counter service. A client on hC keeps
-# one TCP connection open and sends increments as fast as replies come.
+# The primary host dies, end to end: real QEMU (TCG), a real tap on a real
+# bridge in namespaces, the guest's counter service, and a real corosync on
+# each host (LAB_COROSYNC: the standby promotes only once corosync says hA
+# left and the lab's fence agent has confirmed hA is off). A client on hC
+# keeps one TCP connection open and sends increments as fast as replies come.
 #  - Round 1 first checks that output really waits: with the standby daemon
-#    stopped (SIGSTOP) no ACK arrives, so no reply reaches the client; after
-#    SIGCONT replies resume.
-#  - Every round then SIGKILLs all of hA at a random moment; the standby takes
-#    over and announces the VM. Asserted: the connection was never reset, the
-#    replies are exactly 1, 2, 3, ... (no gap, no repeat, never backwards)
-#    across the takeover, and replies continue after it.
+#    stopped (SIGSTOP; its corosync runs on) no ACK arrives, so no reply
+#    reaches the client; after SIGCONT replies resume.
+#  - Every round then SIGKILLs all of hA (corosync included) at a random
+#    moment; the standby takes over and announces the VM. Asserted: the
+#    standby decided on membership plus fencing, the connection was never
+#    reset, the replies are exactly 1, 2, 3, ... (no gap, no repeat, never
+#    backwards) across the takeover, and replies continue after it.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 LAB_NIC=1
 LAB_APPEND="us.run=service"
+LAB_COROSYNC=1
+LAB_PEER_TIMEOUT_MS=5000
 . "$top_srcdir/tests/lib/lab.sh"
 CLIENT=$top_builddir/tests/tools/reqclient
 ROUNDS=${ROUNDS:-5}
@@ -26,12 +31,12 @@ check_sequence() {
 
 output_waits() {
 	local log=$1 n0 n1
-	kill -STOP $(ip netns pids "$(lab_ns hB)")
+	kill -STOP "$(lab_daemon_pid hB)"
 	sleep 0.5
 	n0=$(lab_replies "$log")
 	sleep 2
 	n1=$(lab_replies "$log")
-	kill -CONT $(ip netns pids "$(lab_ns hB)")
+	kill -CONT "$(lab_daemon_pid hB)"
 	[ "$n1" -le $(( n0 + 1 )) ] || fail "replies flowed without ACKs: $n0 -> $n1"
 	lab_wait 30 lab_replies_at_least "$log" $(( n1 + 5 )) || fail "replies did not resume after the standby did"
 	note "output held while the standby was stopped ($n0 -> $n1 replies in 2 s), resumed after"
@@ -45,6 +50,7 @@ round() {
 	ip netns exec "$(lab_ns hC)" "$CLIENT" "$LAB_GUEST_IP" 7777 600 "$log" 2> "$LAB_DIR/client-$r.err" &
 	pid=$!
 	lab_wait 180 lab_replies_at_least "$log" 20 || fail "round $r: no replies: $(cat "$LAB_DIR/client-$r.err"; tail -3 "$LAB_DIR/hA.log")"
+	lab_wait 30 lab_member hB || fail "round $r: the standby never saw the primary in corosync"
 	[ "$r" = 1 ] && output_waits "$log"
 	sleep_ms "$(rand_ms 300 3000)"
 	lab_kill_host hA
@@ -54,6 +60,9 @@ round() {
 	kill -TERM "$pid"
 	wait "$pid" || fail "round $r: client exit $?: $(cat "$LAB_DIR/client-$r.err")"
 	check_sequence "$log" "round $r"
+	grep -q 'FENCED node hA' "$LAB_DIR/hB.log" || fail "round $r: hB promoted without fencing hA"
+	grep -q 'promotion decided: the primary left the group (and its node is fenced)' "$LAB_DIR/hB.log" ||
+		fail "round $r: the promotion was not decided on membership: $(grep promotion "$LAB_DIR/hB.log")"
 	note "round $r: $before replies before the kill, $(lab_replies "$log") in all, one connection," \
 	     "$(grep -a -o 'guest running [0-9]* ms' "$LAB_DIR/hB.log")"
 	lab_stop_host hB

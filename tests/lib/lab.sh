@@ -8,6 +8,11 @@
 # own run directory; lab_down kills every process of every host and removes
 # what the lab made, and runs from a trap so it also happens on failure.
 #
+# With LAB_COROSYNC=1, lab_start also starts the host's own corosync (tests/
+# lib/corosync.sh) and the daemons use it: [heartbeat] membership = corosync,
+# node = hA/hB, and the lab's fence agent (tests/lib/fence_lab.sh). Without
+# it they run with membership = none (the stream-loss rule).
+#
 # Usage:  . tests/lib/lab.sh; lab_up; ...; (trap calls lab_down)
 # Needs:  US_BIN (the understudy binary), root, iproute2.
 
@@ -18,6 +23,9 @@ LAB_DIR=${LAB_DIR:-/tmp/understudy-lab-$LAB_ID}
 LAB_VM=${LAB_VM:-lab$LAB_ID}
 LAB_HOSTS="hA hB hC"
 LAB_GUEST_IP=10.77.$LAB_NET.10
+LAB_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib/corosync.sh
+. "$LAB_LIB/corosync.sh"
 LAB_CLIENT_IP=10.77.$LAB_NET.100
 
 # A signal ends the shell through its EXIT trap, so the lab is removed then too.
@@ -98,6 +106,7 @@ lab_down() {
 		lab_kill_host "$h"
 		ip netns del "$(lab_ns "$h")" 2>/dev/null
 	done
+	cs_cleanup
 	rm -f /dev/shm/understudy-"$LAB_VM".* /dev/shm/qb-*understudy*
 	[ -n "${LAB_KEEP:-}" ] || rm -rf "$LAB_DIR"
 }
@@ -117,8 +126,14 @@ $([ -n "${LAB_NIC:-}" ] && printf 'mac = 52:54:00:77:%02x:10\n[net]\nbridge = br
 peer = $(lab_ip hB):7300
 listen = $(lab_ip hB):7300
 epoch_ms = ${LAB_EPOCH_MS:-50}
-peer_timeout_ms = 2000
+peer_timeout_ms = ${LAB_PEER_TIMEOUT_MS:-2000}
 devstate = ${LAB_DEVSTATE:-migrate}
+[heartbeat]
+membership = $([ -n "${LAB_COROSYNC:-}" ] && echo corosync || echo none)
+node = $h
+fence_command = $LAB_LIB/fence_lab.sh $LAB_PFX
+fence_delay_ms = ${LAB_FENCE_DELAY_MS:-3000}
+silence_ms = 300
 [daemon]
 run_dir = $LAB_DIR/$h
 CONF
@@ -130,9 +145,20 @@ CONF
 lab_start() {
 	local h=$1 role=$2; shift 2
 	lab_config "$h" "$LAB_DIR/$h.conf"
-	lab_exec "$h" "$US_BIN" "$role" -c "$LAB_DIR/$h.conf" "$@" \
+	if [ -n "${LAB_COROSYNC:-}" ] && ! kill -0 "$(cs_pid "$h")" 2>/dev/null; then
+		cs_start "$h" || return 1
+	fi
+	# not lab_exec: a function would run in a subshell and $! be the subshell's
+	ip netns exec "$(lab_ns "$h")" "$US_BIN" "$role" -c "$LAB_DIR/$h.conf" "$@" \
 		> "$LAB_DIR/$h.log" 2>&1 &
+	echo $! > "$LAB_DIR/$h.pid"
 }
+
+# lab_daemon_pid H: the pid of host H's understudy daemon.
+lab_daemon_pid() { cat "$LAB_DIR/$1.pid" 2>/dev/null; }
+
+# lab_member H: host H's daemon sees its peer's daemon in the corosync group.
+lab_member() { [ "$(lab_field "$1" peer_state)" = member ]; }
 
 # lab_ctl H CMD [args]: understudy control command on host H.
 lab_ctl() { local h=$1; shift; lab_exec "$h" "$US_BIN" "$@" --vm "$LAB_VM"; }

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The primary losing its standby: a liveness check on the ACK stream, the
+ * standby's membership in the VM's Corosync group, fencing it, and degraded
+ * mode. Output stays held until the decision point (failover/decide.c) says
+ * DEGRADE:
+ *
+ *   event                                     action
+ *   stream closed, or no ACK for too long     drop the stream, ask
+ *   standby left the group and stream silent  drop the stream, ask
+ *   stream lost for peer_timeout_ms although  ask (a standby without its
+ *   the standby is a member                   stream is of no use: fence it)
+ *   membership, quorum or fencing changed     ask
+ *   verdict fence                             fence the standby's node after
+ *                                             fence_delay_ms (the standby,
+ *                                             fencing at once, wins a partition)
+ *   verdict degrade                           release output without ACKs
+ *
+ * With [heartbeat] membership = none the old rule holds: degrade once the
+ * stream has been lost for degraded_grace_ms.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "failover/failover.h"
+#include "heartbeat/peer.h"
+#include "replicator/log.h"
+#include "replicator/primary_int.h"
+
+#define LIVENESS_MS 100
+
+static uint64_t inflight(const struct us_primary *p)
+{
+	return p->acked == US_EPOCH_NONE ? p->epoch : p->epoch - p->acked - 1;
+}
+
+/* No word from the standby for @ms while it owes us one. */
+static int silent_for(const struct us_primary *p, unsigned ms)
+{
+	if (!p->tx)
+		return 1;
+	if (p->phase < PH_SYNC || (p->phase != PH_SYNC && inflight(p) == 0))
+		return 0;
+	return us_transport_idle_ms(p->tx) > ms;
+}
+
+static void degrade(struct us_primary *p, const char *why)
+{
+	if (p->degraded)
+		return;
+	p->degraded = 1;
+	us_log(LOG_CRIT, US_TAG_PRIMARY, "DEGRADED: %s; VM '%s' runs UNPROTECTED and its output "
+	       "is released without acknowledgements", why, p->cfg->vm.name);
+	if (p->relay)
+		us_relay_set_mode(p->relay, US_RELAY_PASSTHROUGH);
+}
+
+static void on_grace(void *data)
+{
+	struct us_primary *p = data;
+	char why[64];
+
+	p->grace_timer = 0;
+	snprintf(why, sizeof(why), "standby gone for %u ms", p->cfg->degraded_grace_ms);
+	degrade(p, why);
+}
+
+static void log_verdict(struct us_primary *p, const char *why)
+{
+	if (strcmp(p->last_why, why) == 0)
+		return;
+	snprintf(p->last_why, sizeof(p->last_why), "%s", why);
+	us_log(LOG_WARNING, US_TAG_PRIMARY, "standby loss: %s", why);
+}
+
+/* Ask the decision point what losing the standby means now, and do it. */
+static void evaluate(struct us_primary *p)
+{
+	struct us_failover_cluster cl = {
+		.membership = 1, .connected = us_peer_connected(p->peer),
+		.quorate = us_peer_quorate(p->peer),
+		.peer_gone = us_peer_state(p->peer) == US_PEER_GONE,
+		.peer_left = us_peer_state(p->peer) == US_PEER_LEFT,
+		.stream_silent = p->tx == NULL, .nodes = p->cfg->nodes,
+		.peer_unusable = p->lost && us_epoch_now_us() / 1000 - p->lost_ms >
+				 p->cfg->peer_timeout_ms,
+		.fence_command = p->cfg->fence_command, .allow_unfenced = p->cfg->allow_unfenced,
+		.fence_state = us_peer_fence_state(p->peer),
+	};
+	char why[512];
+	enum us_verdict v;
+
+	if (p->degraded || (p->tx && !p->lost))
+		return;
+	v = us_failover_standby_lost(&cl, why, sizeof(why));
+	log_verdict(p, why);
+	if (v == US_VERDICT_FENCE && us_peer_fence(p->peer, p->cfg->fence_delay_ms) < 0)
+		us_log(LOG_CRIT, US_TAG_PRIMARY, "cannot fence the standby: its node name is "
+		       "unknown; output stays held");
+	else if (v == US_VERDICT_DEGRADE)
+		degrade(p, why);
+}
+
+void us_primary_lost_standby(struct us_primary *p, const char *why)
+{
+	if (!p->tx)
+		return;
+	p->lost = 1;
+	p->lost_ms = us_epoch_now_us() / 1000;
+	us_log(LOG_CRIT, US_TAG_PRIMARY, "LOST THE STANDBY (%s): VM '%s' is no longer protected; "
+	       "last acknowledged epoch %ld; output held until %s", why, p->cfg->vm.name,
+	       (long)p->acked, p->peer ? "corosync confirms the standby is gone"
+	       : "the grace period ends");
+	us_transport_free(p->tx);
+	p->tx = NULL;
+	if (p->phase != PH_CHECKPOINT && p->phase != PH_PAUSED)
+		p->phase = PH_DEGRADED;
+	if (p->pause_req) {
+		us_ctl_reply_error(p->pause_req, "standby lost before the epoch was acknowledged");
+		p->pause_req = NULL;
+	}
+	if (p->peer)
+		evaluate(p);
+	else
+		qb_loop_timer_add(p->loop, QB_LOOP_HIGH, p->cfg->degraded_grace_ms * 1000000ULL,
+				  p, on_grace, &p->grace_timer);
+}
+
+static void cluster_changed(void *opaque)
+{
+	struct us_primary *p = opaque;
+
+	if (p->tx && us_peer_state(p->peer) >= US_PEER_GONE && silent_for(p, p->cfg->silence_ms))
+		us_primary_lost_standby(p, "the standby left the group and fell silent");
+	else
+		evaluate(p);
+}
+
+static void check_liveness(void *data)
+{
+	struct us_primary *p = data;
+	char why[96];
+
+	p->live_timer = 0;
+	if (p->tx && silent_for(p, p->cfg->peer_timeout_ms)) {
+		snprintf(why, sizeof(why), "no acknowledgement for %lu ms",
+			 (unsigned long)us_transport_idle_ms(p->tx));
+		us_primary_lost_standby(p, why);
+	}
+	if (p->peer && p->tx && us_peer_state(p->peer) >= US_PEER_GONE)
+		cluster_changed(p);
+	else if (p->peer && p->lost)
+		evaluate(p);	/* a lost stream becomes "for good" after peer_timeout_ms */
+	qb_loop_timer_add(p->loop, QB_LOOP_LOW, LIVENESS_MS * 1000000ULL, p, check_liveness,
+			  &p->live_timer);
+}
+
+/* Once a second: the ACK rate for status, and our epoch to the group. */
+void us_primary_acked(struct us_primary *p)
+{
+	uint64_t now = us_epoch_now_us() / 1000;
+
+	p->acks_window++;
+	if (now - p->announced_ms < 1000)
+		return;
+	p->epochs_per_s = p->announced_ms ? p->acks_window * 1000.0 / (now - p->announced_ms) : 0;
+	p->acks_window = 0;
+	p->announced_ms = now;
+	if (p->peer)
+		us_peer_announce(p->peer, US_HB_ROLE_PRIMARY, p->acked);
+}
+
+int us_primary_loss_up(struct us_primary *p)
+{
+	struct us_peer_opts o = { .vm = p->cfg->vm.name, .node = p->cfg->node,
+				  .self = US_HB_ROLE_PRIMARY, .fence_command = p->cfg->fence_command,
+				  .fence_timeout_ms = p->cfg->fence_timeout_ms };
+
+	qb_loop_timer_add(p->loop, QB_LOOP_LOW, LIVENESS_MS * 1000000ULL, p, check_liveness,
+			  &p->live_timer);
+	if (!p->cfg->membership) {
+		us_log(LOG_WARNING, US_TAG_PRIMARY, "[heartbeat] membership = none: output is "
+		       "released %u ms after the standby is lost, whatever the reason",
+		       p->cfg->degraded_grace_ms);
+		return 0;
+	}
+	p->peer = us_peer_new(p->loop, &o, cluster_changed, p);
+	if (!p->peer)
+		return -errno;
+	us_peer_announce(p->peer, US_HB_ROLE_PRIMARY, US_EPOCH_NONE);
+	return 0;
+}
+
+void us_primary_loss_down(struct us_primary *p)
+{
+	qb_loop_timer_del(p->loop, p->live_timer);
+	qb_loop_timer_del(p->loop, p->grace_timer);
+	us_peer_free(p->peer);
+	p->peer = NULL;
+}
+
+void us_primary_loss_status(const struct us_primary *p, json_t *o)
+{
+	if (p->peer)
+		us_peer_status(p->peer, o);
+	json_object_set_new(o, "epochs_per_s", json_real(p->lost ? 0 : p->epochs_per_s));
+	json_object_set_new(o, "membership_mode", json_string(p->peer ? "corosync" : "none"));
+	json_object_set_new(o, "output", json_string(p->degraded ? "released-unprotected"
+						     : p->lost ? "held" : "committed"));
+	json_object_set_new(o, "decision", json_string(p->last_why));
+}
