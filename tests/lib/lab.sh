@@ -195,3 +195,32 @@ lab_replies_at_least() { [ "$(lab_replies "$1")" -ge "$2" ]; }
 lab_replies_in_order() {
 	awk '{ if ($2 != NR) { print "reply " NR " was " $2; exit 1 } }' "$1"
 }
+
+# lab_qemus H: how many QEMU processes run in host H.
+lab_qemus() {
+	local pids
+	pids=$(ip netns pids "$(lab_ns "$1")" 2>/dev/null)
+	[ -n "$pids" ] || { echo 0; return; }
+	ps -o comm= -p "$(echo $pids | tr ' ' ,)" 2>/dev/null | grep -c qemu
+}
+
+# lab_host_empty H: no process runs in host H (it is off, or was fenced).
+lab_host_empty() { [ -z "$(ip netns pids "$(lab_ns "$1")" 2>/dev/null)" ]; }
+
+# lab_protected_pair LOG: standby on hB, primary on hA, the guest's service
+# and a client on hC logging to LOG (its pid in LAB_CLIENT_PID), and wait
+# for 20 replies (and, with LAB_COROSYNC, both daemons in the group).
+lab_protected_pair() {
+	local log=$1
+	lab_start hB standby
+	lab_wait 30 lab_field hB state >/dev/null || { lab_log "standby did not start"; return 1; }
+	lab_start hA primary
+	ip netns exec "$(lab_ns hC)" "$top_builddir/tests/tools/reqclient" "$LAB_GUEST_IP" 7777 600 \
+		"$log" 2> "$log.err" &
+	LAB_CLIENT_PID=$!
+	lab_wait 180 lab_replies_at_least "$log" 20 ||
+		{ lab_log "no replies: $(cat "$log.err"; tail -3 "$LAB_DIR/hA.log")"; return 1; }
+	[ -z "${LAB_COROSYNC:-}" ] && return 0
+	lab_wait 30 lab_member hA && lab_wait 30 lab_member hB ||
+		{ lab_log "the daemons never saw each other in corosync"; return 1; }
+}
