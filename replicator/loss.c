@@ -36,14 +36,28 @@ static uint64_t inflight(const struct us_primary *p)
 	return p->acked == US_EPOCH_NONE ? p->epoch : p->epoch - p->acked - 1;
 }
 
-/* No word from the standby for @ms while it owes us one. */
+/* How long the standby has owed us an ACK without a word: since the oldest
+ * unacknowledged epoch was sent or since its last message, whichever is
+ * later. 0 while nothing is owed (the initial sync is not acknowledged until
+ * its epoch 0, a paused guest sends no epochs). */
+static uint64_t owed_ms(const struct us_primary *p)
+{
+	uint64_t e = p->acked == US_EPOCH_NONE ? 0 : p->acked + 1;
+	const struct epoch_times *t = &p->hist[e % 256];
+	uint64_t idle = us_transport_idle_ms(p->tx), since;
+
+	if (p->phase < PH_IDLE)
+		return 0;
+	if (inflight(p) == 0 || t->epoch != e || !t->sent_ms)
+		return 0;
+	since = us_epoch_now_us() / 1000 - t->sent_ms;
+	return since < idle ? since : idle;
+}
+
+/* No word from the standby for @ms while it owes us one (or no stream). */
 static int silent_for(const struct us_primary *p, unsigned ms)
 {
-	if (!p->tx)
-		return 1;
-	if (p->phase < PH_SYNC || (p->phase != PH_SYNC && inflight(p) == 0))
-		return 0;
-	return us_transport_idle_ms(p->tx) > ms;
+	return !p->tx || owed_ms(p) > ms;
 }
 
 static void degrade(struct us_primary *p, const char *why)
@@ -132,7 +146,9 @@ static void cluster_changed(void *opaque)
 {
 	struct us_primary *p = opaque;
 
-	if (p->tx && us_peer_state(p->peer) >= US_PEER_GONE && silent_for(p, p->cfg->silence_ms))
+	/* before epoch 0 is acknowledged the standby holds nothing to promote */
+	if (p->tx && us_peer_state(p->peer) >= US_PEER_GONE &&
+	    (p->acked == US_EPOCH_NONE || silent_for(p, p->cfg->silence_ms)))
 		us_primary_lost_standby(p, "the standby left the group and fell silent");
 	else
 		evaluate(p);
@@ -146,7 +162,7 @@ static void check_liveness(void *data)
 	p->live_timer = 0;
 	if (p->tx && silent_for(p, p->cfg->peer_timeout_ms)) {
 		snprintf(why, sizeof(why), "no acknowledgement for %lu ms",
-			 (unsigned long)us_transport_idle_ms(p->tx));
+			 (unsigned long)owed_ms(p));
 		us_primary_lost_standby(p, why);
 	}
 	if (p->peer && p->tx && us_peer_state(p->peer) >= US_PEER_GONE)
