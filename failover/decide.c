@@ -60,8 +60,9 @@ static enum us_verdict cluster_rule(const struct us_failover_cluster *cl, const 
 		return go;
 	}
 	if (cl->fence_state == US_FENCE_FAILED) {
-		snprintf(why, whylen, "the %s left the group but fencing its node failed: fix the "
-			 "fence command and act by hand once the node is off", peer);
+		snprintf(why, whylen, "the %s %s but fencing its node failed: fix the fence command "
+			 "and act by hand once the node is off", peer,
+			 cl->peer_gone ? "left the group" : "lost its stream for good");
 		return US_VERDICT_REFUSE;
 	}
 	snprintf(why, whylen, "the %s %s: fencing its node first", peer,
@@ -89,9 +90,14 @@ enum us_verdict us_failover_decide(const struct us_failover_input *in, char *why
 		return US_VERDICT_WAIT;
 	}
 	if (!in->cl.membership) {
+		if (in->trigger != US_TRIGGER_STREAM_LOST) {
+			snprintf(why, whylen, "[heartbeat] membership = none: only a lost stream "
+				 "decides");
+			return US_VERDICT_WAIT;
+		}
 		snprintf(why, whylen, "replication stream from the primary lost "
 			 "([heartbeat] membership = none)");
-		return in->trigger == US_TRIGGER_STREAM_LOST ? US_VERDICT_PROMOTE : US_VERDICT_WAIT;
+		return US_VERDICT_PROMOTE;
 	}
 	if (in->cl.peer_left) {
 		snprintf(why, whylen, "the primary's daemon left the group cleanly (stopped by an "
@@ -108,9 +114,10 @@ enum us_verdict us_failover_standby_lost(const struct us_failover_cluster *cl, c
 		snprintf(why, whylen, "standby lost ([heartbeat] membership = none)");
 		return US_VERDICT_DEGRADE;
 	}
-	if (cl->peer_left && cl->stream_silent) {
-		snprintf(why, whylen, "the standby's daemon left the group cleanly");
-		return US_VERDICT_DEGRADE;
+	if (cl->peer_left) {
+		snprintf(why, whylen, "the standby's daemon left the group cleanly%s",
+			 cl->stream_silent ? "" : " but its stream still flows: waiting");
+		return cl->stream_silent ? US_VERDICT_DEGRADE : US_VERDICT_WAIT;
 	}
 	return cluster_rule(cl, "standby", US_VERDICT_DEGRADE, why, whylen);
 }

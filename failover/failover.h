@@ -62,6 +62,9 @@ enum us_verdict us_failover_decide(const struct us_failover_input *in, char *why
  * Output stays held (WAIT) until membership confirms the standby gone and,
  * with a fence command, its node is fenced (FENCE first); then DEGRADE.
  * Without membership: DEGRADE (the caller waits its grace period first).
+ * REFUSE when fencing the standby failed: output stays held, because the
+ * standby may be running the VM; once the operator has made sure it is
+ * off, `understudy degrade` releases it.
  */
 enum us_verdict us_failover_standby_lost(const struct us_failover_cluster *cl, char *why,
 					 size_t whylen);

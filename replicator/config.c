@@ -365,10 +365,41 @@ static int on_key(void *user, const char *section, const char *name, const char 
 	return 1;
 }
 
+/* inih reads lines of at most INI_MAX_LINE - 1 bytes and would cut a longer
+ * one silently (or call it a syntax error on a line that is not there). */
+static int check_line_lengths(const char *path)
+{
+	char buf[INI_MAX_LINE + 1];
+	int line = 0, bad = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return 0;	/* ini_parse reports it */
+	while (fgets(buf, sizeof(buf), f)) {
+		size_t n = strlen(buf);
+
+		line++;
+		if (n < INI_MAX_LINE || buf[n - 1] == '\n')
+			continue;
+		us_log(LOG_ERR, US_TAG_MAIN, "%s:%d: line longer than %d characters, which the INI "
+		       "parser cannot read: shorten it (for a long command, point to a script)",
+		       path, line, INI_MAX_LINE - 1);
+		bad = 1;
+		while (n && buf[n - 1] != '\n' && fgets(buf, sizeof(buf), f))
+			n = strlen(buf);
+	}
+	fclose(f);
+	return bad ? -EINVAL : 0;
+}
+
 int us_config_load(struct us_config *c, const char *path)
 {
 	struct load_ctx ctx = { .c = c, .path = path };
-	int rc = ini_parse(path, on_key, &ctx);
+	int rc = check_line_lengths(path);
+
+	if (rc < 0)
+		return rc;
+	rc = ini_parse(path, on_key, &ctx);
 
 	if (rc == -1) {
 		us_log(LOG_ERR, US_TAG_MAIN, "cannot open config file %s: %s", path, strerror(errno));

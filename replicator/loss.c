@@ -217,6 +217,16 @@ void us_primary_loss_down(struct us_primary *p)
 	p->peer = NULL;
 }
 
+int us_primary_degrade(struct us_primary *p, char *why, size_t len)
+{
+	if (!p->lost) {
+		snprintf(why, len, "the standby is connected: nothing to degrade from");
+		return -EBUSY;
+	}
+	degrade(p, "operator request (`understudy degrade`)");
+	return 0;
+}
+
 void us_primary_loss_status(const struct us_primary *p, json_t *o)
 {
 	if (p->peer)

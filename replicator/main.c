@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The `understudy` command: runs a daemon (primary or standby) or talks to
- * one over the control channel (status, promote, pause, resume).
+ * one over the control channel (status, promote, degrade, pause, resume).
  */
 #include <config.h>
 
@@ -48,6 +48,8 @@ static void usage(FILE *f)
 		"  promote           make this standby run the VM now (primary must be gone)\n"
 		"  pause             hold the guest stopped at an acknowledged epoch\n"
 		"  resume            continue after pause\n"
+		"  degrade           primary that lost its standby: release output unprotected now\n"
+		"                    (only once you know the standby is off)\n"
 		"  version\n"
 		"\n"
 		"options: -v more logging, -h help. Config keys: see README.md.\n");
@@ -232,7 +234,8 @@ static int run_control(const struct cli *c)
 
 int main(int argc, char **argv)
 {
-	static const char *const controls[] = { "status", "promote", "pause", "resume" };
+	static const char *const controls[] = { "status", "promote", "pause", "resume",
+						"degrade" };
 	struct cli c = { 0 };
 	size_t i;
 

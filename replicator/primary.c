@@ -343,8 +343,16 @@ static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req
 		p->pause_req = req;
 	} else if (strcmp(cmd, "resume") == 0) {
 		do_resume(p, req);
+	} else if (strcmp(cmd, "degrade") == 0) {
+		char why[96];
+
+		if (us_primary_degrade(p, why, sizeof(why)) < 0)
+			us_ctl_reply_error(req, why);
+		else
+			us_ctl_reply(req, json_pack("{s:b}", "ok", 1));
 	} else {
-		us_ctl_reply_error(req, "unknown command for a primary (try status, pause, resume)");
+		us_ctl_reply_error(req, "unknown command for a primary (try status, pause, resume, "
+				   "degrade)");
 	}
 }
 

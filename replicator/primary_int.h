@@ -132,6 +132,7 @@ void us_primary_acked(struct us_primary *p);
 int us_primary_loss_up(struct us_primary *p);
 void us_primary_loss_down(struct us_primary *p);
 void us_primary_loss_status(const struct us_primary *p, json_t *o);
+int us_primary_degrade(struct us_primary *p, char *why, size_t len);
 
 /* primary.c */
 void us_primary_epoch_sent(struct us_primary *p);

@@ -13,6 +13,7 @@ tests_unit_test_proto_CFLAGS = $(US_UNIT_CFLAGS)
 tests_unit_test_proto_LDADD = $(US_UNIT_LIBS)
 tests_unit_test_receiver_CFLAGS = $(US_UNIT_CFLAGS)
 tests_unit_test_receiver_LDADD = $(US_UNIT_LIBS)
+tests_unit_test_config_SOURCES = tests/unit/test_config.c tests/lib/logcap.c tests/lib/logcap.h
 tests_unit_test_config_CFLAGS = $(US_UNIT_CFLAGS)
 tests_unit_test_config_LDADD = $(US_UNIT_LIBS)
 tests_unit_test_tcp_CFLAGS = $(US_UNIT_CFLAGS)

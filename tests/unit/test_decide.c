@@ -171,7 +171,7 @@ static const struct row primary_rows[] = {
 	{ "standby left cleanly", 1, 1, 0, 1, 0, 1, 2, FENCE, 0, US_FENCE_NONE,
 	  US_VERDICT_DEGRADE, "left the group cleanly" },
 	{ "left cleanly, stream still up", 1, 1, 0, 1, 0, 0, 2, FENCE, 0, US_FENCE_NONE,
-	  US_VERDICT_WAIT, "nothing to decide" },
+	  US_VERDICT_WAIT, "its stream still flows" },
 };
 
 static void primary_table(void **state)
