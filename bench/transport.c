@@ -9,7 +9,9 @@
  * the median pages/s and GB/s beside two baselines measured in the same run
  * on the same bytes: a single-threaded memcpy, and a plain TCP stream over
  * 127.0.0.1 (write() on one thread, read() on another). After the repeats
- * the replica is compared with what was sent ("exact" column).
+ * the replica is compared with what was sent ("exact" column). Over rdma it
+ * also prints the RDMA devices' retry counters of the run (RNR NAKs and
+ * retransmissions each stall a queue pair: they must stay 0).
  * Usage: bench/transport tcp|rdma HOST [REPEATS]   (default 20 repeats)
  */
 #include <config.h>
@@ -17,6 +19,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -484,6 +487,58 @@ static double tcp_once(const int fd[2], size_t bytes)
 	return off == bytes && !j.err ? now_s() - t0 : -EIO;
 }
 
+/* ---- the RDMA devices' retry counters ---- */
+
+#define HW_COUNTERS "/sys/class/infiniband/*/ports/*/hw_counters/"
+static const char *const retry_counters[] = {
+	"rcvd_rnr_err", "completer_retry_err", "rcvd_seq_err", "duplicate_request",
+};
+#define NCOUNTERS (sizeof(retry_counters) / sizeof(retry_counters[0]))
+
+/* Sum of counter @name over every RDMA port (0 when there is none). */
+static uint64_t counter_sum(const char *name)
+{
+	char pattern[128];
+	uint64_t sum = 0;
+	glob_t g;
+	size_t i;
+
+	snprintf(pattern, sizeof(pattern), HW_COUNTERS "%s", name);
+	if (glob(pattern, 0, NULL, &g) != 0)
+		return 0;
+	for (i = 0; i < g.gl_pathc; i++) {
+		FILE *fp = fopen(g.gl_pathv[i], "r");
+		unsigned long long v;
+
+		if (fp && fscanf(fp, "%llu", &v) == 1)
+			sum += v;
+		if (fp)
+			fclose(fp);
+	}
+	globfree(&g);
+	return sum;
+}
+
+static void counters_read(uint64_t *v)
+{
+	size_t i;
+
+	for (i = 0; i < NCOUNTERS; i++)
+		v[i] = counter_sum(retry_counters[i]);
+}
+
+static void counters_print(const uint64_t *before)
+{
+	uint64_t now[NCOUNTERS];
+	size_t i;
+
+	counters_read(now);
+	printf("rdma retries during the run (" HW_COUNTERS "):");
+	for (i = 0; i < NCOUNTERS; i++)
+		printf(" %s %llu", retry_counters[i], (unsigned long long)(now[i] - before[i]));
+	printf("\n");
+}
+
 /* ---- the table ---- */
 
 struct row {
@@ -548,11 +603,12 @@ static void print_row(uint32_t n, const struct row *r)
 static int run_all(enum us_transport_kind kind, const char *kname, const char *host, int repeats)
 {
 	static struct pageset ps;
-	uint64_t epoch = 0;
+	uint64_t epoch = 0, counters[NCOUNTERS];
 	int fd[2] = { -1, -1 }, rc;
 	char addr[80];
 	size_t i;
 
+	counters_read(counters);
 	rc = sb_start(kind, host, addr, sizeof(addr));
 	if (rc == 0)
 		rc = pr_connect(addr, kind);
@@ -568,6 +624,8 @@ static int run_all(enum us_transport_kind kind, const char *kname, const char *h
 			print_row(sizes[i], &r);
 		rc = rc == 0 && !r.exact ? -EBADMSG : rc;
 	}
+	if (kind == US_TRANSPORT_RDMA)
+		counters_print(counters);
 	if (rc < 0)
 		fprintf(stderr, "bench/transport: failed: %s%s%s\n", strerror(-rc),
 			sb.why[0] ? "; standby says: " : "", sb.why);

@@ -6,12 +6,53 @@
 # same run (build/bench/transport). First over TCP on this host's loopback,
 # then over verbs on soft-RoCE (rxe0) in a TCG guest booted as
 # tests/integration/rdma_rxe.sh does (tests/lib/rxe.sh), where the TCP
-# baseline is the guest's own loopback. Soft-RoCE under TCG proves
-# correctness, not speed.
+# baseline is the guest's own loopback. In the guest, before the bench, the
+# raw verbs of the same rxe0 are measured with perftest's ib_write_bw (1 MiB
+# RDMA WRITEs) and ib_write_lat (64 B), or ibverbs-utils' ibv_rc_pingpong
+# when perftest is missing: what soft-RoCE under TCG can do at best. The
+# bench also prints rxe's retry counters (RNR NAKs, retransmissions), which
+# must stay 0: each one stalls the queue pair for a timer.
 # Usage (root): bench/transport.sh [REPEATS [GUEST_REPEATS]]   (20 and 5;
 # after ./scripts/build.sh, or with top_builddir=DIR)
+# (bench/transport.sh --guest REPEATS BUILDDIR is what the guest runs.)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+
+# perftest's server, then its client until the server listens (TCG is slow).
+perftest_pair() {
+	local srv i
+	"$@" > /dev/null 2>&1 &
+	srv=$!
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		sleep 1
+		"$@" 10.0.2.15 2>&1 | grep -A1 '#bytes' | sed 's/^/raw: /' && break
+	done
+	wait "$srv" || true
+}
+
+# The raw verbs of rxe0 in this guest.
+raw_baseline() {
+	if command -v ib_write_bw > /dev/null; then
+		echo "raw: perftest ib_write_bw -d rxe0 -s 1048576 -n 100 (GB/s = Gb/s / 8)"
+		perftest_pair ib_write_bw -d rxe0 -s 1048576 -n 100 -F --report_gbits
+		echo "raw: perftest ib_write_lat -d rxe0 -s 64 -n 200"
+		perftest_pair ib_write_lat -d rxe0 -s 64 -n 200 -F
+	elif command -v ibv_rc_pingpong > /dev/null; then
+		echo "raw: ibv_rc_pingpong -d rxe0 -g 1 -s 1048576 -n 20 (no perftest installed)"
+		ibv_rc_pingpong -d rxe0 -g 1 -s 1048576 -n 20 > /dev/null 2>&1 &
+		sleep 2
+		ibv_rc_pingpong -d rxe0 -g 1 -s 1048576 -n 20 10.0.2.15 2>&1 | sed -n 's/^/raw: /p' | grep -E 'Mbit|usec'
+		wait || true
+	else
+		echo "raw: no baseline: install the Debian package perftest (or ibverbs-utils)"
+	fi
+}
+
+if [ "${1:-}" = --guest ]; then
+	PATH=/usr/sbin:/usr/bin:/sbin:/bin
+	raw_baseline
+	exec "$3/bench/transport" rdma 10.0.2.15 "$2"
+fi
 export top_srcdir=$top
 top_builddir=$(cd "${top_builddir:-$top/build}" && pwd)
 export top_builddir
@@ -30,6 +71,6 @@ grep -q '^#define HAVE_RDMA 1' "$top_builddir/config.h" ||
 # shellcheck source=tests/lib/rxe.sh
 . "$top/tests/lib/rxe.sh"
 rxe_setup
-rxe_run "$bench" "rdma,10.0.2.15,$GUEST_REPEATS" 2G "$DEADLINE"
-echo "$RXE_LOG" | grep -E '^(bench/transport|soft-RoCE|this build)|^ *(pages|[0-9]+) \|' || true
+rxe_run "$top/bench/transport.sh" "--guest,$GUEST_REPEATS,$top_builddir" 2G "$DEADLINE"
+echo "$RXE_LOG" | grep -E '^(raw: |bench/transport|soft-RoCE|this build|rdma retries)|^ *(pages|[0-9]+) \|' || true
 [ "$RXE_RESULT" = 0 ] || fail "bench/transport in the guest failed (rc=$RXE_RESULT)"

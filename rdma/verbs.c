@@ -17,8 +17,18 @@
  *                      message such as HELLO_OK/ACK, or empty)
  *
  * The writer never writes past what the reader has given back, so unread
- * data is never overwritten. Writes are signalled every US_VERBS_SIGNAL_EVERY
- * and at each doorbell; "drained" fires once nothing is queued or in flight.
+ * data is never overwritten. Writes are signalled every SIGNAL_EVERY and at
+ * each doorbell; "drained" fires once nothing is queued or in flight.
+ *
+ * Every WRITE_WITH_IMM and every SEND consumes a receive the peer posted, and
+ * a message that finds none is answered with an RNR NAK: the sender then
+ * waits the peer's min_rnr_timer, which rdma_cm leaves at 0, meaning 655 ms.
+ * Over soft-RoCE that cost ~2 s per epoch. So the writer keeps at most
+ * CTL_SLOTS doorbells beyond the credit (a doorbell's receive is re-posted
+ * before its bytes are consumed), the reader returns bare credit only every
+ * CREDIT_DOORBELLS doorbells or a quarter ring, so a writer that polls
+ * rarely still has receives posted, and both sides lower min_rnr_timer so
+ * an RNR that slips through costs RNR_TIMER, not 655 ms.
  * The writer copies borrowed data into the bounce region (one memcpy; simple
  * and correct whatever memory the caller's data lives in).
  */
@@ -48,6 +58,8 @@
 #define SQ_DEPTH 128u
 #define SIGNAL_EVERY 16u
 #define BATCH_BYTES (1u << 20)		/* bytes per doorbell */
+#define CREDIT_DOORBELLS (CTL_SLOTS / 4)	/* reader: bare credit after this many */
+#define RNR_TIMER 12			/* IB encoding: 0.64 ms (0 would be 655 ms) */
 #define MSG_MAX (US_PROTO_HDR_SIZE + US_PROTO_MAX_BODY + US_PROTO_MAX_DEVSTATE_CHUNK)
 
 #define WRID_RECV (1ull << 62)
@@ -90,10 +102,13 @@ struct verbs_conn {
 	uint64_t head;		/* stream bytes copied and posted */
 	uint64_t credit;	/* stream bytes the reader consumed */
 	uint64_t posted, completed;	/* write WRs */
+	uint64_t db_end[CTL_SLOTS];	/* stream end of each doorbell beyond the credit */
+	uint64_t db_posted, db_done;	/* doorbells rung; of them, covered by credit */
 	/* reader */
 	uint64_t arrived;	/* stream bytes announced by doorbells */
 	uint64_t pos;		/* stream bytes consumed */
 	uint64_t credit_sent;
+	uint32_t db_uncredited;	/* doorbells consumed since credit was last sent */
 	char *scratch;		/* a message that wraps the ring, made contiguous */
 	uint32_t send_busy;	/* bit per send slot */
 };
@@ -232,6 +247,18 @@ static int setup_qp(struct verbs_conn *c)
 	return 0;
 }
 
+/* On an RTS queue pair: answer a SEND that finds no receive with a short RNR wait. */
+static int shorten_rnr(struct verbs_conn *c)
+{
+	struct ibv_qp_attr qa = { .min_rnr_timer = RNR_TIMER };
+	int rc = ibv_modify_qp(c->id->qp, &qa, IBV_QP_MIN_RNR_TIMER);
+
+	if (rc)
+		us_log(LOG_ERR, US_TAG_RDMA, "cannot set the RDMA queue pair's RNR timer: %s",
+		       strerror(rc));
+	return -rc;
+}
+
 static int setup_ring(struct verbs_conn *c, uint32_t len, int access)
 {
 	c->ring_len = len;
@@ -328,7 +355,8 @@ static int connect_peer(struct verbs_conn *c, const char *addr, int timeout_ms)
 		       le32toh(ri.len));
 		return -EPROTO;
 	}
-	return setup_ring(c, le32toh(ri.len), IBV_ACCESS_LOCAL_WRITE);
+	rc = shorten_rnr(c);
+	return rc ? rc : setup_ring(c, le32toh(ri.len), IBV_ACCESS_LOCAL_WRITE);
 }
 
 struct us_transport *us_verbs_connect(qb_loop_t *loop, const char *addr, int timeout_ms)
@@ -410,10 +438,29 @@ static int write_range(struct verbs_conn *c, uint64_t from, uint64_t to)
 	uint32_t total = to - from, off = from % c->ring_len, first = c->ring_len - off;
 	int rc;
 
-	if (total <= first)
-		return post_write(c, from, total, 1, total);
-	rc = post_write(c, from, first, 0, 0);
-	return rc ? rc : post_write(c, from + first, total - first, 1, total);
+	if (total <= first) {
+		rc = post_write(c, from, total, 1, total);
+	} else {
+		rc = post_write(c, from, first, 0, 0);
+		rc = rc ? rc : post_write(c, from + first, total - first, 1, total);
+	}
+	if (rc == 0)
+		c->db_end[c->db_posted++ % CTL_SLOTS] = to;
+	return rc;
+}
+
+/* Credit covers a doorbell once the reader consumed its bytes: it re-posted its receive. */
+static void add_credit(struct verbs_conn *c, uint32_t bytes)
+{
+	c->credit += bytes;
+	while (c->db_done < c->db_posted && c->db_end[c->db_done % CTL_SLOTS] <= c->credit)
+		c->db_done++;
+}
+
+/* Room for one more doorbell: in the send queue, and a receive at the reader. */
+static int can_ring(const struct verbs_conn *c)
+{
+	return c->posted - c->completed + 2 <= SQ_DEPTH && c->db_posted - c->db_done < CTL_SLOTS;
 }
 
 /* Copy queued messages into the ring while credit lasts; one doorbell per batch. */
@@ -422,7 +469,7 @@ static int pump(struct verbs_conn *c)
 	uint64_t start;
 	int rc;
 
-	while (!us_msgq_empty(&c->mq) && !c->failed && c->posted - c->completed + 2 <= SQ_DEPTH) {
+	while (!us_msgq_empty(&c->mq) && !c->failed && can_ring(c)) {
 		start = c->head;
 		while (!us_msgq_empty(&c->mq) && c->head - start < BATCH_BYTES) {
 			struct us_seg *s = us_msgq_front(&c->mq);
@@ -499,6 +546,7 @@ static int send_ctl(struct verbs_conn *c, const void *msg, size_t len)
 	if (rc)
 		return -rc;
 	c->credit_sent = c->pos;
+	c->db_uncredited = 0;
 	c->send_busy |= 1u << slot;
 	c->was_busy = 1;
 	return 0;
@@ -601,13 +649,20 @@ static int consume(struct verbs_conn *c, char *why, size_t whylen)
 }
 
 /*
- * Give consumed ring space back. Bare credits use at most half the send
- * slots, so an ACK always finds one; otherwise the credit rides on a later send.
+ * Give consumed ring space back, in bare credits sent only every
+ * CREDIT_DOORBELLS doorbells or quarter ring: the writer then never waits
+ * for more (it has CTL_SLOTS doorbells and the ring holds two messages) and
+ * the SENDs do not outrun the receives a busy writer re-posts. Bare credits
+ * use at most half the send slots, so an ACK always finds one; otherwise
+ * the credit rides on a later send.
  */
 static void return_credit(struct verbs_conn *c)
 {
-	if (!c->writer && !c->failed && c->pos != c->credit_sent &&
-	    __builtin_popcount(c->send_busy) < (int)CTL_SLOTS / 2)
+	if (c->writer || c->failed || c->pos == c->credit_sent)
+		return;
+	if (c->db_uncredited < CREDIT_DOORBELLS && c->pos - c->credit_sent < c->ring_len / 4)
+		return;
+	if (__builtin_popcount(c->send_busy) < (int)CTL_SLOTS / 2)
 		send_ctl(c, NULL, 0);
 }
 
@@ -658,12 +713,13 @@ static int on_recv(struct verbs_conn *c, const struct ibv_wc *wc, char *why, siz
 	c->base.last_rx_ms = us_transport_now_ms();
 	if (wc->opcode == IBV_WC_RECV_RDMA_WITH_IMM && !c->writer) {
 		c->arrived += ntohl(wc->imm_data);
+		c->db_uncredited++;
 		if (post_recv(c, slot))
 			return snprintf(why, whylen, "cannot re-post a receive"), -EIO;
 		return consume(c, why, whylen);
 	}
 	if (wc->wc_flags & IBV_WC_WITH_IMM)
-		c->credit += ntohl(wc->imm_data);
+		add_credit(c, ntohl(wc->imm_data));
 	rc = on_ctl(c, c->ctl + (size_t)slot * CTL_SLOT, wc->byte_len, why, whylen);
 	if (rc == 0 && post_recv(c, slot))
 		return snprintf(why, whylen, "cannot re-post a receive"), -EIO;
@@ -837,7 +893,8 @@ static int accept_setup(struct verbs_conn *c)
 		return -ENODEV;
 	if (rdma_migrate_id(c->id, c->ech) || rdma_accept(c->id, &cp))
 		return -errno;
-	return loop_add(c);
+	rc = shorten_rnr(c);	/* rdma_accept moved the QP to RTS */
+	return rc ? rc : loop_add(c);
 }
 
 static void accept_conn(struct verbs_listener *l, struct rdma_cm_id *id)

@@ -4,8 +4,9 @@
  * libibverbs (linked with --wrap; the inline verbs calls go through a fake
  * device context's ops) for what soft-RoCE cannot provoke: ibv_reg_mr
  * failing, a rejected connection, a completion error, DISCONNECTED
- * mid-epoch, a full send queue, and the ring's credit holding the writer
- * back until the reader gives space back.
+ * mid-epoch, a full send queue, the ring's credit holding the writer back
+ * until the reader gives space back, and the doorbells the writer rings
+ * bounded by the receives the reader posted (an RNR NAK costs 655 ms).
  */
 #include <config.h>
 
@@ -50,6 +51,8 @@ static struct {
 	int reg_fail;			/* ibv_reg_mr fails with this errno */
 	int post_send_rc;		/* ibv_post_send returns this */
 	int sends, writes_outstanding, max_outstanding;
+	int doorbells;			/* WRITE_WITH_IMMs posted */
+	int rnr_timer;			/* min_rnr_timer set by ibv_modify_qp, or -1 */
 	uint64_t bytes_written;
 	int disconnected;
 } f;
@@ -79,6 +82,7 @@ static int fake_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_
 	if (f.writes_outstanding > f.max_outstanding)
 		f.max_outstanding = f.writes_outstanding;
 	f.bytes_written += wr->sg_list[0].length;
+	f.doorbells += wr->opcode == IBV_WR_RDMA_WRITE_WITH_IMM;
 	return 0;
 }
 
@@ -275,6 +279,14 @@ const char *__wrap_ibv_get_device_name(struct ibv_device *d)
 	return "fake0";
 }
 
+int __wrap_ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr, int mask);
+int __wrap_ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr, int mask)
+{
+	if (mask & IBV_QP_MIN_RNR_TIMER)
+		f.rnr_timer = attr->min_rnr_timer;
+	return 0;
+}
+
 /* ---- tests ---- */
 
 static qb_loop_t *loop;
@@ -317,6 +329,7 @@ static void script(int n, ...)
 static int setup(void **state)
 {
 	memset(&f, 0, sizeof(f));
+	f.rnr_timer = -1;
 	f.ctx.device = &f.dev;
 	f.ctx.ops.poll_cq = fake_poll_cq;
 	f.ctx.ops.req_notify_cq = fake_req_notify;
@@ -449,6 +462,41 @@ static void credit_bounds_writes(void **state)
 	us_transport_free(t);
 }
 
+/* A credit carried by a SEND from the reader, in receive slot 1. */
+static void give_credit(uint32_t bytes)
+{
+	f.wc[f.nwc++] = (struct ibv_wc){ .wr_id = (1ull << 62) | 1, .status = IBV_WC_SUCCESS,
+					 .opcode = IBV_WC_RECV, .wc_flags = IBV_WC_WITH_IMM,
+					 .imm_data = htonl(bytes) };
+}
+
+/*
+ * Small messages, each its own doorbell while there is room: no more
+ * WRITE_WITH_IMMs beyond the credit than the reader has receives (32), and
+ * a credit covering them lets the rest go out, batched. The queue pair's
+ * RNR timer is not left at rdma_cm's 0 (655 ms).
+ */
+static void doorbells_bounded_by_receives(void **state)
+{
+	struct us_transport *t = connected();
+	static char page[4096];
+	int i;
+
+	assert_int_not_equal(f.rnr_timer, -1);
+	assert_int_not_equal(f.rnr_timer, 0);
+	for (i = 0; i < 100; i++)
+		assert_int_equal(us_transport_send_pages(t, 1, i, 1, page), 0);
+	assert_int_equal(f.doorbells, 32);
+	assert_true(us_transport_queued(t) > 0);
+	give_credit(32 * (4096 + 32 + 16));	/* header + PAGES descriptor + page */
+	run_briefly();
+	assert_int_equal(us_transport_queued(t), 0);
+	assert_true(f.doorbells > 32 && f.doorbells < 100);
+	assert_int_equal(f.bytes_written, 100 * (4096 + 32 + 16));
+	assert_int_equal(closed_err, 0);
+	us_transport_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +507,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(disconnected_mid_epoch, setup, teardown),
 		cmocka_unit_test_setup_teardown(full_send_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(credit_bounds_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(doorbells_bounded_by_receives, setup, teardown),
 	};
 
 	us_log_init("test_verbs", LOG_CRIT, 0);
