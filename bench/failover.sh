@@ -1,0 +1,176 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# bench/failover: how long the primary host's death costs, over ROUNDS host
+# kills, p50 and max. The scenario of tests/integration/failover_tcp.sh: real
+# QEMU (TCG), a corosync per host, a client on hC sending increments on one
+# TCP connection; at a random moment every process of hA gets SIGKILL and the
+# standby promotes once corosync says hA left and the lab's fence agent has
+# emptied hA. Per round, on the wall clock (CLOCK_REALTIME, microseconds):
+#  - kill: stamped just before the SIGKILLs are sent;
+#  - standby running: when the standby's "TAKEOVER:" line (written after its
+#    QEMU answered cont and announce-self) appears in its log, polled every
+#    5 ms without forking: an upper bound, late by at most one poll;
+#  - first reply: the client logs milliseconds since its first reply on the
+#    monotonic clock; each reply seen by the same poll gives an upper bound of
+#    that first reply on the wall clock, and the earliest bound over the round
+#    maps every reply onto the wall clock (to about a millisecond). Replies
+#    earlier than one corosync token after the kill were in flight from hA.
+# Also the standby's own takeover_ms (last message from the primary to guest
+# running) and the reply gap spanning the kill. Baseline from the same run:
+# the client's inter-reply gaps while protected, before the kill.
+# Usage (root): bench/failover.sh [ROUNDS]   (after ./scripts/build.sh)
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+export top_srcdir=$top top_builddir=${top_builddir:-$top/build}
+. "$top/tests/lib/common.sh"
+ROUNDS=${1:-10}
+LAB_NIC=1
+LAB_APPEND="us.run=service"
+LAB_COROSYNC=1
+LAB_PEER_TIMEOUT_MS=${LAB_PEER_TIMEOUT_MS:-5000}
+. "$top/tests/lib/lab.sh"
+CLIENT=$top_builddir/tests/tools/reqclient
+trap lab_down EXIT
+[ -x "$CLIENT" ] || fail "$CLIENT not built: make check TESTS="
+lab_up || fail "cannot create the lab"
+mkfifo "$LAB_DIR/tick" || fail "cannot make the poll timer fifo in $LAB_DIR"
+exec {TICK}<>"$LAB_DIR/tick"
+
+# stamp: NOW = the wall clock in microseconds (no fork).
+stamp() { NOW=${EPOCHREALTIME//[!0-9]/}; }
+
+# tick: wait 5 ms (a read from a fifo nobody writes; no fork).
+tick() { read -r -t 0.005 -u "$TICK"; }
+
+# follow_client: read the client's new replies; each refines T0, the wall
+# clock of its first reply, and counts in AFTER when past the separator SEP.
+follow_client() {
+	local line ms
+	while IFS= read -r -u "$CFD" line; do
+		line=$CPART$line CPART=''
+		ms=${line%% *}
+		stamp
+		(( NOW - ms * 1000 < T0 )) && T0=$(( NOW - ms * 1000 ))
+		(( T0 + ms * 1000 >= SEP )) && AFTER=$(( AFTER + 1 ))
+	done
+	CPART=$CPART$line
+}
+
+# follow_standby: RUN = when the standby's TAKEOVER line was first seen.
+follow_standby() {
+	local line
+	while IFS= read -r -u "$BFD" line; do
+		line=$BPART$line BPART=''
+		[[ $RUN = 0 && $line = *"TAKEOVER:"* ]] && { stamp; RUN=$NOW; }
+	done
+	BPART=$BPART$line
+}
+
+# follow_for MS: follow the client for MS milliseconds.
+follow_for() {
+	local end
+	stamp; end=$(( NOW + $1 * 1000 ))
+	while stamp; (( NOW < end )); do follow_client; tick; done
+}
+
+# follow_takeover: follow both until the standby runs and 5 replies came after.
+follow_takeover() {
+	local end=$(( KILL + 90000000 ))
+	while stamp; (( NOW < end )); do
+		follow_standby; follow_client
+		(( RUN > 0 && AFTER >= 5 )) && return 0
+		tick
+	done
+	return 1
+}
+
+# kill_primary: power hA off (SIGKILL to all its processes), KILL stamped just before.
+kill_primary() {
+	local pids
+	pids=$(ip netns pids "$(lab_ns hA)")
+	stamp; KILL=$NOW SEP=$(( NOW + CS_TOKEN * 1000 ))
+	# shellcheck disable=SC2086 # one pid a word
+	kill -9 $pids 2>/dev/null
+}
+
+# protect LOG: standby, primary and client; wait for 20 replies and the group.
+# @return 1 (and says why) when the pair did not form.
+protect() {
+	lab_start hB standby
+	lab_wait 30 lab_field hB state >/dev/null || { note "round $r: standby did not start"; return 1; }
+	lab_start hA primary
+	ip netns exec "$(lab_ns hC)" "$CLIENT" "$LAB_GUEST_IP" 7777 600 "$1" 2> "$1.err" &
+	CLIENT_PID=$!
+	lab_wait 180 lab_replies_at_least "$1" 20 || { note "round $r: no replies: $(cat "$1.err")"; return 1; }
+	lab_wait 30 lab_member hB && return 0
+	note "round $r: the standby never saw the primary in corosync (peer_state" \
+	     "$(lab_field hB peer_state)): $(grep -a heartbea "$LAB_DIR/hB.log" | tail -2)"
+	return 1
+}
+
+# protect_retry LOG: protect, up to 3 tries; SETUP_FAILS counts the failed ones.
+protect_retry() {
+	local try
+	for try in 1 2 3; do
+		protect "$1" && return 0
+		SETUP_FAILS=$(( SETUP_FAILS + 1 ))
+		note "round $r: set-up $try of 3 failed; again"
+		kill -TERM "$CLIENT_PID" 2>/dev/null; wait "$CLIENT_PID" 2>/dev/null
+		lab_stop_host hA; lab_stop_host hB
+	done
+	fail "round $r: no protected pair in 3 tries"
+}
+
+# figures LOG: append this round's figures (ms) to rounds.txt, its gaps to gaps.txt.
+figures() {
+	awk -v t0="$T0" -v kill="$KILL" -v sep="$SEP" -v run="$RUN" -v tk="$1" \
+	    -v gaps="$LAB_DIR/gaps.txt" '
+		{ t = t0 + $1 * 1000 }
+		NR > 20 && t < kill { printf "%.3f\n", (t - prev) / 1000 >> gaps }
+		t >= sep { printf "%.3f %.3f %s %.3f\n", (run - kill) / 1000,
+			   (t - kill) / 1000, tk, (t - prev) / 1000; exit }
+		{ prev = t }' "$2" >> "$LAB_DIR/rounds.txt"
+}
+
+round() {
+	local log=$LAB_DIR/client-$r.log
+	protect_retry "$log"
+	exec {CFD}<"$log" {BFD}<"$LAB_DIR/hB.log"
+	T0=$(( 1 << 62 )) SEP=$(( 1 << 62 )) CPART='' BPART='' AFTER=0 RUN=0
+	follow_standby
+	follow_for "$(rand_ms 300 3000)"
+	kill_primary
+	follow_takeover || fail "round $r: no takeover and replies within 90 s: $(tail -3 "$LAB_DIR/hB.log")"
+	lab_kill_host hA
+	kill -TERM "$CLIENT_PID"
+	wait "$CLIENT_PID" || fail "round $r: client exit $?: $(cat "$log.err")"
+	exec {CFD}<&- {BFD}<&-
+	lab_replies_in_order "$log" >/dev/null || fail "round $r: replies not 1, 2, 3, ..."
+	grep -q 'promotion decided: the primary left the group' "$LAB_DIR/hB.log" ||
+		fail "round $r: the promotion was not decided on membership"
+	figures "$(lab_field hB takeover_ms)" "$log"
+	note "round $r: $(tail -1 "$LAB_DIR/rounds.txt") (running, first reply, takeover_ms, gap; ms)"
+	lab_stop_host hB
+}
+
+# p50_max FILE COLUMN: "p50 max" of a column.
+p50_max() {
+	awk -v c="$2" '{print $c}' "$1" | sort -n |
+		awk '{v[NR]=$1} END {printf "%8.0f %8.0f %6d", v[int((NR-1)/2)+1], v[NR], NR}'
+}
+
+SETUP_FAILS=0
+for r in $(seq "$ROUNDS"); do round; done
+printf '%-52s %8s %8s %6s\n' "measure ($ROUNDS host kills)" "p50 ms" "max ms" "n"
+printf '%-52s %s\n' "kill -> standby's QEMU running (TAKEOVER seen)" "$(p50_max "$LAB_DIR/rounds.txt" 1)"
+printf '%-52s %s\n' "kill -> client's first reply after" "$(p50_max "$LAB_DIR/rounds.txt" 2)"
+printf '%-52s %s\n' "standby's takeover_ms (last primary msg -> running)" "$(p50_max "$LAB_DIR/rounds.txt" 3)"
+printf '%-52s %s\n' "client's reply gap spanning the kill" "$(p50_max "$LAB_DIR/rounds.txt" 4)"
+printf '%-52s %s\n' "baseline: client's reply gap, protected, before kill" "$(p50_max "$LAB_DIR/gaps.txt" 1)"
+echo "corosync token ${CS_TOKEN} ms (consensus 1.2 x token), standby fences at once (fence_delay_ms" \
+     "${LAB_FENCE_DELAY_MS:-3000} is the primary's), epoch_ms ${LAB_EPOCH_MS:-50}," \
+     "peer_timeout_ms $LAB_PEER_TIMEOUT_MS, silence_ms 300."
+echo "wall clock; standby running polled every 5 ms (late by <= 1 poll); replies mapped from the" \
+     "client's monotonic log (~1 ms). The first reply waits for the client's TCP retransmission."
+echo "pairs that failed to form before a kill and were set up again: $SETUP_FAILS (not measured)."
+echo "QEMU under TCG on a shared 2-core machine: orders of magnitude only."
