@@ -9,7 +9,8 @@ tests_unit_transport_suite_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_transport_suite_LDADD = $(US_LIBS) $(CMOCKA_LIBS)
 
 if HAVE_RDMA
-libunderstudy_a_SOURCES += rdma/verbs.c rdma/verbs_int.h
+libunderstudy_a_SOURCES += rdma/verbs.c rdma/verbs_int.h rdma/verbs_conn.h rdma/verbs_res.c \
+	rdma/verbs_write.c rdma/verbs_cq.c
 AM_CFLAGS += $(RDMA_CFLAGS)
 US_LIBS += $(RDMA_LIBS)
 TESTS += tests/integration/rdma_rxe.sh

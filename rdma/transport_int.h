@@ -45,7 +45,7 @@ struct us_transport *us_tcp_connect(qb_loop_t *loop, const char *addr, int timeo
 struct us_listener *us_tcp_listen(qb_loop_t *loop, const char *addr,
 				  us_transport_accept_fn fn, void *opaque);
 
-/* Verbs/rdmacm implementation (rdma/verbs.c), built when HAVE_RDMA. */
+/* Verbs/rdmacm implementation (rdma/verbs*.c), built when HAVE_RDMA. */
 struct us_transport *us_verbs_connect(qb_loop_t *loop, const char *addr, int timeout_ms);
 struct us_listener *us_verbs_listen(qb_loop_t *loop, const char *addr,
 				    us_transport_accept_fn fn, void *opaque);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * What the verbs transport (rdma/verbs.c) offers beyond the constructors in
+ * What the verbs transport (rdma/verbs*.c) offers beyond the constructors in
  * transport_int.h: the probe behind "transport = auto", and a test hook.
  */
 #ifndef US_VERBS_INT_H

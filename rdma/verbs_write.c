@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The verbs transport's writer (the primary): messages queued, copied into
+ * the bounce region that mirrors the reader's ring and written there with
+ * RDMA WRITE, one WRITE_WITH_IMM doorbell per batch, within the ring space
+ * and the receives the reader gave back (the rules are in rdma/verbs_conn.h).
+ * Also the operations table behind transport.h.
+ */
+#include <config.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+
+#include "rdma/verbs_conn.h"
+#include "rdma/verbs_int.h"
+#include "replicator/log.h"
+
+uint16_t us_verbs_wire_version = US_PROTO_VERSION;
+
+static void encode_hdr(struct verbs_conn *c, void *out, uint16_t type, uint64_t epoch, size_t len)
+{
+	struct us_msg_hdr h = { .version = us_verbs_wire_version, .type = type, .len = len,
+				.vm_id = c->base.vm_id, .epoch = epoch };
+
+	us_proto_hdr_encode(out, &h);
+}
+
+/* Copy @len bytes to stream position @at of the mirrored ring. */
+static void copy_in(struct verbs_conn *c, uint64_t at, const void *src, size_t len)
+{
+	size_t off = at % c->ring_len, first = len < c->ring_len - off ? len : c->ring_len - off;
+
+	memcpy(c->ring + off, src, first);
+	memcpy(c->ring, (const char *)src + first, len - first);
+}
+
+static int post_write(struct verbs_conn *c, uint64_t from, uint32_t len, int imm, uint32_t total)
+{
+	size_t off = from % c->ring_len;
+	struct ibv_sge sge = { (uintptr_t)(c->ring + off), len, c->ring_mr->lkey };
+	struct ibv_send_wr wr = { .wr_id = WRID_WRITE | c->posted, .sg_list = &sge, .num_sge = 1,
+				  .opcode = imm ? IBV_WR_RDMA_WRITE_WITH_IMM : IBV_WR_RDMA_WRITE };
+	struct ibv_send_wr *bad;
+	int rc;
+
+	wr.wr.rdma.remote_addr = c->remote_addr + off;
+	wr.wr.rdma.rkey = c->rkey;
+	if (imm) {
+		wr.imm_data = htonl(total);
+		wr.send_flags = IBV_SEND_SIGNALED;
+	} else if ((c->posted + 1) % SIGNAL_EVERY == 0) {
+		wr.send_flags = IBV_SEND_SIGNALED;
+	}
+	rc = ibv_post_send(c->id->qp, &wr, &bad);
+	if (rc)
+		return -rc;
+	c->posted++;
+	return 0;
+}
+
+/* Write stream bytes [from, to): one WR, or two where the ring wraps. */
+static int write_range(struct verbs_conn *c, uint64_t from, uint64_t to)
+{
+	uint32_t total = to - from, off = from % c->ring_len, first = c->ring_len - off;
+	int rc;
+
+	if (total <= first) {
+		rc = post_write(c, from, total, 1, total);
+	} else {
+		rc = post_write(c, from, first, 0, 0);
+		rc = rc ? rc : post_write(c, from + first, total - first, 1, total);
+	}
+	if (rc == 0)
+		c->db_end[c->db_posted++ % CTL_SLOTS] = to;
+	return rc;
+}
+
+/* Credit covers a doorbell once the reader consumed its bytes: it re-posted its receive. */
+void us_verbs_add_credit(struct verbs_conn *c, uint32_t bytes)
+{
+	c->credit += bytes;
+	while (c->db_done < c->db_posted && c->db_end[c->db_done % CTL_SLOTS] <= c->credit)
+		c->db_done++;
+}
+
+/* Room for one more doorbell: in the send queue, and a receive at the reader. */
+static int can_ring(const struct verbs_conn *c)
+{
+	return c->posted - c->completed + 2 <= SQ_DEPTH && c->db_posted - c->db_done < CTL_SLOTS;
+}
+
+/* Copy queued messages into the ring while credit lasts; one doorbell per batch. */
+int us_verbs_pump(struct verbs_conn *c)
+{
+	uint64_t start;
+	int rc;
+
+	while (!us_msgq_empty(&c->mq) && !c->failed && can_ring(c)) {
+		start = c->head;
+		while (!us_msgq_empty(&c->mq) && c->head - start < BATCH_BYTES) {
+			struct us_seg *s = us_msgq_front(&c->mq);
+			size_t need = s->hdr_len + s->body_len;
+
+			if (need > c->ring_len - (c->head - c->credit))
+				break;
+			copy_in(c, c->head, s->hdr, s->hdr_len);
+			copy_in(c, c->head + s->hdr_len, s->body, s->body_len);
+			c->head += need;
+			us_msgq_pop(&c->mq);
+		}
+		if (c->head == start)
+			return 0;
+		rc = write_range(c, start, c->head);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int enqueue(struct verbs_conn *c, uint16_t type, uint64_t epoch, const void *prefix,
+		   size_t prefix_len, const void *body, size_t body_len, void *owned)
+{
+	struct us_msg_hdr h = { .version = us_verbs_wire_version, .type = type,
+				.vm_id = c->base.vm_id, .epoch = epoch };
+	int rc;
+
+	if (c->failed) {
+		free(owned);
+		return -EPIPE;
+	}
+	rc = us_msgq_push(&c->mq, &h, prefix, prefix_len, body, body_len, owned);
+	if (rc < 0)
+		return rc;
+	c->was_busy = 1;
+	rc = us_verbs_pump(c);
+	if (rc < 0) {
+		/* The stream has a hole now: nothing more may follow it. */
+		us_log(LOG_ERR, US_TAG_RDMA, "posting an RDMA write to %s failed: %s (send queue "
+		       "full?); the connection is unusable", c->base.peer, strerror(-rc));
+		us_verbs_shut(c);
+	}
+	return rc;
+}
+
+static int verbs_send_msg(struct us_transport *t, uint16_t type, uint64_t epoch,
+			  const void *body, size_t len)
+{
+	struct verbs_conn *c = (struct verbs_conn *)t;
+	char msg[CTL_SLOT];
+	void *copy = NULL;
+
+	if (!c->writer) {
+		if (len > CTL_SLOT - US_PROTO_HDR_SIZE)
+			return -EMSGSIZE;
+		if (c->failed)
+			return -EPIPE;
+		encode_hdr(c, msg, type, epoch, len);
+		memcpy(msg + US_PROTO_HDR_SIZE, body, len);
+		return us_verbs_send_ctl(c, msg, US_PROTO_HDR_SIZE + len);
+	}
+	if (len) {
+		copy = malloc(len);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, body, len);
+	}
+	return enqueue(c, type, epoch, NULL, 0, copy, len, copy);	/* owns copy */
+}
+
+static int verbs_send_pages(struct us_transport *t, uint64_t epoch, uint64_t first,
+			    uint32_t count, const void *data)
+{
+	char desc[US_PROTO_PAGES_DESC];
+
+	if (!((struct verbs_conn *)t)->writer)
+		return -EOPNOTSUPP;
+	us_proto_pages_desc_encode(desc, first, count);
+	return enqueue((struct verbs_conn *)t, US_MSG_PAGES, epoch, desc, sizeof(desc), data,
+		       (size_t)count * US_PROTO_PAGE_SIZE, NULL);
+}
+
+static int verbs_send_devstate(struct us_transport *t, uint64_t epoch, const void *buf, size_t len)
+{
+	if (!((struct verbs_conn *)t)->writer)
+		return -EOPNOTSUPP;
+	return enqueue((struct verbs_conn *)t, US_MSG_DEVSTATE, epoch, NULL, 0, buf, len, NULL);
+}
+
+int us_verbs_busy(const struct us_transport *t)
+{
+	const struct verbs_conn *c = (const struct verbs_conn *)t;
+
+	return !us_msgq_empty(&c->mq) || c->completed < c->posted || c->send_busy;
+}
+
+static uint64_t verbs_queued(const struct us_transport *t)
+{
+	return ((const struct verbs_conn *)t)->mq.queued;
+}
+
+const struct us_transport_ops us_verbs_ops = {
+	.name = "rdma",
+	.send_msg = verbs_send_msg,
+	.send_pages = verbs_send_pages,
+	.send_devstate = verbs_send_devstate,
+	.busy = us_verbs_busy,
+	.queued = verbs_queued,
+	.destroy = us_verbs_destroy,
+};
