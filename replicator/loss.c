@@ -7,14 +7,15 @@
  *
  *   event                                     action
  *   stream closed, or no ACK for too long     drop the stream, ask
- *   standby left the group and stream silent  drop the stream, ask
+ *   standby left the group                    ask (silent stream: fence)
  *   stream lost for peer_timeout_ms although  ask (a standby without its
  *   the standby is a member                   stream is of no use: fence it)
  *   membership, quorum or fencing changed     ask
  *   verdict fence                             fence the standby's node after
  *                                             fence_delay_ms (the standby,
  *                                             fencing at once, wins a partition)
- *   verdict degrade                           release output without ACKs
+ *   verdict degrade                           drop the stream, release output
+ *                                             without ACKs
  *
  * With [heartbeat] membership = none the old rule holds: degrade once the
  * stream has been lost for degraded_grace_ms.
@@ -89,38 +90,8 @@ static void log_verdict(struct us_primary *p, const char *why)
 	us_log(LOG_WARNING, US_TAG_PRIMARY, "standby loss: %s", why);
 }
 
-/* Ask the decision point what losing the standby means now, and do it. */
-static void evaluate(struct us_primary *p)
+static void drop_stream(struct us_primary *p, const char *why)
 {
-	struct us_failover_cluster cl = {
-		.membership = 1, .connected = us_peer_connected(p->peer),
-		.quorate = us_peer_quorate(p->peer),
-		.peer_gone = us_peer_state(p->peer) == US_PEER_GONE,
-		.peer_left = us_peer_state(p->peer) == US_PEER_LEFT,
-		.stream_silent = p->tx == NULL, .nodes = p->cfg->nodes,
-		.peer_unusable = p->lost && us_epoch_now_us() / 1000 - p->lost_ms >
-				 p->cfg->peer_timeout_ms,
-		.fence_command = p->cfg->fence_command, .allow_unfenced = p->cfg->allow_unfenced,
-		.fence_state = us_peer_fence_state(p->peer),
-	};
-	char why[512];
-	enum us_verdict v;
-
-	if (p->degraded || (p->tx && !p->lost))
-		return;
-	v = us_failover_standby_lost(&cl, why, sizeof(why));
-	log_verdict(p, why);
-	if (v == US_VERDICT_FENCE && us_peer_fence(p->peer, p->cfg->fence_delay_ms) < 0)
-		us_log(LOG_CRIT, US_TAG_PRIMARY, "cannot fence the standby: its node name is "
-		       "unknown; output stays held");
-	else if (v == US_VERDICT_DEGRADE)
-		degrade(p, why);
-}
-
-void us_primary_lost_standby(struct us_primary *p, const char *why)
-{
-	if (!p->tx)
-		return;
 	p->lost = 1;
 	p->lost_ms = us_epoch_now_us() / 1000;
 	us_log(LOG_CRIT, US_TAG_PRIMARY, "LOST THE STANDBY (%s): VM '%s' is no longer protected; "
@@ -135,6 +106,53 @@ void us_primary_lost_standby(struct us_primary *p, const char *why)
 		us_ctl_reply_error(p->pause_req, "standby lost before the epoch was acknowledged");
 		p->pause_req = NULL;
 	}
+}
+
+/* The stream is closed, or owes an ACK for longer than silence_ms (before
+ * epoch 0 is acknowledged the standby holds nothing, so any time counts). */
+static int stream_silent(const struct us_primary *p)
+{
+	return !p->tx || p->acked == US_EPOCH_NONE || silent_for(p, p->cfg->silence_ms);
+}
+
+/* Ask the decision point what the standby's state means now, and do it. The
+ * stream is kept until the verdict is DEGRADE: a membership flap that ends
+ * before the fence (the standby rejoins, ACKs resume) costs nothing. */
+static void evaluate(struct us_primary *p)
+{
+	struct us_failover_cluster cl = {
+		.membership = 1, .connected = us_peer_connected(p->peer),
+		.quorate = us_peer_quorate(p->peer),
+		.peer_gone = us_peer_state(p->peer) == US_PEER_GONE,
+		.peer_left = us_peer_state(p->peer) == US_PEER_LEFT,
+		.stream_silent = stream_silent(p), .nodes = p->cfg->nodes,
+		.peer_unusable = p->lost && us_epoch_now_us() / 1000 - p->lost_ms >
+				 p->cfg->peer_timeout_ms,
+		.fence_command = p->cfg->fence_command, .allow_unfenced = p->cfg->allow_unfenced,
+		.fence_state = us_peer_fence_state(p->peer),
+	};
+	char why[512];
+	enum us_verdict v;
+
+	if (p->degraded || (!p->lost && !(cl.peer_gone || cl.peer_left)))
+		return;
+	v = us_failover_standby_lost(&cl, why, sizeof(why));
+	log_verdict(p, why);
+	if (v == US_VERDICT_FENCE && us_peer_fence(p->peer, p->cfg->fence_delay_ms) < 0) {
+		us_log(LOG_CRIT, US_TAG_PRIMARY, "cannot fence the standby: its node name is "
+		       "unknown; output stays held");
+	} else if (v == US_VERDICT_DEGRADE) {
+		if (p->tx)
+			drop_stream(p, "the standby is gone");
+		degrade(p, why);
+	}
+}
+
+void us_primary_lost_standby(struct us_primary *p, const char *why)
+{
+	if (!p->tx)
+		return;
+	drop_stream(p, why);
 	if (p->peer)
 		evaluate(p);
 	else
@@ -144,14 +162,7 @@ void us_primary_lost_standby(struct us_primary *p, const char *why)
 
 static void cluster_changed(void *opaque)
 {
-	struct us_primary *p = opaque;
-
-	/* before epoch 0 is acknowledged the standby holds nothing to promote */
-	if (p->tx && us_peer_state(p->peer) >= US_PEER_GONE &&
-	    (p->acked == US_EPOCH_NONE || silent_for(p, p->cfg->silence_ms)))
-		us_primary_lost_standby(p, "the standby left the group and fell silent");
-	else
-		evaluate(p);
+	evaluate(opaque);
 }
 
 static void check_liveness(void *data)
@@ -165,10 +176,8 @@ static void check_liveness(void *data)
 			 (unsigned long)owed_ms(p));
 		us_primary_lost_standby(p, why);
 	}
-	if (p->peer && p->tx && us_peer_state(p->peer) >= US_PEER_GONE)
-		cluster_changed(p);
-	else if (p->peer && p->lost)
-		evaluate(p);	/* a lost stream becomes "for good" after peer_timeout_ms */
+	if (p->peer)	/* the stream may have fallen silent; "for good" after a while */
+		evaluate(p);
 	qb_loop_timer_add(p->loop, QB_LOOP_LOW, LIVENESS_MS * 1000000ULL, p, check_liveness,
 			  &p->live_timer);
 }

@@ -22,6 +22,7 @@ note() { echo "# $*" >&2; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespaces)" >&2; exit 77; }
 command -v corosync >/dev/null || fail "corosync missing: apt-get install corosync"
 [ -x "$PROBE" ] || fail "$PROBE not built: run make check"
+CS_TOKEN=${CS_TOKEN:-300}
 . "$top_srcdir/tests/lib/lab.sh"
 . "$top_srcdir/tests/lib/corosync.sh"
 trap 'cs_cleanup; lab_down' EXIT

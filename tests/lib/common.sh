@@ -8,7 +8,18 @@ top_builddir=${top_builddir:-$top_srcdir}
 US_BIN=$top_builddir/understudy
 US_FINDCOUNTER=$top_builddir/tests/tools/findcounter
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# fail MSG: say why, show the end of the lab's logs (when there is a lab),
+# exit 1 (the lab's trap then removes it).
+fail() {
+	local f
+	echo "FAIL: $*" >&2
+	for f in "${LAB_DIR:-/nonexistent}"/*.log "${LAB_DIR:-/nonexistent}"/*/corosync.log; do
+		[ -f "$f" ] || continue
+		echo "--- last lines of $f:" >&2
+		grep -v ' debug: ' "$f" | tail -n 12 | cut -c1-220 >&2
+	done
+	exit 1
+}
 note() { echo "# $*" >&2; }
 
 [ "$(id -u)" = 0 ] || { echo "SKIP: integration tests need root" >&2; exit 77; }
