@@ -9,7 +9,9 @@
 # baseline is the guest's own loopback. In the guest, before the bench, the
 # raw verbs of the same rxe0 are measured with perftest's ib_write_bw (1 MiB
 # RDMA WRITEs) and ib_write_lat (64 B), or ibverbs-utils' ibv_rc_pingpong
-# when perftest is missing: what soft-RoCE under TCG can do at best. The
+# when perftest is missing: what soft-RoCE under TCG can do at best; then
+# the same bench over TCP on the guest's loopback: what our stack costs on
+# the guest's emulated CPU with no verbs involved. The
 # bench also prints rxe's retry counters (RNR NAKs, retransmissions), which
 # must stay 0: each one stalls the queue pair for a timer.
 # Usage (root): bench/transport.sh [REPEATS [GUEST_REPEATS]]   (20 and 5;
@@ -20,10 +22,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 # perftest's server, then its client until the server listens (TCG is slow).
 perftest_pair() {
-	local srv i
+	local srv
 	"$@" > /dev/null 2>&1 &
 	srv=$!
-	for i in 1 2 3 4 5 6 7 8 9 10; do
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		sleep 1
 		"$@" 10.0.2.15 2>&1 | grep -A1 '#bytes' | sed 's/^/raw: /' && break
 	done
@@ -51,6 +53,9 @@ raw_baseline() {
 if [ "${1:-}" = --guest ]; then
 	PATH=/usr/sbin:/usr/bin:/sbin:/bin
 	raw_baseline
+	echo "== the same epochs over TCP inside the guest (our stack on TCG, no verbs)"
+	"$3/bench/transport" tcp 10.0.2.15 "$2" || true
+	echo "== over verbs on rxe0"
 	exec "$3/bench/transport" rdma 10.0.2.15 "$2"
 fi
 export top_srcdir=$top
@@ -72,5 +77,5 @@ grep -q '^#define HAVE_RDMA 1' "$top_builddir/config.h" ||
 . "$top/tests/lib/rxe.sh"
 rxe_setup
 rxe_run "$top/bench/transport.sh" "--guest,$GUEST_REPEATS,$top_builddir" 2G "$DEADLINE"
-echo "$RXE_LOG" | grep -E '^(raw: |bench/transport|soft-RoCE|this build|rdma retries)|^ *(pages|[0-9]+) \|' || true
+echo "$RXE_LOG" | grep -E '^(== |raw: |bench/transport|soft-RoCE|this build|rdma retries)|^ *(pages|[0-9]+) \|' || true
 [ "$RXE_RESULT" = 0 ] || fail "bench/transport in the guest failed (rc=$RXE_RESULT)"
