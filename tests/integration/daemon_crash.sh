@@ -4,9 +4,11 @@
 # corosync live on, with real QEMU, tap, bridge and corosync. The standby
 # sees the stream close (a suspicion) and corosync report the daemon gone
 # (procdown); it must fence hA before it promotes, so the VM never runs
-# twice. Asserted: hA's QEMU outlived its daemon; hB promoted only after
-# "FENCED node hA"; afterwards hA has no process and hB runs the only QEMU;
-# the client's replies are 1, 2, 3, ... on one connection.
+# twice. The fence agent is wrapped to wait 1.5 s first, so the test can
+# watch the window: hA's QEMU outlived its daemon and hB has not promoted
+# while the fence is pending. Asserted after: hB promoted only after
+# "FENCED node hA"; hA has no process and hB runs the only QEMU; the
+# client's replies are 1, 2, 3, ... on one connection.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 LAB_NIC=1
@@ -15,6 +17,7 @@ LAB_COROSYNC=1
 . "$top_srcdir/tests/lib/lab.sh"
 trap lab_down EXIT
 log=$LAB_DIR/client.log
+LAB_FENCE_COMMAND=$LAB_DIR/slow_fence.sh
 
 active() { [ "$(lab_field hB role)" = active ]; }
 # alive PID: running (a zombie left for init to reap does not count)
@@ -22,14 +25,17 @@ alive() { local st; st=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/n
 line_no() { grep -n -m1 -E "$2" "$1" | cut -d: -f1; }
 
 lab_up || fail "cannot build the lab"
+printf '#!/bin/sh\nsleep 1.5\nexec %s %s "$1"\n' "$LAB_LIB/fence_lab.sh" "$LAB_PFX" > "$LAB_FENCE_COMMAND"
+chmod +x "$LAB_FENCE_COMMAND"
 lab_protected_pair "$log" || fail "no protected pair"
 sleep_ms "$(rand_ms 200 2000)"
 before=$(lab_replies "$log")
 qpid=$(lab_field hA qemu_pid)
 [ -n "$qpid" ] && alive "$qpid" || fail "no QEMU pid in hA's status"
 kill -KILL "$(lab_daemon_pid hA)"
-# checked at once: the standby fences hA within tens of milliseconds
+lab_wait 30 grep -q 'fencing node hA' "$LAB_DIR/hB.log" || fail "hB never started fencing hA"
 alive "$qpid" || fail "hA's QEMU died with its daemon: this test needs it alive"
+[ "$(lab_field hB role)" = standby ] || fail "hB promoted while hA's QEMU still ran"
 lab_wait 60 active || fail "hB did not take over: $(grep -E 'fenc|promotion|left' "$LAB_DIR/hB.log" | tail -4)"
 lab_wait 30 lab_host_empty hA || fail "hA still has processes"
 ! alive "$qpid" || fail "hA's QEMU (pid $qpid) survived"

@@ -136,7 +136,7 @@ devstate = ${LAB_DEVSTATE:-migrate}
 [heartbeat]
 membership = $([ -n "${LAB_COROSYNC:-}" ] && echo corosync || echo none)
 node = $h
-fence_command = $LAB_LIB/fence_lab.sh $LAB_PFX
+fence_command = ${LAB_FENCE_COMMAND:-$LAB_LIB/fence_lab.sh $LAB_PFX}
 fence_delay_ms = ${LAB_FENCE_DELAY_MS:-3000}
 [daemon]
 run_dir = $LAB_DIR/$h
