@@ -6,10 +6,11 @@
 # conformance suite (tests/unit/transport_suite rdma 10.0.2.15) in a chroot
 # into it, primary and standby in the same guest talking to the guest's own
 # address (rxe on that kernel is not network-namespace aware). The guest
-# prints "us-rxe: result rc=N" and powers off; this script asserts N = 0 and
-# that every suite test passed. Skips (77) only when the guest kernel cannot
-# be obtained. QEMU and the temporary directory are removed on every exit
-# (the guest's boot is tests/lib/rxe.sh, shared with bench/transport.sh).
+# prints rxe0's counters and "us-rxe: result rc=N" and powers off; this
+# script asserts N = 0, that every suite test passed and that rxe sent no RNR
+# NAK. Skips (77) only when the guest kernel cannot be obtained. QEMU and the
+# temporary directory are removed on every exit (the guest's boot is
+# tests/lib/rxe.sh, shared with bench/transport.sh).
 set -euo pipefail
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -26,5 +27,10 @@ rxe_run "$suite" rdma,10.0.2.15 768M "$DEADLINE"
 log=$RXE_LOG result=$RXE_RESULT
 echo "$log" | grep -E '^\[ *(RUN|OK|FAILED|ERROR|PASSED|  LINE) *\]|^us-rxe:|transport conformance|rdma error' || true
 [ "$result" = 0 ] || fail "the conformance suite over soft-RoCE failed (rc=$result)"
-echo "$log" | grep -q '^\[  PASSED  \] 4 test(s)\.' || fail "the suite did not report 4 passed tests"
+echo "$log" | grep -q '^\[  PASSED  \] 5 test(s)\.' || fail "the suite did not report 5 passed tests"
+# An RNR NAK (a SEND or WRITE_WITH_IMM that found no receive posted) stalls
+# the queue pair for the peer's RNR timer: the transport must never cause one.
+rnr=$(echo "$log" | sed -n 's/^us-rxe: counters .*rcvd_rnr_err:\([0-9]*\).*/\1/p')
+[ -n "$rnr" ] || fail "the guest printed no rxe counters"
+[ "$rnr" = 0 ] || fail "rxe answered $rnr RNR NAK(s): a sender outran the receives its peer posted"
 echo "PASS: transport conformance suite over soft-RoCE (rxe0 in a TCG guest) in $(( $(date +%s) - start ))s; correctness only, not speed"

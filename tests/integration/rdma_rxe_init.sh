@@ -4,8 +4,9 @@
 # the RDMA modules, mounts the host's root read-only over virtio-9p, gives
 # eth0 the user-network address, creates the rxe0 device on it and runs, in
 # a chroot into the host's root, the command of us.cmd= (a path there) with
-# the arguments of us.args= (commas for spaces). It ends with one line
-# "us-rxe: result rc=N" on the console and powers off.
+# the arguments of us.args= (commas for spaces). It ends with a line
+# "us-rxe: counters NAME:VALUE ..." of rxe0's hardware counters and one line
+# "us-rxe: result rc=N" on the console, and powers off.
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -49,4 +50,7 @@ chroot /host rdma link add rxe0 type rxe netdev eth0 ||
 chroot /host rdma link show
 # shellcheck disable=SC2086 # $args are separate words
 chroot /host $cmd $args
-finish $?
+rc=$?
+# rxe's retry counters (rdma_rxe.sh checks there was no RNR NAK)
+echo "us-rxe: counters $(cd /sys/class/infiniband/rxe0/ports/1/hw_counters && grep . ./* | sed 's|^\./||' | tr '\n' ' ')"
+finish $rc

@@ -4,8 +4,9 @@
  * named by argv[1] or $US_TRANSPORT_KIND (tcp, the default, or rdma) on the
  * address argv[2] or $US_TRANSPORT_HOST (default 127.0.0.1), with the real standby receiver
  * (replicator/receiver.c) behind the listener. Epochs of random page sets,
- * an empty one and one larger than the RDMA ring, arrive byte-exact in the
- * replica with ACKs in order; a connection killed mid-epoch leaves the last
+ * an empty one and one larger than the RDMA ring, and epochs of scattered
+ * single pages (a PAGES message, over RDMA a doorbell, per page) arrive
+ * byte-exact in the replica with ACKs in order; a connection killed mid-epoch leaves the last
  * committed epoch intact; a peer of another protocol version is refused;
  * transport = auto picks RDMA exactly when the address is on an RDMA device.
  * The standby runs on its own thread and loop (an RDMA connect waits for the
@@ -43,6 +44,7 @@
 #define VM "suite"
 #define BIG_EPOCH_PAGES 3000u		/* 12 MiB: more than one 8 MiB RDMA ring */
 #define NEPOCHS 6
+#define SCATTERED_PAGES 1000u		/* single-page runs in one epoch */
 
 struct peer {
 	struct us_transport *t;
@@ -257,16 +259,37 @@ static void epoch_run(struct epoch *ep, uint64_t first, uint32_t count, size_t a
 	ep->end.page_bytes += sizeof(desc) + (size_t)count * PG;
 }
 
-/* Dirty @npages random pages of mem (in random runs) and send them as epoch @n. */
-static void epoch_send(struct epoch *ep, uint64_t n, uint32_t npages, int end)
+static void epoch_begin(struct epoch *ep, uint64_t n, uint32_t npages)
 {
-	size_t at = 0, i;
-
 	memset(ep, 0, sizeof(*ep));
 	ep->n = ep->end.epoch = n;
 	ep->sum = XXH3_createState();
 	XXH3_64bits_reset(ep->sum);
 	ep->data = malloc((size_t)(npages ? npages : 1) * PG);
+	assert_non_null(ep->data);
+}
+
+/* Device state, then EPOCH_END if @end. */
+static void epoch_finish(struct epoch *ep, int end)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ep->dev); i++)
+		ep->dev[i] = rand() | 1;
+	assert_int_equal(us_transport_send_devstate(cli.t, ep->n, ep->dev, sizeof(ep->dev)), 0);
+	XXH3_64bits_update(ep->sum, ep->dev, sizeof(ep->dev));
+	ep->end.devstate_bytes = sizeof(ep->dev);
+	ep->end.checksum = XXH3_64bits_digest(ep->sum);
+	if (end)
+		assert_int_equal(us_transport_end_epoch(cli.t, &ep->end), 0);
+}
+
+/* Dirty @npages random pages of mem (in random runs) and send them as epoch @n. */
+static void epoch_send(struct epoch *ep, uint64_t n, uint32_t npages, int end)
+{
+	size_t at = 0, i;
+
+	epoch_begin(ep, n, npages);
 	while (at < npages) {
 		uint32_t count = 1 + rand() % (npages - at < US_PROTO_MAX_RUN ? npages - at : US_PROTO_MAX_RUN);
 		uint64_t first = n == 0 ? at : rand() % (NPAGES - count + 1);
@@ -276,14 +299,23 @@ static void epoch_send(struct epoch *ep, uint64_t n, uint32_t npages, int end)
 		epoch_run(ep, first, count, at);
 		at += count;
 	}
-	for (i = 0; i < sizeof(ep->dev); i++)
-		ep->dev[i] = rand() | 1;
-	assert_int_equal(us_transport_send_devstate(cli.t, n, ep->dev, sizeof(ep->dev)), 0);
-	XXH3_64bits_update(ep->sum, ep->dev, sizeof(ep->dev));
-	ep->end.devstate_bytes = sizeof(ep->dev);
-	ep->end.checksum = XXH3_64bits_digest(ep->sum);
-	if (end)
-		assert_int_equal(us_transport_end_epoch(cli.t, &ep->end), 0);
+	epoch_finish(ep, end);
+}
+
+/* Epoch @n of @npages distinct pages, none adjacent: one PAGES message each. */
+static void epoch_send_scattered(struct epoch *ep, uint64_t n, uint32_t npages)
+{
+	size_t at, i;
+
+	epoch_begin(ep, n, npages);
+	for (at = 0; at < npages; at++) {
+		uint64_t first = (at * 3 + n) % NPAGES;	/* distinct while npages < NPAGES / 3 */
+
+		for (i = 0; i < PG; i++)
+			mem[first * PG + i] = rand();
+		epoch_run(ep, first, 1, at);
+	}
+	epoch_finish(ep, 1);
 }
 
 static void epoch_free(struct epoch *ep)
@@ -339,6 +371,29 @@ static void epochs_arrive_exact(void **state)
 		qb_loop_run(loop);
 	assert_false(us_transport_busy(cli.t));
 	assert_true(us_transport_queued(cli.t) == 0);
+}
+
+/*
+ * Two pipelined epochs of scattered single pages: over RDMA, many more
+ * doorbells than the standby has receives posted (rdma_rxe.sh also checks
+ * that rxe answered none of them with an RNR NAK).
+ */
+static void scattered_pages_arrive_exact(void **state)
+{
+	struct epoch ep[2];
+	int i, before;
+
+	connect_client();
+	sync_epoch0();
+	before = srv.msgs[US_MSG_PAGES];	/* the standby is idle: epoch 0 is committed */
+	for (i = 0; i < 2; i++)
+		epoch_send_scattered(&ep[i], i + 1, SCATTERED_PAGES);
+	wait_acks(3);
+	assert_true(cli.acks[1] == 1 && cli.acks[2] == 2);
+	assert_int_equal(srv.msgs[US_MSG_PAGES] - before, 2 * SCATTERED_PAGES);
+	assert_int_equal(memcmp(replica, mem, (size_t)NPAGES * PG), 0);
+	for (i = 0; i < 2; i++)
+		epoch_free(&ep[i]);
 }
 
 /* The primary dies after half an epoch: the replica keeps epoch 0. */
@@ -427,6 +482,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(epochs_arrive_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(scattered_pages_arrive_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(killed_mid_epoch_keeps_committed, setup, teardown),
 		cmocka_unit_test_setup_teardown(other_version_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(auto_picks_listener_kind, setup, teardown),
