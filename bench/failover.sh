@@ -96,6 +96,7 @@ kill_primary() {
 # protect LOG: standby, primary and client; wait for 20 replies and the group.
 # @return 1 (and says why) when the pair did not form.
 protect() {
+	rm -f "$1"	# a failed try's replies must not count
 	lab_start hB standby
 	lab_wait 30 lab_field hB state >/dev/null || { note "round $r: standby did not start"; return 1; }
 	lab_start hA primary
