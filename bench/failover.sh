@@ -170,7 +170,7 @@ printf '%-52s %s\n' "client's reply gap spanning the kill" "$(p50_max "$LAB_DIR/
 printf '%-52s %s\n' "baseline: client's reply gap, protected, before kill" "$(p50_max "$LAB_DIR/gaps.txt" 1)"
 echo "corosync token ${CS_TOKEN} ms (consensus 1.2 x token), standby fences at once (fence_delay_ms" \
      "${LAB_FENCE_DELAY_MS:-3000} is the primary's), epoch_ms ${LAB_EPOCH_MS:-50}," \
-     "peer_timeout_ms $LAB_PEER_TIMEOUT_MS, silence_ms 300."
+     "peer_timeout_ms $LAB_PEER_TIMEOUT_MS, silence_ms $(sed -n "s/^silence_ms = //p" "$LAB_DIR/hB.conf" | grep . || echo "500 (default)")."
 echo "wall clock; standby running polled every 5 ms (late by <= 1 poll); replies mapped from the" \
      "client's monotonic log (~1 ms). The first reply waits for the client's TCP retransmission."
 echo "pairs that failed to form before a kill and were set up again: $SETUP_FAILS (not measured)."

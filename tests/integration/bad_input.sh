@@ -43,6 +43,9 @@ lab_config hA "$conf" "[daemon]" "shm_dir = $SMALL"
 expect_fail "full /dev/shm" "not enough space" lab_exec hA "$US_BIN" primary -c "$conf"
 umount "$SMALL"
 
+lab_config hA "$conf" "[heartbeat]" "fence_command = /usr/local/sbin/$(printf 'f%.0s' $(seq 230))"
+expect_fail "a line too long for the INI parser" "line longer than 199 characters" lab_exec hA "$US_BIN" primary -c "$conf"
+
 lab_config hA "$conf" "[replication]" "connect_timeout_ms = 2000"
 expect_fail "no standby" "no standby answered" lab_exec hA "$US_BIN" primary -c "$conf"
 

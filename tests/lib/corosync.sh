@@ -64,6 +64,7 @@ cs_start() {
 	ip netns exec "$(lab_ns "$h")" unshare -m sh -c 'mount -t tmpfs none /run && mount -t tmpfs none /var/lib/corosync && exec corosync -f -c "$0"' "$conf" \
 		>> "$LAB_DIR/$h/corosync.log" 2>&1 &
 	pid=$!
+	disown "$pid"	# no "Killed" job notice when the lab kills it
 	echo "$pid" > "$LAB_DIR/$h/corosync.pid"
 	CS_PIDS="$CS_PIDS $pid"
 }

@@ -156,6 +156,7 @@ lab_start() {
 	ip netns exec "$(lab_ns "$h")" "$US_BIN" "$role" -c "$LAB_DIR/$h.conf" "$@" \
 		> "$LAB_DIR/$h.log" 2>&1 &
 	echo $! > "$LAB_DIR/$h.pid"
+	disown $!	# killed with its host: no "Killed" job notice in the test's output
 }
 
 # lab_daemon_pid H: the pid of host H's understudy daemon.
