@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Real corosync 3 in the lab (sourced after tests/lib/lab.sh): one corosync
 # per host hA/hB (nodeid 1/2, named hA/hB), knet over UDP on the replication
-# link, two_node quorum, token 300 ms. Each runs in its host's network
+# link (and with CS_LAN=1 a second, passive knet link over the LAN, on the
+# address lab_lan_ip gives br0), two_node quorum, token 300 ms. Each runs in its host's network
 # namespace and its own mount namespace with a private tmpfs on /run and
 # /var/lib/corosync (the pid lock and the state dir are fixed paths); its
 # IPC sockets are abstract, hence per network namespace, so clients must run
@@ -28,16 +29,18 @@ totem {
 	interface {
 		linknumber: 0
 		knet_transport: udp
-	}
+		knet_link_priority: 1
+	}$([ -n "${CS_LAN:-}" ] && printf '\n\tinterface {\n\t\tlinknumber: 1\n\t\tknet_transport: udp\n\t\tknet_link_priority: 0\n\t}')
+	link_mode: passive
 }
 nodelist {
 	node {
-		ring0_addr: $(lab_ip hA)
+		ring0_addr: $(lab_ip hA)$([ -n "${CS_LAN:-}" ] && printf '\n\t\tring1_addr: %s' "$(lab_lan_ip hA)")
 		name: hA
 		nodeid: 1
 	}
 	node {
-		ring0_addr: $(lab_ip hB)
+		ring0_addr: $(lab_ip hB)$([ -n "${CS_LAN:-}" ] && printf '\n\t\tring1_addr: %s' "$(lab_lan_ip hB)")
 		name: hB
 		nodeid: 2
 	}

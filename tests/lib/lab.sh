@@ -38,6 +38,8 @@ trap 'exit 130' INT TERM HUP
 
 lab_ns() { echo "$LAB_PFX-$1"; }
 lab_ip() { case $1 in hA) echo "10.99.$LAB_NET.1" ;; hB) echo "10.99.$LAB_NET.2" ;; esac; }
+# lab_lan_ip H: host H's own address on the LAN (on br0), for corosync's second link.
+lab_lan_ip() { case $1 in hA) echo "10.77.$LAB_NET.1" ;; hB) echo "10.77.$LAB_NET.2" ;; esac; }
 lab_exec() { local h=$1; shift; ip netns exec "$(lab_ns "$h")" "$@"; }
 lab_log() { echo "lab: $*" >&2; }
 
@@ -74,6 +76,7 @@ lab_lan() {
 		case $h in
 		hC) lab_exec hC ip addr add "$LAB_CLIENT_IP/24" dev lan0 ;;
 		*) lab_exec "$h" ip link add br0 type bridge
+		   lab_exec "$h" ip addr add "$(lab_lan_ip "$h")/24" dev br0
 		   lab_exec "$h" ip link set br0 up
 		   lab_exec "$h" ip link set lan0 master br0 ;;
 		esac
