@@ -196,6 +196,9 @@ static void cluster_changed(void *opaque)
 
 	if (s->state == SB_ACTIVE)
 		return;
+	/* a primary joining or announcing decides nothing: keep the log quiet */
+	if (us_peer_state(s->peer) == US_PEER_MEMBER && us_peer_connected(s->peer))
+		return;
 	if (promote(s, US_TRIGGER_MEMBERSHIP, verdict, sizeof(verdict)) == -EIO) {
 		s->exit_rc = -EIO;
 		qb_loop_stop(s->loop);
