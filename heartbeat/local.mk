@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Corosync membership (CPG + quorum) and fencing; their tests.
 libunderstudy_a_SOURCES += heartbeat/membership.h heartbeat/membership.c \
-	heartbeat/fence.h heartbeat/fence.c heartbeat/peer.h heartbeat/peer.c
+	heartbeat/fence.h heartbeat/fence.c heartbeat/peer.h heartbeat/peer.c \
+	heartbeat/votes.h heartbeat/votes.c
 EXTRA_DIST += heartbeat/corosync.conf.example tests/lib/corosync.sh tests/lib/fence_lab.sh \
 	tests/integration/membership.sh
 

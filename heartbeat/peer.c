@@ -19,6 +19,7 @@
 
 #include "heartbeat/fence.h"
 #include "heartbeat/peer.h"
+#include "heartbeat/votes.h"
 #include "replicator/log.h"
 
 struct us_peer {
@@ -38,6 +39,8 @@ struct us_peer {
 	enum us_fence_state fstate;
 	int fence_rc;
 	qb_loop_timer_handle delay;
+	struct us_votes votes;
+	int votes_known;
 };
 
 static void notify(struct us_peer *w)
@@ -89,8 +92,23 @@ static void on_left(void *opaque, const struct us_hb_peer *p, enum us_hb_left re
 	notify(w);
 }
 
+/* The cluster's shape, from votequorum; kept from the last answer. */
+static void query_votes(struct us_peer *w)
+{
+	struct us_votes v;
+
+	if (us_votes_query(&v) < 0)
+		return;
+	if (!w->votes_known || v.two_node != w->votes.two_node)
+		us_log(LOG_INFO, US_TAG_HB, "votequorum: %s, %u expected votes",
+		       v.two_node ? "two_node" : "not two_node", v.expected);
+	w->votes = v;
+	w->votes_known = 1;
+}
+
 static void on_quorum(void *opaque, int quorate)
 {
+	query_votes(opaque);
 	notify(opaque);
 }
 
@@ -105,6 +123,7 @@ static void on_reconnected(void *opaque)
 
 	if (w->state == US_PEER_MEMBER)
 		w->state = US_PEER_UNKNOWN;
+	query_votes(w);
 	notify(w);
 }
 
@@ -136,6 +155,7 @@ struct us_peer *us_peer_new(qb_loop_t *loop, const struct us_peer_opts *o,
 		errno = e;
 		return NULL;
 	}
+	query_votes(w);
 	return w;
 }
 
@@ -161,6 +181,13 @@ const char *us_peer_name(const struct us_peer *w) { return w->name; }
 int us_peer_connected(const struct us_peer *w) { return us_hb_connected(w->hb); }
 int us_peer_quorate(const struct us_peer *w) { return us_hb_quorate(w->hb); }
 enum us_fence_state us_peer_fence_state(const struct us_peer *w) { return w->fstate; }
+
+unsigned us_peer_nodes(const struct us_peer *w, unsigned fallback)
+{
+	if (!w->votes_known)
+		return fallback;
+	return w->votes.two_node ? 2 : w->votes.expected;
+}
 
 /* ---- fencing ---- */
 
@@ -227,10 +254,12 @@ const char *us_fence_state_name(enum us_fence_state s) { return fence_names[s]; 
 
 int us_peer_status(const struct us_peer *w, json_t *obj)
 {
-	json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:b, s:b}", "peer_node", w->name,
+	json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:b, s:b, s:s}", "peer_node", w->name,
 			      "peer_state", peer_names[w->state], "peer_epoch", (json_int_t)w->epoch,
 			      "fence", fence_names[w->fstate], "cluster", us_hb_connected(w->hb),
-			      "quorate", us_hb_quorate(w->hb));
+			      "quorate", us_hb_quorate(w->hb),
+			      "two_node", !w->votes_known ? "unknown" : w->votes.two_node ? "yes"
+			      : "no");
 
 	if (!o || json_object_update(obj, o) < 0) {
 		json_decref(o);

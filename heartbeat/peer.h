@@ -61,6 +61,9 @@ enum us_hb_left us_peer_reason(const struct us_peer *w);
 /** @return the peer's node name as it announced it, "" if never. */
 const char *us_peer_name(const struct us_peer *w);
 int us_peer_connected(const struct us_peer *w);
+/** @return 2 when votequorum runs two_node, else its expected votes, or
+ * @fallback (the config's [heartbeat] nodes) before corosync has answered. */
+unsigned us_peer_nodes(const struct us_peer *w, unsigned fallback);
 int us_peer_quorate(const struct us_peer *w);
 
 /**
@@ -71,7 +74,7 @@ int us_peer_quorate(const struct us_peer *w);
 int us_peer_fence(struct us_peer *w, int delay_ms);
 enum us_fence_state us_peer_fence_state(const struct us_peer *w);
 
-/** Add peer_node, peer_state, peer_epoch, fence, cluster, quorate and the
+/** Add peer_node, peer_state, peer_epoch, fence, cluster, quorate, two_node and the
  * "membership" object to @obj for the status command. @return 0 or -ENOMEM. */
 int us_peer_status(const struct us_peer *w, json_t *obj);
 

@@ -125,7 +125,8 @@ static void evaluate(struct us_primary *p)
 		.quorate = us_peer_quorate(p->peer),
 		.peer_gone = us_peer_state(p->peer) == US_PEER_GONE,
 		.peer_left = us_peer_state(p->peer) == US_PEER_LEFT,
-		.stream_silent = stream_silent(p), .nodes = p->cfg->nodes,
+		.stream_silent = stream_silent(p),
+		.nodes = us_peer_nodes(p->peer, p->cfg->nodes),
 		.peer_unusable = p->lost && us_epoch_now_us() / 1000 - p->lost_ms >
 				 p->cfg->peer_timeout_ms,
 		.fence_command = p->cfg->fence_command, .allow_unfenced = p->cfg->allow_unfenced,

@@ -101,6 +101,7 @@ static void cluster_input(struct us_standby *s, struct us_failover_cluster *cl)
 		return;
 	cl->connected = us_peer_connected(s->peer);
 	cl->quorate = us_peer_quorate(s->peer);
+	cl->nodes = us_peer_nodes(s->peer, c->nodes);
 	cl->peer_gone = us_peer_state(s->peer) == US_PEER_GONE;
 	cl->peer_left = us_peer_state(s->peer) == US_PEER_LEFT;
 	cl->fence_state = us_peer_fence_state(s->peer);

@@ -6,7 +6,8 @@
 # sees the other leave the group while the replication stream keeps flowing,
 # which decides nothing. Asserted: no promotion, no fencing, no degraded
 # mode, both daemons and both QEMUs alive, epochs still acknowledged after
-# each restart, and both daemons back in the group.
+# each restart, and both daemons back in the group. Also: both daemons read
+# two_node from votequorum (the two-node rule keys on it).
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 LAB_COROSYNC=1
@@ -38,6 +39,9 @@ lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start"
 lab_start hA primary
 lab_wait 180 lab_acked_at_least 20 || fail "no protection: $(tail -3 "$LAB_DIR/hA.log")"
 lab_wait 30 members || fail "the daemons never saw each other in corosync"
+for h in hA hB; do
+	[ "$(lab_field $h two_node)" = yes ] || fail "$h: votequorum's two_node not seen: $(lab_field $h two_node)"
+done
 restart hB
 restart hA
 for h in hA hB; do
