@@ -47,7 +47,7 @@ static void fatal(struct us_primary *p, const char *step, const char *err)
 	qb_loop_stop(p->loop);
 }
 
-static uint64_t inflight(const struct us_primary *p)
+uint64_t us_epoch_inflight(const struct us_primary *p)
 {
 	return p->acked == US_EPOCH_NONE ? p->epoch : p->epoch - p->acked - 1;
 }
@@ -245,7 +245,7 @@ void us_epoch_start(struct us_primary *p)
 		return;
 	if (!p->tx)
 		return;
-	if (us_transport_busy(p->tx) || inflight(p) >= PRIMARY_MAX_INFLIGHT) {
+	if (us_transport_busy(p->tx) || us_epoch_inflight(p) >= PRIMARY_MAX_INFLIGHT) {
 		p->due = 1;
 		return;
 	}

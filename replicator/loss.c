@@ -32,11 +32,6 @@
 
 #define LIVENESS_MS 100
 
-static uint64_t inflight(const struct us_primary *p)
-{
-	return p->acked == US_EPOCH_NONE ? p->epoch : p->epoch - p->acked - 1;
-}
-
 /* How long the standby has owed us an ACK without a word: since the oldest
  * unacknowledged epoch was sent or since its last message, whichever is
  * later. 0 while nothing is owed (the initial sync is not acknowledged until
@@ -49,7 +44,7 @@ static uint64_t owed_ms(const struct us_primary *p)
 
 	if (p->phase < PH_IDLE)
 		return 0;
-	if (inflight(p) == 0 || t->epoch != e || !t->sent_ms)
+	if (us_epoch_inflight(p) == 0 || t->epoch != e || !t->sent_ms)
 		return 0;
 	since = us_epoch_now_us() / 1000 - t->sent_ms;
 	return since < idle ? since : idle;

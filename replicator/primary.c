@@ -298,8 +298,7 @@ static json_t *status_json(struct us_primary *p)
 			 "state", p->degraded ? "degraded" : phase_names[p->phase],
 			 "epoch", (json_int_t)p->epoch,
 			 "acked", (json_int_t)(p->acked == US_EPOCH_NONE ? -1 : (json_int_t)p->acked),
-			 "lag_epochs", (json_int_t)(p->acked == US_EPOCH_NONE ? p->epoch
-						    : p->epoch - p->acked - 1),
+			 "lag_epochs", (json_int_t)us_epoch_inflight(p),
 			 "last_ack_ms", (json_int_t)p->ack_ms_last,
 			 "queued_bytes", (json_int_t)(p->tx ? us_transport_queued(p->tx) : 0),
 			 "peer", p->cfg->peer, "degraded", p->degraded,

@@ -123,6 +123,8 @@ void us_epoch_schedule(struct us_primary *p, uint64_t delay_ms);
 void us_epoch_start(struct us_primary *p);
 void us_epoch_drained(struct us_primary *p);
 uint64_t us_epoch_now_us(void);
+/* epochs sent and not yet acknowledged */
+uint64_t us_epoch_inflight(const struct us_primary *p);
 int us_epoch_reserve(struct us_primary *p, uint64_t pages, size_t chunks);
 void us_epoch_stage_chunk(struct us_primary *p, uint64_t first, uint32_t count, size_t off);
 
