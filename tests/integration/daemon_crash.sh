@@ -22,7 +22,6 @@ LAB_FENCE_COMMAND=$LAB_DIR/slow_fence.sh
 active() { [ "$(lab_field hB role)" = active ]; }
 # alive PID: running (a zombie left for init to reap does not count)
 alive() { local st; st=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null); [ -n "$st" ] && [ "$st" != Z ]; }
-line_no() { grep -n -m1 -E "$2" "$1" | cut -d: -f1; }
 
 lab_up || fail "cannot build the lab"
 printf '#!/bin/sh\nsleep 1.5\nexec %s %s "$1"\n' "$LAB_LIB/fence_lab.sh" "$LAB_PFX" > "$LAB_FENCE_COMMAND"
@@ -42,8 +41,8 @@ lab_wait 30 lab_host_empty hA || fail "hA still has processes"
 [ "$(lab_qemus hB)" = 1 ] || fail "hB runs $(lab_qemus hB) QEMUs"
 grep -q 'peer primary hA .* left the group: procdown' "$LAB_DIR/hB.log" ||
 	fail "corosync did not report the daemon down: $(grep 'left the group' "$LAB_DIR/hB.log")"
-fenced=$(line_no "$LAB_DIR/hB.log" 'FENCED node hA')
-took=$(line_no "$LAB_DIR/hB.log" 'TAKEOVER')
+fenced=$(lab_line_no "$LAB_DIR/hB.log" 'FENCED node hA')
+took=$(lab_line_no "$LAB_DIR/hB.log" 'TAKEOVER')
 [ -n "$fenced" ] && [ "$fenced" -lt "$took" ] || fail "hB promoted before hA was fenced"
 lab_wait 60 lab_replies_at_least "$log" $(( before + 10 )) || fail "no replies after the takeover"
 kill -TERM "$LAB_CLIENT_PID"

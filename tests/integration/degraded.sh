@@ -21,18 +21,9 @@ CLIENT=$top_builddir/tests/tools/reqclient
 trap lab_down EXIT
 [ -x "$CLIENT" ] || fail "$CLIENT not built"
 
-# line_no FILE REGEX: the number of the first line of FILE matching REGEX.
-line_no() { grep -n -m1 -E "$2" "$1" | cut -d: -f1; }
-
 run_mode() {
-	local mode=$1 log=$LAB_DIR/client-$1.log pid n0 n1 left fenced degraded
-	lab_start hB standby
-	lab_wait 30 lab_field hB state >/dev/null || fail "$mode: standby did not start"
-	lab_start hA primary
-	ip netns exec "$(lab_ns hC)" "$CLIENT" "$LAB_GUEST_IP" 7777 600 "$log" 2> "$LAB_DIR/client-$mode.err" &
-	pid=$!
-	lab_wait 180 lab_replies_at_least "$log" 20 || fail "$mode: no replies: $(cat "$LAB_DIR/client-$mode.err")"
-	[ "$mode" = none ] || lab_wait 30 lab_member hA || fail "$mode: hA never saw the standby in corosync"
+	local mode=$1 log=$LAB_DIR/client-$1.log n0 n1 left fenced degraded
+	lab_protected_pair "$log" || fail "$mode: no protected pair"
 	[ "$(lab_field hA degraded)" = false ] || fail "$mode: degraded while protected"
 	lab_kill_host hB
 	n0=$(lab_replies "$log")
@@ -43,11 +34,11 @@ run_mode() {
 	[ "$(lab_field hA degraded)" = true ] || fail "$mode: status does not say degraded"
 	[ "$(lab_field hA state)" = degraded ] || fail "$mode: state is $(lab_field hA state)"
 	[ "$(lab_field hA output)" = released-unprotected ] || fail "$mode: output is $(lab_field hA output)"
-	degraded=$(line_no "$LAB_DIR/hA.log" 'DEGRADED')
+	degraded=$(lab_line_no "$LAB_DIR/hA.log" 'DEGRADED')
 	[ -n "$degraded" ] || fail "$mode: no loud log line"
 	if [ "$mode" = corosync ]; then
-		left=$(line_no "$LAB_DIR/hA.log" 'peer standby hB .* left the group: nodedown')
-		fenced=$(line_no "$LAB_DIR/hA.log" 'FENCED node hB')
+		left=$(lab_line_no "$LAB_DIR/hA.log" 'peer standby hB .* left the group: nodedown')
+		fenced=$(lab_line_no "$LAB_DIR/hA.log" 'FENCED node hB')
 		[ -n "$left" ] && [ -n "$fenced" ] || fail "$mode: no membership loss or fence of hB in hA's log"
 		[ "$left" -lt "$degraded" ] && [ "$fenced" -lt "$degraded" ] ||
 			fail "$mode: degraded before corosync and the fence agent confirmed hB gone"
@@ -55,8 +46,8 @@ run_mode() {
 	else
 		grep -q 'standby gone for' "$LAB_DIR/hA.log" || fail "$mode: not degraded by the grace period"
 	fi
-	kill -TERM "$pid"
-	wait "$pid" || fail "$mode: client: $(cat "$LAB_DIR/client-$mode.err")"
+	kill -TERM "$LAB_CLIENT_PID"
+	wait "$LAB_CLIENT_PID" || fail "$mode: client: $(cat "$log.err")"
 	lab_replies_in_order "$log" >&2 || fail "$mode: replies are not 1, 2, 3, ..."
 	note "$mode: held $n0 -> $n1 replies in the first second without a standby, then $(lab_replies "$log") in all"
 	lab_stop_host hA

@@ -43,22 +43,16 @@ output_waits() {
 }
 
 round() {
-	local r=$1 log=$LAB_DIR/client-$1.log before pid
-	lab_start hB standby
-	lab_wait 30 lab_field hB state >/dev/null || fail "round $r: standby did not start"
-	lab_start hA primary
-	ip netns exec "$(lab_ns hC)" "$CLIENT" "$LAB_GUEST_IP" 7777 600 "$log" 2> "$LAB_DIR/client-$r.err" &
-	pid=$!
-	lab_wait 180 lab_replies_at_least "$log" 20 || fail "round $r: no replies: $(cat "$LAB_DIR/client-$r.err"; tail -3 "$LAB_DIR/hA.log")"
-	lab_wait 30 lab_member hB || fail "round $r: the standby never saw the primary in corosync"
+	local r=$1 log=$LAB_DIR/client-$1.log before
+	lab_protected_pair "$log" || fail "round $r: no protected pair"
 	[ "$r" = 1 ] && output_waits "$log"
 	sleep_ms "$(rand_ms 300 3000)"
 	lab_kill_host hA
 	before=$(lab_replies "$log")
 	lab_wait 90 lab_replies_at_least "$log" $(( before + 10 )) ||
-		fail "round $r: no replies after the takeover: $(cat "$LAB_DIR/client-$r.err"; tail -3 "$LAB_DIR/hB.log")"
-	kill -TERM "$pid"
-	wait "$pid" || fail "round $r: client exit $?: $(cat "$LAB_DIR/client-$r.err")"
+		fail "round $r: no replies after the takeover: $(cat "$log.err")"
+	kill -TERM "$LAB_CLIENT_PID"
+	wait "$LAB_CLIENT_PID" || fail "round $r: client exit $?: $(cat "$log.err")"
 	check_sequence "$log" "round $r"
 	grep -q 'FENCED node hA' "$LAB_DIR/hB.log" || fail "round $r: hB promoted without fencing hA"
 	grep -q 'promotion decided: the primary left the group (and its node is fenced)' "$LAB_DIR/hB.log" ||

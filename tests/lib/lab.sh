@@ -204,6 +204,9 @@ lab_replies_in_order() {
 	awk '{ if ($2 != NR) { print "reply " NR " was " $2; exit 1 } }' "$1"
 }
 
+# lab_line_no FILE REGEX: the number of the first line of FILE matching REGEX.
+lab_line_no() { grep -n -m1 -E "$2" "$1" | cut -d: -f1; }
+
 # lab_qemus H: how many QEMU processes run in host H.
 lab_qemus() {
 	local pids
