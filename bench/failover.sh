@@ -93,20 +93,11 @@ kill_primary() {
 	kill -9 $pids 2>/dev/null
 }
 
-# protect LOG: standby, primary and client; wait for 20 replies and the group.
-# @return 1 (and says why) when the pair did not form.
+# protect LOG: the protected pair and its client (lab_protected_pair), from
+# an empty client log: a failed try's replies must not count.
 protect() {
-	rm -f "$1"	# a failed try's replies must not count
-	lab_start hB standby
-	lab_wait 30 lab_field hB state >/dev/null || { note "round $r: standby did not start"; return 1; }
-	lab_start hA primary
-	ip netns exec "$(lab_ns hC)" "$CLIENT" "$LAB_GUEST_IP" 7777 600 "$1" 2> "$1.err" &
-	CLIENT_PID=$!
-	lab_wait 180 lab_replies_at_least "$1" 20 || { note "round $r: no replies: $(cat "$1.err")"; return 1; }
-	lab_wait 30 lab_member hB && return 0
-	note "round $r: the standby never saw the primary in corosync (peer_state" \
-	     "$(lab_field hB peer_state)): $(grep -a heartbea "$LAB_DIR/hB.log" | tail -2)"
-	return 1
+	rm -f "$1" "$1.err"
+	lab_protected_pair "$1"
 }
 
 # protect_retry LOG: protect, up to 3 tries; SETUP_FAILS counts the failed ones.
@@ -116,7 +107,7 @@ protect_retry() {
 		protect "$1" && return 0
 		SETUP_FAILS=$(( SETUP_FAILS + 1 ))
 		note "round $r: set-up $try of 3 failed; again"
-		kill -TERM "$CLIENT_PID" 2>/dev/null; wait "$CLIENT_PID" 2>/dev/null
+		kill -TERM "$LAB_CLIENT_PID" 2>/dev/null; wait "$LAB_CLIENT_PID" 2>/dev/null
 		lab_stop_host hA; lab_stop_host hB
 	done
 	fail "round $r: no protected pair in 3 tries"
@@ -143,8 +134,8 @@ round() {
 	kill_primary
 	follow_takeover || fail "round $r: no takeover and replies within 90 s: $(tail -3 "$LAB_DIR/hB.log")"
 	lab_kill_host hA
-	kill -TERM "$CLIENT_PID"
-	wait "$CLIENT_PID" || fail "round $r: client exit $?: $(cat "$log.err")"
+	kill -TERM "$LAB_CLIENT_PID"
+	wait "$LAB_CLIENT_PID" || fail "round $r: client exit $?: $(cat "$log.err")"
 	exec {CFD}<&- {BFD}<&-
 	lab_replies_in_order "$log" >/dev/null || fail "round $r: replies not 1, 2, 3, ..."
 	grep -q 'promotion decided: the primary left the group' "$LAB_DIR/hB.log" ||
