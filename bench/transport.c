@@ -279,7 +279,7 @@ static int pr_connect(const char *addr, enum us_transport_kind kind)
 {
 	static const struct us_transport_cbs cbs = { .msg = pr_msg, .drained = pr_drained,
 						     .closed = pr_closed };
-	struct us_hello h = { .ram_size = (uint64_t)NPAGES * PG, .page_size = PG };
+	struct us_hello h = { .ram_size = (uint64_t)NPAGES * PG, .page_size = PG, .accel = "tcg" };
 	char body[128];
 	int rc;
 

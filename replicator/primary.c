@@ -258,6 +258,7 @@ static void send_hello(struct us_primary *p)
 	char body[128];
 
 	snprintf(h.vm_name, sizeof(h.vm_name), "%s", p->cfg->vm.name);
+	snprintf(h.accel, sizeof(h.accel), "%s", p->cfg->vm.accel);
 	us_transport_set_cbs(p->tx, &cbs, p);
 	us_transport_set_vm(p->tx, p->vm_id);
 	p->phase = PH_HANDSHAKE;

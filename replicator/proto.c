@@ -30,8 +30,9 @@ struct wire_hello {
 	uint32_t page_size;
 	uint32_t flags;
 	char vm_name[US_PROTO_NAME_MAX];
+	char accel[US_PROTO_ACCEL_MAX];
 };
-_Static_assert(sizeof(struct wire_hello) == 64, "hello size");
+_Static_assert(sizeof(struct wire_hello) == 72, "hello size");
 
 struct wire_hello_ok {
 	uint64_t committed;
@@ -162,6 +163,7 @@ size_t us_proto_hello_encode(void *out, const struct us_hello *m)
 	};
 
 	snprintf(w.vm_name, sizeof(w.vm_name), "%s", m->vm_name);
+	snprintf(w.accel, sizeof(w.accel), "%s", m->accel);
 	memcpy(out, &w, sizeof(w));
 	return sizeof(w);
 }
@@ -175,10 +177,13 @@ int us_proto_hello_decode(const void *in, size_t len, struct us_hello *m, char *
 	memcpy(&w, in, sizeof(w));
 	if (memchr(w.vm_name, 0, sizeof(w.vm_name)) == NULL || w.vm_name[0] == 0)
 		return fail(why, whylen, "HELLO with an unterminated or empty VM name");
+	if (memchr(w.accel, 0, sizeof(w.accel)) == NULL || w.accel[0] == 0)
+		return fail(why, whylen, "HELLO with an unterminated or empty accelerator");
 	m->ram_size = le64toh(w.ram_size);
 	m->page_size = le32toh(w.page_size);
 	m->flags = le32toh(w.flags);
 	memcpy(m->vm_name, w.vm_name, sizeof(w.vm_name));
+	memcpy(m->accel, w.accel, sizeof(w.accel));
 	return 0;
 }
 

@@ -3,7 +3,7 @@
  * The replication protocol on the wire, shared by every transport.
  *
  *   primary                                   standby
- *   HELLO(version, vm id, ram, page size) ──▶
+ *   HELLO(version, vm id, ram, page size, accel) ──▶
  *                                         ◀── HELLO_OK(committed epoch, staging cap)
  *                                             or REFUSE(code, reason) and close
  *   epoch 0: PAGES × (all of RAM) ...     ──▶ written straight to the replica
@@ -23,13 +23,14 @@
 #include <stdint.h>
 
 #define US_PROTO_MAGIC 0x53445355u	/* "USDS" */
-#define US_PROTO_VERSION 1
+#define US_PROTO_VERSION 2		/* 2: HELLO names the accelerator */
 #define US_PROTO_HDR_SIZE 32
 #define US_PROTO_PAGE_SIZE 4096u
 #define US_PROTO_MAX_RUN 256u		/* pages in one PAGES message */
 #define US_PROTO_MAX_DEVSTATE_CHUNK (1u << 20)
 #define US_PROTO_MAX_BODY (US_PROTO_MAX_RUN * US_PROTO_PAGE_SIZE + 16)
 #define US_PROTO_NAME_MAX 48
+#define US_PROTO_ACCEL_MAX 8		/* "kvm", "tcg", NUL-terminated */
 
 enum us_msg_type {
 	US_MSG_HELLO = 1,
@@ -48,6 +49,7 @@ enum us_refuse_code {
 	US_REFUSE_BUSY = 3,		/* already has a primary */
 	US_REFUSE_STATE = 4,		/* holds a committed epoch of an earlier run */
 	US_REFUSE_PROTOCOL = 5,		/* malformed or out-of-sequence message */
+	US_REFUSE_ACCEL = 6,		/* the other host runs another accelerator */
 };
 
 /* Decoded header, host byte order. */
@@ -64,6 +66,7 @@ struct us_hello {
 	uint32_t page_size;
 	uint32_t flags;
 	char vm_name[US_PROTO_NAME_MAX];	/* NUL-terminated */
+	char accel[US_PROTO_ACCEL_MAX];		/* device state of one loads only under it */
 };
 
 struct us_hello_ok {

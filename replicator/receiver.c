@@ -34,6 +34,7 @@ struct us_receiver {
 	struct us_receiver_ops ops;
 	void *opaque;
 	char vm_name[US_PROTO_NAME_MAX];
+	char accel[US_PROTO_ACCEL_MAX];
 	uint64_t vm_id;
 	enum rx_state state;
 	uint64_t expect;		/* epoch the next message must carry */
@@ -64,6 +65,8 @@ struct us_receiver *us_receiver_new(const struct us_receiver_cfg *cfg,
 	rx->opaque = opaque;
 	snprintf(rx->vm_name, sizeof(rx->vm_name), "%s", cfg->vm_name);
 	rx->cfg.vm_name = rx->vm_name;
+	snprintf(rx->accel, sizeof(rx->accel), "%s", cfg->accel ? cfg->accel : "tcg");
+	rx->cfg.accel = rx->accel;
 	rx->vm_id = us_proto_vm_id(rx->vm_name);
 	us_buf_init(&rx->pages, cfg->staging_max);
 	us_buf_init(&rx->dev, cfg->devstate_max);
@@ -147,6 +150,11 @@ static int check_hello(struct us_receiver *rx, const struct us_msg_hdr *h,
 			 "%lu MiB: set [vm] memory equal", (unsigned long)(m->ram_size >> 20),
 			 m->page_size, (unsigned long)(rx->cfg.ram_size >> 20));
 		return refuse(rx, US_REFUSE_VM, -EINVAL, why);
+	}
+	if (strcmp(m->accel, rx->cfg.accel) != 0) {
+		snprintf(why, whylen, "accelerators differ: primary %s, standby %s: set [vm] accel "
+			 "alike on both hosts", m->accel, rx->cfg.accel);
+		return refuse(rx, US_REFUSE_ACCEL, -EINVAL, why);
 	}
 	if (rx->st.committed != US_EPOCH_NONE) {
 		snprintf(why, whylen, "standby already holds epoch %lu of an earlier primary run; "

@@ -17,6 +17,7 @@ struct us_receiver;
 
 struct us_receiver_cfg {
 	const char *vm_name;
+	const char *accel;	/* "kvm" or "tcg": the primary must run the same */
 	uint64_t ram_size;
 	void *replica;		/* shared mapping of the replica RAM file */
 	uint64_t staging_max;	/* cap on one epoch's staged pages, bytes */

@@ -415,7 +415,7 @@ static int up_receiver(struct us_standby *s)
 {
 	static const struct us_receiver_ops ops = { .send = rx_send, .committed = rx_committed };
 	struct us_receiver_cfg rc = {
-		.vm_name = s->cfg->vm.name, .ram_size = s->cfg->vm.mem_bytes, .replica = s->ram.map,
+		.vm_name = s->cfg->vm.name, .accel = s->cfg->vm.accel, .ram_size = s->cfg->vm.mem_bytes, .replica = s->ram.map,
 		.staging_max = s->cfg->staging_max ? s->cfg->staging_max
 			       : s->cfg->vm.mem_bytes + s->cfg->vm.mem_bytes / 128,
 		.devstate_max = s->cfg->devstate_max,

@@ -11,8 +11,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include <stdio.h>
 
 #include "replicator/proto.h"
 
@@ -72,23 +75,29 @@ static void hdr_rejects(void **state)
 static void hdr_other_version(void **state)
 {
 	struct us_msg_hdr h = { .version = US_PROTO_VERSION + 1, .type = US_MSG_HELLO, .len = 64 };
-	char why[128];
+	char why[128], words[64];
 
 	assert_int_equal(decode_with(&h, why), -EPROTONOSUPPORT);
-	assert_non_null(strstr(why, "protocol version 2"));
+	snprintf(words, sizeof(words), "protocol version %u", US_PROTO_VERSION + 1);
+	assert_non_null(strstr(why, words));
 }
 
 static void hello_round_trip(void **state)
 {
-	struct us_hello in = { .ram_size = 256u << 20, .page_size = 4096, .vm_name = "demo" }, out;
+	struct us_hello in = { .ram_size = 256u << 20, .page_size = 4096, .vm_name = "demo",
+			       .accel = "kvm" }, out;
 	char buf[128], why[128];
 	size_t n = us_proto_hello_encode(buf, &in);
 
 	assert_int_equal(n, us_proto_fixed_len(US_MSG_HELLO));
 	assert_int_equal(us_proto_hello_decode(buf, n, &out, why, sizeof(why)), 0);
 	assert_string_equal(out.vm_name, "demo");
+	assert_string_equal(out.accel, "kvm");
 	assert_true(out.ram_size == in.ram_size);
 	assert_int_equal(us_proto_hello_decode(buf, n - 1, &out, why, sizeof(why)), -EBADMSG);
+	memset(buf + 16 + US_PROTO_NAME_MAX, 'x', US_PROTO_ACCEL_MAX);	/* unterminated accel */
+	assert_int_equal(us_proto_hello_decode(buf, n, &out, why, sizeof(why)), -EBADMSG);
+	assert_non_null(strstr(why, "accelerator"));
 	memset(buf + 16, 'x', US_PROTO_NAME_MAX);	/* unterminated name */
 	assert_int_equal(us_proto_hello_decode(buf, n, &out, why, sizeof(why)), -EBADMSG);
 }

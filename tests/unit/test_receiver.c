@@ -62,7 +62,7 @@ static int setup(void **state)
 {
 	static const struct us_receiver_ops ops = { .send = fake_send, .committed = fake_committed };
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct us_receiver_cfg cfg = { .vm_name = "demo", .ram_size = NPAGES * PG,
+	struct us_receiver_cfg cfg = { .vm_name = "demo", .accel = "tcg", .ram_size = NPAGES * PG,
 				       .staging_max = 8 * (PG + 16), .devstate_max = 1 << 20 };
 
 	f->replica = calloc(NPAGES, PG);
@@ -104,13 +104,19 @@ static int feed(struct fixture *f, uint16_t type, uint64_t vm_id, uint64_t epoch
 	return us_receiver_input(f->rx, rc, &d, body, why, sizeof(why));
 }
 
-static int hello(struct fixture *f, const char *name, uint64_t ram)
+static int hello_accel(struct fixture *f, const char *name, uint64_t ram, const char *accel)
 {
 	struct us_hello h = { .ram_size = ram, .page_size = PG };
 	char body[128];
 
 	strcpy(h.vm_name, name);
+	strcpy(h.accel, accel);
 	return feed(f, US_MSG_HELLO, us_proto_vm_id(name), 0, body, us_proto_hello_encode(body, &h));
+}
+
+static int hello(struct fixture *f, const char *name, uint64_t ram)
+{
+	return hello_accel(f, name, ram, "tcg");
 }
 
 static void begin(struct fixture *f)
@@ -344,6 +350,8 @@ static void hello_mismatches_refused(void **state)
 	assert_refused(f, US_REFUSE_VM, "VM 'other'");
 	assert_int_equal(hello(f, "demo", 2 * NPAGES * PG), -EINVAL);
 	assert_refused(f, US_REFUSE_VM, "memory");
+	assert_int_equal(hello_accel(f, "demo", NPAGES * PG, "kvm"), -EINVAL);
+	assert_refused(f, US_REFUSE_ACCEL, "accelerators differ: primary kvm, standby tcg");
 	assert_int_equal(us_receiver_input(f->rx, -EPROTONOSUPPORT, &h, NULL, why, sizeof(why)),
 			 -EPROTONOSUPPORT);
 	assert_refused(f, US_REFUSE_VERSION, "version 9");

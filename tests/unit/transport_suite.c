@@ -227,7 +227,7 @@ static void connect_client(void)
 
 static void hello(void)
 {
-	struct us_hello h = { .ram_size = (uint64_t)NPAGES * PG, .page_size = PG };
+	struct us_hello h = { .ram_size = (uint64_t)NPAGES * PG, .page_size = PG, .accel = "tcg" };
 	char body[128];
 
 	snprintf(h.vm_name, sizeof(h.vm_name), "%s", VM);
@@ -450,7 +450,7 @@ static void other_version_refused(void **state)
 		other_version_tcp();
 	} else {
 #ifdef HAVE_RDMA
-		struct us_hello h = { .ram_size = (uint64_t)NPAGES * PG, .page_size = PG };
+		struct us_hello h = { .ram_size = (uint64_t)NPAGES * PG, .page_size = PG, .accel = "tcg" };
 		char body[128];
 
 		us_verbs_wire_version = US_PROTO_VERSION + 1;
