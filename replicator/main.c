@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The `understudy` command: runs a daemon (primary or standby) or talks to
- * one over the control channel (status, promote, degrade, pause, resume).
+ * The `understudy` command: runs a daemon (primary or standby), checks a host
+ * before it runs one (check), or talks to one over the control channel
+ * (status, promote, degrade, pause, resume).
  */
 #include <config.h>
 
@@ -13,6 +14,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "check/check.h"
+#include "check/daemon.h"
 #include "replicator/config.h"
 #include "replicator/ctl.h"
 #include "replicator/log.h"
@@ -29,7 +32,9 @@ struct cli {
 	const char *run_dir;
 	const char *promote;
 	const char *stats;
+	const char *role;
 	int json;
+	int host_only;
 	int verbose;
 };
 
@@ -43,6 +48,10 @@ static void usage(FILE *f)
 		"                    run the VM and replicate it to the standby\n"
 		"  standby -c FILE [--listen HOST:PORT] [--run-dir DIR] [--promote auto|manual]\n"
 		"                    hold a replica and take over when the primary is lost\n"
+		"preflight:\n"
+		"  check [-c FILE] [--host] [--role primary|standby] [--json]\n"
+		"                    PASS/WARN/FAIL per check, with the fix; exit 1 on any FAIL\n"
+		"                    (--host: only the checks a daemon's start depends on)\n"
 		"control (talks to the daemon of --vm NAME, or of the VM in -c FILE):\n"
 		"  status [--json]   role, state, epochs, acknowledgements, lag\n"
 		"  promote           make this standby run the VM now (primary must be gone)\n"
@@ -50,9 +59,11 @@ static void usage(FILE *f)
 		"  resume            continue after pause\n"
 		"  degrade           primary that lost its standby: release output unprotected now\n"
 		"                    (only once you know the standby is off)\n"
-		"  version\n"
+		"  version           same as --version\n"
 		"\n"
-		"options: -v more logging, -h help. Config keys: see README.md.\n");
+		"options: -v more logging, -h/--help this text, --version the version.\n"
+		"Every command and config key: man 8 understudy.\n"
+		"Report bugs to the project's issue tracker.\n");
 }
 
 static int parse_cli(int argc, char **argv, struct cli *c)
@@ -63,6 +74,7 @@ static int parse_cli(int argc, char **argv, struct cli *c)
 		{ "run-dir", required_argument, NULL, 'r' }, { "promote", required_argument, NULL, 'P' },
 		{ "stats", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
+		{ "host", no_argument, NULL, 'H' }, { "role", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int o;
@@ -81,6 +93,8 @@ static int parse_cli(int argc, char **argv, struct cli *c)
 		case 'P': c->promote = optarg; break;
 		case 's': c->stats = optarg; break;
 		case 'j': c->json = 1; break;
+		case 'H': c->host_only = 1; break;
+		case 'R': c->role = optarg; break;
 		case 'v': c->verbose++; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL;
@@ -128,7 +142,8 @@ static int run_daemon(const struct cli *c)
 		return 1;
 	}
 	us_log_init("understudy", LOG_INFO, 1);
-	if (load_config(&cfg, c) < 0 || us_config_check(&cfg, c->cmd) < 0) {
+	if (load_config(&cfg, c) < 0 || us_config_check(&cfg, c->cmd) < 0 ||
+	    us_check_daemon_start(&cfg, c->cmd) < 0) {
 		us_log_fini();
 		return 1;
 	}
@@ -138,6 +153,38 @@ static int run_daemon(const struct cli *c)
 	       c->cmd, cfg.vm.name, rc ? ": " : "", rc ? strerror(-rc) : "");
 	us_log_fini();
 	return rc ? 1 : 0;
+}
+
+static int run_check(const struct cli *c)
+{
+	struct us_check_report r = { 0 };
+	struct us_config cfg;
+	json_t *j;
+	char *text;
+
+	if (c->role && strcmp(c->role, "primary") && strcmp(c->role, "standby")) {
+		fprintf(stderr, "understudy: --role takes primary or standby\n");
+		return 2;
+	}
+	us_log_init("understudy", LOG_WARNING, 0);
+	if (load_config(&cfg, c) < 0) {
+		us_log_fini();
+		return 2;
+	}
+	us_check_host(&cfg, c->role, us_check_sys_real(), &r);
+	if (!c->host_only)
+		us_check_cluster(&cfg, c->role, 0, us_check_sys_real(), &r);
+	us_log_fini();
+	if (c->json) {
+		j = us_check_json(&r);
+		text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		printf("%s\n", text ? text : "{}");
+		free(text);
+		json_decref(j);
+	} else {
+		us_check_print(&r, stdout);
+	}
+	return us_check_worst(&r) == US_CHECK_FAIL ? 1 : 0;
 }
 
 static void print_value(const char *key, json_t *v);
@@ -232,6 +279,19 @@ static int run_control(const struct cli *c)
 	return rc;
 }
 
+/* GNU form: name and version, then copyright and licence. */
+static int print_version(void)
+{
+	printf("understudy %s\n"
+	       "replication protocol %d\n"
+	       "Copyright (C) 2026 the understudy authors.\n"
+	       "License LGPL-2.1-or-later: GNU LGPL version 2.1 or later.\n"
+	       "This is free software: you are free to change and redistribute it.\n"
+	       "There is NO WARRANTY, to the extent permitted by law.\n",
+	       PACKAGE_VERSION, US_PROTO_VERSION);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const controls[] = { "status", "promote", "pause", "resume",
@@ -239,14 +299,20 @@ int main(int argc, char **argv)
 	struct cli c = { 0 };
 	size_t i;
 
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")))
+		return print_version();
 	if (parse_cli(argc, argv, &c) < 0) {
 		usage(stderr);
 		return 2;
 	}
-	if (strcmp(c.cmd, "version") == 0) {
-		printf("understudy %s (protocol %d)\n", PACKAGE_VERSION, US_PROTO_VERSION);
-		return 0;
-	}
+	if (strcmp(c.cmd, "version") == 0)
+		return print_version();
+	if (strcmp(c.cmd, "check") == 0)
+		return run_check(&c);
 	if (strcmp(c.cmd, "primary") == 0 || strcmp(c.cmd, "standby") == 0)
 		return run_daemon(&c);
 	for (i = 0; i < sizeof(controls) / sizeof(controls[0]); i++)

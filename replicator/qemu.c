@@ -26,6 +26,8 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include "check/accel.h"
+#include "check/check.h"
 #include "replicator/log.h"
 #include "replicator/qemu_int.h"
 #include "replicator/qmp.h"
@@ -208,15 +210,14 @@ int us_qemu_build_argv(const struct us_vm_config *vm, const struct us_qemu_opts 
 
 const char *us_qemu_pick_accel(const char *want)
 {
-	int fd;
+	struct us_vm_config vm;
 
 	if (want && (!strcmp(want, "kvm") || !strcmp(want, "tcg")))
 		return want;
-	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return "tcg";
-	close(fd);
-	return "kvm";
+	/* Daemons settle "auto" at start-up (check/daemon.c); tools get it here. */
+	snprintf(vm.accel, sizeof(vm.accel), "auto");
+	us_accel_resolve(&vm, us_check_sys_real());
+	return strcmp(vm.accel, "kvm") == 0 ? "kvm" : "tcg";
 }
 
 /* The tail of QEMU's output on one line, for the log. */

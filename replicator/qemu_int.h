@@ -33,7 +33,7 @@ int us_qemu_build_argv(const struct us_vm_config *vm, const struct us_qemu_opts 
 /** Release @a's strings; NULL-safe. */
 void us_qemu_argv_free(struct us_qemu_argv *a);
 
-/** @return "kvm" or "tcg" for config value @want ("auto": kvm if /dev/kvm opens). */
+/** @return "kvm" or "tcg" for config value @want ("auto": kvm only where usable, see check/kvm.c). */
 const char *us_qemu_pick_accel(const char *want);
 
 #endif

@@ -30,6 +30,7 @@
 #include "rdma/transport.h"
 #include "replicator/ctl.h"
 #include "replicator/devstate.h"
+#include "check/daemon.h"
 #include "replicator/log.h"
 #include "replicator/qemu.h"
 #include "replicator/qmp.h"
@@ -319,6 +320,8 @@ static json_t *status_json(struct us_standby *s)
 		us_peer_status(s->peer, o);
 	if (o)
 		json_object_set_new(o, "decision", json_string(s->last_why));
+	if (o)
+		json_object_set_new(o, "checks", us_check_daemon_status(s->cfg, "standby"));
 	return o;
 }
 

@@ -40,7 +40,7 @@ expect_fail "missing config" "cannot open config file" lab_exec hA "$US_BIN" pri
 
 mkdir -p "$SMALL" && mount -t tmpfs -o size=16M tmpfs "$SMALL" || fail "cannot mount a small tmpfs"
 lab_config hA "$conf" "[daemon]" "shm_dir = $SMALL"
-expect_fail "full /dev/shm" "not enough space" lab_exec hA "$US_BIN" primary -c "$conf"
+expect_fail "full /dev/shm" "the guest's RAM file needs 256 MiB" lab_exec hA "$US_BIN" primary -c "$conf"
 umount "$SMALL"
 
 lab_config hA "$conf" "[heartbeat]" "fence_command = /usr/local/sbin/$(printf 'f%.0s' $(seq 230))"

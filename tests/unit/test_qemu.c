@@ -179,13 +179,33 @@ static void test_comma_in_path_refused(void **state)
 	us_qemu_argv_free(&a);
 }
 
+/* @return 1 if /proc/cpuinfo names vmx or svm (a crude look; check/kvm.c is exact). */
+static int cpu_virt(void)
+{
+	char line[8192];
+	int yes = 0;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	while (f && !yes && fgets(line, sizeof(line), f))
+		yes = strncmp(line, "flags", 5) == 0 && (strstr(line, " vmx") || strstr(line, " svm"));
+	if (f)
+		fclose(f);
+	return yes;
+}
+
+/* "auto" never picks a KVM that cannot run a guest: not without /dev/kvm, and
+ * not on a host (like these CI machines) whose /dev/kvm opens but whose CPU
+ * offers no vmx/svm. test_check.c covers every reason with fakes. */
 static void test_pick_accel(void **state)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	const char *a = us_qemu_pick_accel("auto");
 
 	assert_string_equal(us_qemu_pick_accel("tcg"), "tcg");
 	assert_string_equal(us_qemu_pick_accel("kvm"), "kvm");
-	assert_string_equal(us_qemu_pick_accel("auto"), fd >= 0 ? "kvm" : "tcg");
+	assert_true(strcmp(a, "kvm") == 0 || strcmp(a, "tcg") == 0);
+	if (fd < 0 || !cpu_virt())
+		assert_string_equal(a, "tcg");
 	if (fd >= 0)
 		close(fd);
 }
