@@ -309,6 +309,7 @@ static json_t *status_json(struct us_primary *p)
 	if (o) {
 		us_vmnet_status(p->relay, o);
 		us_primary_loss_status(p, o);
+		json_object_set_new(o, "accel", json_string(p->cfg->vm.accel));
 		json_object_set_new(o, "checks", us_check_daemon_status(p->cfg, "primary"));
 	}
 	return o;

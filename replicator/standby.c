@@ -321,6 +321,8 @@ static json_t *status_json(struct us_standby *s)
 	if (o)
 		json_object_set_new(o, "decision", json_string(s->last_why));
 	if (o)
+		json_object_set_new(o, "accel", json_string(s->cfg->vm.accel));
+	if (o)
 		json_object_set_new(o, "checks", us_check_daemon_status(s->cfg, "standby"));
 	return o;
 }
