@@ -129,7 +129,7 @@ static int cmp_double(const void *a, const void *b)
 
 static int run_case(struct us_dirty *d, int to, int from, struct order o, int reps)
 {
-	double *t = calloc((size_t)reps * 2, sizeof(*t)), *cpu = t + reps, t0, c0;
+	double *t = calloc((size_t)reps * 2, sizeof(*t)), *cpu, t0, c0;
 	struct us_runs runs;
 	uint64_t pages = 0;
 	size_t nruns = 0;
@@ -138,6 +138,7 @@ static int run_case(struct us_dirty *d, int to, int from, struct order o, int re
 
 	if (!t)
 		return -ENOMEM;
+	cpu = t + reps;
 	us_runs_init(&runs);
 	for (i = 0; i < reps && rc == 0; i++) {
 		if (write(to, &o, sizeof(o)) != sizeof(o) || read(from, &c, 1) != 1)

@@ -24,10 +24,10 @@ enum us_check_level {
 };
 
 struct us_check_item {
-	char name[24];			/* "kernel.uffd-wp-async", ... */
+	char name[24]; /* "kernel.uffd-wp-async", ... */
 	enum us_check_level level;
-	char detail[US_CHECK_TEXT];	/* what was found */
-	char fix[US_CHECK_TEXT];	/* what to do, "" on PASS */
+	char detail[US_CHECK_TEXT]; /* what was found */
+	char fix[US_CHECK_TEXT];    /* what to do, "" on PASS */
 };
 
 struct us_check_report {
@@ -44,8 +44,8 @@ const struct us_check_sys *us_check_sys_real(void);
  * Run the host checks for @cfg in @role ("primary", "standby" or NULL for
  * either) through @sys, appending to @r.
  */
-void us_check_host(const struct us_config *cfg, const char *role,
-		   const struct us_check_sys *sys, struct us_check_report *r);
+void us_check_host(const struct us_config *cfg, const char *role, const struct us_check_sys *sys,
+		   struct us_check_report *r);
 
 /**
  * Run the cluster checks. @in_daemon: the caller is the VM's daemon, which

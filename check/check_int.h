@@ -18,18 +18,18 @@
 
 /* What /dev/kvm answered. */
 struct us_kvm_facts {
-	int open_err;		/* 0, or -errno of open("/dev/kvm", O_RDWR) */
-	int api_version;	/* KVM_GET_API_VERSION, or -errno */
-	int create_vm_err;	/* 0, or -errno of KVM_CREATE_VM */
+	int open_err;	   /* 0, or -errno of open("/dev/kvm", O_RDWR) */
+	int api_version;   /* KVM_GET_API_VERSION, or -errno */
+	int create_vm_err; /* 0, or -errno of KVM_CREATE_VM */
 };
 
 /* What corosync answered about this host. */
 struct us_cs_facts {
 	int quorate;
-	uint32_t local_nodeid;		/* this host's corosync node id */
-	char local_name[64];		/* its name in the nodelist, "" if none */
-	uint32_t node_nodeid;		/* id of [heartbeat] node's name, 0 if absent */
-	int node_joined;		/* that node is in the membership now */
+	uint32_t local_nodeid; /* this host's corosync node id */
+	char local_name[64];   /* its name in the nodelist, "" if none */
+	uint32_t node_nodeid;  /* id of [heartbeat] node's name, 0 if absent */
+	int node_joined;       /* that node is in the membership now */
 	unsigned members;
 };
 
@@ -52,7 +52,7 @@ struct us_check_sys {
 	int (*executable)(const char *path);
 	/* an RDMA device whose netdev holds @host's address: its name */
 	int (*rdma_dev)(const char *host, char *dev, size_t len);
-	int (*memlock)(uint64_t *bytes);	/* UINT64_MAX: unlimited */
+	int (*memlock)(uint64_t *bytes); /* UINT64_MAX: unlimited */
 	int (*bind_addr)(const char *hostport);
 	int (*resolve)(const char *hostport);
 };
@@ -67,8 +67,7 @@ const struct us_check_item *us_check_find(const struct us_check_report *r, const
  * text (NULL or without a flags line: flags not judged).
  * @return 1 usable, 0 not, with the reason in @why.
  */
-int us_check_kvm_usable(const struct us_kvm_facts *f, const char *cpuinfo, char *why,
-			size_t len);
+int us_check_kvm_usable(const struct us_kvm_facts *f, const char *cpuinfo, char *why, size_t len);
 
 /** Parse "QEMU emulator version 7.2.22 ..." or a QMP greeting. @return 0 or -EINVAL. */
 int us_check_qemu_version(const char *text, int *major, int *minor, int *micro);

@@ -19,22 +19,23 @@ static void check_membership(const struct us_config *cfg, const struct us_cs_fac
 			     struct us_check_report *r)
 {
 	if (!f->node_nodeid)
-		us_check_add(r, "corosync.node", US_CHECK_FAIL, "set [heartbeat] node to this "
-			     "host's name in corosync.conf's nodelist", "node '%s' is not in "
-			     "corosync's nodelist (this host is node %u '%s')", cfg->node,
-			     f->local_nodeid, f->local_name);
+		us_check_add(r, "corosync.node", US_CHECK_FAIL,
+			     "set [heartbeat] node to this host's name in corosync.conf's nodelist",
+			     "node '%s' is not in corosync's nodelist (this host is node %u '%s')",
+			     cfg->node, f->local_nodeid, f->local_name);
 	else if (f->node_nodeid != f->local_nodeid)
-		us_check_add(r, "corosync.node", US_CHECK_FAIL, "set [heartbeat] node to this "
-			     "host's own name", "node '%s' is corosync node %u, but this host is "
-			     "node %u '%s'", cfg->node, f->node_nodeid, f->local_nodeid,
-			     f->local_name);
+		us_check_add(r, "corosync.node", US_CHECK_FAIL,
+			     "set [heartbeat] node to this host's own name",
+			     "node '%s' is corosync node %u, but this host is node %u '%s'",
+			     cfg->node, f->node_nodeid, f->local_nodeid, f->local_name);
 	else if (!f->node_joined)
-		us_check_add(r, "corosync.node", US_CHECK_FAIL, "check corosync's links "
-			     "(corosync-cfgtool -s)", "node '%s' (%u) is not in the membership",
-			     cfg->node, f->node_nodeid);
+		us_check_add(r, "corosync.node", US_CHECK_FAIL,
+			     "check corosync's links (corosync-cfgtool -s)",
+			     "node '%s' (%u) is not in the membership", cfg->node, f->node_nodeid);
 	else
-		us_check_add(r, "corosync.node", US_CHECK_PASS, NULL, "node '%s' (%u) is a member "
-			     "(%u members)", cfg->node, f->node_nodeid, f->members);
+		us_check_add(r, "corosync.node", US_CHECK_PASS, NULL,
+			     "node '%s' (%u) is a member (%u members)", cfg->node, f->node_nodeid,
+			     f->members);
 }
 
 static void check_corosync(const struct us_config *cfg, const struct us_check_sys *sys,
@@ -47,16 +48,18 @@ static void check_corosync(const struct us_config *cfg, const struct us_check_sy
 		return;
 	rc = sys->corosync(cfg->node, &f);
 	if (rc < 0) {
-		us_check_add(r, "corosync", US_CHECK_FAIL, "start corosync (systemctl start "
-			     "corosync) in this host's network namespace", "corosync does not "
-			     "answer: %s", strerror(-rc));
+		us_check_add(r, "corosync", US_CHECK_FAIL,
+			     "start corosync (systemctl start "
+			     "corosync) in this host's network namespace",
+			     "corosync does not answer: %s", strerror(-rc));
 		return;
 	}
 	us_check_add(r, "corosync", US_CHECK_PASS, NULL, "corosync answers");
 	if (f.quorate)
 		us_check_add(r, "corosync.quorum", US_CHECK_PASS, NULL, "the partition is quorate");
 	else
-		us_check_add(r, "corosync.quorum", US_CHECK_FAIL, "bring the other nodes up or "
+		us_check_add(r, "corosync.quorum", US_CHECK_FAIL,
+			     "bring the other nodes up or "
 			     "repair the links; a standby never promotes without quorum",
 			     "the partition is not quorate");
 	check_membership(cfg, &f, r);
@@ -73,8 +76,10 @@ static void check_fence(const struct us_config *cfg, const struct us_check_sys *
 			us_check_add(r, "fence", US_CHECK_WARN, "set [heartbeat] fence_command",
 				     "two nodes and no fence command: a cut link leaves each "
 				     "side thinking the other dead (split brain), so the standby "
-				     "does not promote by itself%s", cfg->allow_unfenced ?
-				     " (allow_unfenced = yes: it does, and risks two copies)" : "");
+				     "does not promote by itself%s",
+				     cfg->allow_unfenced ? " (allow_unfenced = yes: it does, and "
+							   "risks two copies)"
+							 : "");
 		else
 			us_check_add(r, "fence", US_CHECK_PASS, NULL, "no fence command needed");
 		return;
@@ -82,9 +87,9 @@ static void check_fence(const struct us_config *cfg, const struct us_check_sys *
 	sscanf(cfg->fence_command, "%255s", prog);
 	rc = sys->executable(prog);
 	if (rc < 0)
-		us_check_add(r, "fence", US_CHECK_FAIL, "install the fence agent or fix "
-			     "[heartbeat] fence_command", "fence command %s cannot run: %s", prog,
-			     strerror(-rc));
+		us_check_add(r, "fence", US_CHECK_FAIL,
+			     "install the fence agent or fix [heartbeat] fence_command",
+			     "fence command %s cannot run: %s", prog, strerror(-rc));
 	else
 		us_check_add(r, "fence", US_CHECK_PASS, NULL, "fence command %s is executable",
 			     prog);
@@ -109,10 +114,11 @@ static void check_memlock(const struct us_config *cfg, const struct us_check_sys
 		us_check_add(r, "rdma.memlock", US_CHECK_PASS, NULL, "RLIMIT_MEMLOCK %s",
 			     lim == UINT64_MAX ? "unlimited" : "large enough");
 	else
-		us_check_add(r, "rdma.memlock", cfg->transport == US_TRANSPORT_RDMA ?
-			     US_CHECK_FAIL : US_CHECK_WARN, "LimitMEMLOCK=infinity in the unit, "
-			     "or ulimit -l unlimited", "RLIMIT_MEMLOCK is %llu KiB: RDMA cannot "
-			     "register its rings", (unsigned long long)(lim >> 10));
+		us_check_add(r, "rdma.memlock",
+			     cfg->transport == US_TRANSPORT_RDMA ? US_CHECK_FAIL : US_CHECK_WARN,
+			     "LimitMEMLOCK=infinity in the unit, or ulimit -l unlimited",
+			     "RLIMIT_MEMLOCK is %llu KiB: RDMA cannot register its rings",
+			     (unsigned long long)(lim >> 10));
 }
 
 static void check_rdma(const struct us_config *cfg, const char *role,
@@ -123,19 +129,19 @@ static void check_rdma(const struct us_config *cfg, const char *role,
 
 	if (cfg->transport == US_TRANSPORT_TCP)
 		return;
-	host_of(role && strcmp(role, "primary") == 0 ? cfg->peer : cfg->listen, host,
-		sizeof(host));
+	host_of(role && strcmp(role, "primary") == 0 ? cfg->peer : cfg->listen, host, sizeof(host));
 	rc = sys->rdma_dev(host, dev, sizeof(dev));
 	if (rc == 0)
-		us_check_add(r, "rdma.device", US_CHECK_PASS, NULL, "RDMA device %s serves %s",
-			     dev, host[0] ? host : "any address");
+		us_check_add(r, "rdma.device", US_CHECK_PASS, NULL, "RDMA device %s serves %s", dev,
+			     host[0] ? host : "any address");
 	else
-		us_check_add(r, "rdma.device", cfg->transport == US_TRANSPORT_RDMA ?
-			     US_CHECK_FAIL : US_CHECK_WARN, "load the RDMA driver (or rdma link "
+		us_check_add(r, "rdma.device",
+			     cfg->transport == US_TRANSPORT_RDMA ? US_CHECK_FAIL : US_CHECK_WARN,
+			     "load the RDMA driver (or rdma link "
 			     "add rxe0 type rxe netdev IF), or set [replication] transport = tcp",
 			     "no RDMA device for %s: %s%s", host[0] ? host : "any address",
-			     strerror(-rc), cfg->transport == US_TRANSPORT_AUTO ?
-			     " (transport auto: TCP)" : "");
+			     strerror(-rc),
+			     cfg->transport == US_TRANSPORT_AUTO ? " (transport auto: TCP)" : "");
 	check_memlock(cfg, sys, r);
 }
 
@@ -158,8 +164,8 @@ static void check_peer(const struct us_config *cfg, const struct us_check_sys *s
 			     "standby %s cannot be resolved: %s", cfg->peer, strerror(-rc));
 }
 
-static void check_listen(const struct us_config *cfg, int in_daemon,
-			 const struct us_check_sys *sys, struct us_check_report *r)
+static void check_listen(const struct us_config *cfg, int in_daemon, const struct us_check_sys *sys,
+			 struct us_check_report *r)
 {
 	int rc;
 
@@ -173,7 +179,8 @@ static void check_listen(const struct us_config *cfg, int in_daemon,
 		us_check_add(r, "replication.listen", US_CHECK_PASS, NULL, "%s can be bound",
 			     cfg->listen);
 	else
-		us_check_add(r, "replication.listen", US_CHECK_FAIL, "fix [replication] listen, "
+		us_check_add(r, "replication.listen", US_CHECK_FAIL,
+			     "fix [replication] listen, "
 			     "or stop what holds the port (a standby daemon already running?)",
 			     "%s cannot be bound: %s", cfg->listen, strerror(-rc));
 }
@@ -197,8 +204,8 @@ void us_check_cluster(const struct us_config *cfg, const char *role, int in_daem
 	check_address(cfg, role, in_daemon, sys, r);
 }
 
-void us_check_host(const struct us_config *cfg, const char *role,
-		   const struct us_check_sys *sys, struct us_check_report *r)
+void us_check_host(const struct us_config *cfg, const char *role, const struct us_check_sys *sys,
+		   struct us_check_report *r)
 {
 	us_check_kernel(sys, r);
 	us_check_accel(cfg, sys, r);

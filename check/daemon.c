@@ -29,8 +29,8 @@ static void log_items(const struct us_check_report *r, int prio_fail)
 			us_log(LOG_DEBUG, US_TAG_MAIN, "check %s: PASS: %s", it->name, it->detail);
 		else
 			us_log(it->level == US_CHECK_FAIL ? prio_fail : LOG_WARNING, US_TAG_MAIN,
-			       "check %s: %s: %s; fix: %s", it->name, us_check_level_name(it->level),
-			       it->detail, it->fix);
+			       "check %s: %s: %s; fix: %s", it->name,
+			       us_check_level_name(it->level), it->detail, it->fix);
 	}
 }
 
@@ -44,8 +44,10 @@ int us_check_daemon_start(struct us_config *cfg, const char *role)
 	log_items(&r, LOG_ERR);
 	bad = us_check_first(&r, US_CHECK_FAIL);
 	if (bad) {
-		us_log(LOG_CRIT, US_TAG_MAIN, "the %s refuses to start: host check %s failed: %s "
-		       "(see `understudy check --host -c CONFIG`)", role, bad->name, bad->detail);
+		us_log(LOG_CRIT, US_TAG_MAIN,
+		       "the %s refuses to start: host check %s failed: %s "
+		       "(see `understudy check --host -c CONFIG`)",
+		       role, bad->name, bad->detail);
 		return -EHOSTDOWN;
 	}
 	memset(&r, 0, sizeof(r));

@@ -23,8 +23,7 @@ static void release(const struct us_check_sys *sys, char *buf, size_t len)
 	buf[strcspn(buf, "\n")] = 0;
 }
 
-static void check_uffd(const struct us_check_sys *sys, const char *rel,
-		       struct us_check_report *r)
+static void check_uffd(const struct us_check_sys *sys, const char *rel, struct us_check_report *r)
 {
 	const uint64_t want = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED;
 	uint64_t got = 0;
@@ -34,24 +33,25 @@ static void check_uffd(const struct us_check_sys *sys, const char *rel,
 		us_check_add(r, "kernel.uffd-wp-async", US_CHECK_PASS, NULL,
 			     "userfaultfd offers asynchronous write-protect (Linux %s)", rel);
 	else if (rc < 0 && rc != -EINVAL)
-		us_check_add(r, "kernel.uffd-wp-async", US_CHECK_FAIL, "build the kernel with "
-			     "CONFIG_USERFAULTFD and run the daemon as root",
+		us_check_add(r, "kernel.uffd-wp-async", US_CHECK_FAIL,
+			     "build the kernel with CONFIG_USERFAULTFD and run the daemon as root",
 			     "userfaultfd is not available: %s", strerror(-rc));
 	else
 		us_check_add(r, "kernel.uffd-wp-async", US_CHECK_FAIL, KERNEL_FIX,
 			     "Linux %s lacks asynchronous userfaultfd write-protect "
-			     "(UFFD_FEATURE_WP_ASYNC), which dirty tracking needs", rel);
+			     "(UFFD_FEATURE_WP_ASYNC), which dirty tracking needs",
+			     rel);
 }
 
-static void check_scan(const struct us_check_sys *sys, const char *rel,
-		       struct us_check_report *r)
+static void check_scan(const struct us_check_sys *sys, const char *rel, struct us_check_report *r)
 {
 	int rc = sys->pagemap_scan();
 
 	if (rc == -ENOTTY)
 		us_check_add(r, "kernel.pagemap-scan", US_CHECK_FAIL, KERNEL_FIX,
 			     "Linux %s has no PAGEMAP_SCAN ioctl on /proc/PID/pagemap, which "
-			     "dirty tracking needs", rel);
+			     "dirty tracking needs",
+			     rel);
 	else if (rc < 0)
 		us_check_add(r, "kernel.pagemap-scan", US_CHECK_FAIL, "mount /proc",
 			     "cannot try PAGEMAP_SCAN: %s", strerror(-rc));
@@ -72,13 +72,16 @@ static void check_ptrace(const struct us_check_sys *sys, struct us_check_report 
 	}
 	scope = atoi(buf);
 	if (scope >= 3)
-		us_check_add(r, "kernel.ptrace", US_CHECK_FAIL, "set kernel.yama.ptrace_scope = 1 "
+		us_check_add(r, "kernel.ptrace", US_CHECK_FAIL,
+			     "set kernel.yama.ptrace_scope = 1 "
 			     "in /etc/sysctl.d/ and reboot (scope 3 cannot be lowered at run time)",
 			     "Yama's ptrace_scope is %d: no process may attach to QEMU to inject "
-			     "the userfaultfd", scope);
+			     "the userfaultfd",
+			     scope);
 	else
-		us_check_add(r, "kernel.ptrace", US_CHECK_PASS, NULL, "Yama's ptrace_scope is %d: "
-			     "root (CAP_SYS_PTRACE) may attach to QEMU", scope);
+		us_check_add(r, "kernel.ptrace", US_CHECK_PASS, NULL,
+			     "Yama's ptrace_scope is %d: root (CAP_SYS_PTRACE) may attach to QEMU",
+			     scope);
 }
 
 void us_check_kernel(const struct us_check_sys *sys, struct us_check_report *r)

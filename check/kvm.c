@@ -41,10 +41,12 @@ static int cpu_flag(const char *cpuinfo, const char *flag)
 static int why_dev(const struct us_kvm_facts *f, char *why, size_t len)
 {
 	if (f->open_err == -ENOENT)
-		snprintf(why, len, "/dev/kvm is missing (kvm module not loaded, or no "
+		snprintf(why, len,
+			 "/dev/kvm is missing (kvm module not loaded, or no "
 			 "virtualization in this CPU)");
 	else if (f->open_err)
-		snprintf(why, len, "/dev/kvm cannot be opened read-write: %s", strerror(-f->open_err));
+		snprintf(why, len, "/dev/kvm cannot be opened read-write: %s",
+			 strerror(-f->open_err));
 	else if (f->api_version != US_CHECK_KVM_API)
 		snprintf(why, len, "/dev/kvm speaks API version %d, not %d", f->api_version,
 			 US_CHECK_KVM_API);
@@ -55,13 +57,13 @@ static int why_dev(const struct us_kvm_facts *f, char *why, size_t len)
 	return 0;
 }
 
-int us_check_kvm_usable(const struct us_kvm_facts *f, const char *cpuinfo, char *why,
-			size_t len)
+int us_check_kvm_usable(const struct us_kvm_facts *f, const char *cpuinfo, char *why, size_t len)
 {
 	if (!why_dev(f, why, len))
 		return 0;
 	if (cpuinfo && cpu_flag(cpuinfo, "vmx") == 0 && cpu_flag(cpuinfo, "svm") == 0) {
-		snprintf(why, len, "/dev/kvm is present but the CPU offers no vmx/svm "
+		snprintf(why, len,
+			 "/dev/kvm is present but the CPU offers no vmx/svm "
 			 "(nested virtualization off?)");
 		return 0;
 	}
@@ -82,7 +84,8 @@ static int probe_kvm(const struct us_check_sys *sys, char *why, size_t len)
 	return us_check_kvm_usable(&f, cpuinfo, why, len);
 }
 
-#define KVM_FIX "enable VT-x/AMD-V (firmware, or nested virtualization for a VM host) " \
+#define KVM_FIX                                                                                    \
+	"enable VT-x/AMD-V (firmware, or nested virtualization for a VM host) "                    \
 	"and load kvm_intel or kvm_amd; or set [vm] accel = tcg (slow)"
 
 void us_check_accel(const struct us_config *cfg, const struct us_check_sys *sys,
@@ -118,8 +121,8 @@ int us_accel_resolve(struct us_vm_config *vm, const struct us_check_sys *sys)
 		return 0;
 	}
 	if (strcmp(vm->accel, "kvm") == 0) {
-		us_log(LOG_ERR, US_TAG_MAIN, "accel = kvm, but KVM cannot run a guest here: %s; "
-		       "fix: " KVM_FIX, why);
+		us_log(LOG_ERR, US_TAG_MAIN,
+		       "accel = kvm, but KVM cannot run a guest here: %s; fix: " KVM_FIX, why);
 		return -ENODEV;
 	}
 	us_log(LOG_WARNING, US_TAG_MAIN, "accel auto: tcg: %s", why);

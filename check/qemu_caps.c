@@ -19,13 +19,13 @@
 #define QEMU_OUT_MAX (512 * 1024)
 
 /* The answers, in the order asked: capabilities, types, properties, commands. */
-static const char qmp_script[] =
-	"{\"execute\":\"qmp_capabilities\"}\n"
-	"{\"execute\":\"query-migrate-capabilities\"}\n"
-	"{\"execute\":\"qom-list-types\",\"arguments\":{\"implements\":\"memory-backend\"}}\n"
-	"{\"execute\":\"qom-list-properties\",\"arguments\":{\"typename\":\"memory-backend-file\"}}\n"
-	"{\"execute\":\"query-commands\"}\n"
-	"{\"execute\":\"quit\"}\n";
+static const char qmp_script[] = "{\"execute\":\"qmp_capabilities\"}\n"
+				 "{\"execute\":\"query-migrate-capabilities\"}\n"
+				 "{\"execute\":\"qom-list-types\",\"arguments\":{\"implements\":"
+				 "\"memory-backend\"}}\n"
+				 "{\"execute\":\"qom-list-properties\",\"arguments\":{\"typename\":"
+				 "\"memory-backend-file\"}}\n{\"execute\":\"query-commands\"}\n"
+				 "{\"execute\":\"quit\"}\n";
 
 enum { R_CAPS = 1, R_TYPES, R_PROPS, R_CMDS, R_MAX };
 
@@ -45,8 +45,8 @@ int us_check_qemu_version(const char *text, int *major, int *minor, int *micro)
 	if (!g)
 		return -EINVAL;
 	p = NULL;
-	if (json_unpack(g, "{s:{s:{s:{s:i, s:i, s:i}}}}", "QMP", "version", "qemu", "major",
-			major, "minor", minor, "micro", micro) == 0)
+	if (json_unpack(g, "{s:{s:{s:{s:i, s:i, s:i}}}}", "QMP", "version", "qemu", "major", major,
+			"minor", minor, "micro", micro) == 0)
 		p = text;
 	json_decref(g);
 	return p ? 0 : -EINVAL;
@@ -58,7 +58,7 @@ static int has_named(json_t *list, const char *key, const char *value)
 	json_t *it;
 	size_t i;
 
-	json_array_foreach(list, i, it)
+	json_array_foreach (list, i, it)
 		if (json_is_string(json_object_get(it, key)) &&
 		    strcmp(json_string_value(json_object_get(it, key)), value) == 0)
 			return 1;
@@ -97,11 +97,12 @@ static int parse_qmp(char *out, struct qemu_caps *c)
 	return greeted ? 0 : -EPROTO;
 }
 
-static int ask_qemu(const char *bin, const struct us_check_sys *sys, char *out,
-		    struct qemu_caps *c)
+static int ask_qemu(const char *bin, const struct us_check_sys *sys, char *out, struct qemu_caps *c)
 {
-	char *const qmp[] = { (char *)bin, "-machine", "none", "-nodefaults", "-display", "none",
-			      "-no-user-config", "-accel", "tcg", "-qmp", "stdio", NULL };
+	char *const qmp[] = {
+		(char *)bin,	   "-machine", "none", "-nodefaults", "-display", "none",
+		"-no-user-config", "-accel",   "tcg",  "-qmp",	      "stdio",	  NULL
+	};
 	char *const netdev[] = { (char *)bin, "-netdev", "help", NULL };
 	int rc = sys->run(qmp, qmp_script, out, QEMU_OUT_MAX);
 
@@ -136,12 +137,15 @@ static void check_features(const struct us_config *cfg, const struct qemu_caps *
 	if (cfg->devstate_xen)
 		add_missing(miss, sizeof(miss), c->xen_save, "xen-save-devices-state");
 	if (miss[0])
-		us_check_add(r, "qemu.features", US_CHECK_FAIL, "install Debian's qemu-system-x86 "
+		us_check_add(r, "qemu.features", US_CHECK_FAIL,
+			     "install Debian's qemu-system-x86 "
 			     "(7.2 or later), or set [replication] devstate = migrate if only "
-			     "xen-save-devices-state is missing", "%s lacks %s", cfg->vm.qemu, miss);
+			     "xen-save-devices-state is missing",
+			     "%s lacks %s", cfg->vm.qemu, miss);
 	else
-		us_check_add(r, "qemu.features", US_CHECK_PASS, NULL, "shared file RAM, "
-			     "x-ignore-shared%s%s", cfg->vm.mac[0] ? ", -netdev stream" : "",
+		us_check_add(r, "qemu.features", US_CHECK_PASS, NULL,
+			     "shared file RAM, x-ignore-shared%s%s",
+			     cfg->vm.mac[0] ? ", -netdev stream" : "",
 			     cfg->devstate_xen ? ", xen-save-devices-state" : "");
 }
 
@@ -153,9 +157,10 @@ static void check_version(const struct us_config *cfg, const struct qemu_caps *c
 		us_check_add(r, "qemu.version", US_CHECK_PASS, NULL, "%s is QEMU %d.%d.%d",
 			     cfg->vm.qemu, c->major, c->minor, c->micro);
 	else
-		us_check_add(r, "qemu.version", US_CHECK_FAIL, "install QEMU 7.2 or later "
-			     "(Debian 12's qemu-system-x86)", "%s is QEMU %d.%d.%d, older than "
-			     "7.2", cfg->vm.qemu, c->major, c->minor, c->micro);
+		us_check_add(r, "qemu.version", US_CHECK_FAIL,
+			     "install QEMU 7.2 or later (Debian 12's qemu-system-x86)",
+			     "%s is QEMU %d.%d.%d, older than 7.2", cfg->vm.qemu, c->major,
+			     c->minor, c->micro);
 }
 
 void us_check_qemu(const struct us_config *cfg, const struct us_check_sys *sys,
@@ -166,14 +171,16 @@ void us_check_qemu(const struct us_config *cfg, const struct us_check_sys *sys,
 	int rc = ask_qemu(cfg->vm.qemu, sys, out, &c);
 
 	if (rc == -ENOENT) {
-		us_check_add(r, "qemu.version", US_CHECK_FAIL, "apt-get install qemu-system-x86, "
-			     "or set [vm] qemu to the binary's path", "QEMU binary %s not found",
-			     cfg->vm.qemu);
+		us_check_add(r, "qemu.version", US_CHECK_FAIL,
+			     "apt-get install qemu-system-x86, "
+			     "or set [vm] qemu to the binary's path",
+			     "QEMU binary %s not found", cfg->vm.qemu);
 		return;
 	}
 	if (rc < 0) {
-		us_check_add(r, "qemu.version", US_CHECK_FAIL, "run it by hand with -qmp stdio "
-			     "to see why", "%s did not answer QMP: %s", cfg->vm.qemu, strerror(-rc));
+		us_check_add(r, "qemu.version", US_CHECK_FAIL,
+			     "run it by hand with -qmp stdio to see why",
+			     "%s did not answer QMP: %s", cfg->vm.qemu, strerror(-rc));
 		return;
 	}
 	check_version(cfg, &c, r);

@@ -79,6 +79,6 @@ int us_check_rdma_probe(const char *host, char *dev, size_t len)
 	(void)host;
 	(void)dev;
 	(void)len;
-	return -ENOTSUP;	/* built without rdma-core */
+	return -ENOTSUP; /* built without rdma-core */
 }
 #endif

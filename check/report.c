@@ -85,12 +85,12 @@ json_t *us_check_json(const struct us_check_report *r)
 	unsigned i;
 
 	for (i = 0; list && i < r->n; i++) {
-		item = json_pack("{s:s, s:s, s:s, s:s}", "name", r->item[i].name,
-				 "result", us_check_level_name(r->item[i].level),
-				 "detail", r->item[i].detail, "fix", r->item[i].fix);
+		item = json_pack("{s:s, s:s, s:s, s:s}", "name", r->item[i].name, "result",
+				 us_check_level_name(r->item[i].level), "detail", r->item[i].detail,
+				 "fix", r->item[i].fix);
 		if (item)
 			json_array_append_new(list, item);
 	}
-	return json_pack("{s:b, s:o}", "ok", us_check_worst(r) != US_CHECK_FAIL,
-			 "checks", list ? list : json_array());
+	return json_pack("{s:b, s:o}", "ok", us_check_worst(r) != US_CHECK_FAIL, "checks",
+			 list ? list : json_array());
 }

@@ -34,26 +34,29 @@ static uint64_t existing_ram(const struct us_config *cfg, const struct us_check_
 	return total;
 }
 
-static void check_shm(const struct us_config *cfg, const struct us_check_sys *sys,
-		      uint64_t reuse, int *tmpfs, struct us_check_report *r)
+static void check_shm(const struct us_config *cfg, const struct us_check_sys *sys, uint64_t reuse,
+		      int *tmpfs, struct us_check_report *r)
 {
 	uint64_t avail = 0;
 	int rc = sys->space(cfg->vm.shm_dir, &avail, tmpfs);
 
 	if (rc < 0) {
-		us_check_add(r, "shm_dir", US_CHECK_FAIL, "create it (a tmpfs such as /dev/shm) or "
-			     "set [daemon] shm_dir", "%s: %s", cfg->vm.shm_dir, strerror(-rc));
+		us_check_add(r, "shm_dir", US_CHECK_FAIL,
+			     "create it (a tmpfs such as /dev/shm) or set [daemon] shm_dir",
+			     "%s: %s", cfg->vm.shm_dir, strerror(-rc));
 		return;
 	}
 	if (avail + reuse < cfg->vm.mem_bytes)
-		us_check_add(r, "shm_dir", US_CHECK_FAIL, "make room there, enlarge the tmpfs "
+		us_check_add(r, "shm_dir", US_CHECK_FAIL,
+			     "make room there, enlarge the tmpfs "
 			     "(mount -o remount,size=...) or point [daemon] shm_dir elsewhere",
 			     "%s has %llu MiB free, the guest's RAM file needs %llu MiB",
 			     cfg->vm.shm_dir, MIB(avail + reuse), MIB(cfg->vm.mem_bytes));
 	else
-		us_check_add(r, "shm_dir", US_CHECK_PASS, NULL, "%s has %llu MiB free for a "
-			     "%llu MiB RAM file%s", cfg->vm.shm_dir, MIB(avail + reuse),
-			     MIB(cfg->vm.mem_bytes), *tmpfs ? "" : " (not tmpfs: slower)");
+		us_check_add(r, "shm_dir", US_CHECK_PASS, NULL,
+			     "%s has %llu MiB free for a %llu MiB RAM file%s", cfg->vm.shm_dir,
+			     MIB(avail + reuse), MIB(cfg->vm.mem_bytes),
+			     *tmpfs ? "" : " (not tmpfs: slower)");
 }
 
 /* @return MemAvailable in bytes, or 0 if /proc/meminfo says nothing. */
@@ -87,13 +90,14 @@ static void check_memory(const struct us_config *cfg, const char *role,
 		us_check_add(r, "memory", US_CHECK_WARN, "mount /proc",
 			     "/proc/meminfo has no MemAvailable: memory not checked");
 	else if (avail < need)
-		us_check_add(r, "memory", US_CHECK_FAIL, "free memory, add RAM, or lower "
-			     "[replication] staging_max", "%llu MiB available, the %s needs "
-			     "%llu MiB (RAM file%s)", MIB(avail), role ? role : "daemon", MIB(need),
+		us_check_add(r, "memory", US_CHECK_FAIL,
+			     "free memory, add RAM, or lower [replication] staging_max",
+			     "%llu MiB available, the %s needs %llu MiB (RAM file%s)", MIB(avail),
+			     role ? role : "daemon", MIB(need),
 			     staging_bytes(cfg, role) ? " and staging" : "");
 	else
-		us_check_add(r, "memory", US_CHECK_PASS, NULL, "%llu MiB available, %llu MiB "
-			     "needed", MIB(avail), MIB(need));
+		us_check_add(r, "memory", US_CHECK_PASS, NULL,
+			     "%llu MiB available, %llu MiB needed", MIB(avail), MIB(need));
 }
 
 static void check_bridge(const struct us_config *cfg, const struct us_check_sys *sys,
@@ -103,8 +107,9 @@ static void check_bridge(const struct us_config *cfg, const struct us_check_sys 
 	int rc;
 
 	if (!cfg->vm.mac[0] || !cfg->bridge[0]) {
-		us_check_add(r, "bridge", US_CHECK_PASS, NULL, "%s", cfg->vm.mac[0] ?
-			     "no [net] bridge: the tap is left unattached" : "the VM has no NIC");
+		us_check_add(r, "bridge", US_CHECK_PASS, NULL, "%s",
+			     cfg->vm.mac[0] ? "no [net] bridge: the tap is left unattached"
+					    : "the VM has no NIC");
 		return;
 	}
 	rc = sys->netif(cfg->bridge);
@@ -113,8 +118,10 @@ static void check_bridge(const struct us_config *cfg, const struct us_check_sys 
 	else if (rc == 0)
 		us_check_add(r, "bridge", US_CHECK_FAIL, "name a bridge in [net] bridge",
 			     "%s is a network interface but not a bridge", cfg->bridge);
-	snprintf(fix, sizeof(fix), "create it (ip link add %s type bridge; ip link set %s up; "
-		 "or in /etc/network/interfaces) or fix [net] bridge", cfg->bridge, cfg->bridge);
+	snprintf(fix, sizeof(fix),
+		 "create it (ip link add %s type bridge; ip link set %s up; "
+		 "or in /etc/network/interfaces) or fix [net] bridge",
+		 cfg->bridge, cfg->bridge);
 	if (rc < 0)
 		us_check_add(r, "bridge", US_CHECK_FAIL, fix, "bridge %s does not exist",
 			     cfg->bridge);

@@ -114,7 +114,8 @@ int us_check_run(char *const argv[], const char *input, char *out, size_t len, i
 	rc = write_input(in[1], input);
 	close(in[1]);
 	in[1] = -1;
-	rc = finish(pid, collect(outp[0], out, len, now_ms() + timeout_ms)) ?: rc;
+	if (finish(pid, collect(outp[0], out, len, now_ms() + timeout_ms)) == -ETIMEDOUT)
+		rc = -ETIMEDOUT;
 out:
 	if (in[1] >= 0)
 		close(in[1]);
@@ -128,7 +129,7 @@ int us_check_in_path(const char *prog)
 	const char *p, *end, *dirs = getenv("PATH");
 	char path[PATH_MAX];
 
-	for (p = dirs ? dirs : "/usr/sbin:/usr/bin:/sbin:/bin"; ; p = end + 1) {
+	for (p = dirs ? dirs : "/usr/sbin:/usr/bin:/sbin:/bin";; p = end + 1) {
 		end = strchrnul(p, ':');
 		snprintf(path, sizeof(path), "%.*s/%s", end > p ? (int)(end - p) : 1,
 			 end > p ? p : ".", prog);

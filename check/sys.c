@@ -90,8 +90,12 @@ static int sys_pagemap_scan(void)
 	static char page[4096] __attribute__((aligned(4096)));
 	struct page_region vec[1];
 	struct pm_scan_arg arg = {
-		.size = sizeof(arg), .start = (uintptr_t)page, .end = (uintptr_t)page + 4096,
-		.vec = (uintptr_t)vec, .vec_len = 1, .category_anyof_mask = PAGE_IS_WRITTEN,
+		.size = sizeof(arg),
+		.start = (uintptr_t)page,
+		.end = (uintptr_t)page + 4096,
+		.vec = (uintptr_t)vec,
+		.vec_len = 1,
+		.category_anyof_mask = PAGE_IS_WRITTEN,
 		.return_mask = PAGE_IS_WRITTEN,
 	};
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), rc = 0;
@@ -161,7 +165,8 @@ static int sys_memlock(uint64_t *bytes)
 /* Split HOST:PORT (HOST may be empty or bracketed) and resolve it. */
 static int lookup(const char *hostport, int passive, struct addrinfo **res)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = passive ? AI_PASSIVE : 0 };
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = passive ? AI_PASSIVE : 0 };
 	char host[256], *colon;
 	int rc;
 
@@ -210,11 +215,20 @@ static int sys_bind_addr(const char *hostport)
 }
 
 static const struct us_check_sys real = {
-	.read_file = sys_read_file, .kvm = sys_kvm, .uffd_api = sys_uffd_api,
-	.pagemap_scan = sys_pagemap_scan, .space = sys_space, .file_size = sys_file_size,
-	.run = sys_run, .netif = sys_netif, .corosync = us_check_cs_probe,
-	.executable = sys_executable, .rdma_dev = us_check_rdma_probe, .memlock = sys_memlock,
-	.bind_addr = sys_bind_addr, .resolve = sys_resolve,
+	.read_file = sys_read_file,
+	.kvm = sys_kvm,
+	.uffd_api = sys_uffd_api,
+	.pagemap_scan = sys_pagemap_scan,
+	.space = sys_space,
+	.file_size = sys_file_size,
+	.run = sys_run,
+	.netif = sys_netif,
+	.corosync = us_check_cs_probe,
+	.executable = sys_executable,
+	.rdma_dev = us_check_rdma_probe,
+	.memlock = sys_memlock,
+	.bind_addr = sys_bind_addr,
+	.resolve = sys_resolve,
 };
 
 const struct us_check_sys *us_check_sys_real(void)

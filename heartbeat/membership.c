@@ -450,6 +450,7 @@ static int quorum_ready(int fd, int revents, void *data)
 static int connect_cpg(struct us_hb *hb)
 {
 	cpg_model_v1_data_t model = {
+		/* cppcheck-suppress legacyUninitvar ; a designated initializer */
 		.model = CPG_MODEL_V1, .cpg_deliver_fn = on_deliver, .cpg_confchg_fn = on_confchg,
 		.cpg_totem_confchg_fn = on_totem, .flags = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF,
 	};
@@ -476,6 +477,7 @@ static int connect_cpg(struct us_hb *hb)
 
 static int connect_quorum(struct us_hb *hb)
 {
+	/* cppcheck-suppress legacyUninitvar ; a designated initializer */
 	quorum_model_v1_data_t model = { .model = QUORUM_MODEL_V1, .quorum_notify_fn = on_quorum,
 					 .nodelist_notify_fn = on_nodelist };
 	uint32_t type = 0;

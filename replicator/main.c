@@ -283,7 +283,7 @@ static int run_control(const struct cli *c)
 static int print_version(void)
 {
 	printf("understudy %s\n"
-	       "replication protocol %d\n"
+	       "replication protocol %u\n"
 	       "Copyright (C) 2026 the understudy authors.\n"
 	       "License LGPL-2.1-or-later: GNU LGPL version 2.1 or later.\n"
 	       "This is free software: you are free to change and redistribute it.\n"

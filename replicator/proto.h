@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #define US_PROTO_MAGIC 0x53445355u	/* "USDS" */
-#define US_PROTO_VERSION 2		/* 2: HELLO names the accelerator */
+#define US_PROTO_VERSION 2u		/* 2: HELLO names the accelerator */
 #define US_PROTO_HDR_SIZE 32
 #define US_PROTO_PAGE_SIZE 4096u
 #define US_PROTO_MAX_RUN 256u		/* pages in one PAGES message */

@@ -210,12 +210,11 @@ int us_qemu_build_argv(const struct us_vm_config *vm, const struct us_qemu_opts 
 
 const char *us_qemu_pick_accel(const char *want)
 {
-	struct us_vm_config vm;
+	struct us_vm_config vm = { .accel = "auto" };
 
 	if (want && (!strcmp(want, "kvm") || !strcmp(want, "tcg")))
 		return want;
 	/* Daemons settle "auto" at start-up (check/daemon.c); tools get it here. */
-	snprintf(vm.accel, sizeof(vm.accel), "auto");
 	us_accel_resolve(&vm, us_check_sys_real());
 	return strcmp(vm.accel, "kvm") == 0 ? "kvm" : "tcg";
 }

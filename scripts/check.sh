@@ -8,6 +8,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh" || exit 1
 "$top/scripts/build.sh" || exit 1
+"$top/scripts/lint.sh" || exit 1
 "$top/guest/build.sh" >/dev/null || exit 1
 cd "$top/build"
 make -j"$(nproc)" check

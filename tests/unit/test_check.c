@@ -32,7 +32,7 @@
 static struct {
 	struct us_kvm_facts kvm;
 	const char *cpuinfo;
-	const char *yama;		/* NULL: no Yama */
+	const char *yama; /* NULL: no Yama */
 	uint64_t uffd_features;
 	int uffd_rc, scan_rc;
 	int qemu_missing, qemu_major, qemu_minor, no_stream, no_xen_save, no_share;
@@ -105,14 +105,14 @@ static int fake_run(char *const argv[], const char *input, char *out, size_t len
 		return 0;
 	}
 	snprintf(out, len,
-		 "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 1, \"minor\": %d, \"major\": %d}}}}\n"
-		 "{\"return\": {}}\n"
+		 "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 1, \"minor\": %d, \"major\": "
+		 "%d}}}}\n{\"return\": {}}\n"
 		 "{\"return\": [{\"state\": false, \"capability\": \"x-ignore-shared\"}]}\n"
 		 "{\"return\": [{\"name\": \"memory-backend-file\"}]}\n"
 		 "{\"return\": [{\"name\": \"%s\"}, {\"name\": \"mem-path\"}]}\n"
 		 "{\"event\": \"SOMETHING\"}\n"
-		 "{\"return\": [{\"name\": \"%s\"}, {\"name\": \"cont\"}]}\n"
-		 "{\"return\": {}}\n", m.qemu_minor, m.qemu_major, m.no_share ? "size" : "share",
+		 "{\"return\": [{\"name\": \"%s\"}, {\"name\": \"cont\"}]}\n{\"return\": {}}\n",
+		 m.qemu_minor, m.qemu_major, m.no_share ? "size" : "share",
 		 m.no_xen_save ? "stop" : "xen-save-devices-state");
 	return 0;
 }
@@ -156,11 +156,20 @@ static int fake_resolve(const char *hostport)
 }
 
 static const struct us_check_sys fake = {
-	.read_file = fake_read_file, .kvm = fake_kvm, .uffd_api = fake_uffd_api,
-	.pagemap_scan = fake_scan, .space = fake_space, .file_size = fake_file_size,
-	.run = fake_run, .netif = fake_netif, .corosync = fake_corosync,
-	.executable = fake_executable, .rdma_dev = fake_rdma, .memlock = fake_memlock,
-	.bind_addr = fake_bind, .resolve = fake_resolve,
+	.read_file = fake_read_file,
+	.kvm = fake_kvm,
+	.uffd_api = fake_uffd_api,
+	.pagemap_scan = fake_scan,
+	.space = fake_space,
+	.file_size = fake_file_size,
+	.run = fake_run,
+	.netif = fake_netif,
+	.corosync = fake_corosync,
+	.executable = fake_executable,
+	.rdma_dev = fake_rdma,
+	.memlock = fake_memlock,
+	.bind_addr = fake_bind,
+	.resolve = fake_resolve,
 };
 
 static struct us_config cfg;
@@ -178,8 +187,12 @@ static int good_host(void **state)
 	m.shm_avail = 8ull << 30;
 	m.mem_avail_kib = 8ull << 20;
 	m.netif = 1;
-	m.cs = (struct us_cs_facts){ .quorate = 1, .local_nodeid = 1, .local_name = "hA",
-				     .node_nodeid = 1, .node_joined = 1, .members = 2 };
+	m.cs = (struct us_cs_facts){ .quorate = 1,
+				     .local_nodeid = 1,
+				     .local_name = "hA",
+				     .node_nodeid = 1,
+				     .node_joined = 1,
+				     .members = 2 };
 	m.memlock = UINT64_MAX;
 	us_config_defaults(&cfg);
 	snprintf(cfg.node, sizeof(cfg.node), "hA");
@@ -225,13 +238,14 @@ static void accel_no_vmx_svm(void **state)
 {
 	m.cpuinfo = FLAGS_NONE;
 	us_check_accel(&cfg, &fake, &rep);
-	expect("accel", US_CHECK_WARN, "accel auto: tcg: /dev/kvm is present but the CPU offers "
+	expect("accel", US_CHECK_WARN,
+	       "accel auto: tcg: /dev/kvm is present but the CPU offers "
 	       "no vmx/svm (nested virtualization off?)");
 	snprintf(cfg.vm.accel, sizeof(cfg.vm.accel), "kvm");
 	memset(&rep, 0, sizeof(rep));
 	us_check_accel(&cfg, &fake, &rep);
-	expect("accel", US_CHECK_FAIL, "accel = kvm but /dev/kvm is present but the CPU offers "
-	       "no vmx/svm");
+	expect("accel", US_CHECK_FAIL,
+	       "accel = kvm but /dev/kvm is present but the CPU offers no vmx/svm");
 }
 
 static void accel_resolve_logs_once(void **state)
@@ -240,7 +254,8 @@ static void accel_resolve_logs_once(void **state)
 	assert_int_equal(us_accel_resolve(&cfg.vm, &fake), 0);
 	assert_string_equal(cfg.vm.accel, "tcg");
 	assert_non_null(strstr(us_logcap_text(), "accel auto: tcg: /dev/kvm is present but the "
-			       "CPU offers no vmx/svm (nested virtualization off?)"));
+						 "CPU offers no vmx/svm (nested virtualization "
+						 "off?)"));
 	snprintf(cfg.vm.accel, sizeof(cfg.vm.accel), "kvm");
 	us_logcap_clear();
 	assert_int_equal(us_accel_resolve(&cfg.vm, &fake), -ENODEV);
@@ -252,7 +267,7 @@ static void accel_resolve_logs_once(void **state)
 	m.cpuinfo = "processor : 0\nflags : fpu svm\n";
 	snprintf(cfg.vm.accel, sizeof(cfg.vm.accel), "tcg");
 	assert_int_equal(us_accel_resolve(&cfg.vm, &fake), 0);
-	assert_string_equal(cfg.vm.accel, "tcg");	/* tcg asked: not probed */
+	assert_string_equal(cfg.vm.accel, "tcg"); /* tcg asked: not probed */
 }
 
 static void accel_dev_kvm_outcomes(void **state)
@@ -262,7 +277,7 @@ static void accel_dev_kvm_outcomes(void **state)
 	m.kvm.open_err = -ENOENT;
 	assert_int_equal(us_check_kvm_usable(&m.kvm, FLAGS_VMX, why, sizeof(why)), 0);
 	assert_string_equal(why, "/dev/kvm is missing (kvm module not loaded, or no "
-			    "virtualization in this CPU)");
+				 "virtualization in this CPU)");
 	m.kvm.open_err = -EACCES;
 	assert_int_equal(us_check_kvm_usable(&m.kvm, FLAGS_VMX, why, sizeof(why)), 0);
 	assert_non_null(strstr(why, "cannot be opened read-write: Permission denied"));
@@ -321,13 +336,13 @@ static void qemu_lacking_features(void **state)
 	m.no_stream = 1;
 	m.no_share = 1;
 	us_check_qemu(&cfg, &fake, &rep);
-	expect("qemu.features", US_CHECK_FAIL, "lacks memory-backend-file's share=on, "
-	       "-netdev stream");
+	expect("qemu.features", US_CHECK_FAIL,
+	       "lacks memory-backend-file's share=on, -netdev stream");
 	memset(&rep, 0, sizeof(rep));
 	m.no_stream = m.no_share = 0;
 	m.no_xen_save = 1;
 	us_check_qemu(&cfg, &fake, &rep);
-	expect("qemu.features", US_CHECK_PASS, NULL);	/* devstate = migrate */
+	expect("qemu.features", US_CHECK_PASS, NULL); /* devstate = migrate */
 	cfg.devstate_xen = 1;
 	memset(&rep, 0, sizeof(rep));
 	us_check_qemu(&cfg, &fake, &rep);
@@ -338,8 +353,8 @@ static void shm_dir_too_small(void **state)
 {
 	m.shm_avail = 100ull << 20;
 	us_check_resources(&cfg, "primary", &fake, &rep);
-	expect("shm_dir", US_CHECK_FAIL, "/dev/shm has 100 MiB free, the guest's RAM file "
-	       "needs 256 MiB");
+	expect("shm_dir", US_CHECK_FAIL,
+	       "/dev/shm has 100 MiB free, the guest's RAM file needs 256 MiB");
 	memset(&rep, 0, sizeof(rep));
 	snprintf(cfg.vm.shm_dir, sizeof(cfg.vm.shm_dir), "/nonexistent");
 	us_check_resources(&cfg, "primary", &fake, &rep);
@@ -348,7 +363,7 @@ static void shm_dir_too_small(void **state)
 
 static void memory_short_for_staging(void **state)
 {
-	m.mem_avail_kib = 300 << 10;	/* 300 MiB: the RAM file fits, staging does not */
+	m.mem_avail_kib = 300 << 10; /* 300 MiB: the RAM file fits, staging does not */
 	us_check_resources(&cfg, "primary", &fake, &rep);
 	expect("memory", US_CHECK_PASS, NULL);
 	memset(&rep, 0, sizeof(rep));
@@ -384,8 +399,8 @@ static void corosync_outcomes(void **state)
 	memset(&rep, 0, sizeof(rep));
 	m.cs.node_nodeid = 2;
 	us_check_cluster(&cfg, "standby", 0, &fake, &rep);
-	expect("corosync.node", US_CHECK_FAIL, "node 'hA' is corosync node 2, but this host is "
-	       "node 1 'hA'");
+	expect("corosync.node", US_CHECK_FAIL,
+	       "node 'hA' is corosync node 2, but this host is node 1 'hA'");
 	memset(&rep, 0, sizeof(rep));
 	m.cs.node_nodeid = 1;
 	m.cs.node_joined = 0;
