@@ -347,19 +347,10 @@ static int tcp_send_msg(struct us_transport *t, uint16_t type, uint64_t epoch,
 	return enqueue((struct tcp_conn *)t, type, epoch, NULL, 0, copy, len, copy);
 }
 
-static int tcp_send_pages(struct us_transport *t, uint64_t epoch, uint64_t first,
-			  uint32_t count, const void *data)
+static int tcp_send_body(struct us_transport *t, uint16_t type, uint64_t epoch, const void *desc,
+			 size_t desc_len, const void *data, size_t len)
 {
-	char desc[US_PROTO_PAGES_DESC];
-
-	us_proto_pages_desc_encode(desc, first, count);
-	return enqueue((struct tcp_conn *)t, US_MSG_PAGES, epoch, desc, sizeof(desc), data,
-		       (size_t)count * US_PROTO_PAGE_SIZE, NULL);
-}
-
-static int tcp_send_devstate(struct us_transport *t, uint64_t epoch, const void *buf, size_t len)
-{
-	return enqueue((struct tcp_conn *)t, US_MSG_DEVSTATE, epoch, NULL, 0, buf, len, NULL);
+	return enqueue((struct tcp_conn *)t, type, epoch, desc, desc_len, data, len, NULL);
 }
 
 static int tcp_busy(const struct us_transport *t)
@@ -490,8 +481,7 @@ static void tcp_destroy(struct us_transport *t)
 static const struct us_transport_ops tcp_ops = {
 	.name = "tcp",
 	.send_msg = tcp_send_msg,
-	.send_pages = tcp_send_pages,
-	.send_devstate = tcp_send_devstate,
+	.send_body = tcp_send_body,
 	.busy = tcp_busy,
 	.queued = tcp_queued,
 	.destroy = tcp_destroy,

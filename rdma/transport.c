@@ -118,9 +118,37 @@ int us_transport_send_msg(struct us_transport *t, uint16_t type, uint64_t epoch,
 int us_transport_send_pages(struct us_transport *t, uint64_t epoch, uint64_t first,
 			    uint32_t count, const void *data)
 {
+	char desc[US_PROTO_PAGES_DESC];
+
 	if (count == 0 || count > US_PROTO_MAX_RUN)
 		return -EINVAL;
-	return t->ops->send_pages(t, epoch, first, count, data);
+	us_proto_pages_desc_encode(desc, first, count);
+	return t->ops->send_body(t, US_MSG_PAGES, epoch, desc, sizeof(desc), data,
+				 (size_t)count * US_PROTO_PAGE_SIZE);
+}
+
+/* A guest write goes out in chunks the receiver's bound allows; zeroes carry no data. */
+int us_transport_send_disk(struct us_transport *t, uint64_t epoch, uint64_t offset,
+			   uint32_t kind, const void *data, uint64_t len)
+{
+	char desc[US_PROTO_DISK_DESC];
+	uint64_t off;
+	uint32_t n;
+	int rc;
+
+	if (len == 0 || (kind != US_DISK_WRITE && kind != US_DISK_ZEROES))
+		return -EINVAL;
+	for (off = 0; off < len; off += n) {
+		n = len - off < US_PROTO_MAX_DISK_CHUNK ? (uint32_t)(len - off)
+							: US_PROTO_MAX_DISK_CHUNK;
+		us_proto_disk_desc_encode(desc, offset + off, n, kind);
+		rc = t->ops->send_body(t, US_MSG_DISK, epoch, desc, sizeof(desc),
+				       kind == US_DISK_WRITE ? (const char *)data + off : NULL,
+				       kind == US_DISK_WRITE ? n : 0);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 /* Device state goes out in chunks the receiver's buffer bound allows. */
@@ -131,7 +159,8 @@ int us_transport_send_devstate(struct us_transport *t, uint64_t epoch, const voi
 
 	for (off = 0; off < len; off += n) {
 		n = len - off < US_PROTO_MAX_DEVSTATE_CHUNK ? len - off : US_PROTO_MAX_DEVSTATE_CHUNK;
-		rc = t->ops->send_devstate(t, epoch, (const char *)buf + off, n);
+		rc = t->ops->send_body(t, US_MSG_DEVSTATE, epoch, NULL, 0, (const char *)buf + off,
+				       n);
 		if (rc < 0)
 			return rc;
 	}

@@ -76,6 +76,14 @@ int us_transport_send_msg(struct us_transport *t, uint16_t type, uint64_t epoch,
 int us_transport_send_pages(struct us_transport *t, uint64_t epoch, uint64_t first,
 			    uint32_t count, const void *data);
 
+/**
+ * Send a guest disk write of epoch @epoch: @len bytes at @offset of kind
+ * US_DISK_WRITE (@data borrowed until drained) or US_DISK_ZEROES (@data NULL),
+ * in DISK messages of at most US_PROTO_MAX_DISK_CHUNK bytes. @return 0 or -errno.
+ */
+int us_transport_send_disk(struct us_transport *t, uint64_t epoch, uint64_t offset,
+			   uint32_t kind, const void *data, uint64_t len);
+
 /** Send @len bytes of device state of @epoch (borrowed until drained). */
 int us_transport_send_devstate(struct us_transport *t, uint64_t epoch, const void *buf, size_t len);
 

@@ -12,10 +12,13 @@ struct us_transport_ops {
 	const char *name;
 	int (*send_msg)(struct us_transport *t, uint16_t type, uint64_t epoch,
 			const void *body, size_t len);
-	int (*send_pages)(struct us_transport *t, uint64_t epoch, uint64_t first,
-			  uint32_t count, const void *data);
-	/* one DEVSTATE message, @len <= US_PROTO_MAX_DEVSTATE_CHUNK */
-	int (*send_devstate)(struct us_transport *t, uint64_t epoch, const void *buf, size_t len);
+	/*
+	 * One data message (PAGES, DEVSTATE, DISK) whose body is @desc (copied,
+	 * at most 16 bytes, may be empty) followed by @data (borrowed until
+	 * drained); its size within the type's bound (transport.c checks).
+	 */
+	int (*send_body)(struct us_transport *t, uint16_t type, uint64_t epoch, const void *desc,
+			 size_t desc_len, const void *data, size_t len);
 	int (*busy)(const struct us_transport *t);
 	uint64_t (*queued)(const struct us_transport *t);
 	void (*destroy)(struct us_transport *t);

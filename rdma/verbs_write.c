@@ -171,23 +171,12 @@ static int verbs_send_msg(struct us_transport *t, uint16_t type, uint64_t epoch,
 	return enqueue(c, type, epoch, NULL, 0, copy, len, copy);	/* owns copy */
 }
 
-static int verbs_send_pages(struct us_transport *t, uint64_t epoch, uint64_t first,
-			    uint32_t count, const void *data)
-{
-	char desc[US_PROTO_PAGES_DESC];
-
-	if (!((struct verbs_conn *)t)->writer)
-		return -EOPNOTSUPP;
-	us_proto_pages_desc_encode(desc, first, count);
-	return enqueue((struct verbs_conn *)t, US_MSG_PAGES, epoch, desc, sizeof(desc), data,
-		       (size_t)count * US_PROTO_PAGE_SIZE, NULL);
-}
-
-static int verbs_send_devstate(struct us_transport *t, uint64_t epoch, const void *buf, size_t len)
+static int verbs_send_body(struct us_transport *t, uint16_t type, uint64_t epoch,
+			   const void *desc, size_t desc_len, const void *data, size_t len)
 {
 	if (!((struct verbs_conn *)t)->writer)
 		return -EOPNOTSUPP;
-	return enqueue((struct verbs_conn *)t, US_MSG_DEVSTATE, epoch, NULL, 0, buf, len, NULL);
+	return enqueue((struct verbs_conn *)t, type, epoch, desc, desc_len, data, len, NULL);
 }
 
 int us_verbs_busy(const struct us_transport *t)
@@ -205,8 +194,7 @@ static uint64_t verbs_queued(const struct us_transport *t)
 const struct us_transport_ops us_verbs_ops = {
 	.name = "rdma",
 	.send_msg = verbs_send_msg,
-	.send_pages = verbs_send_pages,
-	.send_devstate = verbs_send_devstate,
+	.send_body = verbs_send_body,
 	.busy = us_verbs_busy,
 	.queued = verbs_queued,
 	.destroy = us_verbs_destroy,

@@ -2,7 +2,8 @@
 libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
 	replicator/vmconf.h replicator/buf.c replicator/buf.h \
 	replicator/proto.c replicator/proto.h \
-	replicator/receiver.c replicator/receiver.h \
+	replicator/receiver.c replicator/receiver.h replicator/receiver_int.h \
+	replicator/receiver_disk.c \
 	replicator/config.c replicator/config.h \
 	replicator/ramfile.c replicator/ramfile.h \
 	replicator/ctl.c replicator/ctl.h \

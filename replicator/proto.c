@@ -54,19 +54,28 @@ struct wire_pages {
 };
 _Static_assert(sizeof(struct wire_pages) == US_PROTO_PAGES_DESC, "pages size");
 
+struct wire_disk {
+	uint64_t offset;
+	uint32_t length;
+	uint32_t kind;
+};
+_Static_assert(sizeof(struct wire_disk) == US_PROTO_DISK_DESC, "disk size");
+
 struct wire_epoch_end {
 	uint64_t pages;
 	uint64_t page_bytes;
 	uint64_t devstate_bytes;
+	uint64_t disk_writes;
+	uint64_t disk_bytes;
 	uint64_t checksum;
 };
-_Static_assert(sizeof(struct wire_epoch_end) == 32, "epoch_end size");
+_Static_assert(sizeof(struct wire_epoch_end) == 48, "epoch_end size");
 
 static const char *const type_names[US_MSG_TYPE_MAX] = {
 	[US_MSG_HELLO] = "HELLO", [US_MSG_HELLO_OK] = "HELLO_OK",
 	[US_MSG_REFUSE] = "REFUSE", [US_MSG_PAGES] = "PAGES",
 	[US_MSG_DEVSTATE] = "DEVSTATE", [US_MSG_EPOCH_END] = "EPOCH_END",
-	[US_MSG_ACK] = "ACK",
+	[US_MSG_ACK] = "ACK", [US_MSG_DISK] = "DISK",
 };
 
 /* Fixed body sizes; 0 marks a variable-length body. */
@@ -128,6 +137,9 @@ static int check_len(const struct us_msg_hdr *h, char *why, size_t whylen)
 		return fail(why, whylen, "PAGES body length out of bounds");
 	if (h->type == US_MSG_DEVSTATE && (h->len == 0 || h->len > US_PROTO_MAX_DEVSTATE_CHUNK))
 		return fail(why, whylen, "DEVSTATE chunk length out of bounds");
+	if (h->type == US_MSG_DISK &&
+	    (h->len < US_PROTO_DISK_DESC || h->len > US_PROTO_DISK_DESC + US_PROTO_MAX_DISK_CHUNK))
+		return fail(why, whylen, "DISK body length out of bounds");
 	return 0;
 }
 
@@ -258,11 +270,44 @@ int us_proto_pages_decode(const void *in, size_t len, struct us_pages *m, char *
 	return 0;
 }
 
+size_t us_proto_disk_desc_encode(void *out, uint64_t offset, uint32_t length, uint32_t kind)
+{
+	struct wire_disk w = {
+		.offset = htole64(offset), .length = htole32(length), .kind = htole32(kind),
+	};
+
+	memcpy(out, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int us_proto_disk_decode(const void *in, size_t len, struct us_disk *m, char *why, size_t whylen)
+{
+	struct wire_disk w;
+
+	if (len < sizeof(w))
+		return fail(why, whylen, "DISK shorter than its descriptor");
+	memcpy(&w, in, sizeof(w));
+	m->offset = le64toh(w.offset);
+	m->length = le32toh(w.length);
+	m->kind = le32toh(w.kind);
+	if (m->length == 0 || m->length > US_PROTO_MAX_DISK_CHUNK)
+		return fail(why, whylen, "DISK with a length of 0 or over the chunk limit");
+	if (m->kind != US_DISK_WRITE && m->kind != US_DISK_ZEROES)
+		return fail(why, whylen, "DISK of an unknown kind");
+	if (len != sizeof(w) + (m->kind == US_DISK_WRITE ? m->length : 0))
+		return fail(why, whylen, "DISK length does not match its descriptor");
+	if (m->offset > UINT64_MAX - m->length)
+		return fail(why, whylen, "DISK range overflows");
+	m->data = m->kind == US_DISK_WRITE ? (const char *)in + sizeof(w) : NULL;
+	return 0;
+}
+
 size_t us_proto_epoch_end_encode(void *out, const struct us_epoch_end *m)
 {
 	struct wire_epoch_end w = {
 		.pages = htole64(m->pages), .page_bytes = htole64(m->page_bytes),
-		.devstate_bytes = htole64(m->devstate_bytes), .checksum = htole64(m->checksum),
+		.devstate_bytes = htole64(m->devstate_bytes), .disk_writes = htole64(m->disk_writes),
+		.disk_bytes = htole64(m->disk_bytes), .checksum = htole64(m->checksum),
 	};
 
 	memcpy(out, &w, sizeof(w));
@@ -279,6 +324,8 @@ int us_proto_epoch_end_decode(const void *in, size_t len, struct us_epoch_end *m
 	m->pages = le64toh(w.pages);
 	m->page_bytes = le64toh(w.page_bytes);
 	m->devstate_bytes = le64toh(w.devstate_bytes);
+	m->disk_writes = le64toh(w.disk_writes);
+	m->disk_bytes = le64toh(w.disk_bytes);
 	m->checksum = le64toh(w.checksum);
 	return 0;
 }

@@ -7,9 +7,11 @@
  *                                         ◀── HELLO_OK(committed epoch, staging cap)
  *                                             or REFUSE(code, reason) and close
  *   epoch 0: PAGES × (all of RAM) ...     ──▶ written straight to the replica
+ *            DISK × (image, guest writes) ──▶ written straight to the replica image
  *   epoch n: PAGES(first, count) + data   ──▶ staged
+ *            DISK(offset, kind) + data    ──▶ staged (guest writes, in order)
  *            DEVSTATE(bytes) × k          ──▶ staged
- *            EPOCH_END(pages, bytes, sum) ──▶ verified, complete
+ *            EPOCH_END(pages, bytes, disk, sum) ──▶ verified, complete
  *                                         ◀── ACK(n)   then staging → replica
  *
  * Every message starts with the same 32-byte header, little-endian, that
@@ -29,6 +31,8 @@
 #define US_PROTO_MAX_RUN 256u		/* pages in one PAGES message */
 #define US_PROTO_MAX_DEVSTATE_CHUNK (1u << 20)
 #define US_PROTO_MAX_BODY (US_PROTO_MAX_RUN * US_PROTO_PAGE_SIZE + 16)
+#define US_PROTO_DISK_DESC 16		/* offset u64, length u32, kind u32 */
+#define US_PROTO_MAX_DISK_CHUNK (1u << 20)	/* bytes of one DISK write */
 #define US_PROTO_NAME_MAX 48
 #define US_PROTO_ACCEL_MAX 8		/* "kvm", "tcg", NUL-terminated */
 
@@ -40,6 +44,7 @@ enum us_msg_type {
 	US_MSG_DEVSTATE = 5,
 	US_MSG_EPOCH_END = 6,
 	US_MSG_ACK = 7,
+	US_MSG_DISK = 8,
 	US_MSG_TYPE_MAX
 };
 
@@ -85,12 +90,26 @@ struct us_pages {
 	const void *data;	/* count * page size bytes, points into the body */
 };
 
+enum us_disk_kind {
+	US_DISK_WRITE = 1,	/* data follows the descriptor */
+	US_DISK_ZEROES = 2,	/* TRIM or WRITE_ZEROES: the range reads as zeroes */
+};
+
+struct us_disk {
+	uint64_t offset;	/* bytes into the image */
+	uint32_t length;
+	uint32_t kind;		/* enum us_disk_kind */
+	const void *data;	/* US_DISK_WRITE: @length bytes in the body, else NULL */
+};
+
 struct us_epoch_end {
 	uint64_t epoch;
 	uint64_t pages;
 	uint64_t page_bytes;	/* bytes of PAGES bodies, descriptors included */
 	uint64_t devstate_bytes;
-	uint64_t checksum;	/* XXH3-64 over PAGES and DEVSTATE bodies, in order */
+	uint64_t disk_writes;	/* DISK messages */
+	uint64_t disk_bytes;	/* bytes of DISK bodies, descriptors included */
+	uint64_t checksum;	/* XXH3-64 over PAGES, DISK and DEVSTATE bodies, in order */
 };
 
 #define US_EPOCH_NONE UINT64_MAX
@@ -120,6 +139,8 @@ size_t us_proto_refuse_encode(void *out, const struct us_refuse *m);
 int us_proto_refuse_decode(const void *in, size_t len, struct us_refuse *m, char *why, size_t whylen);
 size_t us_proto_pages_desc_encode(void *out, uint64_t first, uint32_t count);
 int us_proto_pages_decode(const void *in, size_t len, struct us_pages *m, char *why, size_t whylen);
+size_t us_proto_disk_desc_encode(void *out, uint64_t offset, uint32_t length, uint32_t kind);
+int us_proto_disk_decode(const void *in, size_t len, struct us_disk *m, char *why, size_t whylen);
 size_t us_proto_epoch_end_encode(void *out, const struct us_epoch_end *m);
 int us_proto_epoch_end_decode(const void *in, size_t len, struct us_epoch_end *m, char *why, size_t whylen);
 

@@ -25,27 +25,7 @@
 
 #include "replicator/buf.h"
 #include "replicator/log.h"
-#include "replicator/receiver.h"
-
-enum rx_state { RX_HELLO, RX_EPOCH };
-
-struct us_receiver {
-	struct us_receiver_cfg cfg;
-	struct us_receiver_ops ops;
-	void *opaque;
-	char vm_name[US_PROTO_NAME_MAX];
-	char accel[US_PROTO_ACCEL_MAX];
-	uint64_t vm_id;
-	enum rx_state state;
-	uint64_t expect;		/* epoch the next message must carry */
-	int epoch_open;			/* a message of @expect arrived */
-	struct us_buf pages;		/* staged PAGES bodies of @expect */
-	struct us_buf dev;		/* staged device state of @expect */
-	struct us_buf dev_committed;	/* device state of the committed epoch */
-	XXH3_state_t *sum;
-	uint64_t n_pages, n_page_bytes;
-	struct us_receiver_stats st;
-};
+#include "replicator/receiver_int.h"
 
 struct us_receiver *us_receiver_new(const struct us_receiver_cfg *cfg,
 				    const struct us_receiver_ops *ops, void *opaque)
@@ -71,6 +51,9 @@ struct us_receiver *us_receiver_new(const struct us_receiver_cfg *cfg,
 	us_buf_init(&rx->pages, cfg->staging_max);
 	us_buf_init(&rx->dev, cfg->devstate_max);
 	us_buf_init(&rx->dev_committed, cfg->devstate_max);
+	us_buf_init(&rx->disk, cfg->disk_staging_max);
+	if (!cfg->disk_size)
+		rx->cfg.disk_fd = -1;	/* no disk: a zeroed cfg must not mean stdin */
 	rx->st.committed = US_EPOCH_NONE;
 	rx->st.receiving = US_EPOCH_NONE;
 	return rx;
@@ -83,6 +66,7 @@ void us_receiver_free(struct us_receiver *rx)
 	us_buf_free(&rx->pages);
 	us_buf_free(&rx->dev);
 	us_buf_free(&rx->dev_committed);
+	us_buf_free(&rx->disk);
 	XXH3_freeState(rx->sum);
 	free(rx);
 }
@@ -91,8 +75,10 @@ static void open_epoch(struct us_receiver *rx)
 {
 	us_buf_clear(&rx->pages);
 	us_buf_clear(&rx->dev);
+	us_buf_clear(&rx->disk);
 	XXH3_64bits_reset(rx->sum);
 	rx->n_pages = rx->n_page_bytes = 0;
+	rx->n_disk = rx->n_disk_bytes = 0;
 	rx->epoch_open = 0;
 	rx->st.receiving = US_EPOCH_NONE;
 }
@@ -119,7 +105,7 @@ const void *us_receiver_devstate(const struct us_receiver *rx, size_t *len)
 	return rx->st.committed == US_EPOCH_NONE ? NULL : rx->dev_committed.data;
 }
 
-static int refuse(struct us_receiver *rx, uint32_t code, int rc, const char *why)
+int us_rx_refuse(struct us_receiver *rx, uint32_t code, int rc, const char *why)
 {
 	struct us_refuse r = { .code = code };
 	char body[256];
@@ -143,24 +129,24 @@ static int check_hello(struct us_receiver *rx, const struct us_msg_hdr *h,
 	if (strcmp(m->vm_name, rx->vm_name) != 0 || h->vm_id != rx->vm_id) {
 		snprintf(why, whylen, "primary protects VM '%s', this standby holds VM '%s'",
 			 m->vm_name, rx->vm_name);
-		return refuse(rx, US_REFUSE_VM, -EINVAL, why);
+		return us_rx_refuse(rx, US_REFUSE_VM, -EINVAL, why);
 	}
 	if (m->ram_size != rx->cfg.ram_size || m->page_size != US_PROTO_PAGE_SIZE) {
 		snprintf(why, whylen, "guest memory differs: primary %lu MiB in %u B pages, standby "
 			 "%lu MiB: set [vm] memory equal", (unsigned long)(m->ram_size >> 20),
 			 m->page_size, (unsigned long)(rx->cfg.ram_size >> 20));
-		return refuse(rx, US_REFUSE_VM, -EINVAL, why);
+		return us_rx_refuse(rx, US_REFUSE_VM, -EINVAL, why);
 	}
 	if (strcmp(m->accel, rx->cfg.accel) != 0) {
 		snprintf(why, whylen, "accelerators differ: primary %s, standby %s: set [vm] accel "
 			 "alike on both hosts", m->accel, rx->cfg.accel);
-		return refuse(rx, US_REFUSE_ACCEL, -EINVAL, why);
+		return us_rx_refuse(rx, US_REFUSE_ACCEL, -EINVAL, why);
 	}
 	if (rx->st.committed != US_EPOCH_NONE) {
 		snprintf(why, whylen, "standby already holds epoch %lu of an earlier primary run; "
 			 "restart the standby daemon to protect a new run",
 			 (unsigned long)rx->st.committed);
-		return refuse(rx, US_REFUSE_STATE, -EALREADY, why);
+		return us_rx_refuse(rx, US_REFUSE_STATE, -EALREADY, why);
 	}
 	return 0;
 }
@@ -174,7 +160,7 @@ static int on_hello(struct us_receiver *rx, const struct us_msg_hdr *h, const vo
 	int rc;
 
 	if (us_proto_hello_decode(body, h->len, &m, why, whylen) < 0)
-		return refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
+		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
 	rc = check_hello(rx, h, &m, why, whylen);
 	if (rc < 0)
 		return rc;
@@ -199,11 +185,11 @@ static int on_pages(struct us_receiver *rx, const struct us_msg_hdr *h, const vo
 	int rc;
 
 	if (us_proto_pages_decode(body, h->len, &m, why, whylen) < 0)
-		return refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
+		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
 	if (m.first >= npages || m.count > npages - m.first) {
 		snprintf(why, whylen, "PAGES run %lu+%u lies outside guest RAM of %lu pages",
 			 (unsigned long)m.first, m.count, (unsigned long)npages);
-		return refuse(rx, US_REFUSE_PROTOCOL, -ERANGE, why);
+		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -ERANGE, why);
 	}
 	if (h->epoch == 0) {
 		memcpy((char *)rx->cfg.replica + m.first * US_PROTO_PAGE_SIZE, m.data,
@@ -215,7 +201,7 @@ static int on_pages(struct us_receiver *rx, const struct us_msg_hdr *h, const vo
 			snprintf(why, whylen, "epoch %lu exceeds the staging cap of %lu bytes; "
 				 "raise staging_max or shorten epoch_ms",
 				 (unsigned long)h->epoch, (unsigned long)rx->cfg.staging_max);
-			return refuse(rx, US_REFUSE_PROTOCOL, rc, why);
+			return us_rx_refuse(rx, US_REFUSE_PROTOCOL, rc, why);
 		}
 	}
 	XXH3_64bits_update(rx->sum, body, h->len);
@@ -232,7 +218,7 @@ static int on_devstate(struct us_receiver *rx, const struct us_msg_hdr *h, const
 	if (rc < 0) {
 		snprintf(why, whylen, "device state of epoch %lu exceeds the cap of %lu bytes",
 			 (unsigned long)h->epoch, (unsigned long)rx->cfg.devstate_max);
-		return refuse(rx, US_REFUSE_PROTOCOL, rc, why);
+		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, rc, why);
 	}
 	XXH3_64bits_update(rx->sum, body, h->len);
 	return 0;
@@ -259,22 +245,29 @@ static int verify_end(struct us_receiver *rx, const struct us_msg_hdr *h,
 {
 	uint64_t sum = XXH3_64bits_digest(rx->sum);
 
+	if (e->disk_writes != rx->n_disk || e->disk_bytes != rx->n_disk_bytes) {
+		snprintf(why, whylen, "epoch %lu is incomplete: EPOCH_END announces %lu disk writes "
+			 "(%lu bytes), received %lu (%lu)", (unsigned long)h->epoch,
+			 (unsigned long)e->disk_writes, (unsigned long)e->disk_bytes,
+			 (unsigned long)rx->n_disk, (unsigned long)rx->n_disk_bytes);
+		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
+	}
 	if (e->pages != rx->n_pages || e->page_bytes != rx->n_page_bytes ||
 	    e->devstate_bytes != rx->dev.len) {
 		snprintf(why, whylen, "epoch %lu is incomplete: EPOCH_END announces %lu pages/%lu "
 			 "device bytes, received %lu/%zu", (unsigned long)h->epoch,
 			 (unsigned long)e->pages, (unsigned long)e->devstate_bytes,
 			 (unsigned long)rx->n_pages, rx->dev.len);
-		return refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
+		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
 	}
 	if (e->checksum != sum) {
 		snprintf(why, whylen, "epoch %lu fails its checksum (sent %016lx, computed %016lx)",
 			 (unsigned long)h->epoch, (unsigned long)e->checksum, (unsigned long)sum);
-		return refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
+		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
 	}
 	if (e->devstate_bytes == 0) {
 		snprintf(why, whylen, "epoch %lu carries no device state", (unsigned long)h->epoch);
-		return refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
+		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
 	}
 	return 0;
 }
@@ -286,7 +279,7 @@ static int on_epoch_end(struct us_receiver *rx, const struct us_msg_hdr *h, cons
 	int rc;
 
 	if (us_proto_epoch_end_decode(body, h->len, &e, why, whylen) < 0)
-		return refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
+		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
 	rc = verify_end(rx, h, &e, why, whylen);
 	if (rc < 0)
 		return rc;
@@ -294,6 +287,13 @@ static int on_epoch_end(struct us_receiver *rx, const struct us_msg_hdr *h, cons
 	if (rc < 0)
 		return rc;
 	apply_staged(rx);
+	rc = us_rx_disk_apply_staged(rx);
+	if (rc < 0) {
+		/* acknowledged and lost: this replica can no longer take over */
+		rx->st.disk_failed = 1;
+		us_log(LOG_CRIT, US_TAG_STANDBY, "cannot write epoch %lu to the replica image: %s; "
+		       "this standby must not take over", (unsigned long)h->epoch, strerror(-rc));
+	}
 	us_buf_swap(&rx->dev, &rx->dev_committed);
 	rx->st.committed = h->epoch;
 	rx->st.epochs++;
@@ -311,24 +311,25 @@ static int check_sequence(struct us_receiver *rx, const struct us_msg_hdr *h,
 	if (h->vm_id != rx->vm_id && h->type != US_MSG_HELLO) {
 		snprintf(why, whylen, "%s for another VM (id %016lx)", us_proto_type_name(h->type),
 			 (unsigned long)h->vm_id);
-		return refuse(rx, US_REFUSE_VM, -EINVAL, why);
+		return us_rx_refuse(rx, US_REFUSE_VM, -EINVAL, why);
 	}
 	if (rx->state == RX_HELLO && h->type != US_MSG_HELLO) {
 		snprintf(why, whylen, "%s before HELLO", us_proto_type_name(h->type));
-		return refuse(rx, US_REFUSE_PROTOCOL, -EPROTO, why);
+		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -EPROTO, why);
 	}
 	if (rx->state == RX_HELLO)
 		return 0;
-	if (h->type != US_MSG_PAGES && h->type != US_MSG_DEVSTATE && h->type != US_MSG_EPOCH_END) {
+	if (h->type != US_MSG_PAGES && h->type != US_MSG_DEVSTATE && h->type != US_MSG_EPOCH_END &&
+	    h->type != US_MSG_DISK) {
 		snprintf(why, whylen, "unexpected %s from the primary", us_proto_type_name(h->type));
-		return refuse(rx, US_REFUSE_PROTOCOL, -EPROTO, why);
+		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -EPROTO, why);
 	}
 	if (h->epoch != rx->expect) {
 		snprintf(why, whylen, "%s of epoch %lu %s; expected epoch %lu",
 			 us_proto_type_name(h->type), (unsigned long)h->epoch,
 			 h->epoch < rx->expect ? "replays an old epoch" : "is from the future",
 			 (unsigned long)rx->expect);
-		return refuse(rx, US_REFUSE_PROTOCOL, -EPROTO, why);
+		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -EPROTO, why);
 	}
 	return 0;
 }
@@ -341,6 +342,7 @@ static const rx_handler handlers[US_MSG_TYPE_MAX] = {
 	[US_MSG_PAGES] = on_pages,
 	[US_MSG_DEVSTATE] = on_devstate,
 	[US_MSG_EPOCH_END] = on_epoch_end,
+	[US_MSG_DISK] = us_rx_on_disk,
 };
 
 int us_receiver_input(struct us_receiver *rx, int hdr_rc, const struct us_msg_hdr *h,
@@ -351,7 +353,7 @@ int us_receiver_input(struct us_receiver *rx, int hdr_rc, const struct us_msg_hd
 	if (hdr_rc == -EPROTONOSUPPORT) {
 		snprintf(why, whylen, "primary speaks protocol version %u, this standby speaks %u: "
 			 "run the same understudy release on both hosts", h->version, US_PROTO_VERSION);
-		return refuse(rx, US_REFUSE_VERSION, hdr_rc, why);
+		return us_rx_refuse(rx, US_REFUSE_VERSION, hdr_rc, why);
 	}
 	rc = check_sequence(rx, h, why, whylen);
 	if (rc < 0)

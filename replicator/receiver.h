@@ -22,6 +22,9 @@ struct us_receiver_cfg {
 	void *replica;		/* shared mapping of the replica RAM file */
 	uint64_t staging_max;	/* cap on one epoch's staged pages, bytes */
 	uint64_t devstate_max;	/* cap on one epoch's device state, bytes */
+	int disk_fd;		/* the replica image, -1 for a VM without a disk */
+	uint64_t disk_size;	/* its size in bytes */
+	uint64_t disk_staging_max; /* cap on one epoch's staged disk writes, bytes */
 };
 
 /* What the receiver asks of its owner. */
@@ -40,6 +43,9 @@ struct us_receiver_stats {
 	uint64_t bytes;		/* message bytes accepted since start */
 	uint64_t rejected;	/* messages refused */
 	uint64_t sync_pages;	/* epoch 0 pages received so far */
+	uint64_t sync_disk_bytes; /* epoch 0 disk bytes written so far */
+	uint64_t disk_bytes;	/* disk bytes applied from later epochs */
+	int disk_failed;	/* an acknowledged epoch could not reach the image */
 };
 
 /** @return a receiver, or NULL with errno set. */

@@ -124,10 +124,39 @@ static void pages_decode(void **state)
 					       why, sizeof(why)), -EBADMSG);
 }
 
+static void disk_decode(void **state)
+{
+	static char body[US_PROTO_DISK_DESC + 8192];
+	struct us_disk m;
+	char why[128];
+
+	us_proto_disk_desc_encode(body, 4096, 8192, US_DISK_WRITE);
+	assert_int_equal(us_proto_disk_decode(body, sizeof(body), &m, why, sizeof(why)), 0);
+	assert_true(m.offset == 4096 && m.length == 8192 && m.kind == US_DISK_WRITE);
+	assert_ptr_equal(m.data, body + US_PROTO_DISK_DESC);
+	assert_int_equal(us_proto_disk_decode(body, sizeof(body) - 1, &m, why, sizeof(why)),
+			 -EBADMSG);	/* truncated data */
+	assert_non_null(strstr(why, "does not match"));
+	us_proto_disk_desc_encode(body, 0, 1 << 20, US_DISK_ZEROES);	/* zeroes: no data */
+	assert_int_equal(us_proto_disk_decode(body, US_PROTO_DISK_DESC, &m, why, sizeof(why)), 0);
+	assert_null(m.data);
+	us_proto_disk_desc_encode(body, 0, 4096, 7);
+	assert_int_equal(us_proto_disk_decode(body, US_PROTO_DISK_DESC, &m, why, sizeof(why)),
+			 -EBADMSG);
+	assert_non_null(strstr(why, "unknown kind"));
+	us_proto_disk_desc_encode(body, 0, 0, US_DISK_ZEROES);
+	assert_int_equal(us_proto_disk_decode(body, US_PROTO_DISK_DESC, &m, why, sizeof(why)),
+			 -EBADMSG);
+	us_proto_disk_desc_encode(body, UINT64_MAX - 10, 4096, US_DISK_ZEROES);
+	assert_int_equal(us_proto_disk_decode(body, US_PROTO_DISK_DESC, &m, why, sizeof(why)),
+			 -EBADMSG);
+	assert_non_null(strstr(why, "overflows"));
+}
+
 static void epoch_end_and_refuse(void **state)
 {
 	struct us_epoch_end e = { .pages = 3, .page_bytes = 99, .devstate_bytes = 5,
-				  .checksum = 0xfeedull }, o;
+				  .disk_writes = 2, .disk_bytes = 4128, .checksum = 0xfeedull }, o;
 	struct us_refuse r = { .code = US_REFUSE_BUSY, .reason = "busy" }, ro;
 	char buf[256], why[128];
 	size_t n;
@@ -135,6 +164,7 @@ static void epoch_end_and_refuse(void **state)
 	n = us_proto_epoch_end_encode(buf, &e);
 	assert_int_equal(us_proto_epoch_end_decode(buf, n, &o, why, sizeof(why)), 0);
 	assert_true(o.pages == 3 && o.page_bytes == 99 && o.devstate_bytes == 5 && o.checksum == 0xfeed);
+	assert_true(o.disk_writes == 2 && o.disk_bytes == 4128);
 	assert_int_equal(us_proto_epoch_end_decode(buf, n - 8, &o, why, sizeof(why)), -EBADMSG);
 	n = us_proto_refuse_encode(buf, &r);
 	assert_int_equal(us_proto_refuse_decode(buf, n, &ro, why, sizeof(why)), 0);
@@ -155,7 +185,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(hdr_round_trip), cmocka_unit_test(hdr_rejects),
 		cmocka_unit_test(hdr_other_version), cmocka_unit_test(hello_round_trip),
-		cmocka_unit_test(pages_decode), cmocka_unit_test(epoch_end_and_refuse),
+		cmocka_unit_test(pages_decode), cmocka_unit_test(disk_decode),
+		cmocka_unit_test(epoch_end_and_refuse),
 		cmocka_unit_test(vm_id_stable),
 	};
 

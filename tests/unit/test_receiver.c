@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
 #include <cmocka.h>
 #include <xxhash.h>
 
@@ -25,11 +27,15 @@
 
 #define NPAGES 64
 #define PG US_PROTO_PAGE_SIZE
+#define DISK_SIZE (256u << 10)
+#define DISK_STAGING (64u << 10)
 
 struct fixture {
 	struct us_receiver *rx;
 	char *replica;
 	char *snapshot;
+	int disk_fd;			/* the replica image: a memfd */
+	char *disk_snapshot;
 	uint16_t sent[64];		/* types sent back, in order */
 	uint64_t sent_epoch[64];
 	int nsent;
@@ -37,7 +43,7 @@ struct fixture {
 	uint64_t committed_cb;
 	/* the epoch being built by the test */
 	XXH3_state_t *sum;
-	uint64_t pages, page_bytes, dev_bytes;
+	uint64_t pages, page_bytes, dev_bytes, disk_writes, disk_bytes;
 	uint64_t vm_id;
 };
 
@@ -63,12 +69,18 @@ static int setup(void **state)
 	static const struct us_receiver_ops ops = { .send = fake_send, .committed = fake_committed };
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct us_receiver_cfg cfg = { .vm_name = "demo", .accel = "tcg", .ram_size = NPAGES * PG,
-				       .staging_max = 8 * (PG + 16), .devstate_max = 1 << 20 };
+				       .staging_max = 8 * (PG + 16), .devstate_max = 1 << 20,
+				       .disk_size = DISK_SIZE, .disk_staging_max = DISK_STAGING };
 
 	f->replica = calloc(NPAGES, PG);
 	f->snapshot = malloc(NPAGES * PG);
 	f->sum = XXH3_createState();
 	f->vm_id = us_proto_vm_id("demo");
+	f->disk_fd = memfd_create("replica-image", MFD_CLOEXEC);
+	assert_true(f->disk_fd >= 0);
+	assert_int_equal(ftruncate(f->disk_fd, DISK_SIZE), 0);
+	f->disk_snapshot = malloc(DISK_SIZE);
+	cfg.disk_fd = f->disk_fd;
 	cfg.replica = f->replica;
 	f->rx = us_receiver_new(&cfg, &ops, f);
 	assert_non_null(f->rx);
@@ -84,6 +96,8 @@ static int teardown(void **state)
 	XXH3_freeState(f->sum);
 	free(f->replica);
 	free(f->snapshot);
+	free(f->disk_snapshot);
+	close(f->disk_fd);
 	free(f);
 	return 0;
 }
@@ -122,7 +136,31 @@ static int hello(struct fixture *f, const char *name, uint64_t ram)
 static void begin(struct fixture *f)
 {
 	XXH3_64bits_reset(f->sum);
-	f->pages = f->page_bytes = f->dev_bytes = 0;
+	f->pages = f->page_bytes = f->dev_bytes = f->disk_writes = f->disk_bytes = 0;
+}
+
+/* DISK of @len bytes at @off: every byte = @fill, or zeroes (@kind). */
+static int disk(struct fixture *f, uint64_t epoch, uint64_t off, uint32_t len, uint32_t kind,
+		int fill)
+{
+	size_t blen = US_PROTO_DISK_DESC + (kind == US_DISK_WRITE ? len : 0);
+	char *body = malloc(blen);
+	int rc;
+
+	us_proto_disk_desc_encode(body, off, len, kind);
+	memset(body + US_PROTO_DISK_DESC, fill, blen - US_PROTO_DISK_DESC);
+	XXH3_64bits_update(f->sum, body, blen);
+	f->disk_writes++;
+	f->disk_bytes += blen;
+	rc = feed(f, US_MSG_DISK, f->vm_id, epoch, body, blen);
+	free(body);
+	return rc;
+}
+
+/* The replica image's bytes [off, off+len). */
+static void image(struct fixture *f, uint64_t off, size_t len, char *out)
+{
+	assert_int_equal(pread(f->disk_fd, out, len, (off_t)off), (ssize_t)len);
 }
 
 /* PAGES of @count pages from @first, every byte = @fill. */
@@ -152,7 +190,8 @@ static int devstate(struct fixture *f, uint64_t epoch, const char *text)
 static int end(struct fixture *f, uint64_t epoch, uint64_t checksum_xor)
 {
 	struct us_epoch_end e = { .pages = f->pages, .page_bytes = f->page_bytes,
-				  .devstate_bytes = f->dev_bytes,
+				  .devstate_bytes = f->dev_bytes, .disk_writes = f->disk_writes,
+				  .disk_bytes = f->disk_bytes,
 				  .checksum = XXH3_64bits_digest(f->sum) ^ checksum_xor };
 	char body[64];
 
@@ -166,13 +205,16 @@ static void commit_two_epochs(struct fixture *f)
 	assert_int_equal(f->sent[0], US_MSG_HELLO_OK);
 	begin(f);
 	assert_int_equal(pages(f, 0, 0, NPAGES, 1), 0);
+	assert_int_equal(disk(f, 0, 0, DISK_SIZE, US_DISK_WRITE, 1), 0);
 	assert_int_equal(devstate(f, 0, "dev0"), 0);
 	assert_int_equal(end(f, 0, 0), 0);
 	begin(f);
 	assert_int_equal(pages(f, 1, 3, 3, 2), 0);
+	assert_int_equal(disk(f, 1, 8192, 4096, US_DISK_WRITE, 2), 0);
 	assert_int_equal(devstate(f, 1, "dev1"), 0);
 	assert_int_equal(end(f, 1, 0), 0);
 	memcpy(f->snapshot, f->replica, NPAGES * PG);
+	image(f, 0, DISK_SIZE, f->disk_snapshot);
 }
 
 static void assert_untouched(struct fixture *f)
@@ -181,7 +223,12 @@ static void assert_untouched(struct fixture *f)
 	size_t len;
 	const char *dev = us_receiver_devstate(f->rx, &len);
 
+	char *now = malloc(DISK_SIZE);
+
 	assert_memory_equal(f->replica, f->snapshot, NPAGES * PG);
+	image(f, 0, DISK_SIZE, now);
+	assert_memory_equal(now, f->disk_snapshot, DISK_SIZE);
+	free(now);
 	us_receiver_stats(f->rx, &st);
 	assert_true(st.committed == 1);
 	assert_int_equal(len, 4);
@@ -360,6 +407,110 @@ static void hello_mismatches_refused(void **state)
 	assert_refused(f, US_REFUSE_PROTOCOL, "before HELLO");
 }
 
+/* Disk writes of an epoch reach the image only at its EPOCH_END, in order. */
+static void disk_staged_until_end(void **state)
+{
+	struct fixture *f = *state;
+	char buf[4096], want[4096];
+
+	commit_two_epochs(f);
+	image(f, 8192, 4096, buf);
+	memset(want, 2, sizeof(want));
+	assert_memory_equal(buf, want, 4096);	/* epoch 1's write landed */
+	begin(f);
+	assert_int_equal(disk(f, 2, 4096, 4096, US_DISK_WRITE, 3), 0);
+	assert_int_equal(disk(f, 2, 4096, 2048, US_DISK_ZEROES, 0), 0);	/* later, same range */
+	assert_int_equal(devstate(f, 2, "dev2"), 0);
+	assert_untouched(f);			/* staged, not applied */
+	assert_int_equal(end(f, 2, 0), 0);
+	image(f, 4096, 4096, buf);
+	memset(want, 0, 2048);
+	memset(want + 2048, 3, 2048);
+	assert_memory_equal(buf, want, 4096);
+}
+
+/* A torn, duplicate, future, corrupted or incomplete epoch leaves the image as it was. */
+static void disk_bad_epochs_untouched(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(disk(f, 2, 0, 4096, US_DISK_WRITE, 9), 0);
+	us_receiver_reset(f->rx);		/* torn: the connection ended */
+	assert_untouched(f);
+	assert_int_equal(hello(f, "demo", NPAGES * PG), -EALREADY);
+	teardown(state);
+	setup(state);
+	f = *state;
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(disk(f, 1, 0, 4096, US_DISK_WRITE, 9), -EPROTO);	/* duplicate */
+	assert_refused(f, US_REFUSE_PROTOCOL, "replays an old epoch");
+	assert_untouched(f);
+}
+
+static void disk_corrupt_epoch_untouched(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(disk(f, 2, 0, 4096, US_DISK_WRITE, 9), 0);
+	assert_int_equal(devstate(f, 2, "dev2"), 0);
+	assert_int_equal(end(f, 2, 1), -EBADMSG);	/* checksum off by one bit */
+	assert_refused(f, US_REFUSE_PROTOCOL, "fails its checksum");
+	assert_untouched(f);
+	f->nsent = 0;
+	assert_int_equal(hello(f, "demo", NPAGES * PG), -EALREADY);
+}
+
+static void disk_incomplete_epoch_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(disk(f, 2, 0, 4096, US_DISK_WRITE, 9), 0);
+	assert_int_equal(devstate(f, 2, "dev2"), 0);
+	f->disk_writes++;			/* announce one more than sent */
+	assert_int_equal(end(f, 2, 0), -EBADMSG);
+	assert_refused(f, US_REFUSE_PROTOCOL, "disk writes");
+	assert_untouched(f);
+}
+
+static void disk_future_epoch_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(disk(f, 3, 0, 4096, US_DISK_WRITE, 9), -EPROTO);	/* future */
+	assert_refused(f, US_REFUSE_PROTOCOL, "is from the future");
+	assert_untouched(f);
+}
+
+static void disk_range_and_cap(void **state)
+{
+	struct fixture *f = *state;
+	int i, rc = 0;
+
+	assert_int_equal(hello(f, "demo", NPAGES * PG), 0);
+	begin(f);
+	assert_int_equal(disk(f, 0, DISK_SIZE - 4096, 8192, US_DISK_WRITE, 9), -ERANGE);
+	assert_refused(f, US_REFUSE_PROTOCOL, "outside the replica image");
+	assert_int_equal(hello(f, "demo", NPAGES * PG), 0);
+	begin(f);
+	assert_int_equal(pages(f, 0, 0, NPAGES, 1), 0);
+	assert_int_equal(devstate(f, 0, "dev0"), 0);
+	assert_int_equal(end(f, 0, 0), 0);
+	begin(f);
+	for (i = 0; i < 20 && rc == 0; i++)	/* 20 x 4 KiB over a 64 KiB cap */
+		rc = disk(f, 1, (uint64_t)i * 4096, 4096, US_DISK_WRITE, 5);
+	assert_int_equal(rc, -ENOBUFS);
+	assert_refused(f, US_REFUSE_PROTOCOL, "disk_staging_max");
+}
+
 static void no_devstate_before_commit(void **state)
 {
 	struct fixture *f = *state;
@@ -390,6 +541,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(out_of_range_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(hello_mismatches_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(no_devstate_before_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(disk_staged_until_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(disk_bad_epochs_untouched, setup, teardown),
+		cmocka_unit_test_setup_teardown(disk_corrupt_epoch_untouched, setup, teardown),
+		cmocka_unit_test_setup_teardown(disk_incomplete_epoch_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(disk_future_epoch_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(disk_range_and_cap, setup, teardown),
 	};
 
 	us_log_init("test_receiver", LOG_CRIT, 0);

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <cmocka.h>
 #include <xxhash.h>
 
@@ -65,6 +66,9 @@ static qb_loop_timer_handle guard;
 static struct us_listener *listener;
 static struct us_receiver *rx;
 static char *replica, *mem;		/* standby's replica; primary's model of RAM */
+static int disk_fd = -1;		/* standby's replica image (a memfd) */
+static char *disk_model;		/* what the primary's image holds */
+#define DISK_BYTES (4u << 20)
 static struct peer srv, cli;
 static char addr[64];
 
@@ -163,8 +167,10 @@ static void cli_closed(void *opaque, int err, const char *why)
 
 static int setup(void **state)
 {
-	struct us_receiver_cfg cfg = { .vm_name = VM, .ram_size = (uint64_t)NPAGES * PG,
-				       .staging_max = 64u << 20, .devstate_max = 8u << 20 };
+	struct us_receiver_cfg cfg = { .vm_name = VM, .accel = "tcg",
+				       .ram_size = (uint64_t)NPAGES * PG, .staging_max = 64u << 20,
+				       .devstate_max = 8u << 20, .disk_size = DISK_BYTES,
+				       .disk_staging_max = 2 * DISK_BYTES };
 	struct us_receiver_ops ops = { .send = rx_send, .committed = rx_committed };
 	int port;
 
@@ -177,6 +183,10 @@ static int setup(void **state)
 	replica = calloc(NPAGES, PG);
 	mem = calloc(NPAGES, PG);
 	cfg.replica = replica;
+	disk_fd = memfd_create("replica-image", MFD_CLOEXEC);
+	assert_true(disk_fd >= 0 && ftruncate(disk_fd, DISK_BYTES) == 0);
+	disk_model = calloc(1, DISK_BYTES);
+	cfg.disk_fd = disk_fd;
 	rx = us_receiver_new(&cfg, &ops, NULL);
 	assert_non_null(rx);
 	for (port = 20000 + getpid() % 20000; !listener && port < 65000; port++) {
@@ -207,6 +217,9 @@ static int teardown(void **state)
 	us_receiver_free(rx);
 	free(replica);
 	free(mem);
+	free(disk_model);
+	close(disk_fd);
+	disk_fd = -1;
 #ifdef HAVE_RDMA
 	us_verbs_wire_version = US_PROTO_VERSION;
 #endif
@@ -318,6 +331,30 @@ static void epoch_send_scattered(struct epoch *ep, uint64_t n, uint32_t npages)
 	epoch_finish(ep, 1);
 }
 
+/* A guest disk write of epoch @ep, as the wire chunks it, into the checksum. */
+static void epoch_disk(struct epoch *ep, uint64_t off, uint64_t len, uint32_t dkind, char *data)
+{
+	char desc[US_PROTO_DISK_DESC];
+	uint64_t at, n;
+
+	assert_int_equal(us_transport_send_disk(cli.t, ep->n, off, dkind, data, len), 0);
+	for (at = 0; at < len; at += n) {
+		n = len - at < US_PROTO_MAX_DISK_CHUNK ? len - at : US_PROTO_MAX_DISK_CHUNK;
+		us_proto_disk_desc_encode(desc, off + at, (uint32_t)n, dkind);
+		XXH3_64bits_update(ep->sum, desc, sizeof(desc));
+		ep->end.disk_bytes += sizeof(desc);
+		if (dkind == US_DISK_WRITE) {
+			XXH3_64bits_update(ep->sum, data + at, n);
+			ep->end.disk_bytes += n;
+		}
+		ep->end.disk_writes++;
+	}
+	if (dkind == US_DISK_WRITE)
+		memcpy(disk_model + off, data, len);
+	else
+		memset(disk_model + off, 0, len);
+}
+
 static void epoch_free(struct epoch *ep)
 {
 	XXH3_freeState(ep->sum);
@@ -394,6 +431,40 @@ static void scattered_pages_arrive_exact(void **state)
 	assert_int_equal(memcmp(replica, mem, (size_t)NPAGES * PG), 0);
 	for (i = 0; i < 2; i++)
 		epoch_free(&ep[i]);
+}
+
+/*
+ * Guest disk writes ride with the pages: a write larger than a DISK chunk
+ * (split on the wire), small ones, zeroes over part of an earlier write, in
+ * two pipelined epochs; the replica image ends equal to the primary's.
+ */
+static void disk_writes_arrive_exact(void **state)
+{
+	static const uint64_t big = (5u << 20) / 2;	/* 2.5 MiB: three chunks */
+	char *data = malloc(big), *img = malloc(DISK_BYTES);
+	struct epoch ep[2];
+	uint64_t i;
+
+	for (i = 0; i < big; i++)
+		data[i] = rand() | 1;
+	connect_client();
+	sync_epoch0();
+	epoch_begin(&ep[0], 1, 0);
+	epoch_disk(&ep[0], 4096, big, US_DISK_WRITE, data);
+	epoch_disk(&ep[0], 0, 512, US_DISK_WRITE, data + 7);
+	epoch_finish(&ep[0], 1);
+	epoch_begin(&ep[1], 2, 0);
+	epoch_disk(&ep[1], 8192, 1u << 20, US_DISK_ZEROES, NULL);
+	epoch_disk(&ep[1], DISK_BYTES - 4096, 4096, US_DISK_WRITE, data + 99);
+	epoch_finish(&ep[1], 1);
+	wait_acks(3);
+	assert_int_equal(srv.msgs[US_MSG_DISK], 3 + 1 + 1 + 1);
+	assert_int_equal(pread(disk_fd, img, DISK_BYTES, 0), DISK_BYTES);
+	assert_int_equal(memcmp(img, disk_model, DISK_BYTES), 0);
+	for (i = 0; i < 2; i++)
+		epoch_free(&ep[i]);
+	free(data);
+	free(img);
 }
 
 /* The primary dies after half an epoch: the replica keeps epoch 0. */
@@ -483,6 +554,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(epochs_arrive_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(scattered_pages_arrive_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(disk_writes_arrive_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(killed_mid_epoch_keeps_committed, setup, teardown),
 		cmocka_unit_test_setup_teardown(other_version_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(auto_picks_listener_kind, setup, teardown),
