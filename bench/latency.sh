@@ -36,7 +36,8 @@ measure() {
 	ip netns exec "$(lab_ns hC)" "$top_builddir/tests/tools/reqclient" "$LAB_GUEST_IP" 7777 \
 		3600 "$log" 2>/dev/null &
 	pid=$!
-	lab_wait 180 lab_replies_at_least "$log" 20 || fail "$name: no replies"
+	lab_wait 180 lab_replies_at_least "$log" 20 ||
+		fail "$name: $(lab_guest_failed hA 180 "come up" "no reply to the client on hC")"
 	if [ -n "${3:-}" ]; then
 		lab_kill_host hB
 		lab_wait 30 sh -c "[ \"\$(ip netns exec $(lab_ns hA) $US_BIN status --vm $LAB_VM --json | grep -o '\"degraded\":true')\" ]" ||

@@ -51,7 +51,8 @@ protected() {
 	lab_start hB standby
 	lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start"
 	lab_start hA primary --stats "$csv"
-	lab_wait 180 grep -s -a -q 'us-dirtier' "$LAB_DIR/hA/$LAB_VM.serial" || fail "dirtier never ran"
+	lab_wait 180 grep -s -a -q 'us-dirtier' "$LAB_DIR/hA/$LAB_VM.serial" ||
+		fail "$(lab_guest_failed hA 180 "come up" "the dirtier never ran")"
 	n0=$(lab_field hA acked); t0=$(date +%s%N)
 	lab_wait 600 lab_acked_at_least $(( n0 + EPOCHS )) || fail "epochs stalled"
 	n1=$(lab_field hA acked); t1=$(date +%s%N)

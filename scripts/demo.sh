@@ -33,7 +33,7 @@ lab_start hB standby
 lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start: $(tail -5 "$LAB_DIR/hB.log")"
 say "host A ($(lab_ip hA)): corosync, primary daemon boots the guest, initial sync, then an epoch every 50 ms"
 lab_start hA primary
-lab_wait 180 lab_counting "$ser_a" 20 || fail "guest did not come up: $(tail -5 "$LAB_DIR/hA.log")"
+lab_wait 180 lab_counting "$ser_a" 20 || fail "$(lab_guest_failed hA 180)"
 say "host C ($LAB_CLIENT_IP): a client sends increments to the guest ($LAB_GUEST_IP:7777) over one TCP connection"
 clog=$LAB_DIR/client.log
 ip netns exec "$(lab_ns hC)" "$top_builddir/tests/tools/reqclient" "$LAB_GUEST_IP" 7777 600 "$clog" \
@@ -53,7 +53,7 @@ t0=$(ms_now)
 lab_kill_host hA
 rbefore=$(tail -1 "$clog" | cut -d' ' -f2)
 nbefore=$(lab_replies "$clog")
-lab_wait 60 lab_counting "$ser_b" 1 || fail "the guest did not resume on host B: $(tail -5 "$LAB_DIR/hB.log")"
+lab_wait 60 lab_counting "$ser_b" 1 || fail "$(lab_guest_failed hB 60 "resume on host B")"
 t1=$(ms_now)
 after=$(lab_counters "$ser_b" | head -1)
 lab_wait 60 lab_replies_at_least "$clog" $(( nbefore + 1 )) || fail "the client got no reply after the takeover"
@@ -62,6 +62,7 @@ rafter=$(sed -n "$(( nbefore + 1 ))p" "$clog" | cut -d' ' -f2)
 grep -E 'stream lost|left the group|FENCED|promotion|TAKEOVER' "$LAB_DIR/hB.log" | grep -v 'no committed epoch' | cut -c1-190 | sed 's/^/   /'
 sleep 2
 say "result"
+printf '   accelerator (QEMU on host B)           : %s\n' "$(lab_accel hB)"
 printf '   counter on host A just before the kill : %s\n' "$before"
 printf '   first counter printed on host B        : %s\n' "$after"
 printf '   kill -> guest printing again on host B : %d ms (the counter prints every 100 ms)\n' $(( t1 - t0 ))

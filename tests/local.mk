@@ -32,3 +32,6 @@ EXTRA_DIST += tests/lab tests/lib/lab.sh tests/lib/common.sh tests/integration/b
 	tests/integration/failover_tcp.sh tests/integration/degraded.sh \
 	tests/integration/partition.sh tests/integration/daemon_crash.sh \
 	tests/integration/corosync_restart.sh
+
+# The LAN frame counter the takeover tests use to see the guest's RARP announce.
+noinst_PROGRAMS += tests/tools/framecap

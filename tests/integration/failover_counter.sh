@@ -43,7 +43,8 @@ round() {
 	lab_start hB standby --promote "$mode"
 	lab_wait 30 lab_field hB state >/dev/null || fail "round $r: standby did not start: $(tail -3 "$LAB_DIR/hB.log")"
 	lab_start hA primary
-	lab_wait 180 lab_counting "$ser_a" 3 || fail "round $r: primary guest never counted: $(tail -3 "$LAB_DIR/hA.log")"
+	lab_wait 180 lab_counting "$ser_a" 3 ||
+		fail "round $r: $(lab_guest_failed hA 180 "come up" "fewer than 3 counter values")"
 	lab_acked_at_least 1 || fail "round $r: no epoch acknowledged"
 	sleep_ms "$(rand_ms 500 4000)"
 	lab_kill_host hA
@@ -57,7 +58,7 @@ round() {
 		[ "$c" -le $(( vkill + slack )) ] || fail "round $r: replica counter $c is ahead of the primary's $vkill"
 		lab_ctl hB promote >/dev/null || fail "round $r: promote refused"
 	fi
-	lab_wait 60 lab_counting "$ser_b" 2 || fail "round $r: standby guest does not count: $(tail -3 "$LAB_DIR/hB.log")"
+	lab_wait 60 lab_counting "$ser_b" 2 || fail "round $r: $(lab_guest_failed hB 60 "count on from hB")"
 	[ "$(lab_field hB role)" = active ] || fail "round $r: standby not active"
 	grep -a -q 'us-guest: boot' "$ser_b" && fail "round $r: the guest rebooted on hB"
 	first=$(lab_counters "$ser_b" | head -1)

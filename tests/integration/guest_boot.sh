@@ -112,7 +112,7 @@ wait_for() {
 	local until=$((SECONDS + DEADLINE))
 	while ! lines 2>/dev/null | grep -qE "$1"; do
 		kill -0 "$qpid" 2>/dev/null || fail "QEMU exited while waiting for '$1'"
-		[ "$SECONDS" -lt "$until" ] || fail "no '$1' on the console within ${DEADLINE}s"
+		[ "$SECONDS" -lt "$until" ] || fail "no '$1' on the console within ${DEADLINE}s (QEMU under tcg)"
 		sleep 0.2
 	done
 }

@@ -19,7 +19,7 @@ lab_start hB standby
 lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start"
 lab_start hA primary
 lab_wait 180 grep -s -a -q 'us-dirtier' "$LAB_DIR/hA/$LAB_VM.serial" ||
-	fail "dirtier never ran: $(tail -3 "$LAB_DIR/hA.log")"
+	fail "$(lab_guest_failed hA 180 "come up" "the dirtier never ran")"
 for round in 1 2; do
 	start=$(lab_field hA acked)
 	lab_wait 60 lab_acked_at_least $(( start + 20 )) || fail "epochs stalled"

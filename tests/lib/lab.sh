@@ -108,8 +108,12 @@ lab_stop_host() {
 	lab_kill_host "$1"
 }
 
+# lab_down also fails the test (exit 1) when a daemon log left in the lab
+# says announce-self failed: the takeover tests check after each takeover,
+# this catches what they did not look at.
 lab_down() {
-	local h
+	local h bad=''
+	lab_announce_ok || bad=1
 	for h in $LAB_HOSTS lan; do
 		lab_kill_host "$h"
 		ip netns del "$(lab_ns "$h")" 2>/dev/null
@@ -117,6 +121,28 @@ lab_down() {
 	cs_cleanup
 	rm -f /dev/shm/understudy-"$LAB_VM".* /dev/shm/qb-*understudy*
 	[ -n "${LAB_KEEP:-}" ] || rm -rf "$LAB_DIR"
+	[ -z "$bad" ] || { echo "FAIL: a takeover did not announce the guest's MAC" >&2; exit 1; }
+}
+
+# lab_guest_mac: the MAC of the lab guest's NIC (LAB_NIC).
+lab_guest_mac() { printf '52:54:00:77:%02x:10\n' "$LAB_NET"; }
+
+# lab_announce_ok: no daemon log in the lab says "announce-self failed" (a
+# takeover that the LAN's switches would not follow at once); otherwise
+# shows those lines and returns 1. The daemon only warns: the guest runs on.
+lab_announce_ok() {
+	local bad
+	bad=$(grep -a -H 'announce-self failed' "$LAB_DIR"/*.log 2>/dev/null | cut -c1-300)
+	[ -z "$bad" ] && return 0
+	lab_log "announce-self failed: $bad"
+	return 1
+}
+
+# lab_rarps_after FILE MS: how many frames tests/tools/framecap logged to
+# FILE at or after wall-clock millisecond MS.
+lab_rarps_after() {
+	[ -f "$1" ] || { echo 0; return; }
+	awk -v t="$2" '$1 >= t { n++ } END { print n + 0 }' "$1"
 }
 
 # lab_config H FILE [extra ini lines...]: the config of host H for the lab VM.
@@ -129,7 +155,7 @@ memory = ${LAB_MEM:-128M}
 kernel = $US_GUEST_KERNEL
 initrd = $US_GUEST_INITRD
 append = console=ttyS0 quiet ${LAB_APPEND:-us.run=counter}$([ -n "${LAB_NIC:-}" ] && echo " us.ip=$LAB_GUEST_IP/24")
-$([ -n "${LAB_NIC:-}" ] && printf 'mac = 52:54:00:77:%02x:10\n[net]\nbridge = br0\n' "$LAB_NET")
+$([ -n "${LAB_NIC:-}" ] && printf 'mac = %s\n[net]\nbridge = br0\n' "$(lab_guest_mac)")
 [replication]
 peer = $(lab_ip hB):7300
 listen = $(lab_ip hB):7300
@@ -160,6 +186,65 @@ lab_start() {
 		> "$LAB_DIR/$h.log" 2>&1 &
 	echo $! > "$LAB_DIR/$h.pid"
 	disown $!	# killed with its host: no "Killed" job notice in the test's output
+	[ "$role" != primary ] || lab_show_accel "$h"
+}
+
+# lab_accel H: the accelerator host H's QEMU runs under, with the daemon's
+# reason when it logged one ("tcg (/dev/kvm is present but ...)"), else
+# with the configured choice; nothing before QEMU started.
+lab_accel() {
+	local log=$LAB_DIR/$1.log accel why
+	accel=$(grep -a -o -m1 'QEMU for [^ ]* started (pid [0-9]*, [a-z]*' "$log" 2>/dev/null)
+	accel=${accel##*, }
+	[ -n "$accel" ] || return 0
+	why=$(grep -a -o -m1 "accel [a-z]*: $accel: .*" "$log" | sed "s/^accel [a-z]*: $accel: //; s/; fix: .*//")
+	echo "$accel (${why:-accel = $(lab_conf_accel "$1")})"
+}
+
+# lab_conf_accel H: the accel key of host H's config (auto when unset).
+lab_conf_accel() {
+	local a
+	a=$(sed -n 's/^accel *= *\([a-z]*\).*/\1/p' "$LAB_DIR/$1.conf" 2>/dev/null | tail -1)
+	echo "${a:-auto}"
+}
+
+# lab_qemu_started H: host H's daemon started its QEMU, or is gone (no wait then).
+lab_qemu_started() {
+	grep -a -q 'QEMU for [^ ]* started' "$LAB_DIR/$1.log" 2>/dev/null ||
+		! kill -0 "$(lab_daemon_pid "$1")" 2>/dev/null
+}
+
+# lab_show_accel H: once per lab, wait for host H's QEMU and print
+# "lab: accelerator: tcg (...)".
+lab_show_accel() {
+	[ -e "$LAB_DIR/accel.shown" ] && return 0
+	lab_wait 30 lab_qemu_started "$1"
+	if [ -n "$(lab_accel "$1")" ]; then
+		lab_log "accelerator: $(lab_accel "$1")"
+		touch "$LAB_DIR/accel.shown"
+	else
+		lab_log "accelerator: unknown: $1's daemon has not started QEMU"
+	fi
+}
+
+# lab_console_tail H [N]: the last N (5) non-empty lines of the guest's
+# console on host H, on one line.
+lab_console_tail() {
+	local f=$LAB_DIR/$1/$LAB_VM.serial out
+	out=$(tr -d '\r' < "$f" 2>/dev/null | tr -c '\n[:print:]' '?' | grep -a -v '^ *$' |
+		tail -n "${2:-5}" | cut -c1-160 | awk 'NR > 1 { printf " | " } { printf "%s", $0 }')
+	echo "${out:-(none: the console $f is empty)}"
+}
+
+# lab_guest_failed H SECONDS [WHAT [DETAIL]]: the failure message for a
+# guest on host H that did not WHAT ("come up") within SECONDS: it names the
+# accelerator and ends with the last lines of the guest's console.
+lab_guest_failed() {
+	local h=$1 secs=$2 what=${3:-come up} detail=${4:+ ($4)} accel
+	accel=$(lab_accel "$h")
+	accel=${accel%% *}
+	echo "guest did not $what under ${accel:-no accelerator (QEMU never started on $h)}" \
+	     "in $secs s$detail; last console lines: $(lab_console_tail "$h")"
 }
 
 # lab_daemon_pid H: the pid of host H's understudy daemon.
@@ -230,7 +315,8 @@ lab_protected_pair() {
 		"$log" 2> "$log.err" &
 	LAB_CLIENT_PID=$!
 	lab_wait 180 lab_replies_at_least "$log" 20 ||
-		{ lab_log "no replies: $(cat "$log.err"; tail -3 "$LAB_DIR/hA.log")"; return 1; }
+		{ lab_log "$(lab_guest_failed hA 180 "come up" \
+			"no reply to the client on hC: $(tr '\n' ' ' < "$log.err")")"; return 1; }
 	[ -z "${LAB_COROSYNC:-}" ] && return 0
 	lab_wait 30 lab_member hA && lab_wait 30 lab_member hB ||
 		{ lab_log "the daemons never saw each other in corosync"; return 1; }
