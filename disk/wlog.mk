@@ -1,0 +1,8 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The primary's write log: guest disk writes cut into epochs, bounded.
+libunderstudy_a_SOURCES += disk/wlog.c disk/wlog.h
+
+check_PROGRAMS += tests/unit/test_wlog
+TESTS += tests/unit/test_wlog
+tests_unit_test_wlog_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_wlog_LDADD = $(US_LIBS) $(CMOCKA_LIBS) -lpthread
