@@ -31,8 +31,9 @@ struct wire_hello {
 	uint32_t flags;
 	char vm_name[US_PROTO_NAME_MAX];
 	char accel[US_PROTO_ACCEL_MAX];
+	uint64_t disk_size;
 };
-_Static_assert(sizeof(struct wire_hello) == 72, "hello size");
+_Static_assert(sizeof(struct wire_hello) == 80, "hello size");
 
 struct wire_hello_ok {
 	uint64_t committed;
@@ -171,7 +172,7 @@ size_t us_proto_hello_encode(void *out, const struct us_hello *m)
 {
 	struct wire_hello w = {
 		.ram_size = htole64(m->ram_size), .page_size = htole32(m->page_size),
-		.flags = htole32(m->flags),
+		.flags = htole32(m->flags), .disk_size = htole64(m->disk_size),
 	};
 
 	snprintf(w.vm_name, sizeof(w.vm_name), "%s", m->vm_name);
@@ -196,6 +197,7 @@ int us_proto_hello_decode(const void *in, size_t len, struct us_hello *m, char *
 	m->flags = le32toh(w.flags);
 	memcpy(m->vm_name, w.vm_name, sizeof(w.vm_name));
 	memcpy(m->accel, w.accel, sizeof(w.accel));
+	m->disk_size = le64toh(w.disk_size);
 	return 0;
 }
 

@@ -3,7 +3,7 @@
  * The replication protocol on the wire, shared by every transport.
  *
  *   primary                                   standby
- *   HELLO(version, vm id, ram, page size, accel) ──▶
+ *   HELLO(version, vm id, ram, page size, accel, disk size) ──▶
  *                                         ◀── HELLO_OK(committed epoch, staging cap)
  *                                             or REFUSE(code, reason) and close
  *   epoch 0: PAGES × (all of RAM) ...     ──▶ written straight to the replica
@@ -72,6 +72,7 @@ struct us_hello {
 	uint32_t flags;
 	char vm_name[US_PROTO_NAME_MAX];	/* NUL-terminated */
 	char accel[US_PROTO_ACCEL_MAX];		/* device state of one loads only under it */
+	uint64_t disk_size;			/* bytes of the replicated disk, 0: none */
 };
 
 struct us_hello_ok {

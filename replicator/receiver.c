@@ -137,6 +137,12 @@ static int check_hello(struct us_receiver *rx, const struct us_msg_hdr *h,
 			 m->page_size, (unsigned long)(rx->cfg.ram_size >> 20));
 		return us_rx_refuse(rx, US_REFUSE_VM, -EINVAL, why);
 	}
+	if (m->disk_size != rx->cfg.disk_size) {
+		snprintf(why, whylen, "disk sizes differ: primary %lu bytes, standby %lu: give the "
+			 "standby an image of the same size", (unsigned long)m->disk_size,
+			 (unsigned long)rx->cfg.disk_size);
+		return us_rx_refuse(rx, US_REFUSE_VM, -EINVAL, why);
+	}
 	if (strcmp(m->accel, rx->cfg.accel) != 0) {
 		snprintf(why, whylen, "accelerators differ: primary %s, standby %s: set [vm] accel "
 			 "alike on both hosts", m->accel, rx->cfg.accel);

@@ -45,6 +45,7 @@ struct fixture {
 	XXH3_state_t *sum;
 	uint64_t pages, page_bytes, dev_bytes, disk_writes, disk_bytes;
 	uint64_t vm_id;
+	uint64_t hello_disk;		/* the disk size our HELLO announces */
 };
 
 static int fake_send(void *opaque, uint16_t type, uint64_t epoch, const void *body, size_t len)
@@ -76,6 +77,7 @@ static int setup(void **state)
 	f->snapshot = malloc(NPAGES * PG);
 	f->sum = XXH3_createState();
 	f->vm_id = us_proto_vm_id("demo");
+	f->hello_disk = DISK_SIZE;
 	f->disk_fd = memfd_create("replica-image", MFD_CLOEXEC);
 	assert_true(f->disk_fd >= 0);
 	assert_int_equal(ftruncate(f->disk_fd, DISK_SIZE), 0);
@@ -120,7 +122,7 @@ static int feed(struct fixture *f, uint16_t type, uint64_t vm_id, uint64_t epoch
 
 static int hello_accel(struct fixture *f, const char *name, uint64_t ram, const char *accel)
 {
-	struct us_hello h = { .ram_size = ram, .page_size = PG };
+	struct us_hello h = { .ram_size = ram, .page_size = PG, .disk_size = f->hello_disk };
 	char body[128];
 
 	strcpy(h.vm_name, name);
@@ -397,6 +399,10 @@ static void hello_mismatches_refused(void **state)
 	assert_refused(f, US_REFUSE_VM, "VM 'other'");
 	assert_int_equal(hello(f, "demo", 2 * NPAGES * PG), -EINVAL);
 	assert_refused(f, US_REFUSE_VM, "memory");
+	f->hello_disk = DISK_SIZE / 2;
+	assert_int_equal(hello(f, "demo", NPAGES * PG), -EINVAL);
+	assert_refused(f, US_REFUSE_VM, "disk sizes differ: primary 131072 bytes, standby 262144");
+	f->hello_disk = DISK_SIZE;
 	assert_int_equal(hello_accel(f, "demo", NPAGES * PG, "kvm"), -EINVAL);
 	assert_refused(f, US_REFUSE_ACCEL, "accelerators differ: primary kvm, standby tcg");
 	assert_int_equal(us_receiver_input(f->rx, -EPROTONOSUPPORT, &h, NULL, why, sizeof(why)),

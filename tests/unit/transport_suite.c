@@ -240,7 +240,8 @@ static void connect_client(void)
 
 static void hello(void)
 {
-	struct us_hello h = { .ram_size = (uint64_t)NPAGES * PG, .page_size = PG, .accel = "tcg" };
+	struct us_hello h = { .ram_size = (uint64_t)NPAGES * PG, .page_size = PG, .accel = "tcg",
+				  .disk_size = DISK_BYTES };
 	char body[128];
 
 	snprintf(h.vm_name, sizeof(h.vm_name), "%s", VM);
@@ -521,7 +522,8 @@ static void other_version_refused(void **state)
 		other_version_tcp();
 	} else {
 #ifdef HAVE_RDMA
-		struct us_hello h = { .ram_size = (uint64_t)NPAGES * PG, .page_size = PG, .accel = "tcg" };
+		struct us_hello h = { .ram_size = (uint64_t)NPAGES * PG, .page_size = PG, .accel = "tcg",
+				  .disk_size = DISK_BYTES };
 		char body[128];
 
 		us_verbs_wire_version = US_PROTO_VERSION + 1;
