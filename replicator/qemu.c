@@ -119,7 +119,7 @@ static int check_args(const struct us_vm_config *vm, const struct us_qemu_opts *
 	}
 	return check_path("RAM file", o->ram_path) ?: check_path("serial log", o->serial_log) ?:
 	       check_path("QMP socket", qmp_path) ?: check_path("disk", vm->disk) ?:
-	       check_path("netdev socket", o->netdev_sock);
+	       check_path("netdev socket", o->netdev_sock) ?: check_path("disk socket", o->disk_sock);
 }
 
 static void add_machine(struct us_qemu_argv *a, const struct us_vm_config *vm,
@@ -173,7 +173,13 @@ static void add_guest(struct us_qemu_argv *a, const struct us_vm_config *vm,
 		add(a, "-append");
 		add(a, "%s", vm->append);
 	}
-	if (vm->disk[0]) {
+	if (vm->disk[0] && o->disk_sock) {
+		add(a, "-blockdev");
+		add(a, "driver=nbd,node-name=disk0,server.type=unix,server.path=%s,export=disk0",
+		    o->disk_sock);
+		add(a, "-device");
+		add(a, "virtio-blk-pci,drive=disk0");
+	} else if (vm->disk[0]) {
 		add(a, "-drive");
 		add(a, "file=%s,format=raw,if=virtio", vm->disk);
 	}

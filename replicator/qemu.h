@@ -24,6 +24,8 @@ struct us_qemu_opts {
 	const char *serial_log;	/* file the serial console is written to */
 	const char *tag;	/* names the QMP socket: RUN_DIR/NAME-TAG.qmp */
 	const char *netdev_sock; /* unix socket for -netdev stream, or NULL */
+	const char *disk_sock;	/* the daemon's NBD server for [vm] disk, or NULL:
+				 * QEMU then opens the image itself (unreplicated) */
 	int start_paused;	/* RUN mode: -S, the caller sends "cont" */
 };
 

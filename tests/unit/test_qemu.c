@@ -161,6 +161,28 @@ static void test_optional_parts_left_out(void **state)
 	us_qemu_argv_free(&a);
 }
 
+/* A replicated disk: QEMU's NBD client on the daemon's server, not the image. */
+static void test_disk_through_nbd(void **state)
+{
+	struct us_vm_config vm;
+	struct us_qemu_opts o;
+	struct us_qemu_argv a;
+
+	fill_vm(&vm);
+	strcpy(vm.disk, "/var/lib/vm1.img");
+	fill_opts(&o, US_QEMU_INCOMING, "/dev/shm/vm1-standby");
+	o.disk_sock = "/run/understudy/vm1-disk.sock";
+	assert_int_equal(us_qemu_build_argv(&vm, &o, "tcg", "/tmp/x.qmp", &a), 0);
+	assert_int_equal(find_pair(&a, "-drive", NULL), -1);
+	assert_true(find_pair(&a, "-blockdev", "driver=nbd,node-name=disk0,server.type=unix,"
+			      "server.path=/run/understudy/vm1-disk.sock,export=disk0") > 0);
+	assert_true(find_pair(&a, "-device", "virtio-blk-pci,drive=disk0") > 0);
+	us_qemu_argv_free(&a);
+	o.disk_sock = "/run/a,b.sock";
+	assert_int_equal(us_qemu_build_argv(&vm, &o, "tcg", "/tmp/x.qmp", &a), -EINVAL);
+	us_qemu_argv_free(&a);
+}
+
 static void test_comma_in_path_refused(void **state)
 {
 	struct us_vm_config vm;
@@ -255,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_optional_parts_left_out),
 		cmocka_unit_test(test_comma_in_path_refused),
 		cmocka_unit_test(test_pick_accel),
+		cmocka_unit_test(test_disk_through_nbd),
 		cmocka_unit_test_setup_teardown(test_missing_binary, make_run_dir, remove_run_dir),
 	};
 	int rc;
