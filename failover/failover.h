@@ -75,6 +75,7 @@ struct us_promote_args {
 	const void *devstate;		/* committed device state */
 	size_t devstate_len;
 	int announce;			/* the VM has a NIC: announce-self after cont */
+	int disk_fd;			/* the replica image, synced before cont; -1: none */
 	int timeout_ms;
 };
 

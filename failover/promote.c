@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "failover/failover.h"
 #include "replicator/devstate.h"
@@ -50,6 +51,13 @@ int us_failover_promote(const struct us_promote_args *a)
 	char err[256] = "";
 	int rc;
 
+	/* Flushes the guest saw acknowledged may be in this host's page cache only. */
+	if (a->disk_fd >= 0 && fdatasync(a->disk_fd) < 0) {
+		rc = -errno;
+		us_log(LOG_CRIT, US_TAG_FAILOVER, "cannot sync the replica image to stable storage: "
+		       "%s", strerror(-rc));
+		return rc;
+	}
 	rc = us_devstate_restore(a->qmp, a->sock_path, a->devstate, a->devstate_len, a->timeout_ms);
 	if (rc < 0) {
 		us_log(LOG_CRIT, US_TAG_FAILOVER, "the parked QEMU could not load the device state: %s",

@@ -22,6 +22,8 @@ struct us_config {
 	unsigned connect_timeout_ms;	/* primary: give up waiting for a standby */
 	uint64_t staging_max;		/* bytes; 0 = the guest's RAM size */
 	uint64_t devstate_max;		/* bytes */
+	uint64_t disk_log_max;		/* primary: disk writes held in memory, bytes */
+	uint64_t disk_staging_max;	/* standby: one epoch's staged disk writes, bytes */
 	int devstate_xen;		/* capture with xen-save-devices-state */
 	int promote_auto;		/* standby promotes itself on stream loss */
 	int log_level;			/* LOG_ERR..LOG_DEBUG */

@@ -120,6 +120,7 @@ static int copy_pages(struct us_primary *p)
 	return 0;
 }
 
+/* On the wire, as in the checksum: pages, disk writes, device state. */
 static int queue_epoch(struct us_primary *p, const void *dev, size_t dev_len)
 {
 	struct us_epoch_end e = { .epoch = p->epoch, .pages = p->n_pages,
@@ -127,11 +128,15 @@ static int queue_epoch(struct us_primary *p, const void *dev, size_t dev_len)
 	size_t i;
 	int rc = 0;
 
-	XXH3_64bits_update(p->sum, dev, dev_len);
-	e.checksum = XXH3_64bits_digest(p->sum);
 	for (i = 0; i < p->n_chunks && rc == 0; i++)
 		rc = us_transport_send_pages(p->tx, p->epoch, p->chunks[i].first,
 					     p->chunks[i].count, p->sendbuf + p->chunks[i].off);
+	if (rc == 0)
+		rc = us_pdisk_send(&p->disk, p->tx, p->epoch, p->sum);
+	e.disk_writes = p->disk.n_writes;
+	e.disk_bytes = p->disk.n_bytes;
+	XXH3_64bits_update(p->sum, dev, dev_len);
+	e.checksum = XXH3_64bits_digest(p->sum);
 	if (rc == 0)
 		rc = us_transport_send_devstate(p->tx, p->epoch, dev, dev_len);
 	if (rc == 0)
@@ -213,6 +218,8 @@ static void on_stopped(void *opaque, json_t *ret, const char *err)
 	p->cur.stop_us = t - p->cur.stop_us;
 	if (p->relay)
 		us_relay_seal(p->relay, p->epoch);	/* output so far is epoch n's */
+	us_pdisk_cut(&p->disk);			/* writes so far are epoch n's: stop drained them */
+	us_primary_watch_disk(p);
 	rc = us_devstate_capture(p->dev, on_devstate, p);
 	if (rc < 0) {
 		fatal(p, "migrate", strerror(-rc));
@@ -221,6 +228,7 @@ static void on_stopped(void *opaque, json_t *ret, const char *err)
 	if (p->epoch > 0) {
 		XXH3_64bits_reset(p->sum);
 		p->n_pages = p->n_page_bytes = 0;
+		us_pdisk_epoch_reset(&p->disk);
 	}
 	us_runs_clear(&p->runs);
 	rc = us_dirty_scan(p->dirty, &p->runs);

@@ -9,6 +9,7 @@ libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
 	replicator/ctl.c replicator/ctl.h \
 	replicator/primary_int.h replicator/primary.h \
 	replicator/epoch.c replicator/loss.c replicator/primary.c \
+	replicator/pdisk.c replicator/pdisk.h \
 	replicator/standby.c replicator/standby.h \
 	replicator/vmnet.c replicator/vmnet.h
 

@@ -16,7 +16,7 @@ static const char *const tag_names[US_TAG_MAX] = {
 	[US_TAG_DIRTY] = "dirty", [US_TAG_PROTO] = "proto", [US_TAG_NET] = "net",
 	[US_TAG_PRIMARY] = "primary", [US_TAG_STANDBY] = "standby",
 	[US_TAG_FAILOVER] = "failover", [US_TAG_RDMA] = "rdma", [US_TAG_HB] = "heartbeat",
-	[US_TAG_CTL] = "ctl",
+	[US_TAG_CTL] = "ctl", [US_TAG_DISK] = "disk",
 };
 
 static int blackbox_on;

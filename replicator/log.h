@@ -22,6 +22,7 @@ enum us_log_tag {
 	US_TAG_RDMA,
 	US_TAG_HB,
 	US_TAG_CTL,
+	US_TAG_DISK,
 	US_TAG_MAX
 };
 

@@ -95,6 +95,7 @@ static void drop_stream(struct us_primary *p, const char *why)
 	       : "the grace period ends");
 	us_transport_free(p->tx);
 	p->tx = NULL;
+	us_pdisk_unreplicated(&p->disk);
 	if (p->phase != PH_CHECKPOINT && p->phase != PH_PAUSED)
 		p->phase = PH_DEGRADED;
 	if (p->pause_req) {

@@ -8,6 +8,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,11 +76,18 @@ static int sync_batch(struct us_primary *p)
 
 static void sync_continue(struct us_primary *p)
 {
+	int rc;
+
 	if (p->sync_next < p->ram.size / US_PROTO_PAGE_SIZE) {
 		if (sync_batch(p) < 0)
 			us_primary_lost_standby(p, "cannot queue initial sync pages");
 		return;
 	}
+	rc = us_pdisk_on(&p->disk) ? us_pdisk_sync_step(&p->disk, p->tx, p->sum) : 0;
+	if (rc < 0)
+		us_primary_lost_standby(p, "cannot queue initial sync disk blocks");
+	if (rc != 0)
+		return;	/* more on the next drain */
 	us_log(LOG_NOTICE, US_TAG_PRIMARY, "initial sync streamed in %lu ms; taking epoch 0",
 	       (unsigned long)(now_ms() - p->sync_started_ms));
 	us_epoch_start(p);
@@ -100,6 +108,8 @@ static void on_guest_started(void *opaque, json_t *ret, const char *err)
 	p->sync_last_pct = -10;
 	XXH3_64bits_reset(p->sum);
 	p->n_pages = p->n_page_bytes = 0;
+	us_pdisk_epoch_reset(&p->disk);
+	p->disk.sync_next = p->disk.sync_bytes = 0;
 	sync_continue(p);
 }
 
@@ -115,6 +125,7 @@ static int on_hello_ok(struct us_primary *p, const struct us_msg_hdr *h, const v
 		return 1;
 	}
 	p->staging_max = ok.staging_max;
+	us_pdisk_record(&p->disk, 1);	/* before the guest runs: the sync covers the rest */
 	us_log(LOG_NOTICE, US_TAG_PRIMARY, "standby %s accepted VM '%s'; starting the initial sync",
 	       us_transport_peer(p->tx), p->cfg->vm.name);
 	if (us_qmp_send(p->qmp, "cont", NULL, on_guest_started, p) < 0)
@@ -260,6 +271,7 @@ static void send_hello(struct us_primary *p)
 
 	snprintf(h.vm_name, sizeof(h.vm_name), "%s", p->cfg->vm.name);
 	snprintf(h.accel, sizeof(h.accel), "%s", p->cfg->vm.accel);
+	h.disk_size = us_pdisk_size(&p->disk);
 	us_transport_set_cbs(p->tx, &cbs, p);
 	us_transport_set_vm(p->tx, p->vm_id);
 	p->phase = PH_HANDSHAKE;
@@ -310,6 +322,8 @@ static json_t *status_json(struct us_primary *p)
 		us_vmnet_status(p->relay, o);
 		us_primary_loss_status(p, o);
 		json_object_set_new(o, "accel", json_string(p->cfg->vm.accel));
+		if (us_pdisk_on(&p->disk))
+			json_object_set_new(o, "disk", us_pdisk_status(&p->disk));
 		json_object_set_new(o, "checks", us_check_daemon_status(p->cfg, "primary"));
 	}
 	return o;
@@ -381,6 +395,47 @@ static int up_checks(struct us_primary *p)
 	return rc;
 }
 
+/* The write log filled past its high-water mark: checkpoint now, not at the timer. */
+static int32_t on_disk_high_water(int32_t fd, int32_t revents, void *data)
+{
+	struct us_primary *p = data;
+
+	qb_loop_poll_del(p->loop, fd);	/* readable until the cut: re-armed after it */
+	p->disk_polled = 0;
+	if (p->phase == PH_IDLE) {
+		qb_loop_timer_del(p->loop, p->timer);
+		us_epoch_start(p);
+	}
+	return 0;
+}
+
+void us_primary_watch_disk(struct us_primary *p)
+{
+	if (!p->disk.wlog || p->disk_polled)
+		return;
+	if (qb_loop_poll_add(p->loop, QB_LOOP_HIGH, us_wlog_fd(p->disk.wlog), POLLIN, p,
+			     on_disk_high_water) == 0)
+		p->disk_polled = 1;
+}
+
+static int up_disk(struct us_primary *p)
+{
+	int rc = us_pdisk_up(&p->disk, p->cfg->vm.disk, p->cfg->vm.run_dir, p->cfg->vm.name,
+			     p->cfg->disk_log_max ? p->cfg->disk_log_max : US_PDISK_LOG_MAX);
+
+	if (rc == 0)
+		us_primary_watch_disk(p);
+	return rc;
+}
+
+static void down_disk(struct us_primary *p)
+{
+	if (p->disk_polled)
+		qb_loop_poll_del(p->loop, us_wlog_fd(p->disk.wlog));
+	p->disk_polled = 0;
+	us_pdisk_down(&p->disk);
+}
+
 static int up_ram(struct us_primary *p)
 {
 	char path[PATH_MAX];
@@ -414,6 +469,7 @@ static int up_qemu(struct us_primary *p)
 	if (rc < 0)
 		return rc;
 	o.netdev_sock = p->relay ? p->net_sock : NULL;
+	o.disk_sock = us_pdisk_on(&p->disk) ? p->disk.sock : NULL;
 
 	snprintf(serial, sizeof(serial), "%s/%s.serial", p->cfg->vm.run_dir, p->cfg->vm.name);
 	p->qemu = us_qemu_start(&p->cfg->vm, &o);
@@ -521,6 +577,7 @@ struct stage {
 static const struct stage stages[] = {
 	{ "checks", up_checks, NULL },
 	{ "guest RAM file", up_ram, down_ram },
+	{ "disk and its NBD server", up_disk, down_disk },
 	{ "QEMU", up_qemu, down_qemu },
 	{ "QMP and device state", up_qmp, down_qmp },
 	{ "dirty tracking", up_dirty, down_dirty },

@@ -21,6 +21,7 @@
 #include "replicator/dirty.h"
 #include "replicator/qemu.h"
 #include "replicator/qmp.h"
+#include "replicator/pdisk.h"
 #include "replicator/ramfile.h"
 #include "replicator/runs.h"
 #include "netbuf/relay.h"
@@ -69,6 +70,8 @@ struct us_primary {
 	struct us_ctl *ctl;
 	struct us_transport *tx;
 	struct us_relay *relay;	/* NULL when the VM has no NIC */
+	struct us_pdisk disk;	/* the replicated disk, if [vm] disk is set */
+	int disk_polled;	/* the write log's high-water fd is polled */
 	char net_sock[PATH_MAX];
 	uint64_t vm_id;
 
@@ -137,6 +140,7 @@ void us_primary_loss_status(const struct us_primary *p, json_t *o);
 int us_primary_degrade(struct us_primary *p, char *why, size_t len);
 
 /* primary.c */
+void us_primary_watch_disk(struct us_primary *p);
 void us_primary_epoch_sent(struct us_primary *p);
 void us_primary_stats(struct us_primary *p, struct epoch_times *t);
 

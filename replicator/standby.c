@@ -31,6 +31,8 @@
 #include "replicator/ctl.h"
 #include "replicator/devstate.h"
 #include "check/daemon.h"
+#include "disk/image.h"
+#include "disk/nbd.h"
 #include "replicator/log.h"
 #include "replicator/qemu.h"
 #include "replicator/qmp.h"
@@ -60,6 +62,9 @@ struct us_standby {
 	struct us_listener *listener;
 	struct us_relay *relay;		/* NULL when the VM has no NIC */
 	char net_sock[PATH_MAX];
+	struct us_image *img;		/* the replica image, NULL without [vm] disk */
+	struct us_nbd *nbd;		/* serves it to the parked (later, running) QEMU */
+	char disk_sock[PATH_MAX];
 	struct us_transport *tx;
 	qb_loop_timer_handle liveness;
 	uint64_t lost_ms;		/* when the stream was lost */
@@ -127,7 +132,9 @@ static void log_verdict(struct us_standby *s, enum us_verdict v, const char *why
 static int do_promote(struct us_standby *s, char *why, size_t whylen)
 {
 	struct us_promote_args a = { .qmp = s->qmp, .sock_path = s->dev_sock,
-				     .announce = s->cfg->vm.mac[0] != 0, .timeout_ms = 10000 };
+				     .announce = s->cfg->vm.mac[0] != 0, .timeout_ms = 10000,
+				     .disk_fd = s->img ? us_image_fd(s->img) : -1 };
+	struct us_receiver_stats st;
 	uint64_t t0 = now_ms(), epoch = committed(s);
 	int rc;
 
@@ -138,6 +145,12 @@ static int do_promote(struct us_standby *s, char *why, size_t whylen)
 		us_receiver_reset(s->rx);
 	}
 	a.devstate = us_receiver_devstate(s->rx, &a.devstate_len);
+	us_receiver_stats(s->rx, &st);
+	if (st.disk_failed) {
+		snprintf(why, whylen, "promotion refused: an acknowledged epoch never reached the "
+			 "replica image (see the log): its disk is not the committed one");
+		return -EIO;
+	}
 	rc = us_failover_promote(&a);
 	if (rc < 0) {
 		snprintf(why, whylen, "promotion failed: %s", strerror(-rc));
@@ -378,6 +391,37 @@ static void down_ram(struct us_standby *s)
 	us_ramfile_close(&s->ram, 1);
 }
 
+static void down_disk(struct us_standby *s)
+{
+	us_nbd_stop(s->nbd);
+	s->nbd = NULL;
+	us_image_close(s->img);
+	s->img = NULL;
+}
+
+/* The replica image, served to the parked QEMU (which only reads it once running). */
+static int up_disk(struct us_standby *s)
+{
+	int rc;
+
+	if (!s->cfg->vm.disk[0])
+		return 0;
+	rc = us_image_open(s->cfg->vm.disk, &s->img);
+	if (rc < 0)
+		return rc;
+	snprintf(s->disk_sock, sizeof(s->disk_sock), "%s/%s-disk.sock", s->cfg->vm.run_dir,
+		 s->cfg->vm.name);
+	s->nbd = us_nbd_start(s->disk_sock, "disk0", us_image_fd(s->img), us_image_size(s->img),
+			      NULL, NULL);
+	if (s->nbd)
+		return 0;
+	rc = -errno;
+	us_log(LOG_CRIT, US_TAG_STANDBY, "cannot serve the replica image %s on %s: %s",
+	       s->cfg->vm.disk, s->disk_sock, strerror(-rc));
+	down_disk(s);
+	return rc;
+}
+
 static void down_qemu(struct us_standby *s)
 {
 	us_qmp_free(s->qmp);
@@ -401,6 +445,7 @@ static int up_qemu(struct us_standby *s)
 	if (rc < 0)
 		return rc;
 	o.netdev_sock = s->relay ? s->net_sock : NULL;
+	o.disk_sock = s->nbd ? s->disk_sock : NULL;
 
 	snprintf(serial, sizeof(serial), "%s/%s.serial", s->cfg->vm.run_dir, s->cfg->vm.name);
 	snprintf(s->dev_sock, sizeof(s->dev_sock), "%s/%s-incoming.sock", s->cfg->vm.run_dir,
@@ -424,6 +469,10 @@ static int up_receiver(struct us_standby *s)
 		.staging_max = s->cfg->staging_max ? s->cfg->staging_max
 			       : s->cfg->vm.mem_bytes + s->cfg->vm.mem_bytes / 128,
 		.devstate_max = s->cfg->devstate_max,
+		.disk_fd = s->img ? us_image_fd(s->img) : -1,
+		.disk_size = s->img ? us_image_size(s->img) : 0,
+		.disk_staging_max = s->cfg->disk_staging_max ? s->cfg->disk_staging_max
+				    : US_STANDBY_DISK_STAGING,
 	};
 
 	s->rx = us_receiver_new(&rc, &ops, s);
@@ -502,6 +551,7 @@ struct stage {
 static const struct stage stages[] = {
 	{ "checks", up_checks, NULL },
 	{ "replica RAM file", up_ram, down_ram },
+	{ "replica disk and its NBD server", up_disk, down_disk },
 	{ "parked QEMU", up_qemu, down_qemu },
 	{ "receiver", up_receiver, down_receiver },
 	{ "control channel", up_ctl, down_ctl },

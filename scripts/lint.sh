@@ -13,7 +13,7 @@ cfg=()
 if ! cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	--inline-suppr --std=c11 -I. "${cfg[@]}" -D_GNU_SOURCE -DHAVE_RDMA=1 \
 	--suppress=missingIncludeSystem --suppress=unknownMacro \
-	check replicator rdma netbuf heartbeat failover tests bench guest; then
+	check disk replicator rdma netbuf heartbeat failover tests bench guest; then
 	echo "lint: cppcheck found the problems above" >&2
 	rc=1
 fi

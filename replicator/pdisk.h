@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The primary's disk: the image, the NBD server QEMU uses as the VM's disk,
+ * and the write log that turns its writes into each epoch's DISK messages
+ * (see pdisk.c for the order of things).
+ */
+#ifndef US_PDISK_H
+#define US_PDISK_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <xxhash.h>
+
+#include "disk/wlog.h"
+#include "rdma/transport.h"
+#include "replicator/proto.h"
+
+#define US_PDISK_LOG_MAX (64ull << 20) /* default [replication] disk_log_max */
+
+struct us_image;
+struct us_nbd;
+
+struct us_pdisk {
+	struct us_image *img; /* NULL: the VM has no disk */
+	struct us_nbd *nbd;
+	struct us_wlog *wlog;
+	char sock[PATH_MAX];	    /* the NBD server's socket, for QEMU */
+	struct us_wlog_batch batch; /* the epoch being sent (borrowed by the transport) */
+	uint64_t n_writes, n_bytes; /* DISK messages and body bytes of the epoch */
+	uint64_t sync_next;	    /* initial sync: next byte of the image to send */
+	char *sync_buf;		    /* initial sync: blocks in flight */
+	uint64_t sent_bytes;	    /* disk bytes sent since start (status) */
+	uint64_t sync_bytes;	    /* of which the initial sync's */
+};
+
+/** Open [vm] disk and serve it on RUN_DIR/NAME-disk.sock. @return 0 or -errno, logged. */
+int us_pdisk_up(struct us_pdisk *d, const char *image, const char *run_dir, const char *vm,
+		uint64_t log_max);
+
+/** Stop serving and close; safe on a disk never brought up. */
+void us_pdisk_down(struct us_pdisk *d);
+
+/** @return 1 if the VM has a replicated disk. */
+int us_pdisk_on(const struct us_pdisk *d);
+
+/** @return the image size in bytes, 0 without a disk. */
+uint64_t us_pdisk_size(const struct us_pdisk *d);
+
+/** Record writes from now on (a standby is being synced), or stop and drop them. */
+void us_pdisk_record(struct us_pdisk *d, int on);
+
+/** The standby is gone: stop recording, free what the transport held. */
+void us_pdisk_unreplicated(struct us_pdisk *d);
+
+/** Guest stopped for a checkpoint: free the sent batch, take the epoch's writes. */
+void us_pdisk_cut(struct us_pdisk *d);
+
+/**
+ * Queue the cut writes as DISK messages of @epoch, hashing each body into
+ * @sum in wire order. @return 0 or -errno.
+ */
+int us_pdisk_send(struct us_pdisk *d, struct us_transport *tx, uint64_t epoch, XXH3_state_t *sum);
+
+/**
+ * Initial sync: queue the next blocks of the image (read while the guest
+ * runs; the write log orders later writes after them) as epoch 0.
+ * @return 1 while more remains, 0 when the whole image was queued, -errno.
+ */
+int us_pdisk_sync_step(struct us_pdisk *d, struct us_transport *tx, XXH3_state_t *sum);
+
+/** @return {size, sync_bytes, sent_bytes, log_open_bytes, log_held_bytes, log_waits}. */
+json_t *us_pdisk_status(struct us_pdisk *d);
+
+/** Start of a new epoch's accounting (n_writes, n_bytes). */
+void us_pdisk_epoch_reset(struct us_pdisk *d);
+
+#endif
