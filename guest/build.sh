@@ -2,12 +2,16 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Builds the demo guest once and caches it outside the source tree: Debian's
 # kernel (fetch-kernel.sh) plus an initramfs (mkinitramfs.sh) of static
-# busybox, guest/init, virtio_net with its dependencies, and the workloads
-# counter, dirtier and service compiled here with gcc -static. The cache
-# holds the kernel (vmlinux), initrd.img and guest.env (US_GUEST_KERNEL=...,
-# US_GUEST_INITRD=..., US_GUEST_KERNEL_VERSION=...), which is
-# also printed on stdout, so `eval "$(guest/build.sh)"` sets the variables.
-# Rebuilds only when the guest sources change (guest.stamp holds their hash).
+# busybox, guest/init, the modules below with their dependencies (virtio_net
+# for the NIC; virtio_blk, ext4 and crc32c_generic, which ext4's and jbd2's
+# metadata checksums ask the crypto API for, for the disk workloads), and the
+# workloads counter, dirtier, service, ledger and fswriter compiled here
+# with gcc -static. The cache holds the kernel (vmlinux), initrd.img and
+# guest.env (US_GUEST_KERNEL=..., US_GUEST_INITRD=...,
+# US_GUEST_KERNEL_VERSION=...), which is also printed on stdout, so
+# `eval "$(guest/build.sh)"` sets the variables. Rebuilds only when the guest
+# sources change (guest.stamp holds their hash: a new or edited workload,
+# module list or init rebuilds the initramfs by itself).
 # Usage: build.sh [--cache DIR] [--force]
 set -euo pipefail
 
@@ -23,8 +27,8 @@ while [ $# -gt 0 ]; do
 	*) die "usage: build.sh [--cache DIR] [--force]" ;;
 	esac
 done
-WORKLOADS="counter dirtier service"
-MODULES="virtio_net virtio_pci"
+WORKLOADS="counter dirtier service ledger fswriter"
+MODULES="virtio_net virtio_pci virtio_blk ext4 crc32c_generic"
 
 # sources_hash: what the image is made from, hashed.
 sources_hash() {
@@ -42,14 +46,25 @@ check_tools() {
 		die "static busybox missing: install the Debian package busybox-static"
 }
 
+# workload_sources NAME: the files NAME is linked from, beside workload.c.
+workload_sources() {
+	case $1 in
+	ledger) echo "ledger.c ledger_format.c lineserver.c" ;;
+	*) echo "$1.c" ;;
+	esac
+}
+
 # compile_workloads DIR: the static workload binaries into DIR.
 compile_workloads() {
-	local out=$1 w
+	local out=$1 w f srcs
 	echo "/* guest workloads need no configure results */" > "$out/config.h"
 	for w in $WORKLOADS; do
+		srcs=()
+		for f in $(workload_sources "$w") workload.c; do
+			srcs+=("$srcdir/$f")
+		done
 		gcc -static -O2 -s -std=gnu11 -Wall -Wextra -D_GNU_SOURCE \
-			-I"$out" -I"$srcdir/.." -o "$out/$w" \
-			"$srcdir/$w.c" "$srcdir/workload.c" ||
+			-I"$out" -I"$srcdir/.." -o "$out/$w" "${srcs[@]}" ||
 			die "compiling the $w workload failed"
 	done
 }

@@ -35,3 +35,10 @@ EXTRA_DIST += tests/lab tests/lib/lab.sh tests/lib/common.sh tests/integration/b
 
 # The LAN frame counter the takeover tests use to see the guest's RARP announce.
 noinst_PROGRAMS += tests/tools/framecap
+
+# The guest's disk workloads (ledger, fswriter) on a raw image under plain
+# QEMU, and the host's checker of the ledger's records.
+noinst_PROGRAMS += tests/tools/ledgercheck
+tests_tools_ledgercheck_SOURCES = tests/tools/ledgercheck.c guest/ledger_format.c guest/ledger.h
+TESTS += tests/integration/guest_disk.sh
+EXTRA_DIST += tests/integration/guest_disk.sh
