@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The primary's write log: guest disk writes cut into epochs, bounded.
-libunderstudy_a_SOURCES += disk/wlog.c disk/wlog.h
+libunderstudy_a_SOURCES += disk/wlog.c disk/wlog.h disk/blockhash.c disk/blockhash.h \
+	disk/hashsend.c disk/hashsend.h
 
 check_PROGRAMS += tests/unit/test_wlog
 TESTS += tests/unit/test_wlog

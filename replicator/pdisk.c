@@ -5,7 +5,9 @@
  * the write log. The order of things:
  *
  *   HELLO_OK        the log starts recording (the guest has not run yet)
- *   initial sync    the whole image, read while the guest runs, as epoch 0
+ *   DISK_HASHES     the standby's SHA-256 of each 64 KiB block of its image
+ *   initial sync    every block whose hash differs (a returning host's image
+ *                   differs little), read while the guest runs, as epoch 0
  *                   DISK messages after the RAM pages
  *   checkpoint n    QMP stop (QEMU drained its disk) ─▶ cut the log: the
  *                   epoch's writes, sent after its pages, before its device
@@ -22,13 +24,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "disk/blockhash.h"
 #include "disk/image.h"
 #include "disk/nbd.h"
 #include "replicator/log.h"
 #include "replicator/pdisk.h"
 
-#define SYNC_CHUNK US_PROTO_MAX_DISK_CHUNK
-#define SYNC_CHUNKS 16 /* 16 MiB in flight */
+#define SYNC_BLOCKS 256 /* hash blocks in flight: 16 MiB */
 
 static void on_wrote(void *opaque, enum us_nbd_change kind, uint64_t offset, uint64_t length,
 		     const void *data)
@@ -56,9 +58,10 @@ int us_pdisk_up(struct us_pdisk *d, const char *image, const char *run_dir, cons
 	if (rc < 0)
 		return rc;
 	d->wlog = us_wlog_new(log_max / 2, log_max);
-	d->sync_buf = malloc((size_t)SYNC_CHUNK * SYNC_CHUNKS);
+	d->sync_buf = malloc((size_t)US_PROTO_HASH_BLOCK * SYNC_BLOCKS);
+	d->peer_hashes = malloc(us_blockhash_blocks(us_image_size(d->img)) * US_PROTO_HASH_LEN);
 	snprintf(d->sock, sizeof(d->sock), "%s/%s-disk.sock", run_dir, vm);
-	if (d->wlog && d->sync_buf)
+	if (d->wlog && d->sync_buf && d->peer_hashes)
 		d->nbd = us_nbd_start(d->sock, "disk0", us_image_fd(d->img), us_image_size(d->img),
 				      &nbd_ops, d);
 	if (d->nbd)
@@ -80,6 +83,10 @@ void us_pdisk_down(struct us_pdisk *d)
 	d->wlog = NULL;
 	free(d->sync_buf);
 	d->sync_buf = NULL;
+	free(d->peer_hashes);
+	d->peer_hashes = NULL;
+	free(d->peer_hashes);
+	d->peer_hashes = NULL;
 	us_image_close(d->img);
 	d->img = NULL;
 }
@@ -158,17 +165,27 @@ int us_pdisk_send(struct us_pdisk *d, struct us_transport *tx, uint64_t epoch, X
 	return 0;
 }
 
-static int read_block(struct us_pdisk *d, char *buf, uint64_t off, size_t len)
+void us_pdisk_new_peer(struct us_pdisk *d)
 {
-	ssize_t n = pread(us_image_fd(d->img), buf, len, (off_t)off);
+	d->peer_got = 0;
+	d->sync_next = d->sync_bytes = d->sync_skipped = 0;
+}
 
-	if (n == (ssize_t)len)
-		return 0;
-	us_log(LOG_ERR, US_TAG_PRIMARY,
-	       "cannot read the disk image at %lu for the initial "
-	       "sync: %s",
-	       (unsigned long)off, n < 0 ? strerror(errno) : "short read");
-	return n < 0 ? -errno : -EIO;
+int us_pdisk_take_hashes(struct us_pdisk *d, const struct us_disk_hashes *m)
+{
+	uint64_t blocks = us_blockhash_blocks(us_pdisk_size(d));
+
+	if (!d->img || m->first != d->peer_got || m->count > blocks - m->first)
+		return -EBADMSG; /* in order, once each, inside the image */
+	memcpy(d->peer_hashes + m->first * US_PROTO_HASH_LEN, m->hashes,
+	       (size_t)m->count * US_PROTO_HASH_LEN);
+	d->peer_got += m->count;
+	return 0;
+}
+
+int us_pdisk_hashes_ready(const struct us_pdisk *d)
+{
+	return !d->img || d->peer_got == us_blockhash_blocks(us_pdisk_size(d));
 }
 
 static int all_zero(const char *p, size_t len)
@@ -176,44 +193,73 @@ static int all_zero(const char *p, size_t len)
 	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
 }
 
-/* One block of the initial sync: its bytes, or ZEROES for a block of zeroes. */
-static int sync_block(struct us_pdisk *d, struct us_transport *tx, XXH3_state_t *sum, char *buf,
-		      uint64_t len)
+/* Queue one block of the initial sync: its bytes, or ZEROES for zeroes. */
+static int send_block(struct us_pdisk *d, struct us_transport *tx, XXH3_state_t *sum, uint64_t off,
+		      const char *buf, uint64_t len)
 {
-	uint32_t kind;
-	int rc = read_block(d, buf, d->sync_next, len);
+	uint32_t kind = all_zero(buf, len) ? US_DISK_ZEROES : US_DISK_WRITE;
+	int rc = us_transport_send_disk(tx, 0, off, kind, kind == US_DISK_WRITE ? buf : NULL, len);
 
 	if (rc < 0)
 		return rc;
-	kind = all_zero(buf, len) ? US_DISK_ZEROES : US_DISK_WRITE;
-	rc = us_transport_send_disk(tx, 0, d->sync_next, kind, kind == US_DISK_WRITE ? buf : NULL,
-				    len);
-	if (rc < 0)
-		return rc;
-	account(d, sum, d->sync_next, len, kind, buf);
+	account(d, sum, off, len, kind, buf);
 	d->sync_bytes += kind == US_DISK_WRITE ? len : 0;
-	d->sync_next += len;
+	return 1;
+}
+
+/* One block: nothing if the standby holds it already. @return 1 if queued, 0, -errno. */
+static int sync_block(struct us_pdisk *d, struct us_transport *tx, XXH3_state_t *sum, char *buf,
+		      int64_t *len)
+{
+	uint64_t block = d->sync_next / US_PROTO_HASH_BLOCK;
+	unsigned char hash[US_PROTO_HASH_LEN];
+
+	*len = us_blockhash_read(us_image_fd(d->img), us_pdisk_size(d), block, buf, hash);
+	if (*len < 0) {
+		us_log(LOG_ERR, US_TAG_PRIMARY,
+		       "cannot read the disk image at %lu for the initial "
+		       "sync: %s",
+		       (unsigned long)d->sync_next, strerror((int)-*len));
+		return (int)*len;
+	}
+	if (memcmp(hash, d->peer_hashes + block * US_PROTO_HASH_LEN, sizeof(hash)) != 0)
+		return send_block(d, tx, sum, d->sync_next, buf, *len);
+	d->sync_skipped += *len;
 	return 0;
 }
 
+/*
+ * Up to SYNC_BLOCKS blocks. A step that found every block on the standby
+ * already sends its last one anyway (1/256 of what it skipped): the stream
+ * must not fall silent, or the standby's liveness check would end it, and
+ * the next step is driven by this one's drain.
+ */
 int us_pdisk_sync_step(struct us_pdisk *d, struct us_transport *tx, XXH3_state_t *sum)
 {
-	uint64_t size = us_pdisk_size(d), len;
-	int i, rc;
+	uint64_t size = us_pdisk_size(d), last = 0;
+	int i, rc, queued = 0;
+	int64_t len = 0;
+	char *buf = d->sync_buf;
 
 	if (d->sync_next >= size)
 		return 0;
-	for (i = 0; i < SYNC_CHUNKS && d->sync_next < size; i++) {
-		len = size - d->sync_next < SYNC_CHUNK ? size - d->sync_next : SYNC_CHUNK;
-		rc = sync_block(d, tx, sum, d->sync_buf + (size_t)i * SYNC_CHUNK, len);
+	for (i = 0; i < SYNC_BLOCKS && d->sync_next < size; i++) {
+		buf = d->sync_buf + (size_t)i * US_PROTO_HASH_BLOCK;
+		rc = sync_block(d, tx, sum, buf, &len);
 		if (rc < 0)
 			return rc;
+		queued += rc;
+		last = d->sync_next;
+		d->sync_next += len;
 	}
+	if (!queued && send_block(d, tx, sum, last, buf, len) < 0)
+		return -EIO;
 	if (d->sync_next >= size)
 		us_log(LOG_NOTICE, US_TAG_PRIMARY,
-		       "initial sync of the disk: %lu MiB queued, %lu MiB "
-		       "of it data (the rest zeroes)",
-		       (unsigned long)(size >> 20), (unsigned long)(d->sync_bytes >> 20));
+		       "initial sync of the disk: %lu MiB image, %lu KiB "
+		       "sent, %lu MiB already on the standby",
+		       (unsigned long)(size >> 20), (unsigned long)(d->sync_bytes >> 10),
+		       (unsigned long)(d->sync_skipped >> 20));
 	return d->sync_next < size;
 }
 
@@ -222,8 +268,9 @@ json_t *us_pdisk_status(struct us_pdisk *d)
 	uint64_t open = 0, held = 0, waits = 0;
 
 	us_wlog_stats(d->wlog, &open, &held, &waits);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "size", (json_int_t)us_pdisk_size(d),
-			 "sync_bytes", (json_int_t)d->sync_bytes, "sent_bytes",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "size",
+			 (json_int_t)us_pdisk_size(d), "sync_bytes", (json_int_t)d->sync_bytes,
+			 "sync_skipped_bytes", (json_int_t)d->sync_skipped, "sent_bytes",
 			 (json_int_t)d->sent_bytes, "log_open_bytes", (json_int_t)open,
 			 "log_held_bytes", (json_int_t)held, "log_waits", (json_int_t)waits);
 }

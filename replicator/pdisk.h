@@ -32,6 +32,9 @@ struct us_pdisk {
 	char *sync_buf;		    /* initial sync: blocks in flight */
 	uint64_t sent_bytes;	    /* disk bytes sent since start (status) */
 	uint64_t sync_bytes;	    /* of which the initial sync's */
+	uint64_t sync_skipped;	    /* image bytes the standby held already */
+	unsigned char *peer_hashes; /* the standby's block hashes (DISK_HASHES) */
+	uint64_t peer_got;	    /* hashes received on this connection */
 };
 
 /** Open [vm] disk and serve it on RUN_DIR/NAME-disk.sock. @return 0 or -errno, logged. */
@@ -69,7 +72,25 @@ int us_pdisk_send(struct us_pdisk *d, struct us_transport *tx, uint64_t epoch, X
  */
 int us_pdisk_sync_step(struct us_pdisk *d, struct us_transport *tx, XXH3_state_t *sum);
 
-/** @return {size, sync_bytes, sent_bytes, log_open_bytes, log_held_bytes, log_waits}. */
+/** A new standby connection: forget the last one's hashes, restart the sync. */
+void us_pdisk_new_peer(struct us_pdisk *d);
+
+/** Take a DISK_HASHES message. @return 0, or -EBADMSG (out of range, repeated). */
+int us_pdisk_take_hashes(struct us_pdisk *d, const struct us_disk_hashes *m);
+
+/** @return 1 once the standby's hash of every block is in. */
+int us_pdisk_hashes_ready(const struct us_pdisk *d);
+
+/** A new standby connection: forget the last one's hashes, restart the sync. */
+void us_pdisk_new_peer(struct us_pdisk *d);
+
+/** Take a DISK_HASHES message. @return 0, or -EBADMSG (out of range, repeated). */
+int us_pdisk_take_hashes(struct us_pdisk *d, const struct us_disk_hashes *m);
+
+/** @return 1 once the standby's hash of every block is in. */
+int us_pdisk_hashes_ready(const struct us_pdisk *d);
+
+/** @return {size, sync_bytes, sync_skipped_bytes, sent_bytes, log_open_bytes, log_held_bytes, log_waits}. */
 json_t *us_pdisk_status(struct us_pdisk *d);
 
 /** Start of a new epoch's accounting (n_writes, n_bytes). */

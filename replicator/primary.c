@@ -83,6 +83,8 @@ static void sync_continue(struct us_primary *p)
 			us_primary_lost_standby(p, "cannot queue initial sync pages");
 		return;
 	}
+	if (!us_pdisk_hashes_ready(&p->disk))
+		return;	/* the standby's block hashes are still coming */
 	rc = us_pdisk_on(&p->disk) ? us_pdisk_sync_step(&p->disk, p->tx, p->sum) : 0;
 	if (rc < 0)
 		us_primary_lost_standby(p, "cannot queue initial sync disk blocks");
@@ -109,7 +111,6 @@ static void on_guest_started(void *opaque, json_t *ret, const char *err)
 	XXH3_64bits_reset(p->sum);
 	p->n_pages = p->n_page_bytes = 0;
 	us_pdisk_epoch_reset(&p->disk);
-	p->disk.sync_next = p->disk.sync_bytes = 0;
 	sync_continue(p);
 }
 
@@ -130,6 +131,21 @@ static int on_hello_ok(struct us_primary *p, const struct us_msg_hdr *h, const v
 	       us_transport_peer(p->tx), p->cfg->vm.name);
 	if (us_qmp_send(p->qmp, "cont", NULL, on_guest_started, p) < 0)
 		qb_loop_stop(p->loop);
+	return 0;
+}
+
+static int on_hashes(struct us_primary *p, const struct us_msg_hdr *h, const void *body)
+{
+	struct us_disk_hashes m;
+	char why[128];
+
+	if (us_proto_hashes_decode(body, h->len, &m, why, sizeof(why)) < 0 ||
+	    us_pdisk_take_hashes(&p->disk, &m) < 0) {
+		us_primary_lost_standby(p, "malformed or out-of-order DISK_HASHES");
+		return 1;
+	}
+	if (us_pdisk_hashes_ready(&p->disk) && p->phase == PH_SYNC && !us_transport_busy(p->tx))
+		sync_continue(p);
 	return 0;
 }
 
@@ -216,6 +232,8 @@ static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const vo
 		return 1;
 	}
 	switch (h->type) {
+	case US_MSG_DISK_HASHES:
+		return on_hashes(p, h, body);
 	case US_MSG_HELLO_OK:
 		return on_hello_ok(p, h, body);
 	case US_MSG_ACK:
@@ -272,6 +290,7 @@ static void send_hello(struct us_primary *p)
 	snprintf(h.vm_name, sizeof(h.vm_name), "%s", p->cfg->vm.name);
 	snprintf(h.accel, sizeof(h.accel), "%s", p->cfg->vm.accel);
 	h.disk_size = us_pdisk_size(&p->disk);
+	us_pdisk_new_peer(&p->disk);
 	us_transport_set_cbs(p->tx, &cbs, p);
 	us_transport_set_vm(p->tx, p->vm_id);
 	p->phase = PH_HANDSHAKE;

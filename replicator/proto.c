@@ -62,6 +62,13 @@ struct wire_disk {
 };
 _Static_assert(sizeof(struct wire_disk) == US_PROTO_DISK_DESC, "disk size");
 
+struct wire_hashes {
+	uint64_t first;
+	uint32_t count;
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct wire_hashes) == US_PROTO_HASHES_DESC, "hashes size");
+
 struct wire_epoch_end {
 	uint64_t pages;
 	uint64_t page_bytes;
@@ -76,7 +83,7 @@ static const char *const type_names[US_MSG_TYPE_MAX] = {
 	[US_MSG_HELLO] = "HELLO", [US_MSG_HELLO_OK] = "HELLO_OK",
 	[US_MSG_REFUSE] = "REFUSE", [US_MSG_PAGES] = "PAGES",
 	[US_MSG_DEVSTATE] = "DEVSTATE", [US_MSG_EPOCH_END] = "EPOCH_END",
-	[US_MSG_ACK] = "ACK", [US_MSG_DISK] = "DISK",
+	[US_MSG_ACK] = "ACK", [US_MSG_DISK] = "DISK", [US_MSG_DISK_HASHES] = "DISK_HASHES",
 };
 
 /* Fixed body sizes; 0 marks a variable-length body. */
@@ -138,6 +145,10 @@ static int check_len(const struct us_msg_hdr *h, char *why, size_t whylen)
 		return fail(why, whylen, "PAGES body length out of bounds");
 	if (h->type == US_MSG_DEVSTATE && (h->len == 0 || h->len > US_PROTO_MAX_DEVSTATE_CHUNK))
 		return fail(why, whylen, "DEVSTATE chunk length out of bounds");
+	if (h->type == US_MSG_DISK_HASHES &&
+	    (h->len < US_PROTO_HASHES_DESC ||
+	     h->len > US_PROTO_HASHES_DESC + US_PROTO_MAX_HASHES * US_PROTO_HASH_LEN))
+		return fail(why, whylen, "DISK_HASHES body length out of bounds");
 	if (h->type == US_MSG_DISK &&
 	    (h->len < US_PROTO_DISK_DESC || h->len > US_PROTO_DISK_DESC + US_PROTO_MAX_DISK_CHUNK))
 		return fail(why, whylen, "DISK body length out of bounds");
@@ -301,6 +312,34 @@ int us_proto_disk_decode(const void *in, size_t len, struct us_disk *m, char *wh
 	if (m->offset > UINT64_MAX - m->length)
 		return fail(why, whylen, "DISK range overflows");
 	m->data = m->kind == US_DISK_WRITE ? (const char *)in + sizeof(w) : NULL;
+	return 0;
+}
+
+size_t us_proto_hashes_desc_encode(void *out, uint64_t first, uint32_t count)
+{
+	struct wire_hashes w = { .first = htole64(first), .count = htole32(count) };
+
+	memcpy(out, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int us_proto_hashes_decode(const void *in, size_t len, struct us_disk_hashes *m, char *why,
+			   size_t whylen)
+{
+	struct wire_hashes w;
+
+	if (len < sizeof(w))
+		return fail(why, whylen, "DISK_HASHES shorter than its descriptor");
+	memcpy(&w, in, sizeof(w));
+	m->first = le64toh(w.first);
+	m->count = le32toh(w.count);
+	if (m->count == 0 || m->count > US_PROTO_MAX_HASHES)
+		return fail(why, whylen, "DISK_HASHES with a count of 0 or over the limit");
+	if (len != sizeof(w) + (size_t)m->count * US_PROTO_HASH_LEN)
+		return fail(why, whylen, "DISK_HASHES length does not match its count");
+	if (m->first > UINT64_MAX - m->count)
+		return fail(why, whylen, "DISK_HASHES range overflows");
+	m->hashes = (const unsigned char *)in + sizeof(w);
 	return 0;
 }
 

@@ -6,8 +6,11 @@
  *   HELLO(version, vm id, ram, page size, accel, disk size) ──▶
  *                                         ◀── HELLO_OK(committed epoch, staging cap)
  *                                             or REFUSE(code, reason) and close
+ *                                         ◀── DISK_HASHES(first, count) × n: SHA-256
+ *                                             of each block of the replica image
  *   epoch 0: PAGES × (all of RAM) ...     ──▶ written straight to the replica
- *            DISK × (image, guest writes) ──▶ written straight to the replica image
+ *            DISK × (the blocks whose hash differs, guest writes)
+ *                                         ──▶ written straight to the replica image
  *   epoch n: PAGES(first, count) + data   ──▶ staged
  *            DISK(offset, kind) + data    ──▶ staged (guest writes, in order)
  *            DEVSTATE(bytes) × k          ──▶ staged
@@ -33,6 +36,10 @@
 #define US_PROTO_MAX_BODY (US_PROTO_MAX_RUN * US_PROTO_PAGE_SIZE + 16)
 #define US_PROTO_DISK_DESC 16		/* offset u64, length u32, kind u32 */
 #define US_PROTO_MAX_DISK_CHUNK (1u << 20)	/* bytes of one DISK write */
+#define US_PROTO_HASH_BLOCK (64u << 10)	/* bytes of image one DISK_HASHES entry covers */
+#define US_PROTO_HASH_LEN 32		/* SHA-256 */
+#define US_PROTO_HASHES_DESC 16		/* first block u64, count u32, pad u32 */
+#define US_PROTO_MAX_HASHES 1024u	/* entries in one DISK_HASHES message */
 #define US_PROTO_NAME_MAX 48
 #define US_PROTO_ACCEL_MAX 8		/* "kvm", "tcg", NUL-terminated */
 
@@ -45,6 +52,7 @@ enum us_msg_type {
 	US_MSG_EPOCH_END = 6,
 	US_MSG_ACK = 7,
 	US_MSG_DISK = 8,
+	US_MSG_DISK_HASHES = 9,
 	US_MSG_TYPE_MAX
 };
 
@@ -103,6 +111,12 @@ struct us_disk {
 	const void *data;	/* US_DISK_WRITE: @length bytes in the body, else NULL */
 };
 
+struct us_disk_hashes {
+	uint64_t first;		/* block number (US_PROTO_HASH_BLOCK bytes each) */
+	uint32_t count;
+	const unsigned char *hashes;	/* count * US_PROTO_HASH_LEN, into the body */
+};
+
 struct us_epoch_end {
 	uint64_t epoch;
 	uint64_t pages;
@@ -142,6 +156,9 @@ size_t us_proto_pages_desc_encode(void *out, uint64_t first, uint32_t count);
 int us_proto_pages_decode(const void *in, size_t len, struct us_pages *m, char *why, size_t whylen);
 size_t us_proto_disk_desc_encode(void *out, uint64_t offset, uint32_t length, uint32_t kind);
 int us_proto_disk_decode(const void *in, size_t len, struct us_disk *m, char *why, size_t whylen);
+size_t us_proto_hashes_desc_encode(void *out, uint64_t first, uint32_t count);
+int us_proto_hashes_decode(const void *in, size_t len, struct us_disk_hashes *m, char *why,
+			   size_t whylen);
 size_t us_proto_epoch_end_encode(void *out, const struct us_epoch_end *m);
 int us_proto_epoch_end_decode(const void *in, size_t len, struct us_epoch_end *m, char *why, size_t whylen);
 

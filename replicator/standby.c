@@ -31,6 +31,7 @@
 #include "replicator/ctl.h"
 #include "replicator/devstate.h"
 #include "check/daemon.h"
+#include "disk/hashsend.h"
 #include "disk/image.h"
 #include "disk/nbd.h"
 #include "replicator/log.h"
@@ -64,6 +65,7 @@ struct us_standby {
 	char net_sock[PATH_MAX];
 	struct us_image *img;		/* the replica image, NULL without [vm] disk */
 	struct us_nbd *nbd;		/* serves it to the parked (later, running) QEMU */
+	struct us_hashsend *hashes;	/* the image's block hashes, going to the primary */
 	char disk_sock[PATH_MAX];
 	struct us_transport *tx;
 	qb_loop_timer_handle liveness;
@@ -75,6 +77,8 @@ struct us_standby {
 	char last_why[256];		/* the last verdict logged, to log changes only */
 	uint64_t announced_ms;
 };
+
+static void drop_tx(struct us_standby *s);
 
 static uint64_t now_ms(void)
 {
@@ -140,8 +144,7 @@ static int do_promote(struct us_standby *s, char *why, size_t whylen)
 
 	if (s->tx) {	/* a fenced primary's stream: its torn epoch goes */
 		s->lost_ms = now_ms() - us_transport_idle_ms(s->tx);
-		us_transport_free(s->tx);
-		s->tx = NULL;
+		drop_tx(s);
 		us_receiver_reset(s->rx);
 	}
 	a.devstate = us_receiver_devstate(s->rx, &a.devstate_len);
@@ -222,11 +225,29 @@ static void cluster_changed(void *opaque)
 
 /* ---- the replication connection ---- */
 
+/* The stream ends: what depends on it goes first. */
+static void drop_tx(struct us_standby *s)
+{
+	us_hashsend_free(s->hashes);
+	s->hashes = NULL;
+	us_transport_free(s->tx);
+	s->tx = NULL;
+}
+
+/* After our HELLO_OK, the replica image's block hashes follow (disk resync). */
 static int rx_send(void *opaque, uint16_t type, uint64_t epoch, const void *body, size_t len)
 {
 	struct us_standby *s = opaque;
+	int rc = s->tx ? us_transport_send_msg(s->tx, type, epoch, body, len) : -EPIPE;
 
-	return s->tx ? us_transport_send_msg(s->tx, type, epoch, body, len) : -EPIPE;
+	if (rc == 0 && type == US_MSG_HELLO_OK && s->img) {
+		us_hashsend_free(s->hashes);
+		s->hashes = us_hashsend_start(s->loop, us_image_fd(s->img), us_image_size(s->img),
+					      s->tx);
+		if (!s->hashes)
+			rc = -ENOMEM;
+	}
+	return rc;
 }
 
 static void rx_committed(void *opaque, uint64_t epoch)
@@ -259,8 +280,7 @@ static void on_closed(void *opaque, int err, const char *why)
 {
 	struct us_standby *s = opaque;
 
-	us_transport_free(s->tx);
-	s->tx = NULL;
+	drop_tx(s);
 	stream_lost(s, why);
 }
 
@@ -295,8 +315,7 @@ static void check_liveness(void *data)
 	if (s->tx && us_transport_idle_ms(s->tx) > s->cfg->peer_timeout_ms) {
 		snprintf(why, sizeof(why), "no message from the primary for %lu ms",
 			 (unsigned long)us_transport_idle_ms(s->tx));
-		us_transport_free(s->tx);
-		s->tx = NULL;
+		drop_tx(s);
 		stream_lost(s, why);
 	}
 	if (s->peer && s->state != SB_ACTIVE && us_peer_state(s->peer) == US_PEER_GONE)
@@ -536,8 +555,7 @@ static int up_listen(struct us_standby *s)
 static void down_listen(struct us_standby *s)
 {
 	qb_loop_timer_del(s->loop, s->liveness);
-	us_transport_free(s->tx);
-	s->tx = NULL;
+	drop_tx(s);
 	us_listener_free(s->listener);
 	s->listener = NULL;
 }

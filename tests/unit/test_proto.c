@@ -153,6 +153,25 @@ static void disk_decode(void **state)
 	assert_non_null(strstr(why, "overflows"));
 }
 
+static void hashes_decode(void **state)
+{
+	static char body[US_PROTO_HASHES_DESC + 3 * US_PROTO_HASH_LEN];
+	struct us_disk_hashes m;
+	char why[128];
+
+	us_proto_hashes_desc_encode(body, 5, 3);
+	assert_int_equal(us_proto_hashes_decode(body, sizeof(body), &m, why, sizeof(why)), 0);
+	assert_true(m.first == 5 && m.count == 3);
+	assert_ptr_equal(m.hashes, (unsigned char *)body + US_PROTO_HASHES_DESC);
+	assert_int_equal(us_proto_hashes_decode(body, sizeof(body) - 1, &m, why, sizeof(why)),
+			 -EBADMSG);
+	us_proto_hashes_desc_encode(body, 5, 0);
+	assert_int_equal(us_proto_hashes_decode(body, US_PROTO_HASHES_DESC, &m, why, sizeof(why)),
+			 -EBADMSG);
+	us_proto_hashes_desc_encode(body, UINT64_MAX - 1, 3);
+	assert_int_equal(us_proto_hashes_decode(body, sizeof(body), &m, why, sizeof(why)), -EBADMSG);
+}
+
 static void epoch_end_and_refuse(void **state)
 {
 	struct us_epoch_end e = { .pages = 3, .page_bytes = 99, .devstate_bytes = 5,
@@ -186,6 +205,7 @@ int main(void)
 		cmocka_unit_test(hdr_round_trip), cmocka_unit_test(hdr_rejects),
 		cmocka_unit_test(hdr_other_version), cmocka_unit_test(hello_round_trip),
 		cmocka_unit_test(pages_decode), cmocka_unit_test(disk_decode),
+		cmocka_unit_test(hashes_decode),
 		cmocka_unit_test(epoch_end_and_refuse),
 		cmocka_unit_test(vm_id_stable),
 	};
