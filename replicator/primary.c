@@ -491,6 +491,7 @@ static int up_qemu(struct us_primary *p)
 	o.disk_sock = us_pdisk_on(&p->disk) ? p->disk.sock : NULL;
 
 	snprintf(serial, sizeof(serial), "%s/%s.serial", p->cfg->vm.run_dir, p->cfg->vm.name);
+	o.loop = p->loop;
 	p->qemu = us_qemu_start(&p->cfg->vm, &o);
 	if (p->qemu)
 		return 0;

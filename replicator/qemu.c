@@ -323,9 +323,9 @@ static int wait_socket(struct us_qemu *q, int64_t deadline)
  * machine is set up (a missing kernel is found later); a command is answered
  * by the main loop, which runs only once set-up succeeded.
  */
-static int wait_main_loop(struct us_qemu *q)
+static int wait_main_loop(struct us_qemu *q, qb_loop_t *caller_loop)
 {
-	qb_loop_t *loop = qb_loop_create();
+	qb_loop_t *loop = caller_loop ? caller_loop : qb_loop_create();
 	struct us_qmp *qmp;
 	int64_t grace;
 
@@ -333,7 +333,8 @@ static int wait_main_loop(struct us_qemu *q)
 		return -ENOMEM;
 	qmp = us_qmp_connect(loop, q->qmp_path);
 	us_qmp_free(qmp);
-	qb_loop_destroy(loop);
+	if (!caller_loop)
+		qb_loop_destroy(loop);
 	if (qmp)
 		return 0;
 	/* QEMU closed QMP: it is exiting, give it a moment to be reaped. */
@@ -343,12 +344,12 @@ static int wait_main_loop(struct us_qemu *q)
 	return q->reaped ? -EIO : -ETIMEDOUT;
 }
 
-static int wait_qmp(struct us_qemu *q)
+static int wait_qmp(struct us_qemu *q, qb_loop_t *loop)
 {
 	int rc = wait_socket(q, now_ms() + US_QEMU_START_TIMEOUT_MS);
 
 	if (rc == 0)
-		rc = wait_main_loop(q);
+		rc = wait_main_loop(q, loop);
 	if (rc == -EIO)
 		log_exit(q, " during start-up");
 	if (rc == -ETIMEDOUT)
@@ -491,7 +492,7 @@ struct us_qemu *us_qemu_start(const struct us_vm_config *vm, const struct us_qem
 	}
 	if (rc == 0) {
 		q->reaped = 0;
-		rc = wait_qmp(q);
+		rc = wait_qmp(q, o->loop);
 	}
 	if (rc < 0) {
 		us_qemu_free(q);

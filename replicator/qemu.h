@@ -9,6 +9,7 @@
 #define US_QEMU_H
 
 #include <sys/types.h>
+#include <qb/qbloop.h>
 #include "replicator/vmconf.h"
 
 struct us_qemu;
@@ -27,6 +28,9 @@ struct us_qemu_opts {
 	const char *disk_sock;	/* the daemon's NBD server for [vm] disk, or NULL:
 				 * QEMU then opens the image itself (unreplicated) */
 	int start_paused;	/* RUN mode: -S, the caller sends "cont" */
+	qb_loop_t *loop;	/* the caller's loop, for the start-up QMP probe; NULL: a
+				 * private one (tools only: destroying a qb loop closes
+				 * libqb's process-wide signal pipe, a daemon's SIGTERM) */
 };
 
 /**

@@ -469,6 +469,7 @@ static int up_qemu(struct us_standby *s)
 	snprintf(serial, sizeof(serial), "%s/%s.serial", s->cfg->vm.run_dir, s->cfg->vm.name);
 	snprintf(s->dev_sock, sizeof(s->dev_sock), "%s/%s-incoming.sock", s->cfg->vm.run_dir,
 		 s->cfg->vm.name);
+	o.loop = s->loop;
 	s->qemu = us_qemu_start(&s->cfg->vm, &o);
 	rc = s->qemu ? 0 : -errno;
 	if (s->qemu) {

@@ -100,4 +100,14 @@ echo "$st" | grep -q "checks.corosync.node  *PASS: node 'hB' (2) is a member" ||
 echo "$st" | grep -q "checks.replication.listen  *PASS: listening" ||
 	fail "standby status: no listen check: $st"
 echo "$st" | grep -q "^accel  *tcg$" || fail "standby status: accel is not tcg: $st"
+# SIGTERM stops a daemon cleanly: its QEMU stopped, its files removed (a
+# daemon that started QEMU once lost its signal handler to a private loop).
+pid=$(lab_daemon_pid hB)
+kill -TERM "$pid"
+gone() { ! kill -0 "$pid" 2>/dev/null; }
+lab_wait 15 gone || fail "the standby ignored SIGTERM"
+grep -q "standby daemon for VM '$LAB_VM' stopped" "$LAB_DIR/hB.log" || fail "no clean stop in the log"
+[ "$(lab_qemus hB)" = 0 ] || fail "SIGTERM left the standby's QEMU running"
+[ ! -e "/dev/shm/understudy-$LAB_VM.replica" ] || fail "SIGTERM left the replica RAM file"
+note "SIGTERM: the standby stopped its QEMU and removed its files"
 echo "PASS: understudy check names each failure and its fix; daemons gate on host checks only"
