@@ -2,13 +2,15 @@
 /*
  * INI configuration (see config.h): one table of keys, each with its section,
  * name and setter, so an unknown key or a bad value is reported with its
- * section and what is expected.
+ * section and what is expected; an unknown key is answered with the nearest
+ * known one, in its section or another.
  */
 #include <config.h>
 
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,6 +346,89 @@ void us_config_defaults(struct us_config *c)
 	c->nodes = 2;
 }
 
+/*
+ * Optimal string alignment distance: the edits (insert, delete, replace, swap
+ * of two neighbours) that turn @a into @b. Keys are short; a name longer than
+ * KEY_MAX is far from every key.
+ */
+#define KEY_MAX 32
+
+static unsigned min3(unsigned a, unsigned b, unsigned c)
+{
+	unsigned m = a < b ? a : b;
+
+	return m < c ? m : c;
+}
+
+static unsigned key_distance(const char *a, const char *b)
+{
+	unsigned d[KEY_MAX + 1][KEY_MAX + 1];
+	size_t la = strlen(a), lb = strlen(b), i, j;
+
+	if (la > KEY_MAX || lb > KEY_MAX)
+		return UINT_MAX;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			d[i][j] = min3(d[i - 1][j] + 1, d[i][j - 1] + 1,
+				       d[i - 1][j - 1] + (a[i - 1] != b[j - 1]));
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < d[i][j])
+				d[i][j] = d[i - 2][j - 2] + 1;
+		}
+	}
+	return d[la][lb];
+}
+
+/* About a third of the key may be wrong: one typo in 'memroy', two in
+ * 'cpu' for 'vcpus', 'epoch' for 'epoch_ms'; but 'ram' is not 'mac'. */
+static int close_enough(unsigned dist, size_t len)
+{
+	return 3 * dist <= len + 1;
+}
+
+/*
+ * The known key nearest to @name, or NULL when none is close. A key of
+ * @section wins a tie with a key of another section (scores 2d and 2d + 1),
+ * so '[vm] memroy' names 'memory' and '[failover] nodes' names '[heartbeat] nodes'.
+ */
+static const struct key *nearest_key(const char *section, const char *name)
+{
+	const struct key *best = NULL;
+	unsigned score, best_score = UINT_MAX, dist;
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		dist = key_distance(name, keys[i].name);
+		if (dist == UINT_MAX || !close_enough(dist, strlen(keys[i].name)))
+			continue;
+		score = 2 * dist + (strcmp(keys[i].section, section) != 0);
+		if (score < best_score) {
+			best = &keys[i];
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+static void report_unknown(const struct load_ctx *ctx, const char *section, const char *name)
+{
+	const struct key *k = nearest_key(section, name);
+
+	if (!k)
+		us_log(LOG_ERR, US_TAG_MAIN, "%s: unknown key '%s' in section [%s]",
+		       ctx->path, name, section);
+	else if (strcmp(k->section, section) == 0)
+		us_log(LOG_ERR, US_TAG_MAIN, "%s: unknown key '%s' in section [%s]: did you "
+		       "mean '%s'?", ctx->path, name, section, k->name);
+	else
+		us_log(LOG_ERR, US_TAG_MAIN, "%s: unknown key '%s' in section [%s]: did you "
+		       "mean '[%s] %s'?", ctx->path, name, section, k->section, k->name);
+}
+
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
 	struct load_ctx *ctx = user;
@@ -359,8 +444,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		ctx->errors++;
 		return 1;
 	}
-	us_log(LOG_ERR, US_TAG_MAIN, "%s: unknown key '%s' in section [%s]",
-	       ctx->path, name, section);
+	report_unknown(ctx, section, name);
 	ctx->errors++;
 	return 1;
 }

@@ -20,5 +20,29 @@ done
 pass=$(grep -h -c '^:test-result: PASS' $(find . -name '*.trs') | paste -sd+ | bc)
 failn=$(grep -h -c -E '^:test-result: (FAIL|ERROR|XPASS)' $(find . -name '*.trs') | paste -sd+ | bc)
 skip=$(grep -h -c '^:test-result: SKIP' $(find . -name '*.trs') | paste -sd+ | bc)
+
+# The release tarball: make distcheck builds it, then configures, builds,
+# runs the unit tests, installs and uninstalls from it (distcheck-unit in
+# Makefile.am: the integration tests ran above, in this tree).
+make -j"$(nproc)" distcheck-unit > distcheck.log 2>&1
+drc=$?
+if [ $drc -ne 0 ]; then
+	echo "===== distcheck.log"
+	tail -40 distcheck.log
+	for log in $(find understudy-*/ -name '*.trs' -exec grep -l -E '^:test-result: (FAIL|ERROR)' {} + 2>/dev/null); do
+		echo "===== ${log%.trs}.log"
+		tail -50 "${log%.trs}.log"
+	done
+	# a failed distcheck leaves its tree read-only: remove it, or the next
+	# run would count its test results with this tree's
+	chmod -R u+w understudy-*/ 2>/dev/null
+	rm -rf understudy-*/
+	echo "understudy: make distcheck FAILED (build/distcheck.log)"
+	failn=$((failn + 1))
+else
+	echo "understudy: make distcheck passed"
+	pass=$((pass + 1))
+fi
+# the closing line counts distcheck as one more test
 echo "understudy: $pass passed, $failn failed, $skip skipped"
-exit $rc
+[ $rc -eq 0 ] && [ $drc -eq 0 ]

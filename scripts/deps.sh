@@ -10,7 +10,7 @@ qemu-system-x86 qemu-utils busybox-static cpio iproute2 kmod procps psmisc
 libc6-dev ca-certificates bc socat xz-utils cppcheck clang-format
 corosync libcpg-dev libquorum-dev libvotequorum-dev libcmap-dev libcorosync-common-dev nettle-dev
 rdma-core ibverbs-providers ibverbs-utils perftest libibverbs-dev librdmacm-dev
-python3-libnbd libnbd-bin
+systemd python3-libnbd libnbd-bin
 e2fsprogs"
 
 [ "$(id -u)" = 0 ] || { echo "deps.sh: run as root (apt-get install)" >&2; exit 1; }

@@ -36,9 +36,20 @@ EXTRA_DIST += tests/lab tests/lib/lab.sh tests/lib/common.sh tests/integration/b
 # The LAN frame counter the takeover tests use to see the guest's RARP announce.
 noinst_PROGRAMS += tests/tools/framecap
 
+# Installing like a service: make install DESTDIR=..., the unit verified by
+# systemd-analyze, the manual page rendered, every config key documented.
+TESTS += tests/integration/install.sh
+EXTRA_DIST += tests/integration/install.sh
+
 # The guest's disk workloads (ledger, fswriter) on a raw image under plain
 # QEMU, and the host's checker of the ledger's records.
 noinst_PROGRAMS += tests/tools/ledgercheck
 tests_tools_ledgercheck_SOURCES = tests/tools/ledgercheck.c guest/ledger_format.c guest/ledger.h
 TESTS += tests/integration/guest_disk.sh
 EXTRA_DIST += tests/integration/guest_disk.sh
+
+# The replicated disk under failure: takeovers with the ledger (every reply
+# on the surviving image) and ext4 (e2fsck clean), and the replica image
+# byte-for-byte equal at committed epochs.
+TESTS += tests/integration/failover_disk.sh tests/integration/replica_exact_disk.sh
+EXTRA_DIST += tests/integration/failover_disk.sh tests/integration/replica_exact_disk.sh

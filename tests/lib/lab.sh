@@ -13,6 +13,12 @@
 # node = hA/hB, and the lab's fence agent (tests/lib/fence_lab.sh). Without
 # it they run with membership = none (the stream-loss rule).
 #
+# With LAB_DISK=SIZE (e.g. 64M) the VM has a replicated disk: every host's
+# config says [vm] disk = $LAB_DIR/H/disk.img (lab_disk H), and lab_start
+# makes that image sparse, SIZE bytes of zeros, when the file is not there
+# yet (a test that wants a fresh or a prepared image removes or writes it
+# first). It lives in $LAB_DIR, so lab_down removes it.
+#
 # Usage:  . tests/lib/lab.sh; lab_up; ...; (trap calls lab_down)
 # Needs:  US_BIN (the understudy binary), root, iproute2.
 
@@ -172,11 +178,26 @@ run_dir = $LAB_DIR/$h
 CONF
 	local line
 	for line in "$@"; do echo "$line" >> "$f"; done
+	# last, under its own header: extra lines without one stay in [daemon]
+	[ -z "${LAB_DISK:-}" ] || printf '[vm]\ndisk = %s\n' "$(lab_disk "$h")" >> "$f"
+}
+
+# lab_disk H: the path of host H's disk image (LAB_DISK).
+lab_disk() { echo "$LAB_DIR/$1/disk.img"; }
+
+# lab_disk_make H: with LAB_DISK, a sparse image of LAB_DISK bytes for host H
+# unless it has one already.
+lab_disk_make() {
+	[ -n "${LAB_DISK:-}" ] && [ ! -e "$(lab_disk "$1")" ] || return 0
+	mkdir -p "$LAB_DIR/$1"
+	truncate -s "$LAB_DISK" "$(lab_disk "$1")" ||
+		{ lab_log "cannot make a $LAB_DISK image $(lab_disk "$1")"; return 1; }
 }
 
 # lab_start H ROLE [args...]: start the daemon of host H in the background.
 lab_start() {
 	local h=$1 role=$2; shift 2
+	lab_disk_make "$h" || return 1
 	lab_config "$h" "$LAB_DIR/$h.conf"
 	if [ -n "${LAB_COROSYNC:-}" ] && ! kill -0 "$(cs_pid "$h")" 2>/dev/null; then
 		cs_start "$h" || return 1

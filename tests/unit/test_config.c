@@ -2,8 +2,9 @@
 /*
  * Unit tests of the configuration (replicator/config.c): defaults, a full
  * file, and every kind of wrong input refused without touching good values,
- * with a message (captured by tests/lib/logcap) that names section and key.
- * Real files in a temporary directory, removed after each test.
+ * with a message (captured by tests/lib/logcap) that names section and key,
+ * and for an unknown key the nearest known one; the shipped example config
+ * loads. Real files in a temporary directory, removed after each test.
  */
 #include <config.h>
 
@@ -286,6 +287,80 @@ static void heartbeat_bad(void **state)
 	expect_refused("[failover]\nnodes = 3\n", "unknown key 'nodes' in section [failover]");
 }
 
+/* An unknown key and all that is logged for it (after "PATH: "). */
+struct typo {
+	const char *text;
+	const char *said;
+};
+
+static const struct typo typos[] = {
+	{ "[vm]\nmemroy = 1G\n", "unknown key 'memroy' in section [vm]: did you mean 'memory'?" },
+	{ "[vm]\nMemory = 1G\n", "unknown key 'Memory' in section [vm]: did you mean 'memory'?" },
+	{ "[vm]\ncpu = 2\n", "unknown key 'cpu' in section [vm]: did you mean 'vcpus'?" },
+	{ "[replication]\nepoch = 20\n",
+	  "unknown key 'epoch' in section [replication]: did you mean 'epoch_ms'?" },
+	{ "[heartbeat]\nfence_delay = 10\n",
+	  "unknown key 'fence_delay' in section [heartbeat]: did you mean 'fence_delay_ms'?" },
+	{ "[daemon]\nloglevel = debug\n",
+	  "unknown key 'loglevel' in section [daemon]: did you mean 'log_level'?" },
+	/* a swap of neighbours is one edit (OSA), not two: close even in 'mac' */
+	{ "[vm]\namc = 52:54:00:12:34:56\n", "unknown key 'amc' in section [vm]: did you mean 'mac'?" },
+	/* the key exists, in another section */
+	{ "[failover]\nnodes = 3\n",
+	  "unknown key 'nodes' in section [failover]: did you mean '[heartbeat] nodes'?" },
+	{ "[vm]\nbridge = br0\n", "unknown key 'bridge' in section [vm]: did you mean '[net] bridge'?" },
+	{ "[vmm]\nmemory = 1G\n", "unknown key 'memory' in section [vmm]: did you mean '[vm] memory'?" },
+	{ "[replication]\nrun_dri = /tmp\n",
+	  "unknown key 'run_dri' in section [replication]: did you mean '[daemon] run_dir'?" },
+	/* 'tac' is one edit from [vm] mac and from [net] tap: its own section wins
+	 * the tie; from a third section, the first in the table */
+	{ "[vm]\ntac = x\n", "unknown key 'tac' in section [vm]: did you mean 'mac'?" },
+	{ "[net]\ntac = x\n", "unknown key 'tac' in section [net]: did you mean 'tap'?" },
+	{ "[replication]\ntac = x\n",
+	  "unknown key 'tac' in section [replication]: did you mean '[vm] mac'?" },
+	/* nothing close: no guess */
+	{ "[vm]\nram = 1G\n", "unknown key 'ram' in section [vm]" },
+	{ "[vm]\ncolour = red\n", "unknown key 'colour' in section [vm]" },
+	{ "[replication]\ntimeout = 5\n", "unknown key 'timeout' in section [replication]" },
+	{ "[vm]\nan_unknown_key_longer_than_any_known_one_by_far = 1\n",
+	  "unknown key 'an_unknown_key_longer_than_any_known_one_by_far' in section [vm]" },
+};
+
+static void unknown_key_suggestions(void **state)
+{
+	char want[512];
+	struct us_config c;
+	size_t i;
+
+	for (i = 0; i < sizeof(typos) / sizeof(typos[0]); i++) {
+		write_conf(typos[i].text);
+		us_config_defaults(&c);
+		us_logcap_clear();
+		assert_int_equal(us_config_load(&c, path), -EINVAL);
+		snprintf(want, sizeof(want), "%s: %s\n", path, typos[i].said);
+		assert_string_equal(us_logcap_text(), want);
+		cleanup(NULL);
+	}
+}
+
+/* The commented example installed with the documentation loads as it is. */
+static void shipped_example(void **state)
+{
+	const char *top = getenv("top_srcdir");
+	char file[4096];
+	struct us_config c;
+
+	if (!top)
+		skip();		/* run by hand: make check sets top_srcdir */
+	snprintf(file, sizeof(file), "%s/dist/web.conf.example", top);
+	us_config_defaults(&c);
+	us_logcap_clear();
+	if (us_config_load(&c, file) != 0)
+		fail_msg("%s refused:\n%s", file, us_logcap_text());
+	assert_string_equal(c.vm.name, "web");
+	assert_int_equal(us_config_check(&c, "standby"), 0);
+}
+
 static void check_node_name(void **state)
 {
 	struct us_config c;
@@ -337,6 +412,8 @@ int main(void)
 		cmocka_unit_test_teardown(heartbeat_good, cleanup),
 		cmocka_unit_test_teardown(heartbeat_bad, cleanup),
 		cmocka_unit_test(check_node_name), cmocka_unit_test(check_two_node_notice),
+		cmocka_unit_test_teardown(unknown_key_suggestions, cleanup),
+		cmocka_unit_test(shipped_example),
 	};
 	int rc;
 
