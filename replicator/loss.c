@@ -31,6 +31,7 @@
 #include "replicator/primary_int.h"
 
 #define LIVENESS_MS 100
+#define KEEPALIVE_MS 250
 
 /* How long the standby has owed us an ACK without a word: since the oldest
  * unacknowledged epoch was sent or since its last message, whichever is
@@ -75,6 +76,23 @@ static void on_grace(void *data)
 	p->grace_timer = 0;
 	snprintf(why, sizeof(why), "standby gone for %u ms", p->cfg->degraded_grace_ms);
 	degrade(p, why);
+}
+
+/*
+ * Paused, or in the initial sync with nothing queued (waiting for the
+ * standby's disk hashes), the primary sends nothing; the standby would take
+ * that silence for a lost stream. A KEEPALIVE every KEEPALIVE_MS says it is not.
+ */
+static void keepalive(struct us_primary *p)
+{
+	uint64_t now = us_epoch_now_us() / 1000;
+
+	if (!p->tx || now - p->keepalive_ms < KEEPALIVE_MS)
+		return;
+	if (p->phase != PH_PAUSED && (p->phase != PH_SYNC || us_transport_busy(p->tx)))
+		return;
+	if (us_transport_send_msg(p->tx, US_MSG_KEEPALIVE, p->epoch, NULL, 0) == 0)
+		p->keepalive_ms = now;
 }
 
 static void log_verdict(struct us_primary *p, const char *why)
@@ -168,6 +186,7 @@ static void check_liveness(void *data)
 	char why[96];
 
 	p->live_timer = 0;
+	keepalive(p);
 	if (p->tx && silent_for(p, p->cfg->peer_timeout_ms)) {
 		snprintf(why, sizeof(why), "no acknowledgement for %lu ms",
 			 (unsigned long)owed_ms(p));

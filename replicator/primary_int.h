@@ -84,6 +84,7 @@ struct us_primary {
 	int degraded;			/* output released without ACKs */
 	char last_why[256];
 	uint64_t announced_ms;		/* start of the ACK-rate window */
+	uint64_t keepalive_ms;		/* when the last KEEPALIVE went out */
 	uint64_t acks_window;
 	double epochs_per_s;
 

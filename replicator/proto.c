@@ -84,6 +84,7 @@ static const char *const type_names[US_MSG_TYPE_MAX] = {
 	[US_MSG_REFUSE] = "REFUSE", [US_MSG_PAGES] = "PAGES",
 	[US_MSG_DEVSTATE] = "DEVSTATE", [US_MSG_EPOCH_END] = "EPOCH_END",
 	[US_MSG_ACK] = "ACK", [US_MSG_DISK] = "DISK", [US_MSG_DISK_HASHES] = "DISK_HASHES",
+	[US_MSG_KEEPALIVE] = "KEEPALIVE",
 };
 
 /* Fixed body sizes; 0 marks a variable-length body. */
@@ -134,8 +135,8 @@ static int check_len(const struct us_msg_hdr *h, char *why, size_t whylen)
 {
 	size_t fixed = us_proto_fixed_len(h->type);
 
-	if (h->type == US_MSG_ACK && h->len != 0)
-		return fail(why, whylen, "ACK with a body");
+	if ((h->type == US_MSG_ACK || h->type == US_MSG_KEEPALIVE) && h->len != 0)
+		return fail(why, whylen, "ACK or KEEPALIVE with a body");
 	if (fixed && h->len != fixed) {
 		snprintf(why, whylen, "%s body of %u bytes, expected %zu",
 			 us_proto_type_name(h->type), h->len, fixed);

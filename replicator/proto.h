@@ -16,6 +16,8 @@
  *            DEVSTATE(bytes) × k          ──▶ staged
  *            EPOCH_END(pages, bytes, disk, sum) ──▶ verified, complete
  *                                         ◀── ACK(n)   then staging → replica
+ *   paused, or waiting with nothing queued:
+ *            KEEPALIVE (no body)          ──▶ the stream is alive; nothing else
  *
  * Every message starts with the same 32-byte header, little-endian, that
  * names the protocol version, the VM and the epoch. A header that does not
@@ -53,6 +55,7 @@ enum us_msg_type {
 	US_MSG_ACK = 7,
 	US_MSG_DISK = 8,
 	US_MSG_DISK_HASHES = 9,
+	US_MSG_KEEPALIVE = 10,	/* primary: alive, nothing to send (paused, waiting) */
 	US_MSG_TYPE_MAX
 };
 

@@ -323,7 +323,7 @@ static int check_sequence(struct us_receiver *rx, const struct us_msg_hdr *h,
 		snprintf(why, whylen, "%s before HELLO", us_proto_type_name(h->type));
 		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -EPROTO, why);
 	}
-	if (rx->state == RX_HELLO)
+	if (rx->state == RX_HELLO || h->type == US_MSG_KEEPALIVE)
 		return 0;
 	if (h->type != US_MSG_PAGES && h->type != US_MSG_DEVSTATE && h->type != US_MSG_EPOCH_END &&
 	    h->type != US_MSG_DISK) {
@@ -362,8 +362,8 @@ int us_receiver_input(struct us_receiver *rx, int hdr_rc, const struct us_msg_hd
 		return us_rx_refuse(rx, US_REFUSE_VERSION, hdr_rc, why);
 	}
 	rc = check_sequence(rx, h, why, whylen);
-	if (rc < 0)
-		return rc;
+	if (rc < 0 || h->type == US_MSG_KEEPALIVE)
+		return rc;	/* a keepalive only proves the stream alive */
 	rx->epoch_open = rx->state == RX_EPOCH;
 	rx->st.receiving = rx->epoch_open ? h->epoch : US_EPOCH_NONE;
 	rx->st.bytes += US_PROTO_HDR_SIZE + h->len;

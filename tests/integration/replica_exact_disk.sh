@@ -18,10 +18,9 @@ set -u
 LAB_NIC=1
 LAB_APPEND="us.run=ledger us.disk=/dev/vda"
 LAB_DISK=64M
-# A paused primary sends nothing (no keepalive), and with membership = none
-# a standby promotes once the stream is silent for peer_timeout_ms: the
-# checks below take longer than the lab's 2 s, so give them 30 s.
-LAB_PEER_TIMEOUT_MS=30000
+# A paused primary sends KEEPALIVEs: with membership = none a standby would
+# promote once the stream is silent for the lab's 2 s peer_timeout_ms, and
+# each round below stays paused longer than that (checked at the end).
 . "$top_srcdir/tests/lib/lab.sh"
 LEDGERCHECK=$top_builddir/tests/tools/ledgercheck
 ROUNDS=${ROUNDS:-3}
@@ -61,7 +60,7 @@ for round in $(seq "$ROUNDS"); do
 		fail "round $round: replica RAM differs from the primary's RAM at epoch $epoch"
 	out=$(check_image hA "$n" "$round")
 	check_image hB "$n" "$round" > /dev/null
-	sleep 1
+	sleep 2.5	# paused past peer_timeout_ms: only keepalives flow
 	[ "$(last_reply "$log")" = "$n" ] || fail "round $round: replies reached the client while" \
 		"the guest was paused: $n -> $(last_reply "$log")"
 	note "round $round: at epoch $epoch, $n replies: images and RAM identical; both images: $out"
@@ -69,6 +68,8 @@ for round in $(seq "$ROUNDS"); do
 done
 lab_wait 60 lab_replies_at_least "$log" $(( $(lab_replies "$log") + 20 )) || fail "no replies after the last resume"
 [ "$(lab_field hA state)" = protected ] || fail "primary not protected after resume"
+grep -q "stream lost\|TAKEOVER" "$LAB_DIR/hB.log" &&
+	fail "the standby took a paused primary for lost: $(grep -m1 'stream lost\|TAKEOVER' "$LAB_DIR/hB.log")"
 kill -TERM "$LAB_CLIENT_PID"
 wait "$LAB_CLIENT_PID" || fail "client exit $?: $(cat "$log.err")"
 lab_replies_in_order "$log" ||

@@ -413,6 +413,25 @@ static void hello_mismatches_refused(void **state)
 	assert_refused(f, US_REFUSE_PROTOCOL, "before HELLO");
 }
 
+/* A keepalive between and inside epochs changes nothing and is no epoch. */
+static void keepalive_changes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct us_receiver_stats st;
+
+	commit_two_epochs(f);
+	assert_int_equal(feed(f, US_MSG_KEEPALIVE, f->vm_id, 2, NULL, 0), 0);
+	us_receiver_stats(f->rx, &st);
+	assert_true(st.receiving == US_EPOCH_NONE);	/* no epoch opened */
+	begin(f);
+	assert_int_equal(pages(f, 2, 1, 1, 7), 0);
+	assert_int_equal(feed(f, US_MSG_KEEPALIVE, f->vm_id, 99, NULL, 0), 0);
+	assert_int_equal(devstate(f, 2, "dev2"), 0);
+	assert_int_equal(end(f, 2, 0), 0);	/* the epoch is whole and verified */
+	us_receiver_stats(f->rx, &st);
+	assert_true(st.committed == 2);
+}
+
 /* Disk writes of an epoch reach the image only at its EPOCH_END, in order. */
 static void disk_staged_until_end(void **state)
 {
@@ -548,6 +567,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(hello_mismatches_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(no_devstate_before_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(disk_staged_until_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(keepalive_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(disk_bad_epochs_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(disk_corrupt_epoch_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(disk_incomplete_epoch_refused, setup, teardown),
