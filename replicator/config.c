@@ -187,6 +187,18 @@ static int set_staging_max(struct us_config *c, const char *v)
 	       ? -EINVAL : 0;
 }
 
+static int set_disk_log_max(struct us_config *c, const char *v)
+{
+	return us_config_parse_size(v, &c->disk_log_max) < 0 || c->disk_log_max < (4u << 20)
+	       ? -EINVAL : 0;
+}
+
+static int set_disk_staging_max(struct us_config *c, const char *v)
+{
+	return us_config_parse_size(v, &c->disk_staging_max) < 0 ||
+	       c->disk_staging_max < (4u << 20) ? -EINVAL : 0;
+}
+
 static int set_devstate_max(struct us_config *c, const char *v)
 {
 	return us_config_parse_size(v, &c->devstate_max) < 0 || c->devstate_max < (1u << 20)
@@ -300,6 +312,8 @@ static const struct key keys[] = {
 	{ "replication", "connect_timeout_ms", set_connect_timeout, "0 (wait forever) to 86400000" },
 	{ "replication", "staging_max", set_staging_max, "auto or a size of at least 1M" },
 	{ "replication", "devstate_max", set_devstate_max, "a size of at least 1M" },
+	{ "replication", "disk_log_max", set_disk_log_max, "a size of at least 4M" },
+	{ "replication", "disk_staging_max", set_disk_staging_max, "a size of at least 4M" },
 	{ "replication", "devstate", set_devstate, "migrate or xen-save" },
 	{ "failover", "promote", set_promote, "auto or manual" },
 	{ "heartbeat", "membership", set_membership, "corosync or none" },
@@ -332,6 +346,8 @@ void us_config_defaults(struct us_config *c)
 	c->peer_timeout_ms = 3000;
 	c->connect_timeout_ms = 60000;
 	c->devstate_max = 64u << 20;
+	c->disk_log_max = 64u << 20;
+	c->disk_staging_max = 256u << 20;
 	c->promote_auto = 1;
 	c->log_level = LOG_INFO;
 	c->outq_max_bytes = 16u << 20;

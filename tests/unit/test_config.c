@@ -61,7 +61,8 @@ static void full_file(void **state)
 
 	write_conf("[vm]\nname = web-1\nmemory = 512M\nvcpus = 2\nkernel = /k\ninitrd = /i\n"
 		   "mac = 52:54:00:12:34:56\n[replication]\npeer = 10.0.0.2:7300\nepoch_ms = 25\n"
-		   "transport = auto\nstaging_max = 64M\ndevstate = xen-save\n[failover]\npromote = manual\n"
+		   "transport = auto\nstaging_max = 64M\ndevstate = xen-save\ndisk_log_max = 32M\n"
+		   "disk_staging_max = 1G\n[failover]\npromote = manual\n"
 		   "[daemon]\nrun_dir = /tmp/x\nlog_level = debug\n");
 	us_config_defaults(&c);
 	assert_int_equal(us_config_load(&c, path), 0);
@@ -72,6 +73,7 @@ static void full_file(void **state)
 	assert_int_equal(c.epoch_ms, 25);
 	assert_int_equal(c.transport, US_TRANSPORT_AUTO);
 	assert_true(c.staging_max == 64u << 20);
+	assert_true(c.disk_log_max == 32u << 20 && c.disk_staging_max == 1u << 30);
 	assert_int_equal(c.promote_auto, 0);
 	assert_int_equal(c.devstate_xen, 1);
 	assert_int_equal(us_config_check(&c, "primary"), 0);
@@ -84,6 +86,7 @@ static void bad_inputs(void **state)
 		"[vm]\nvcpus = 0\n", "[vm]\nmac = 52:54:00:12:34\n", "[vm]\ncolour = red\n",
 		"[replication]\nepoch_ms = 1\n", "[replication]\ntransport = carrier-pigeon\n",
 		"[failover]\npromote = sometimes\n", "[replication]\ndevstate = telepathy\n", "no section or equals sign\n",
+		"[replication]\ndisk_log_max = 1M\n", "[replication]\ndisk_staging_max = big\n",
 	};
 	struct us_config c;
 	size_t i;
