@@ -7,3 +7,7 @@ check_PROGRAMS += tests/unit/test_wlog
 TESTS += tests/unit/test_wlog
 tests_unit_test_wlog_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_wlog_LDADD = $(US_LIBS) $(CMOCKA_LIBS) -lpthread
+
+# Resync by block hashes, with real daemons in the lab.
+TESTS += tests/integration/disk_resync.sh
+EXTRA_DIST += tests/integration/disk_resync.sh
