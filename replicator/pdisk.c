@@ -13,8 +13,9 @@
  *                   epoch's writes, sent after its pages, before its device
  *                   state; a write that raced a block copy of the sync
  *                   reaches the standby after that copy, so it wins
- *   drained         the next cut frees the previous batch (the transport is
- *                   idle whenever a checkpoint starts)
+ *   drained         the batch is freed and a writer held by the cap goes on;
+ *                   never later (at the next cut, say): that cut needs QMP
+ *                   stop, whose drain would wait for the held writer
  */
 #include <config.h>
 
@@ -113,6 +114,12 @@ void us_pdisk_unreplicated(struct us_pdisk *d)
 		return;
 	us_wlog_record(d->wlog, 0);
 	us_wlog_release(d->wlog, &d->batch);
+}
+
+void us_pdisk_drained(struct us_pdisk *d)
+{
+	if (d->wlog && d->batch.v)
+		us_wlog_release(d->wlog, &d->batch);
 }
 
 void us_pdisk_cut(struct us_pdisk *d)

@@ -56,6 +56,9 @@ void us_pdisk_record(struct us_pdisk *d, int on);
 /** The standby is gone: stop recording, free what the transport held. */
 void us_pdisk_unreplicated(struct us_pdisk *d);
 
+/** The transport sent everything queued: free the sent batch (writers may go on). */
+void us_pdisk_drained(struct us_pdisk *d);
+
 /** Guest stopped for a checkpoint: free the sent batch, take the epoch's writes. */
 void us_pdisk_cut(struct us_pdisk *d);
 

@@ -251,6 +251,7 @@ static void on_drained(void *opaque)
 {
 	struct us_primary *p = opaque;
 
+	us_pdisk_drained(&p->disk);
 	if (p->phase == PH_SYNC)
 		sync_continue(p);
 	else
