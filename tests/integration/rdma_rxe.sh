@@ -27,7 +27,9 @@ rxe_run "$suite" rdma,10.0.2.15 768M "$DEADLINE"
 log=$RXE_LOG result=$RXE_RESULT
 echo "$log" | grep -E '^\[ *(RUN|OK|FAILED|ERROR|PASSED|  LINE) *\]|^us-rxe:|transport conformance|rdma error' || true
 [ "$result" = 0 ] || fail "the conformance suite over soft-RoCE failed (rc=$result)"
-echo "$log" | grep -q '^\[  PASSED  \] 5 test(s)\.' || fail "the suite did not report 5 passed tests"
+ran=$(echo "$log" | grep -o 'Running [0-9]* test' | grep -o '[0-9][0-9]*')
+[ "${ran:-0}" -ge 6 ] || fail "the suite ran ${ran:-no} tests, expected at least 6"
+echo "$log" | grep -q "^\[  PASSED  \] $ran test(s)\." || fail "the suite did not pass all its $ran tests"
 # An RNR NAK (a SEND or WRITE_WITH_IMM that found no receive posted) stalls
 # the queue pair for the peer's RNR timer: the transport must never cause one.
 rnr=$(echo "$log" | sed -n 's/^us-rxe: counters .*rcvd_rnr_err:\([0-9]*\).*/\1/p')
