@@ -422,6 +422,8 @@ static int32_t on_disk_high_water(int32_t fd, int32_t revents, void *data)
 
 	qb_loop_poll_del(p->loop, fd);	/* readable until the cut: re-armed after it */
 	p->disk_polled = 0;
+	us_log(LOG_INFO, US_TAG_PRIMARY, "disk writes of epoch %lu passed half of disk_log_max: "
+	       "checkpoint now", (unsigned long)p->epoch);
 	if (p->phase == PH_IDLE) {
 		qb_loop_timer_del(p->loop, p->timer);
 		us_epoch_start(p);

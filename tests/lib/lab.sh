@@ -168,6 +168,7 @@ listen = $(lab_ip hB):7300
 epoch_ms = ${LAB_EPOCH_MS:-50}
 peer_timeout_ms = ${LAB_PEER_TIMEOUT_MS:-2000}
 devstate = ${LAB_DEVSTATE:-migrate}
+${LAB_DISK_LOG_MAX:+disk_log_max = $LAB_DISK_LOG_MAX}
 [heartbeat]
 membership = $([ -n "${LAB_COROSYNC:-}" ] && echo corosync || echo none)
 node = $h
