@@ -78,6 +78,7 @@ int us_rx_on_disk(struct us_receiver *rx, const struct us_msg_hdr *h, const void
 	if (h->epoch == 0) {
 		rc = us_rx_disk_apply_one(rx->cfg.disk_fd, &m);
 		if (rc < 0) {
+			rx->st.disk_failed = 1;
 			snprintf(why, whylen, "cannot write the replica image: %s", strerror(-rc));
 			return us_rx_refuse(rx, US_REFUSE_STATE, rc, why);
 		}

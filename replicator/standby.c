@@ -264,12 +264,30 @@ static void rx_committed(void *opaque, uint64_t epoch)
 		us_log(LOG_DEBUG, US_TAG_STANDBY, "committed epoch %lu", (unsigned long)epoch);
 }
 
+/* The replica image cannot be written (a full or failing disk): this host
+ * can hold no replica, so the standby stops rather than pretend. */
+static void check_replica_disk(struct us_standby *s)
+{
+	struct us_receiver_stats st;
+
+	us_receiver_stats(s->rx, &st);
+	if (!st.disk_failed || s->exit_rc)
+		return;
+	us_log(LOG_CRIT, US_TAG_STANDBY, "the replica image %s cannot be written: this standby "
+	       "stops; free or repair the disk under it, then start the standby again",
+	       s->cfg->vm.disk);
+	s->exit_rc = -EIO;
+	qb_loop_stop(s->loop);
+}
+
 static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const void *body)
 {
 	struct us_standby *s = opaque;
 	char why[256];
+	int rc = us_receiver_input(s->rx, hdr_rc, h, body, why, sizeof(why));
 
-	if (us_receiver_input(s->rx, hdr_rc, h, body, why, sizeof(why)) == 0)
+	check_replica_disk(s);
+	if (rc == 0)
 		return 0;
 	us_log(LOG_ERR, US_TAG_STANDBY, "closing the replication connection from %s: %s",
 	       us_transport_peer(s->tx), why);

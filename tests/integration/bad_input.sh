@@ -84,7 +84,8 @@ expect_fail "standby image of another size" \
 kill "$sb"; wait "$sb" 2>/dev/null
 
 # A full disk under the replica: the standby refuses the initial sync, commits
-# nothing (never a replica it could not write), and says why on both sides.
+# nothing (never a replica it could not write), says why and exits non-zero
+# leaving nothing behind; the primary loses its standby.
 mkdir -p "$SMALL" && mount -t tmpfs -o size=8M tmpfs "$SMALL" || fail "cannot mount a small tmpfs"
 truncate -s 64M "$SMALL/replica.img"
 dd if=/dev/urandom of="$img" bs=1M count=32 conv=notrunc status=none
@@ -94,11 +95,18 @@ sb=$!
 lab_wait 60 standby_up || fail "standby on a small tmpfs did not start"
 ip netns exec "$(lab_ns hA)" "$US_BIN" primary -c "$conf" > "$LAB_DIR/hA.log" 2>&1 &
 pr=$!
-refused() { grep -q "refused: cannot write the replica image: No space left on device" "$LAB_DIR/hA.log"; }
-lab_wait 120 refused || fail "full replica disk: the primary never heard why: $(tail -3 "$LAB_DIR/hA.log")"
-[ "$(lab_field hB committed)" = -1 ] || fail "full replica disk: the standby committed an epoch"
-note "full disk under the replica: refused with '$(grep -m1 -o 'refused: cannot write.*' "$LAB_DIR/hA.log")'"
-kill "$pr" "$sb"; wait "$pr" "$sb" 2>/dev/null
+sb_gone() { ! kill -0 "$sb" 2>/dev/null; }
+lab_wait 120 sb_gone || fail "full replica disk: the standby went on: $(tail -3 "$LAB_DIR/hB.log")"
+wait "$sb" && fail "full replica disk: the standby exited 0"
+grep -q "cannot write the replica image: No space left on device" "$LAB_DIR/hB.log" ||
+	fail "full replica disk: the standby did not say why: $(tail -3 "$LAB_DIR/hB.log")"
+grep -q "initial sync complete" "$LAB_DIR/hB.log" &&
+	fail "full replica disk: the standby committed an epoch"
+[ ! -e "/dev/shm/understudy-$LAB_VM.replica" ] || fail "full replica disk: the standby left its RAM file"
+lost() { grep -q "LOST THE STANDBY" "$LAB_DIR/hA.log"; }
+lab_wait 30 lost || fail "full replica disk: the primary did not notice"
+note "full disk under the replica: the standby stopped with '$(grep -m1 -o 'cannot write the replica image: [^;]*' "$LAB_DIR/hB.log")'"
+kill "$pr"; wait "$pr" 2>/dev/null
 umount "$SMALL"
 rm -f "$LAB_DIR/hB/disk.img"
 
