@@ -90,8 +90,10 @@ static void sync_continue(struct us_primary *p)
 		us_primary_lost_standby(p, "cannot queue initial sync disk blocks");
 	if (rc != 0)
 		return;	/* more on the next drain */
-	us_log(LOG_NOTICE, US_TAG_PRIMARY, "initial sync streamed in %lu ms; taking epoch 0",
-	       (unsigned long)(now_ms() - p->sync_started_ms));
+	if (!p->sync_streamed)	/* once: a drain may come again before epoch 0 starts */
+		us_log(LOG_NOTICE, US_TAG_PRIMARY, "initial sync streamed in %lu ms; taking epoch 0",
+		       (unsigned long)(now_ms() - p->sync_started_ms));
+	p->sync_streamed = 1;
 	us_epoch_start(p);
 }
 
@@ -106,6 +108,7 @@ static void on_guest_started(void *opaque, json_t *ret, const char *err)
 		return;
 	}
 	p->phase = PH_SYNC;
+	p->sync_streamed = 0;
 	p->sync_started_ms = now_ms();
 	p->sync_last_pct = -10;
 	XXH3_64bits_reset(p->sum);

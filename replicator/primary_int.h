@@ -104,6 +104,7 @@ struct us_primary {
 	uint64_t sync_next;	/* next page to stream */
 	uint64_t sync_started_ms;
 	int sync_last_pct;
+	int sync_streamed;	/* everything queued; epoch 0 may start */
 
 	/* scheduling */
 	qb_loop_timer_handle timer;
