@@ -13,3 +13,5 @@ bench_transport_LDADD = $(US_LIBS)
 if HAVE_RDMA
 bench_transport_LDADD += $(RDMA_LIBS)
 endif
+# bench/disk: the disk's cost, unprotected (plain QEMU, cache=none) vs protected.
+EXTRA_DIST += bench/disk.sh

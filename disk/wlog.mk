@@ -9,5 +9,5 @@ tests_unit_test_wlog_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_wlog_LDADD = $(US_LIBS) $(CMOCKA_LIBS) -lpthread
 
 # Resync by block hashes, with real daemons in the lab.
-TESTS += tests/integration/disk_resync.sh
-EXTRA_DIST += tests/integration/disk_resync.sh
+TESTS += tests/integration/disk_resync.sh tests/integration/disk_bounds.sh
+EXTRA_DIST += tests/integration/disk_resync.sh tests/integration/disk_bounds.sh
