@@ -176,6 +176,7 @@ void us_pdisk_new_peer(struct us_pdisk *d)
 {
 	d->peer_got = 0;
 	d->sync_next = d->sync_bytes = d->sync_skipped = 0;
+	d->sync_last_pct = -10;
 }
 
 int us_pdisk_take_hashes(struct us_pdisk *d, const struct us_disk_hashes *m)
@@ -241,6 +242,21 @@ static int sync_block(struct us_pdisk *d, struct us_transport *tx, XXH3_state_t 
  * must not fall silent, or the standby's liveness check would end it, and
  * the next step is driven by this one's drain.
  */
+/* Every tenth of the image, and the end, in the log. */
+static void sync_progress(struct us_pdisk *d, uint64_t size)
+{
+	int pct = (int)(d->sync_next * 100 / size);
+
+	if (pct / 10 == d->sync_last_pct / 10 && pct != 100)
+		return;
+	d->sync_last_pct = pct;
+	us_log(LOG_NOTICE, US_TAG_PRIMARY,
+	       "initial sync of the disk: %3d%% (%lu of %lu MiB compared; %lu KiB sent, %lu MiB "
+	       "already on the standby)",
+	       pct, (unsigned long)(d->sync_next >> 20), (unsigned long)(size >> 20),
+	       (unsigned long)(d->sync_bytes >> 10), (unsigned long)(d->sync_skipped >> 20));
+}
+
 int us_pdisk_sync_step(struct us_pdisk *d, struct us_transport *tx, XXH3_state_t *sum)
 {
 	uint64_t size = us_pdisk_size(d), last = 0;
@@ -261,12 +277,7 @@ int us_pdisk_sync_step(struct us_pdisk *d, struct us_transport *tx, XXH3_state_t
 	}
 	if (!queued && send_block(d, tx, sum, last, buf, len) < 0)
 		return -EIO;
-	if (d->sync_next >= size)
-		us_log(LOG_NOTICE, US_TAG_PRIMARY,
-		       "initial sync of the disk: %lu MiB image, %lu KiB "
-		       "sent, %lu MiB already on the standby",
-		       (unsigned long)(size >> 20), (unsigned long)(d->sync_bytes >> 10),
-		       (unsigned long)(d->sync_skipped >> 20));
+	sync_progress(d, size);
 	return d->sync_next < size;
 }
 

@@ -34,6 +34,7 @@ struct us_pdisk {
 	uint64_t sync_bytes;	    /* of which the initial sync's */
 	uint64_t sync_skipped;	    /* image bytes the standby held already */
 	unsigned char *peer_hashes; /* the standby's block hashes (DISK_HASHES) */
+	int sync_last_pct;	    /* progress logged at each tenth */
 	uint64_t peer_got;	    /* hashes received on this connection */
 };
 
