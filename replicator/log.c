@@ -2,10 +2,14 @@
 /*
  * libqb logging set-up shared by the daemon, the command-line tool and the
  * tests: a tag name per subsystem in every line, the blackbox ring for daemons.
+ * One recursive mutex serialises every us_log(): a daemon logs from more than
+ * one thread, and libqb's logging is thread-safe only in its threaded mode,
+ * which writes lines late (or never, if the process is killed).
  */
 #include <config.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <syslog.h>
 #include <qb/qblog.h>
 
@@ -20,6 +24,17 @@ static const char *const tag_names[US_TAG_MAX] = {
 };
 
 static int blackbox_on;
+static pthread_mutex_t log_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
+void us_log_lock(void)
+{
+	pthread_mutex_lock(&log_lock);
+}
+
+void us_log_unlock(void)
+{
+	pthread_mutex_unlock(&log_lock);
+}
 
 static const char *tag_to_name(uint32_t tag)
 {

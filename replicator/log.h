@@ -26,8 +26,18 @@ enum us_log_tag {
 	US_TAG_MAX
 };
 
-/* us_log(LOG_INFO, US_TAG_QMP, "fmt", ...): one line, tagged. */
-#define us_log(prio, tag, ...) qb_logt(prio, tag, __VA_ARGS__)
+/* Serialises logging between threads (the disk's NBD server has its own):
+ * libqb's logging is thread-safe only in its threaded mode. Recursive. */
+void us_log_lock(void);
+void us_log_unlock(void);
+
+/* us_log(LOG_INFO, US_TAG_QMP, "fmt", ...): one line, tagged; any thread. */
+#define us_log(prio, tag, ...)                     \
+	do {                                       \
+		us_log_lock();                     \
+		qb_logt(prio, tag, __VA_ARGS__);   \
+		us_log_unlock();                   \
+	} while (0)
 
 /**
  * Start logging for program @ident at @level (LOG_ERR..LOG_DEBUG) on stderr.
