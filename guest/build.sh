@@ -50,6 +50,7 @@ check_tools() {
 workload_sources() {
 	case $1 in
 	ledger) echo "ledger.c ledger_format.c lineserver.c" ;;
+	service) echo "service.c lineserver.c" ;;
 	*) echo "$1.c" ;;
 	esac
 }

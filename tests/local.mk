@@ -27,7 +27,8 @@ TESTS += tests/integration/bad_input.sh tests/integration/failover_counter.sh \
 	tests/integration/replica_exact.sh tests/integration/failover_tcp.sh \
 	tests/integration/degraded.sh tests/integration/partition.sh \
 	tests/integration/daemon_crash.sh tests/integration/corosync_restart.sh
-EXTRA_DIST += tests/lab tests/lib/lab.sh tests/lib/common.sh tests/integration/bad_input.sh \
+EXTRA_DIST += tests/lab tests/lib/lab.sh tests/lib/common.sh tests/lib/fswriter.sh \
+	tests/integration/bad_input.sh \
 	tests/integration/failover_counter.sh tests/integration/replica_exact.sh \
 	tests/integration/failover_tcp.sh tests/integration/degraded.sh \
 	tests/integration/partition.sh tests/integration/daemon_crash.sh \

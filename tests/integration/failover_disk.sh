@@ -28,6 +28,7 @@
 # Everything (images included) is in $LAB_DIR, removed by lab_down on exit.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
+. "$top_srcdir/tests/lib/fswriter.sh"
 LAB_NIC=1
 LAB_APPEND="us.run=ledger us.disk=/dev/vda"
 LAB_COROSYNC=1
@@ -116,29 +117,6 @@ fs_last() {
 }
 fs_at_least() { local n; n=$(fs_last "$1"); [ -n "$n" ] && [ "$n" -ge "$2" ]; }
 
-# expected_file N: the bytes guest/fswriter.c writes into file N.
-expected_file() {
-	awk -v n="$1" 'BEGIN {
-		s = "us-fswriter " n "\n"
-		for (i = length(s); i < 1024; i++)
-			s = s sprintf("%c", 97 + (n * 7 + i) % 26)
-		printf "%s", s
-	}'
-}
-
-# check_files IMAGE LAST: files 1..LAST (the last 127 only: slots are
-# reused) are on IMAGE, whole.
-check_files() {
-	local k out=$LAB_DIR/files
-	rm -rf "$out"
-	mkdir "$out"
-	debugfs -R "rdump /us-fswriter $out" "$1" > /dev/null 2>&1 ||
-		fail "ext4: debugfs cannot copy /us-fswriter out of $1"
-	for ((k = $2 > 127 ? $2 - 126 : 1; k <= $2; k++)); do
-		cmp -s <(expected_file "$k") "$out/us-fswriter/$(printf 'f-%03d' $((k % 128)))" ||
-			fail "ext4: file $k, announced on hB's console, is not on hB's image whole"
-	done
-}
 
 ext4_round() {
 	local img=$LAB_DIR/ext4.img fsck=$LAB_DIR/fsck.out at_kill first last kill_at replay
@@ -189,7 +167,7 @@ ext4_round() {
 	e2fsck -fn "$LAB_DIR/replayed.img" > "$fsck" 2>&1 ||
 		fail "ext4: e2fsck -fn on hB's image, journal replayed: $(cat "$fsck")"
 	# the files as the guest would read them after a mount
-	check_files "$LAB_DIR/replayed.img" "$last"
+	fswriter_check_files "$LAB_DIR/replayed.img" "$last" "$LAB_DIR" "ext4: "
 	note "ext4: killed hA $kill_at ms in, file $at_kill announced on hA then; hB's guest went on" \
 	     "with file $first (so 1..$(( first - 1 )) came through the replication), up to $last;" \
 	     "hB's daemon $STOPPED;" \

@@ -19,6 +19,8 @@ set -euo pipefail
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-.}
+# shellcheck source=tests/lib/fswriter.sh
+. "$top_srcdir/tests/lib/fswriter.sh"
 ledgercheck=$top_builddir/tests/tools/ledgercheck
 reqclient=$top_builddir/tests/tools/reqclient
 DEADLINE=${US_TEST_DEADLINE:-180} # seconds for any one wait under TCG
@@ -229,29 +231,6 @@ last_file() {
 	lines | sed -n 's/^us-fswriter \([0-9]*\)$/\1/p' | tail -n 1
 }
 
-# expected_file N: the bytes guest/fswriter.c writes into file N.
-expected_file() {
-	awk -v n="$1" 'BEGIN {
-		s = "us-fswriter " n "\n"
-		for (i = length(s); i < 1024; i++)
-			s = s sprintf("%c", 97 + (n * 7 + i) % 26)
-		printf "%s", s
-	}'
-}
-
-# check_files IMAGE LAST: every file 1..LAST announced, whole, on IMAGE (the
-# last 127 only: slots are reused, and file LAST+1 may have been written).
-check_files() {
-	local k out=$tmp/files
-	rm -rf "$out"
-	mkdir "$out"
-	debugfs -R "rdump /us-fswriter $out" "$1" > /dev/null 2>&1 ||
-		fail "debugfs cannot copy /us-fswriter out of $1"
-	for ((k = $2 > 127 ? $2 - 126 : 1; k <= $2; k++)); do
-		cmp -s <(expected_file "$k") "$out/us-fswriter/$(printf 'f-%03d' $((k % 128)))" ||
-			fail "file $k, announced on the console, is not on the disk whole"
-	done
-}
 
 truncate -s 64M "$tmp/ext4.img"
 mkfs.ext4 -q -F "$tmp/ext4.img"
@@ -272,7 +251,7 @@ e2fsck -E journal_only -p "$tmp/replayed.img" > "$tmp/fsck.out" 2>&1 ||
 	fail "replaying the journal failed: $(cat "$tmp/fsck.out")"
 e2fsck -fn "$tmp/replayed.img" > "$tmp/fsck.out" 2>&1 ||
 	fail "e2fsck -fn after the journal replay: $(cat "$tmp/fsck.out")"
-check_files "$tmp/replayed.img" "$last"
+fswriter_check_files "$tmp/replayed.img" "$last" "$tmp" ""
 echo "fswriter: e2fsck clean before and after the journal replay; files 1..$last whole"
 
 # --- ext4 again: the guest replays the journal and goes on --------------------
