@@ -79,9 +79,11 @@ static void on_grace(void *data)
 }
 
 /*
- * Paused, or in the initial sync with nothing queued (waiting for the
- * standby's disk hashes), the primary sends nothing; the standby would take
- * that silence for a lost stream. A KEEPALIVE every KEEPALIVE_MS says it is not.
+ * Paused, between epochs longer than the standby's peer_timeout_ms, or in
+ * the initial sync with nothing queued (waiting for the standby's disk
+ * hashes), the primary sends nothing; the standby would take that silence
+ * for a lost stream. A KEEPALIVE every KEEPALIVE_MS while nothing is queued
+ * says it is not.
  */
 static void keepalive(struct us_primary *p)
 {
@@ -89,7 +91,9 @@ static void keepalive(struct us_primary *p)
 
 	if (!p->tx || now - p->keepalive_ms < KEEPALIVE_MS)
 		return;
-	if (p->phase != PH_PAUSED && (p->phase != PH_SYNC || us_transport_busy(p->tx)))
+	if (p->phase != PH_PAUSED && p->phase != PH_SYNC && p->phase != PH_IDLE)
+		return;
+	if (us_transport_busy(p->tx))
 		return;
 	if (us_transport_send_msg(p->tx, US_MSG_KEEPALIVE, p->epoch, NULL, 0) == 0)
 		p->keepalive_ms = now;

@@ -14,8 +14,7 @@ LAB_NIC=1
 LAB_APPEND="us.run=ledger,ddbench us.ddbench_mb=48 us.ddbench_seek=8 us.disk=/dev/vda"
 LAB_DISK=64M
 LAB_EPOCH_MS=5000
-LAB_DISK_LOG_MAX=4M
-LAB_PEER_TIMEOUT_MS=15000
+LAB_DISK_LOG_MAX=4M	# 5 s epochs against the lab's 2 s peer_timeout_ms: keepalives
 . "$top_srcdir/tests/lib/lab.sh"
 trap lab_down EXIT
 lab_up || fail "cannot build the lab"
@@ -55,4 +54,6 @@ lab_ctl hA pause >/dev/null || fail "pause failed"
 cmp "$(lab_disk hA)" "$(lab_disk hB)" || fail "replica image differs at the paused epoch"
 lab_ctl hA resume >/dev/null || fail "resume failed"
 note "$early early checkpoints; the log held at most $((max >> 10)) KiB (cap 4096 KiB); $(grep -a -o 'us-ddbench mib=.*' "$serial" | tail -1); replica exact"
+grep -q "stream lost\|TAKEOVER" "$LAB_DIR/hB.log" &&
+	fail "the standby took 5 s epochs for a lost stream: $(grep -m1 'stream lost\|TAKEOVER' "$LAB_DIR/hB.log")"
 echo "PASS: the disk write log stays bounded by checkpointing early"
