@@ -8,6 +8,7 @@
 #ifndef US_IMAGE_H
 #define US_IMAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct us_image;
@@ -27,6 +28,16 @@ int us_image_fd(const struct us_image *img);
 
 /** @return the image's size in bytes. */
 uint64_t us_image_size(const struct us_image *img);
+
+/** Write all @len bytes of @buf at @off of image @fd. @return 0 or -errno. */
+int us_image_pwrite(int fd, const void *buf, size_t len, uint64_t off);
+
+/**
+ * Make [@off, @off + @len) of image @fd read as zeroes: a hole if
+ * @may_punch, else an allocated zero range, else written zeroes.
+ * @return 0 or -errno.
+ */
+int us_image_zero(int fd, uint64_t off, uint64_t len, int may_punch);
 
 /** Unlock and close @img. NULL is a no-op. */
 void us_image_close(struct us_image *img);

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Disk replication: the NBD server QEMU uses as the VM's disk, and the image
 # it serves. The server runs in a thread of its own.
-libunderstudy_a_SOURCES += disk/image.c disk/image.h disk/nbd.c disk/nbd.h disk/nbd_proto.h \
+libunderstudy_a_SOURCES += disk/image.c disk/image_io.c disk/image.h disk/nbd.c disk/nbd.h disk/nbd_proto.h \
 	disk/nbd_int.h disk/nbd_handshake.c
 US_LIBS += -lpthread
 

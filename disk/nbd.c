@@ -54,6 +54,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "disk/image.h"
 #include "disk/nbd.h"
 #include "disk/nbd_int.h"
 #include "disk/nbd_proto.h"
@@ -200,64 +201,6 @@ static int pread_full(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = pwrite(fd, p, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int write_zeroes(struct us_nbd *s, uint64_t off, uint64_t len)
-{
-	size_t n;
-	int ret;
-
-	if (!s->zeroes && !(s->zeroes = calloc(1, NBD_ZERO_CHUNK)))
-		return -ENOMEM;
-	while (len) {
-		n = len < NBD_ZERO_CHUNK ? (size_t)len : NBD_ZERO_CHUNK;
-		ret = pwrite_full(s->image_fd, s->zeroes, n, off);
-		if (ret)
-			return ret;
-		off += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int not_supported(int err)
-{
-	return err == EOPNOTSUPP || err == ENOSYS || err == EINVAL || err == ENODEV;
-}
-
-/* Make [off, off+len) read as zeroes: a hole if @may_punch, else allocated. */
-static int zero_range(struct us_nbd *s, uint64_t off, uint64_t len, int may_punch)
-{
-	int keep = FALLOC_FL_KEEP_SIZE;
-
-	if (may_punch &&
-	    fallocate(s->image_fd, FALLOC_FL_PUNCH_HOLE | keep, (off_t)off, (off_t)len) == 0)
-		return 0;
-	if (may_punch && !not_supported(errno))
-		return -errno;
-	if (fallocate(s->image_fd, FALLOC_FL_ZERO_RANGE | keep, (off_t)off, (off_t)len) == 0)
-		return 0;
-	if (!not_supported(errno))
-		return -errno;
-	return write_zeroes(s, off, len);
-}
-
 static int ensure_buf(struct us_nbd *s, size_t len)
 {
 	uint8_t *p;
@@ -361,7 +304,7 @@ static int cmd_write(struct us_nbd *s, const struct nbd_req *rq)
 		       (unsigned long long)rq->offset, rq->len);
 	if (ret)
 		return ret;
-	ret = pwrite_full(s->image_fd, s->buf, rq->len, rq->offset);
+	ret = us_image_pwrite(s->image_fd, s->buf, rq->len, rq->offset);
 	if (ret)
 		return io_error(s, rq, "WRITE", ret);
 	return finish_change(s, rq, US_NBD_WRITE, s->buf, "WRITE");
@@ -369,7 +312,7 @@ static int cmd_write(struct us_nbd *s, const struct nbd_req *rq)
 
 static int cmd_trim(struct us_nbd *s, const struct nbd_req *rq)
 {
-	int ret = zero_range(s, rq->offset, rq->len, 1);
+	int ret = us_image_zero(s->image_fd, rq->offset, rq->len, 1);
 
 	if (ret)
 		return io_error(s, rq, "TRIM", ret);
@@ -378,7 +321,8 @@ static int cmd_trim(struct us_nbd *s, const struct nbd_req *rq)
 
 static int cmd_write_zeroes(struct us_nbd *s, const struct nbd_req *rq)
 {
-	int ret = zero_range(s, rq->offset, rq->len, !(rq->flags & NBD_CMD_FLAG_NO_HOLE));
+	int ret = us_image_zero(s->image_fd, rq->offset, rq->len,
+				!(rq->flags & NBD_CMD_FLAG_NO_HOLE));
 
 	if (ret)
 		return io_error(s, rq, "WRITE_ZEROES", ret);
@@ -613,7 +557,6 @@ static void nbd_free(struct us_nbd *s)
 	free(s->sock_path);
 	free(s->export_name);
 	free(s->buf);
-	free(s->zeroes);
 	free(s);
 }
 

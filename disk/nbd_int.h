@@ -15,7 +15,6 @@
 
 #define NBD_NAME_MAX 4096	     /* longest export name (NBD strings) */
 #define NBD_OPT_DATA_MAX 8192	     /* longest option we read */
-#define NBD_ZERO_CHUNK (1u << 20)    /* zeroes written at a time without fallocate */
 #define NBD_DISCARD_CHUNK (1u << 16) /* payload dropped at a time */
 #define NBD_BLOCK_MIN 1u
 #define NBD_BLOCK_PREFERRED 4096u
@@ -42,7 +41,6 @@ struct us_nbd {
 	int no_zeroes; /* client negotiated NBD_FLAG_C_NO_ZEROES */
 	uint8_t *buf;  /* request payload, grown to the largest READ/WRITE */
 	size_t buf_size;
-	uint8_t *zeroes; /* NBD_ZERO_CHUNK zero bytes, on first need */
 	uint8_t opt[NBD_OPT_DATA_MAX];
 	pthread_mutex_t lock; /* guards stats */
 	struct us_nbd_stats stats;

@@ -15,51 +15,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "disk/image.h"
 #include "replicator/log.h"
 #include "replicator/receiver_int.h"
-
-#define ZERO_CHUNK 65536
-
-static int pwrite_all(int fd, const char *p, size_t len, uint64_t off)
-{
-	ssize_t n;
-
-	while (len) {
-		n = pwrite(fd, p, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= n;
-		off += n;
-	}
-	return 0;
-}
-
-static int write_zeroes(int fd, uint64_t off, uint64_t len)
-{
-	static const char zero[ZERO_CHUNK];
-	size_t n;
-	int rc;
-
-	if (fallocate(fd, FALLOC_FL_ZERO_RANGE, (off_t)off, (off_t)len) == 0)
-		return 0;
-	for (; len; len -= n, off += n) {
-		n = len < sizeof(zero) ? len : sizeof(zero);
-		rc = pwrite_all(fd, zero, n, off);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
 
 /* Write one decoded DISK message to the replica image. */
 int us_rx_disk_apply_one(int fd, const struct us_disk *m)
 {
 	if (m->kind == US_DISK_WRITE)
-		return pwrite_all(fd, m->data, m->length, m->offset);
-	return write_zeroes(fd, m->offset, m->length);
+		return us_image_pwrite(fd, m->data, m->length, m->offset);
+	return us_image_zero(fd, m->offset, m->length, 0);
 }
 
 int us_rx_on_disk(struct us_receiver *rx, const struct us_msg_hdr *h, const void *body,
