@@ -16,7 +16,10 @@ int us_check_cs_probe(const char *node, struct us_cs_facts *f);
 /** The RDMA device serving address @host ("" = any). @return 0, -ENODEV or -errno. */
 int us_check_rdma_probe(const char *host, char *dev, size_t len);
 
-/** @return 0 if @prog is an executable in PATH, else -ENOENT. */
-int us_check_in_path(const char *prog);
+/**
+ * @return 0 if @prog can be run: a path that is executable, or a name found
+ * as an executable in PATH; else -errno (-ENOENT: no such program).
+ */
+int us_check_executable(const char *prog);
 
 #endif

@@ -124,11 +124,13 @@ out:
 	return rc;
 }
 
-int us_check_in_path(const char *prog)
+int us_check_executable(const char *prog)
 {
 	const char *p, *end, *dirs = getenv("PATH");
 	char path[PATH_MAX];
 
+	if (strchr(prog, '/'))
+		return access(prog, X_OK) < 0 ? -errno : 0;
 	for (p = dirs ? dirs : "/usr/sbin:/usr/bin:/sbin:/bin";; p = end + 1) {
 		end = strchrnul(p, ':');
 		snprintf(path, sizeof(path), "%.*s/%s", end > p ? (int)(end - p) : 1,

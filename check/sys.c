@@ -145,13 +145,6 @@ static int sys_netif(const char *name)
 	return access(path, F_OK) == 0;
 }
 
-static int sys_executable(const char *path)
-{
-	if (strchr(path, '/'))
-		return access(path, X_OK) < 0 ? -errno : 0;
-	return us_check_in_path(path);
-}
-
 static int sys_memlock(uint64_t *bytes)
 {
 	struct rlimit rl;
@@ -224,7 +217,7 @@ static const struct us_check_sys real = {
 	.run = sys_run,
 	.netif = sys_netif,
 	.corosync = us_check_cs_probe,
-	.executable = sys_executable,
+	.executable = us_check_executable,
 	.rdma_dev = us_check_rdma_probe,
 	.memlock = sys_memlock,
 	.bind_addr = sys_bind_addr,

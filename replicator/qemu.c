@@ -28,6 +28,7 @@
 
 #include "check/accel.h"
 #include "check/check.h"
+#include "check/probe.h"
 #include "replicator/log.h"
 #include "replicator/qemu_int.h"
 #include "replicator/qmp.h"
@@ -369,28 +370,6 @@ static void log_spawn_error(const char *bin, int err)
 		us_log(LOG_ERR, US_TAG_QEMU, "cannot run QEMU binary %s: %s", bin, strerror(err));
 }
 
-/*
- * posix_spawnp reports a missing binary itself, but only where the libc runs
- * the child with CLONE_VFORK (not under valgrind, say): look first.
- */
-static int check_binary(const char *bin)
-{
-	const char *p, *end, *dirs = getenv("PATH");
-	char path[PATH_MAX];
-
-	if (strchr(bin, '/'))
-		return access(bin, X_OK) < 0 ? -errno : 0;
-	for (p = dirs ? dirs : "/usr/bin:/bin"; ; p = end + 1) {
-		end = strchrnul(p, ':');
-		snprintf(path, sizeof(path), "%.*s/%s", end > p ? (int)(end - p) : 1,
-			 end > p ? p : ".", bin);
-		if (access(path, X_OK) == 0)
-			return 0;
-		if (!*end)
-			return -ENOENT;
-	}
-}
-
 static void set_spawn_signals(posix_spawnattr_t *attr)
 {
 	sigset_t none, dfl;
@@ -412,7 +391,9 @@ static int spawn(struct us_qemu *q, char **argv, int log_fd)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	int rc = check_binary(argv[0]);
+	/* posix_spawnp reports a missing binary itself only where the libc
+	 * runs the child with CLONE_VFORK (not under valgrind, say): look first */
+	int rc = us_check_executable(argv[0]);
 
 	if (rc < 0) {
 		log_spawn_error(argv[0], -rc);
