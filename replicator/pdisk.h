@@ -16,8 +16,6 @@
 #include "rdma/transport.h"
 #include "replicator/proto.h"
 
-#define US_PDISK_LOG_MAX (64ull << 20) /* default [replication] disk_log_max */
-
 struct us_image;
 struct us_nbd;
 

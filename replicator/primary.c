@@ -446,7 +446,7 @@ void us_primary_watch_disk(struct us_primary *p)
 static int up_disk(struct us_primary *p)
 {
 	int rc = us_pdisk_up(&p->disk, p->cfg->vm.disk, p->cfg->vm.run_dir, p->cfg->vm.name,
-			     p->cfg->disk_log_max ? p->cfg->disk_log_max : US_PDISK_LOG_MAX);
+			     p->cfg->disk_log_max);
 
 	if (rc == 0)
 		us_primary_watch_disk(p);

@@ -509,8 +509,7 @@ static int up_receiver(struct us_standby *s)
 		.devstate_max = s->cfg->devstate_max,
 		.disk_fd = s->img ? us_image_fd(s->img) : -1,
 		.disk_size = s->img ? us_image_size(s->img) : 0,
-		.disk_staging_max = s->cfg->disk_staging_max ? s->cfg->disk_staging_max
-				    : US_STANDBY_DISK_STAGING,
+		.disk_staging_max = s->cfg->disk_staging_max,
 	};
 
 	s->rx = us_receiver_new(&rc, &ops, s);

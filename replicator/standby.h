@@ -16,6 +16,4 @@
  */
 int us_standby_run(const struct us_config *cfg);
 
-#define US_STANDBY_DISK_STAGING (256ull << 20)	/* default [replication] disk_staging_max */
-
 #endif
