@@ -260,8 +260,18 @@ static int io_error(struct us_nbd *s, const struct nbd_req *rq, const char *what
 static void report(struct us_nbd *s, enum us_nbd_change kind, const struct nbd_req *rq,
 		   const void *data)
 {
+	pthread_mutex_lock(&s->ops_lock);
 	if (s->ops && s->ops->wrote)
 		s->ops->wrote(s->opaque, kind, rq->offset, rq->len, data);
+	pthread_mutex_unlock(&s->ops_lock);
+}
+
+void us_nbd_set_ops(struct us_nbd *s, const struct us_nbd_ops *ops, void *opaque)
+{
+	pthread_mutex_lock(&s->ops_lock);
+	s->ops = ops;
+	s->opaque = opaque;
+	pthread_mutex_unlock(&s->ops_lock);
 }
 
 /* After a change: stable storage first if FUA, then the callback, then the reply. */
@@ -554,6 +564,7 @@ static void nbd_free(struct us_nbd *s)
 	if (s->stop_fd >= 0)
 		close(s->stop_fd);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->ops_lock);
 	free(s->sock_path);
 	free(s->export_name);
 	free(s->buf);
@@ -571,6 +582,7 @@ static struct us_nbd *nbd_new(const char *sock_path, const char *export_name, in
 	s->image_fd = image_fd;
 	s->size = size;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->ops_lock, NULL);
 	s->sock_path = strdup(sock_path);
 	s->export_name = strdup(export_name);
 	if (!s->sock_path || !s->export_name) {

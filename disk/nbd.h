@@ -65,6 +65,13 @@ struct us_nbd *us_nbd_start(const char *sock_path, const char *export_name, int 
  */
 void us_nbd_stop(struct us_nbd *s);
 
+/**
+ * Replace the change callback (a daemon changing role: a standby's server
+ * reports nothing, a primary's feeds its write log). Waits for a callback in
+ * progress to return; the next change goes to the new one.
+ */
+void us_nbd_set_ops(struct us_nbd *s, const struct us_nbd_ops *ops, void *opaque);
+
 /** Copy the counters of @s into @st; safe from any thread. */
 void us_nbd_stats(const struct us_nbd *s, struct us_nbd_stats *st);
 

@@ -42,7 +42,8 @@ struct us_nbd {
 	uint8_t *buf;  /* request payload, grown to the largest READ/WRITE */
 	size_t buf_size;
 	uint8_t opt[NBD_OPT_DATA_MAX];
-	pthread_mutex_t lock; /* guards stats */
+	pthread_mutex_t lock;	  /* guards stats */
+	pthread_mutex_t ops_lock; /* guards ops and opaque: swapped at a role change */
 	struct us_nbd_stats stats;
 };
 

@@ -135,8 +135,18 @@ STR_SETTER(set_append, c->vm.append)
 STR_SETTER(set_disk, c->vm.disk)
 STR_SETTER(set_run_dir, c->vm.run_dir)
 STR_SETTER(set_shm_dir, c->vm.shm_dir)
-STR_SETTER(set_peer, c->peer)
-STR_SETTER(set_listen, c->listen)
+static int set_peer(struct us_config *c, const char *v)
+{
+	c->peer_set = 1;
+	return set_str(c->peer, sizeof(c->peer), v);
+}
+
+static int set_listen(struct us_config *c, const char *v)
+{
+	c->listen_set = 1;
+	return set_str(c->listen, sizeof(c->listen), v);
+}
+
 STR_SETTER(set_bridge, c->bridge)
 STR_SETTER(set_tap, c->tap)
 STR_SETTER(set_fence_command, c->fence_command)
@@ -210,6 +220,14 @@ static int set_devstate(struct us_config *c, const char *v)
 	if (strcmp(v, "migrate") && strcmp(v, "xen-save"))
 		return -EINVAL;
 	c->devstate_xen = strcmp(v, "xen-save") == 0;
+	return 0;
+}
+
+static int set_reprotect(struct us_config *c, const char *v)
+{
+	if (strcmp(v, "auto") && strcmp(v, "manual"))
+		return -EINVAL;
+	c->reprotect_auto = strcmp(v, "auto") == 0;
 	return 0;
 }
 
@@ -307,6 +325,8 @@ static const struct key keys[] = {
 	{ "replication", "transport", set_transport, "tcp, rdma or auto" },
 	{ "replication", "peer", set_peer, "the standby's host:port" },
 	{ "replication", "listen", set_listen, "host:port" },
+	{ "replication", "hosts", us_config_set_hosts,
+	  "two NODE=HOST:PORT, e.g. hA=10.0.0.1:7300 hB=10.0.0.2:7300" },
 	{ "replication", "epoch_ms", set_epoch_ms, "5 to 10000" },
 	{ "replication", "peer_timeout_ms", set_peer_timeout, "100 to 600000" },
 	{ "replication", "connect_timeout_ms", set_connect_timeout, "0 (wait forever) to 86400000" },
@@ -316,6 +336,7 @@ static const struct key keys[] = {
 	{ "replication", "disk_staging_max", set_disk_staging_max, "a size of at least 4M" },
 	{ "replication", "devstate", set_devstate, "migrate or xen-save" },
 	{ "failover", "promote", set_promote, "auto or manual" },
+	{ "failover", "reprotect", set_reprotect, "auto or manual" },
 	{ "heartbeat", "membership", set_membership, "corosync or none" },
 	{ "heartbeat", "node", set_node, "this host's node name, as in corosync.conf" },
 	{ "heartbeat", "fence_command", set_fence_command, "a program and its arguments" },
@@ -349,6 +370,7 @@ void us_config_defaults(struct us_config *c)
 	c->disk_log_max = 64u << 20;
 	c->disk_staging_max = 256u << 20;
 	c->promote_auto = 1;
+	c->reprotect_auto = 1;
 	c->log_level = LOG_INFO;
 	c->outq_max_bytes = 16u << 20;
 	c->outq_max_frames = 16384;
@@ -510,7 +532,9 @@ int us_config_load(struct us_config *c, const char *path)
 		       path, rc);
 		return -EINVAL;
 	}
-	return rc < 0 || ctx.errors ? -EINVAL : 0;
+	if (rc < 0 || ctx.errors)
+		return -EINVAL;
+	return us_config_resolve_hosts(c, path);
 }
 
 int us_config_check(const struct us_config *c, const char *role)

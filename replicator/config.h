@@ -12,11 +12,20 @@
 #include "replicator/vmconf.h"
 #include "rdma/transport.h"
 
+#define US_CONFIG_MAX_HOSTS 2
+
 struct us_config {
 	struct us_vm_config vm;
 	enum us_transport_kind transport;
 	char peer[128];			/* primary: the standby's host:port */
 	char listen[128];		/* standby: host:port to listen on */
+	struct us_host_addr {		/* [replication] hosts: node=host:port each */
+		char node[32];
+		char addr[128];
+	} hosts[US_CONFIG_MAX_HOSTS];
+	unsigned n_hosts;
+	char peer_node[32];		/* the other host's node, from hosts */
+	int peer_set, listen_set;	/* peer / listen given by key (hosts fills the rest) */
 	unsigned epoch_ms;		/* checkpoint interval */
 	unsigned peer_timeout_ms;	/* silence that counts as stream loss */
 	unsigned connect_timeout_ms;	/* primary: give up waiting for a standby */
@@ -26,6 +35,7 @@ struct us_config {
 	uint64_t disk_staging_max;	/* standby: one epoch's staged disk writes, bytes */
 	int devstate_xen;		/* capture with xen-save-devices-state */
 	int promote_auto;		/* standby promotes itself on stream loss */
+	int reprotect_auto;		/* an unprotected primary looks for a standby itself */
 	int log_level;			/* LOG_ERR..LOG_DEBUG */
 	char bridge[16];		/* [net] host bridge for the VM's tap, or "" */
 	char tap[16];			/* [net] tap name, "" = us-NAME */
@@ -58,6 +68,16 @@ int us_config_load(struct us_config *c, const char *path);
  * "standby"). @return 0 or -EINVAL with the cause logged.
  */
 int us_config_check(const struct us_config *c, const char *role);
+
+/** [replication] hosts = NODE=HOST:PORT NODE=HOST:PORT. @return 0 or -EINVAL. */
+int us_config_set_hosts(struct us_config *c, const char *v);
+
+/**
+ * After the file: with [replication] hosts, listen on this node's address
+ * and replicate to the other's, unless peer or listen were set by key.
+ * @return 0, or -EINVAL (logged, naming @path) when this node has no entry.
+ */
+int us_config_resolve_hosts(struct us_config *c, const char *path);
 
 /** Parse "256M", "1G", "4096", "64K". @return 0 or -EINVAL. */
 int us_config_parse_size(const char *s, uint64_t *out);

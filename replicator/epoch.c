@@ -158,7 +158,7 @@ static void on_cont(void *opaque, json_t *ret, const char *err)
 	us_primary_stats(p, &p->hist[p->cur.epoch % 256]);
 	if (p->phase != PH_CHECKPOINT)
 		return;
-	p->phase = p->tx ? PH_IDLE : PH_DEGRADED;
+	p->phase = p->tx ? PH_IDLE : p->seeking ? PH_CONNECTING : PH_DEGRADED;
 	if (!p->tx)
 		return;
 	now_ms = us_epoch_now_us() / 1000;
@@ -174,6 +174,8 @@ static void finish_epoch(struct us_primary *p, const void *buf, size_t len)
 	p->cur.pages = p->n_pages;
 	if (p->tx) {
 		rc = queue_epoch(p, buf, len);
+		if (rc == 0 && p->seeking)
+			p->seek_sent = 1;	/* the standby may commit it now */
 		if (rc < 0)
 			us_primary_lost_standby(p, "cannot queue the epoch for sending");
 	}
@@ -216,6 +218,7 @@ static void on_stopped(void *opaque, json_t *ret, const char *err)
 	}
 	t = us_epoch_now_us();
 	p->cur.stop_us = t - p->cur.stop_us;
+	us_primary_seek_cut(p);			/* a sync's epoch 0: hold output from here */
 	if (p->relay)
 		us_relay_seal(p->relay, p->epoch);	/* output so far is epoch n's */
 	us_pdisk_cut(&p->disk);			/* writes so far are epoch n's: stop drained them */

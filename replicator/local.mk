@@ -4,11 +4,12 @@ libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
 	replicator/proto.c replicator/proto.h \
 	replicator/receiver.c replicator/receiver.h replicator/receiver_int.h \
 	replicator/receiver_disk.c \
-	replicator/config.c replicator/config.h \
+	replicator/config.c replicator/config_hosts.c replicator/config.h \
 	replicator/ramfile.c replicator/ramfile.h \
 	replicator/ctl.c replicator/ctl.h \
 	replicator/primary_int.h replicator/primary.h \
-	replicator/epoch.c replicator/loss.c replicator/primary.c \
+	replicator/epoch.c replicator/loss.c replicator/primary.c replicator/reprotect.c \
+	replicator/handover.h replicator/role.c replicator/role.h \
 	replicator/pdisk.c replicator/pdisk.h \
 	replicator/standby.c replicator/standby.h \
 	replicator/vmnet.c replicator/vmnet.h

@@ -66,6 +66,8 @@ static void degrade(struct us_primary *p, const char *why)
 	       "is released without acknowledgements", why, p->cfg->vm.name);
 	if (p->relay)
 		us_relay_set_mode(p->relay, US_RELAY_PASSTHROUGH);
+	if (p->cfg->reprotect_auto)
+		us_primary_seek(p, "the standby was lost");
 }
 
 static void on_grace(void *data)
@@ -169,7 +171,7 @@ static void evaluate(struct us_primary *p)
 
 void us_primary_lost_standby(struct us_primary *p, const char *why)
 {
-	if (!p->tx)
+	if (!p->tx || us_primary_seek_lost(p, why))
 		return;
 	drop_stream(p, why);
 	if (p->peer)
@@ -217,12 +219,34 @@ void us_primary_acked(struct us_primary *p)
 		us_peer_announce(p->peer, US_HB_ROLE_PRIMARY, p->acked);
 }
 
-int us_primary_loss_up(struct us_primary *p)
+static int peer_up(struct us_primary *p)
 {
 	struct us_peer_opts o = { .vm = p->cfg->vm.name, .node = p->cfg->node,
 				  .self = US_HB_ROLE_PRIMARY, .fence_command = p->cfg->fence_command,
 				  .fence_timeout_ms = p->cfg->fence_timeout_ms };
 
+	p->peer = us_peer_new(p->loop, &o, cluster_changed, p);
+	if (!p->peer)
+		return -errno;
+	us_peer_announce(p->peer, US_HB_ROLE_PRIMARY, US_EPOCH_NONE);
+	return 0;
+}
+
+/* A new standby is wanted: the watch of the last one (gone, fenced) goes. */
+void us_primary_peer_renew(struct us_primary *p)
+{
+	if (!p->peer || (us_peer_state(p->peer) == US_PEER_UNKNOWN &&
+			 us_peer_fence_state(p->peer) == US_FENCE_NONE))
+		return;
+	us_peer_free(p->peer);
+	p->peer = NULL;
+	if (peer_up(p) < 0)
+		us_log(LOG_CRIT, US_TAG_PRIMARY, "cannot rejoin the VM's corosync group (%s): a new "
+		       "standby will not be seen", strerror(errno));
+}
+
+int us_primary_loss_up(struct us_primary *p)
+{
 	qb_loop_timer_add(p->loop, QB_LOOP_LOW, LIVENESS_MS * 1000000ULL, p, check_liveness,
 			  &p->live_timer);
 	if (!p->cfg->membership) {
@@ -231,11 +255,7 @@ int us_primary_loss_up(struct us_primary *p)
 		       p->cfg->degraded_grace_ms);
 		return 0;
 	}
-	p->peer = us_peer_new(p->loop, &o, cluster_changed, p);
-	if (!p->peer)
-		return -errno;
-	us_peer_announce(p->peer, US_HB_ROLE_PRIMARY, US_EPOCH_NONE);
-	return 0;
+	return peer_up(p);
 }
 
 void us_primary_loss_down(struct us_primary *p)

@@ -21,7 +21,7 @@
 #include "replicator/log.h"
 #include "replicator/primary.h"
 #include "replicator/proto.h"
-#include "replicator/standby.h"
+#include "replicator/role.h"
 
 struct cli {
 	const char *cmd;
@@ -48,6 +48,7 @@ static void usage(FILE *f)
 		"                    run the VM and replicate it to the standby\n"
 		"  standby -c FILE [--listen HOST:PORT] [--run-dir DIR] [--promote auto|manual]\n"
 		"                    hold a replica and take over when the primary is lost\n"
+		"                    (either daemon changes role as the VM moves: see man 8)\n"
 		"preflight:\n"
 		"  check [-c FILE] [--host] [--role primary|standby] [--json]\n"
 		"                    PASS/WARN/FAIL per check, with the fix; exit 1 on any FAIL\n"
@@ -59,6 +60,8 @@ static void usage(FILE *f)
 		"  resume            continue after pause\n"
 		"  degrade           primary that lost its standby: release output unprotected now\n"
 		"                    (only once you know the standby is off)\n"
+		"  reprotect         VM running unprotected here: find a standby and sync it\n"
+		"                    (what [failover] reprotect = auto does by itself)\n"
 		"  version           same as --version\n"
 		"\n"
 		"options: -v more logging, -h/--help this text, --version the version.\n"
@@ -148,9 +151,10 @@ static int run_daemon(const struct cli *c)
 		return 1;
 	}
 	us_log_set_level(cfg.log_level);
-	rc = strcmp(c->cmd, "primary") == 0 ? us_primary_run(&cfg, &po) : us_standby_run(&cfg);
-	us_log(rc ? LOG_ERR : LOG_NOTICE, US_TAG_MAIN, "%s daemon for VM '%s' stopped%s%s",
-	       c->cmd, cfg.vm.name, rc ? ": " : "", rc ? strerror(-rc) : "");
+	rc = us_role_run(&cfg, strcmp(c->cmd, "primary") == 0 ? US_ROLE_PRIMARY : US_ROLE_STANDBY,
+			 &po);
+	us_log(rc ? LOG_ERR : LOG_NOTICE, US_TAG_MAIN, "daemon for VM '%s' stopped%s%s",
+	       cfg.vm.name, rc ? ": " : "", rc ? strerror(-rc) : "");
 	us_log_fini();
 	return rc ? 1 : 0;
 }
@@ -295,7 +299,7 @@ static int print_version(void)
 int main(int argc, char **argv)
 {
 	static const char *const controls[] = { "status", "promote", "pause", "resume",
-						"degrade" };
+						"degrade", "reprotect" };
 	struct cli c = { 0 };
 	size_t i;
 

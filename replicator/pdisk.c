@@ -74,8 +74,31 @@ int us_pdisk_up(struct us_pdisk *d, const char *image, const char *run_dir, cons
 	return rc;
 }
 
+int us_pdisk_adopt(struct us_pdisk *d, struct us_image *img, struct us_nbd *nbd, const char *sock,
+		   uint64_t log_max)
+{
+	memset(d, 0, sizeof(*d));
+	if (!img)
+		return 0;
+	d->img = img;
+	d->nbd = nbd;
+	snprintf(d->sock, sizeof(d->sock), "%s", sock);
+	d->wlog = us_wlog_new(log_max / 2, log_max);
+	d->sync_buf = malloc((size_t)US_PROTO_HASH_BLOCK * SYNC_BLOCKS);
+	d->peer_hashes = malloc(us_blockhash_blocks(us_image_size(d->img)) * US_PROTO_HASH_LEN);
+	if (!d->wlog || !d->sync_buf || !d->peer_hashes) {
+		us_log(LOG_CRIT, US_TAG_PRIMARY, "out of memory for the disk's write log");
+		us_pdisk_down(d);
+		return -ENOMEM;
+	}
+	us_nbd_set_ops(d->nbd, &nbd_ops, d);
+	return 0;
+}
+
 void us_pdisk_down(struct us_pdisk *d)
 {
+	if (d->nbd)
+		us_nbd_set_ops(d->nbd, NULL, NULL); /* the log goes before the server */
 	us_nbd_stop(d->nbd);
 	d->nbd = NULL;
 	if (d->wlog && d->batch.v)
@@ -84,8 +107,6 @@ void us_pdisk_down(struct us_pdisk *d)
 	d->wlog = NULL;
 	free(d->sync_buf);
 	d->sync_buf = NULL;
-	free(d->peer_hashes);
-	d->peer_hashes = NULL;
 	free(d->peer_hashes);
 	d->peer_hashes = NULL;
 	us_image_close(d->img);

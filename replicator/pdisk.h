@@ -40,6 +40,14 @@ struct us_pdisk {
 int us_pdisk_up(struct us_pdisk *d, const char *image, const char *run_dir, const char *vm,
 		uint64_t log_max);
 
+/**
+ * Take over an image already open and served by @nbd on @sock (a promoted
+ * standby's, whose QEMU is running the guest): its writes go to the write
+ * log from now on. Without @img, no disk. @return 0 or -ENOMEM (logged).
+ */
+int us_pdisk_adopt(struct us_pdisk *d, struct us_image *img, struct us_nbd *nbd, const char *sock,
+		   uint64_t log_max);
+
 /** Stop serving and close; safe on a disk never brought up. */
 void us_pdisk_down(struct us_pdisk *d);
 
@@ -73,15 +81,6 @@ int us_pdisk_send(struct us_pdisk *d, struct us_transport *tx, uint64_t epoch, X
  * @return 1 while more remains, 0 when the whole image was queued, -errno.
  */
 int us_pdisk_sync_step(struct us_pdisk *d, struct us_transport *tx, XXH3_state_t *sum);
-
-/** A new standby connection: forget the last one's hashes, restart the sync. */
-void us_pdisk_new_peer(struct us_pdisk *d);
-
-/** Take a DISK_HASHES message. @return 0, or -EBADMSG (out of range, repeated). */
-int us_pdisk_take_hashes(struct us_pdisk *d, const struct us_disk_hashes *m);
-
-/** @return 1 once the standby's hash of every block is in. */
-int us_pdisk_hashes_ready(const struct us_pdisk *d);
 
 /** A new standby connection: forget the last one's hashes, restart the sync. */
 void us_pdisk_new_peer(struct us_pdisk *d);

@@ -19,6 +19,7 @@
 #include "replicator/log.h"
 #include "replicator/primary.h"
 #include "replicator/primary_int.h"
+#include "replicator/handover.h"
 #include "replicator/vmnet.h"
 
 #define SYNC_BATCH_PAGES (16u * US_PROTO_MAX_RUN)	/* 16 MiB in flight */
@@ -97,6 +98,18 @@ static void sync_continue(struct us_primary *p)
 	us_epoch_start(p);
 }
 
+void us_primary_sync_start(struct us_primary *p)
+{
+	p->phase = PH_SYNC;
+	p->sync_streamed = 0;
+	p->sync_started_ms = now_ms();
+	p->sync_last_pct = -10;
+	XXH3_64bits_reset(p->sum);
+	p->n_pages = p->n_page_bytes = 0;
+	us_pdisk_epoch_reset(&p->disk);
+	sync_continue(p);
+}
+
 static void on_guest_started(void *opaque, json_t *ret, const char *err)
 {
 	struct us_primary *p = opaque;
@@ -107,14 +120,7 @@ static void on_guest_started(void *opaque, json_t *ret, const char *err)
 		qb_loop_stop(p->loop);
 		return;
 	}
-	p->phase = PH_SYNC;
-	p->sync_streamed = 0;
-	p->sync_started_ms = now_ms();
-	p->sync_last_pct = -10;
-	XXH3_64bits_reset(p->sum);
-	p->n_pages = p->n_page_bytes = 0;
-	us_pdisk_epoch_reset(&p->disk);
-	sync_continue(p);
+	us_primary_sync_start(p);
 }
 
 /* ---- messages from the standby ---- */
@@ -129,6 +135,8 @@ static int on_hello_ok(struct us_primary *p, const struct us_msg_hdr *h, const v
 		return 1;
 	}
 	p->staging_max = ok.staging_max;
+	if (p->seeking)
+		return us_primary_seek_synced(p) < 0;	/* the guest runs already */
 	us_pdisk_record(&p->disk, 1);	/* before the guest runs: the sync covers the rest */
 	us_log(LOG_NOTICE, US_TAG_PRIMARY, "standby %s accepted VM '%s'; starting the initial sync",
 	       us_transport_peer(p->tx), p->cfg->vm.name);
@@ -195,7 +203,9 @@ static int on_ack(struct us_primary *p, const struct us_msg_hdr *h)
 		return 1;
 	}
 	p->acked = h->epoch;
-	if (h->epoch == 0)
+	if (h->epoch == 0 && p->seeking)
+		us_primary_seek_done(p);
+	else if (h->epoch == 0)
 		us_log(LOG_NOTICE, US_TAG_PRIMARY, "epoch 0 committed on the standby: VM '%s' is "
 		       "protected", p->cfg->vm.name);
 	record_ack(p, h->epoch);
@@ -215,7 +225,7 @@ static int on_refuse(struct us_primary *p, const struct us_msg_hdr *h, const voi
 	if (us_proto_refuse_decode(body, h->len, &r, why, sizeof(why)) < 0)
 		snprintf(r.reason, sizeof(r.reason), "%s", why);
 	us_log(LOG_CRIT, US_TAG_PRIMARY, "standby %s refused: %s", us_transport_peer(p->tx), r.reason);
-	if (p->phase == PH_HANDSHAKE) {
+	if (p->phase == PH_HANDSHAKE && !p->seeking) {
 		p->exit_rc = -EPROTO;
 		qb_loop_stop(p->loop);
 	}
@@ -265,7 +275,7 @@ static void on_closed(void *opaque, int err, const char *why)
 {
 	struct us_primary *p = opaque;
 
-	if (p->phase == PH_HANDSHAKE && p->exit_rc == 0) {
+	if (p->phase == PH_HANDSHAKE && p->exit_rc == 0 && !p->seeking) {
 		us_log(LOG_CRIT, US_TAG_PRIMARY, "standby closed the connection during the "
 		       "handshake: %s", why);
 		p->exit_rc = -ECONNRESET;
@@ -305,11 +315,18 @@ static void try_connect(void *data)
 {
 	struct us_primary *p = data;
 
+	p->connect_timer = 0;
+	if (p->phase != PH_CONNECTING || p->tx)
+		return;	/* a checkpoint still runs: its "cont" comes first */
 	p->tx = us_transport_connect(p->loop, p->cfg->transport, p->cfg->peer, 1000);
 	if (p->tx) {
 		us_log(LOG_NOTICE, US_TAG_PRIMARY, "connected to standby %s over %s", p->cfg->peer,
 		       us_transport_name(p->tx));
 		send_hello(p);
+		return;
+	}
+	if (p->seeking) {
+		us_primary_connect_later(p, CONNECT_RETRY_MS);
 		return;
 	}
 	if (p->cfg->connect_timeout_ms && now_ms() > p->connect_deadline_ms) {
@@ -326,13 +343,21 @@ static void try_connect(void *data)
 			  &p->connect_timer);
 }
 
+void us_primary_connect_later(struct us_primary *p, unsigned ms)
+{
+	if (p->connect_timer)
+		qb_loop_timer_del(p->loop, p->connect_timer);
+	p->connect_timer = 0;
+	qb_loop_timer_add(p->loop, QB_LOOP_LOW, ms * 1000000ULL, p, try_connect, &p->connect_timer);
+}
+
 /* ---- control requests ---- */
 
 static json_t *status_json(struct us_primary *p)
 {
 	json_t *o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:I}",
 			 "ok", 1, "role", "primary", "vm", p->cfg->vm.name,
-			 "state", p->degraded ? "degraded" : phase_names[p->phase],
+			 "state", us_primary_state_name(p),
 			 "epoch", (json_int_t)p->epoch,
 			 "acked", (json_int_t)(p->acked == US_EPOCH_NONE ? -1 : (json_int_t)p->acked),
 			 "lag_epochs", (json_int_t)us_epoch_inflight(p),
@@ -368,6 +393,13 @@ static void do_resume(struct us_primary *p, struct us_ctl_req *req)
 	us_ctl_reply(req, json_pack("{s:b}", "ok", 1));
 }
 
+const char *us_primary_state_name(const struct us_primary *p)
+{
+	if (p->seeking)
+		return p->phase == PH_SYNC || p->phase == PH_CHECKPOINT ? "syncing" : "unprotected";
+	return p->degraded ? "degraded" : phase_names[p->phase];
+}
+
 static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req *req)
 {
 	struct us_primary *p = opaque;
@@ -383,6 +415,13 @@ static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req
 		p->pause_req = req;
 	} else if (strcmp(cmd, "resume") == 0) {
 		do_resume(p, req);
+	} else if (strcmp(cmd, "reprotect") == 0) {
+		char why[128];
+
+		if (us_primary_reprotect(p, why, sizeof(why)) < 0)
+			us_ctl_reply_error(req, why);
+		else
+			us_ctl_reply(req, json_pack("{s:b}", "ok", 1));
 	} else if (strcmp(cmd, "degrade") == 0) {
 		char why[96];
 
@@ -392,7 +431,7 @@ static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req
 			us_ctl_reply(req, json_pack("{s:b}", "ok", 1));
 	} else {
 		us_ctl_reply_error(req, "unknown command for a primary (try status, pause, resume, "
-				   "degrade)");
+				   "degrade, reprotect)");
 	}
 }
 
@@ -445,8 +484,17 @@ void us_primary_watch_disk(struct us_primary *p)
 
 static int up_disk(struct us_primary *p)
 {
-	int rc = us_pdisk_up(&p->disk, p->cfg->vm.disk, p->cfg->vm.run_dir, p->cfg->vm.name,
-			     p->cfg->disk_log_max);
+	struct us_handover *h = p->h;
+	int rc;
+
+	if (p->adopted) {
+		rc = us_pdisk_adopt(&p->disk, h->img, h->nbd, h->disk_sock, p->cfg->disk_log_max);
+		h->img = NULL;
+		h->nbd = NULL;
+	} else {
+		rc = us_pdisk_up(&p->disk, p->cfg->vm.disk, p->cfg->vm.run_dir, p->cfg->vm.name,
+				 p->cfg->disk_log_max);
+	}
 
 	if (rc == 0)
 		us_primary_watch_disk(p);
@@ -465,6 +513,12 @@ static int up_ram(struct us_primary *p)
 {
 	char path[PATH_MAX];
 
+	if (p->adopted) {
+		p->ram = p->h->ram;
+		p->h->ram.fd = -1;
+		p->h->ram.map = NULL;
+		return 0;
+	}
 	path_in(path, sizeof(path), p->cfg->vm.shm_dir, p->cfg->vm.name, ".ram");
 	return us_ramfile_create(&p->ram, path, p->cfg->vm.mem_bytes);
 }
@@ -488,7 +542,19 @@ static int up_qemu(struct us_primary *p)
 	char serial[PATH_MAX];
 	struct us_qemu_opts o = { .mode = US_QEMU_RUN, .ram_path = p->ram.path,
 				  .serial_log = serial, .tag = "primary", .start_paused = 1 };
-	int rc = us_vmnet_start(p->loop, p->cfg, US_RELAY_BUFFERED, &p->relay, p->net_sock,
+	int rc;
+
+	if (p->adopted) {	/* running, its output passing unprotected */
+		p->qemu = p->h->qemu;
+		p->relay = p->h->relay;
+		p->h->qemu = NULL;
+		p->h->relay = NULL;
+		snprintf(p->net_sock, sizeof(p->net_sock), "%s", p->h->net_sock);
+		if (p->relay)
+			us_relay_set_mode(p->relay, US_RELAY_PASSTHROUGH);
+		return 0;
+	}
+	rc = us_vmnet_start(p->loop, p->cfg, US_RELAY_BUFFERED, &p->relay, p->net_sock,
 				sizeof(p->net_sock));
 
 	if (rc < 0)
@@ -527,7 +593,8 @@ static int up_qmp(struct us_primary *p)
 {
 	char sock[PATH_MAX];
 
-	p->qmp = us_qmp_connect(p->loop, us_qemu_qmp_path(p->qemu));
+	p->qmp = p->adopted ? p->h->qmp : us_qmp_connect(p->loop, us_qemu_qmp_path(p->qemu));
+	p->h->qmp = NULL;
 	if (!p->qmp)
 		return -errno;
 	us_qmp_on_closed(p->qmp, on_qmp_closed, p);
@@ -581,6 +648,10 @@ static void down_ctl(struct us_primary *p)
 
 static int up_standby(struct us_primary *p)
 {
+	if (p->adopted) {
+		us_primary_seek(p, "promoted after a takeover");
+		return 0;
+	}
 	p->connect_deadline_ms = now_ms() + p->cfg->connect_timeout_ms;
 	try_connect(p);
 	return 0;
@@ -623,19 +694,21 @@ static int32_t on_signal(int32_t sig, void *data)
 	return 0;
 }
 
-static int init(struct us_primary *p, const struct us_config *cfg, const struct us_primary_opts *o)
+static int init(struct us_primary *p, const struct us_config *cfg, const struct us_primary_opts *o,
+		struct us_handover *h)
 {
-	qb_loop_signal_handle sh;
-
 	memset(p, 0, sizeof(*p));
 	p->cfg = cfg;
+	p->h = h;
+	p->loop = h->loop;
+	p->adopted = h->qemu != NULL;
+	p->epoch = h->epoch;
 	p->ram.fd = -1;
 	p->acked = US_EPOCH_NONE;
 	p->vm_id = us_proto_vm_id(cfg->vm.name);
 	us_runs_init(&p->runs);
 	p->sum = XXH3_createState();
-	p->loop = qb_loop_create();
-	if (!p->sum || !p->loop)
+	if (!p->sum)
 		return -ENOMEM;
 	if (o && o->stats_path) {
 		p->stats = fopen(o->stats_path, "w");
@@ -643,8 +716,8 @@ static int init(struct us_primary *p, const struct us_config *cfg, const struct 
 			return -errno;
 		fprintf(p->stats, "epoch,pages,dev_bytes,stop_us,scan_us,copy_us,dev_us,cont_us,ack_ms\n");
 	}
-	qb_loop_signal_add(p->loop, QB_LOOP_HIGH, SIGTERM, p, on_signal, &sh);
-	qb_loop_signal_add(p->loop, QB_LOOP_HIGH, SIGINT, p, on_signal, &sh);
+	qb_loop_signal_add(p->loop, QB_LOOP_HIGH, SIGTERM, p, on_signal, &p->sig_term);
+	qb_loop_signal_add(p->loop, QB_LOOP_HIGH, SIGINT, p, on_signal, &p->sig_int);
 	return 0;
 }
 
@@ -656,15 +729,18 @@ static void fini(struct us_primary *p)
 	free(p->sendbuf);
 	free(p->chunks);
 	XXH3_freeState(p->sum);
-	if (p->loop)
-		qb_loop_destroy(p->loop);
+	if (p->sig_term)
+		qb_loop_signal_del(p->loop, p->sig_term);
+	if (p->sig_int)
+		qb_loop_signal_del(p->loop, p->sig_int);
 }
 
-int us_primary_run(const struct us_config *cfg, const struct us_primary_opts *opts)
+int us_primary_run(const struct us_config *cfg, const struct us_primary_opts *opts,
+		   struct us_handover *h)
 {
 	struct us_primary p;
 	size_t up = 0;
-	int rc = init(&p, cfg, opts);
+	int rc = init(&p, cfg, opts, h);
 
 	for (; rc == 0 && up < N_STAGES; up++) {
 		rc = stages[up].up(&p);

@@ -56,9 +56,19 @@ struct chunk {
 	size_t off;		/* into sendbuf */
 };
 
+struct us_handover;
+
 struct us_primary {
 	const struct us_config *cfg;
-	qb_loop_t *loop;
+	qb_loop_t *loop;		/* the daemon's (h->loop) */
+	struct us_handover *h;
+	int adopted;			/* took over a promoted standby's running QEMU */
+	int seeking;			/* guest runs unprotected; looking for a standby
+					 * or syncing one (reprotect.c) */
+	int seek_sent;			/* epoch 0 went out to the standby being synced */
+	uint64_t seek_since_ms;		/* unprotected since */
+	uint64_t syncs;			/* syncs started by this daemon */
+	qb_loop_signal_handle sig_term, sig_int;
 	enum primary_phase phase;
 	int exit_rc;
 
@@ -140,8 +150,20 @@ int us_primary_loss_up(struct us_primary *p);
 void us_primary_loss_down(struct us_primary *p);
 void us_primary_loss_status(const struct us_primary *p, json_t *o);
 int us_primary_degrade(struct us_primary *p, char *why, size_t len);
+void us_primary_peer_renew(struct us_primary *p);
+
+/* reprotect.c */
+void us_primary_seek(struct us_primary *p, const char *why);
+int us_primary_seek_synced(struct us_primary *p);
+void us_primary_seek_done(struct us_primary *p);
+int us_primary_seek_lost(struct us_primary *p, const char *why);
+void us_primary_seek_cut(struct us_primary *p);
+int us_primary_reprotect(struct us_primary *p, char *why, size_t len);
 
 /* primary.c */
+void us_primary_sync_start(struct us_primary *p);
+void us_primary_connect_later(struct us_primary *p, unsigned ms);
+const char *us_primary_state_name(const struct us_primary *p);
 void us_primary_watch_disk(struct us_primary *p);
 void us_primary_epoch_sent(struct us_primary *p);
 void us_primary_stats(struct us_primary *p, struct epoch_times *t);

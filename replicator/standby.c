@@ -10,6 +10,8 @@
  *   any        verdict fence             fence the primary's node
  *   any        verdict promote           drop the stream, load device state, cont
  *   active     primary connects          refuse: this host runs the VM now
+ *   active     reprotect = auto, or      hand the running QEMU, its RAM, disk
+ *              `understudy reprotect`    and NIC to the primary role (role.c)
  *
  * With [heartbeat] membership = corosync a lost stream only prepares (the
  * torn epoch is discarded); the decision waits for the primary to leave the
@@ -29,6 +31,7 @@
 #include "heartbeat/peer.h"
 #include "rdma/transport.h"
 #include "replicator/ctl.h"
+#include "replicator/handover.h"
 #include "replicator/devstate.h"
 #include "check/daemon.h"
 #include "disk/hashsend.h"
@@ -76,6 +79,9 @@ struct us_standby {
 	struct us_peer *peer;		/* NULL with [heartbeat] membership = none */
 	char last_why[256];		/* the last verdict logged, to log changes only */
 	uint64_t announced_ms;
+	struct us_handover *h;		/* the loop; filled when the primary role takes over */
+	int handing_over;		/* promoted, and the primary role is next */
+	qb_loop_signal_handle sig_term, sig_int;
 };
 
 static void drop_tx(struct us_standby *s);
@@ -133,6 +139,13 @@ static void log_verdict(struct us_standby *s, enum us_verdict v, const char *why
 	       "promotion %s: %s", words[v], why);
 }
 
+/* Promoted: the primary role goes on with this QEMU once the loop returns. */
+static void hand_over(struct us_standby *s)
+{
+	s->handing_over = 1;
+	qb_loop_stop(s->loop);
+}
+
 static int do_promote(struct us_standby *s, char *why, size_t whylen)
 {
 	struct us_promote_args a = { .qmp = s->qmp, .sock_path = s->dev_sock,
@@ -170,6 +183,12 @@ static int do_promote(struct us_standby *s, char *why, size_t whylen)
 	       "guest running %lu ms after the last message from the primary (load+cont %lu ms)",
 	       s->cfg->vm.name, (unsigned long)epoch, (unsigned long)s->takeover_ms,
 	       (unsigned long)(now_ms() - t0));
+	if (s->cfg->reprotect_auto)
+		hand_over(s);
+	else
+		us_log(LOG_WARNING, US_TAG_FAILOVER, "VM '%s' runs UNPROTECTED; [failover] reprotect "
+		       "= manual: run `understudy reprotect --vm %s` once a standby can be started",
+		       s->cfg->vm.name, s->cfg->vm.name);
 	return 0;
 }
 
@@ -384,6 +403,16 @@ static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req
 
 	if (strcmp(cmd, "status") == 0) {
 		us_ctl_reply(req, status_json(s));
+		return;
+	}
+	if (strcmp(cmd, "reprotect") == 0) {
+		if (s->state != SB_ACTIVE) {
+			us_ctl_reply_error(req, "this host is a standby: reprotect runs on the host "
+					   "that runs the VM");
+			return;
+		}
+		us_ctl_reply(req, json_pack("{s:b}", "ok", 1));
+		hand_over(s);
 		return;
 	}
 	if (strcmp(cmd, "promote") != 0) {
@@ -607,18 +636,36 @@ static int32_t on_signal(int32_t sig, void *data)
 	return 0;
 }
 
-int us_standby_run(const struct us_config *cfg)
+/* Move the running guest's QEMU and what it is connected to into @h. */
+static void give(struct us_standby *s, struct us_handover *h)
 {
-	struct us_standby s = { .cfg = cfg, .ram.fd = -1 };
-	qb_loop_signal_handle sh;
+	h->next = US_ROLE_PRIMARY;
+	h->ram = s->ram;
+	s->ram.fd = -1;
+	s->ram.map = NULL;
+	h->qemu = s->qemu;
+	h->qmp = s->qmp;
+	h->relay = s->relay;
+	s->qemu = NULL;
+	s->qmp = NULL;
+	s->relay = NULL;
+	snprintf(h->net_sock, sizeof(h->net_sock), "%s", s->net_sock);
+	h->img = s->img;
+	h->nbd = s->nbd;
+	s->img = NULL;
+	s->nbd = NULL;
+	snprintf(h->disk_sock, sizeof(h->disk_sock), "%s", s->disk_sock);
+	h->epoch = s->promoted_epoch;
+}
+
+int us_standby_run(const struct us_config *cfg, struct us_handover *h)
+{
+	struct us_standby s = { .cfg = cfg, .ram.fd = -1, .h = h, .loop = h->loop };
 	size_t up = 0;
 	int rc = 0;
 
-	s.loop = qb_loop_create();
-	if (!s.loop)
-		return -ENOMEM;
-	qb_loop_signal_add(s.loop, QB_LOOP_HIGH, SIGTERM, &s, on_signal, &sh);
-	qb_loop_signal_add(s.loop, QB_LOOP_HIGH, SIGINT, &s, on_signal, &sh);
+	qb_loop_signal_add(s.loop, QB_LOOP_HIGH, SIGTERM, &s, on_signal, &s.sig_term);
+	qb_loop_signal_add(s.loop, QB_LOOP_HIGH, SIGINT, &s, on_signal, &s.sig_int);
 	for (; rc == 0 && up < N_STAGES; up++) {
 		rc = stages[up].up(&s);
 		if (rc < 0)
@@ -631,9 +678,12 @@ int us_standby_run(const struct us_config *cfg)
 	} else {
 		up--;
 	}
+	if (rc == 0 && s.handing_over)
+		give(&s, h);
 	while (up-- > 0)
 		if (stages[up].down)
 			stages[up].down(&s);
-	qb_loop_destroy(s.loop);
+	qb_loop_signal_del(s.loop, s.sig_term);
+	qb_loop_signal_del(s.loop, s.sig_int);
 	return rc;
 }

@@ -8,12 +8,16 @@
 
 #include "replicator/config.h"
 
+struct us_handover;
+
 /**
- * Run the standby until SIGTERM/SIGINT or a fatal error; tears everything
- * down (QEMU, replica file, sockets) before returning. After a promotion the
- * daemon keeps running the VM until it is stopped.
+ * Run the standby on @h's loop until SIGTERM/SIGINT or a fatal error; tears everything
+ * down (QEMU, replica file, sockets) before returning. After a promotion
+ * with [failover] reprotect = auto (or `understudy reprotect`) it returns 0
+ * with the running QEMU and what it is connected to moved into @h and
+ * h->next = US_ROLE_PRIMARY; otherwise it runs the VM until stopped.
  * @return 0 on a clean stop, or -errno with the cause logged.
  */
-int us_standby_run(const struct us_config *cfg);
+int us_standby_run(const struct us_config *cfg, struct us_handover *h);
 
 #endif

@@ -22,7 +22,7 @@ expect_fail() {
 	local name=$1 pattern=$2 out=$LAB_DIR/out.txt; shift 2
 	if "$@" > "$out" 2>&1; then fail "$name: succeeded"; fi
 	grep -q -- "$pattern" "$out" || fail "$name: no '$pattern' in: $(tail -5 "$out")"
-	[ -z "$(ls /dev/shm/understudy-"$LAB_VM".ram "$SMALL"/understudy-* 2>/dev/null)" ] ||
+	[ -z "$(ls "$(lab_shm hA)/understudy-$LAB_VM.ram" "$SMALL"/understudy-* 2>/dev/null)" ] ||
 		fail "$name: left a RAM file behind"
 	pgrep -f "qemu-system.*understudy-$LAB_VM.ram" >/dev/null && fail "$name: left QEMU running"
 	[ -z "$(ls "$LAB_DIR"/hA/*.qmp "$LAB_DIR"/hA/*.sock 2>/dev/null)" ] || fail "$name: left sockets"
@@ -102,7 +102,7 @@ grep -q "cannot write the replica image: No space left on device" "$LAB_DIR/hB.l
 	fail "full replica disk: the standby did not say why: $(tail -3 "$LAB_DIR/hB.log")"
 grep -q "initial sync complete" "$LAB_DIR/hB.log" &&
 	fail "full replica disk: the standby committed an epoch"
-[ ! -e "/dev/shm/understudy-$LAB_VM.replica" ] || fail "full replica disk: the standby left its RAM file"
+[ ! -e "$(lab_shm hB)/understudy-$LAB_VM.replica" ] || fail "full replica disk: the standby left its RAM file"
 lost() { grep -q "LOST THE STANDBY" "$LAB_DIR/hA.log"; }
 lab_wait 30 lost || fail "full replica disk: the primary did not notice"
 note "full disk under the replica: the standby stopped with '$(grep -m1 -o 'cannot write the replica image: [^;]*' "$LAB_DIR/hB.log")'"
@@ -118,7 +118,7 @@ lab_config hA "$conf"
 if lab_exec hA "$US_BIN" primary -c "$conf" > "$LAB_DIR/out.txt" 2>&1; then fail "second primary started"; fi
 grep -q "in use by another understudy daemon" "$LAB_DIR/out.txt" ||
 	fail "second primary: $(tail -3 "$LAB_DIR/out.txt")"
-[ -e "/dev/shm/understudy-$LAB_VM.ram" ] || fail "second primary removed the first one's RAM file"
+[ -e "$(lab_shm hA)/understudy-$LAB_VM.ram" ] || fail "second primary removed the first one's RAM file"
 [ "$(lab_field hA state)" = protected ] || fail "the first primary was disturbed"
 [ "$(lab_field hB rejected)" = 0 ] || fail "standby counted rejected messages"
 echo "PASS: every bad input refused with its cause, nothing left behind"

@@ -19,7 +19,7 @@ trap lab_down EXIT
 log=$LAB_DIR/client.log
 LAB_FENCE_COMMAND=$LAB_DIR/slow_fence.sh
 
-active() { [ "$(lab_field hB role)" = active ]; }
+active() { lab_runs_vm hB; }
 # alive PID: running (a zombie left for init to reap does not count)
 alive() { local st; st=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null); [ -n "$st" ] && [ "$st" != Z ]; }
 

@@ -16,6 +16,7 @@ set -u
 LAB_NIC=1
 LAB_APPEND="us.run=service"
 LAB_FENCE_DELAY_MS=1000
+LAB_REPROTECT=manual	# the degraded state itself; reprotect.sh covers what auto does next
 . "$top_srcdir/tests/lib/lab.sh"
 CLIENT=$top_builddir/tests/tools/reqclient
 trap lab_down EXIT

@@ -54,12 +54,12 @@ round() {
 	[ "$(tail -c1 "$ser_a" | od -An -c | tr -d ' ')" = '\n' ] || slack=2
 	if [ "$mode" = manual ]; then
 		lab_wait 10 standby_state_is waiting || fail "round $r: standby did not notice the loss"
-		c=$("$US_FINDCOUNTER" "/dev/shm/understudy-$LAB_VM.replica") || fail "round $r: no counter in the replica"
+		c=$("$US_FINDCOUNTER" "$(lab_shm hB)/understudy-$LAB_VM.replica") || fail "round $r: no counter in the replica"
 		[ "$c" -le $(( vkill + slack )) ] || fail "round $r: replica counter $c is ahead of the primary's $vkill"
 		lab_ctl hB promote >/dev/null || fail "round $r: promote refused"
 	fi
 	lab_wait 60 lab_counting "$ser_b" 2 || fail "round $r: $(lab_guest_failed hB 60 "count on from hB")"
-	[ "$(lab_field hB role)" = active ] || fail "round $r: standby not active"
+	lab_runs_vm hB || fail "round $r: standby not active: $(lab_field hB role)"
 	grep -a -q 'us-guest: boot' "$ser_b" && fail "round $r: the guest rebooted on hB"
 	first=$(lab_counters "$ser_b" | head -1)
 	[ "$first" -le $(( vkill + slack )) ] || fail "round $r: resumed at $first, ahead of the primary's last $vkill"

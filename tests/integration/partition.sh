@@ -23,7 +23,7 @@ LAB_COROSYNC=1
 trap lab_down EXIT
 
 role_of() { lab_field "$1" role; }
-is_active() { [ "$(role_of hB)" = active ]; }
+is_active() { lab_runs_vm hB; }
 is_degraded() { [ "$(lab_field hA degraded)" = true ]; }
 
 # run_mode NAME WINNER LOSER: cut the link, wait for the loser to be fenced.

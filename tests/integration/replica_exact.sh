@@ -26,7 +26,7 @@ for round in 1 2; do
 	epoch=$(lab_ctl hA pause --json | grep -o '"epoch":[0-9]*' | cut -d: -f2)
 	[ -n "$epoch" ] || fail "pause failed"
 	lab_wait 10 standby_committed_is "$epoch" || fail "standby never committed epoch $epoch"
-	cmp "/dev/shm/understudy-$LAB_VM.ram" "/dev/shm/understudy-$LAB_VM.replica" ||
+	cmp "$(lab_shm hA)/understudy-$LAB_VM.ram" "$(lab_shm hB)/understudy-$LAB_VM.replica" ||
 		fail "round $round: replica differs from the primary's RAM at epoch $epoch"
 	note "round $round: replica identical to primary RAM at epoch $epoch"
 	lab_ctl hA resume >/dev/null || fail "resume failed"

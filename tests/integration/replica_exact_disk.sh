@@ -56,7 +56,7 @@ for round in $(seq "$ROUNDS"); do
 	n=$(last_reply "$log")
 	cmp "$(lab_disk hA)" "$(lab_disk hB)" ||
 		fail "round $round: hB's replica image differs from hA's image at epoch $epoch"
-	cmp "/dev/shm/understudy-$LAB_VM.ram" "/dev/shm/understudy-$LAB_VM.replica" ||
+	cmp "$(lab_shm hA)/understudy-$LAB_VM.ram" "$(lab_shm hB)/understudy-$LAB_VM.replica" ||
 		fail "round $round: replica RAM differs from the primary's RAM at epoch $epoch"
 	out=$(check_image hA "$n" "$round")
 	check_image hB "$n" "$round" > /dev/null

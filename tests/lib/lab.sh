@@ -126,6 +126,7 @@ lab_down() {
 	done
 	cs_cleanup
 	rm -f /dev/shm/understudy-"$LAB_VM".* /dev/shm/qb-*understudy*
+	rm -rf "$(lab_shm hA)" "$(lab_shm hB)"
 	[ -n "${LAB_KEEP:-}" ] || rm -rf "$LAB_DIR"
 	[ -z "$bad" ] || { echo "FAIL: a takeover did not announce the guest's MAC" >&2; exit 1; }
 }
@@ -154,6 +155,7 @@ lab_rarps_after() {
 # lab_config H FILE [extra ini lines...]: the config of host H for the lab VM.
 lab_config() {
 	local h=$1 f=$2; shift 2
+	mkdir -p "$(lab_shm "$h")" || return 1
 	cat > "$f" <<CONF
 [vm]
 name = $LAB_VM
@@ -163,8 +165,7 @@ initrd = $US_GUEST_INITRD
 append = console=ttyS0 quiet ${LAB_APPEND:-us.run=counter}$([ -n "${LAB_NIC:-}" ] && echo " us.ip=$LAB_GUEST_IP/24")
 $([ -n "${LAB_NIC:-}" ] && printf 'mac = %s\n[net]\nbridge = br0\n' "$(lab_guest_mac)")
 [replication]
-peer = $(lab_ip hB):7300
-listen = $(lab_ip hB):7300
+hosts = hA=$(lab_ip hA):7300 hB=$(lab_ip hB):7300
 epoch_ms = ${LAB_EPOCH_MS:-50}
 peer_timeout_ms = ${LAB_PEER_TIMEOUT_MS:-2000}
 devstate = ${LAB_DEVSTATE:-migrate}
@@ -174,14 +175,21 @@ membership = $([ -n "${LAB_COROSYNC:-}" ] && echo corosync || echo none)
 node = $h
 fence_command = ${LAB_FENCE_COMMAND:-$LAB_LIB/fence_lab.sh $LAB_PFX}
 fence_delay_ms = ${LAB_FENCE_DELAY_MS:-3000}
+[failover]
+reprotect = ${LAB_REPROTECT:-auto}
 [daemon]
 run_dir = $LAB_DIR/$h
+shm_dir = $(lab_shm "$h")
 CONF
 	local line
 	for line in "$@"; do echo "$line" >> "$f"; done
 	# last, under its own header: extra lines without one stay in [daemon]
 	[ -z "${LAB_DISK:-}" ] || printf '[vm]\ndisk = %s\n' "$(lab_disk "$h")" >> "$f"
 }
+
+# lab_shm H: host H's shm_dir (its guest RAM files), a directory of its own so
+# that a RAM file of one host can never be taken for the other's.
+lab_shm() { echo "/dev/shm/$LAB_PFX-$1"; }
 
 # lab_disk H: the path of host H's disk image (LAB_DISK).
 lab_disk() { echo "$LAB_DIR/$1/disk.img"; }
@@ -271,6 +279,10 @@ lab_guest_failed() {
 
 # lab_daemon_pid H: the pid of host H's understudy daemon.
 lab_daemon_pid() { cat "$LAB_DIR/$1.pid" 2>/dev/null; }
+
+# lab_runs_vm H: host H's daemon runs the guest after a takeover: role active
+# (promoted, reprotect = manual) or primary (reprotect = auto handed it over).
+lab_runs_vm() { case $(lab_field "$1" role) in active|primary) return 0 ;; esac; return 1; }
 
 # lab_member H: host H's daemon sees its peer's daemon in the corosync group.
 lab_member() { [ "$(lab_field "$1" peer_state)" = member ]; }

@@ -112,6 +112,56 @@ static void primary_needs_peer(void **state)
 	assert_int_equal(us_config_check(&c, "standby"), 0);
 }
 
+/* [replication] hosts: one file for either role on either host. */
+static void hosts_either_role(void **state)
+{
+	static const char text[] = "[vm]\nkernel = /k\n[replication]\n"
+				   "hosts = hA=10.0.0.1:7300, hB=10.0.0.2:7301\n"
+				   "[heartbeat]\nnode = %s\n";
+	char buf[256];
+	struct us_config c;
+
+	snprintf(buf, sizeof(buf), text, "hB");
+	write_conf(buf);
+	us_config_defaults(&c);
+	assert_int_equal(us_config_load(&c, path), 0);
+	assert_string_equal(c.listen, "10.0.0.2:7301");
+	assert_string_equal(c.peer, "10.0.0.1:7300");
+	assert_string_equal(c.peer_node, "hA");
+	cleanup(state);
+
+	snprintf(buf, sizeof(buf), text, "hA");
+	write_conf(buf);
+	us_config_defaults(&c);
+	assert_int_equal(us_config_load(&c, path), 0);
+	assert_string_equal(c.listen, "10.0.0.1:7300");
+	assert_string_equal(c.peer, "10.0.0.2:7301");
+	cleanup(state);
+
+	/* a node the list does not name is refused, naming both */
+	snprintf(buf, sizeof(buf), text, "hZ");
+	write_conf(buf);
+	us_config_defaults(&c);
+	us_logcap_clear();
+	assert_int_equal(us_config_load(&c, path), -EINVAL);
+	assert_non_null(strstr(us_logcap_text(), "no entry for this host's node 'hZ'"));
+}
+
+static void hosts_bad(void **state)
+{
+	struct us_config c;
+
+	us_config_defaults(&c);
+	assert_int_equal(us_config_set_hosts(&c, "hA=10.0.0.1:7300"), -EINVAL);
+	assert_int_equal(us_config_set_hosts(&c, "hA=10.0.0.1:7300 hA=10.0.0.2:7300"), -EINVAL);
+	assert_int_equal(us_config_set_hosts(&c, "hA=10.0.0.1 hB=10.0.0.2:7300"), -EINVAL);
+	assert_int_equal(us_config_set_hosts(&c, "hA:10.0.0.1:1 hB=10.0.0.2:7300"), -EINVAL);
+	assert_int_equal(us_config_set_hosts(&c, "a=h:1 b=h:2 c=h:3"), -EINVAL);
+	assert_int_equal(us_config_set_hosts(&c, "a=h:1 b=h:2"), 0);
+	assert_int_equal(c.n_hosts, 2);
+	assert_int_equal(c.reprotect_auto, 1);
+}
+
 static void sizes(void **state)
 {
 	uint64_t v;
@@ -412,6 +462,7 @@ int main(void)
 		cmocka_unit_test(defaults), cmocka_unit_test_teardown(full_file, cleanup),
 		cmocka_unit_test(bad_inputs), cmocka_unit_test(primary_needs_peer),
 		cmocka_unit_test(sizes), cmocka_unit_test(heartbeat_defaults),
+		cmocka_unit_test_teardown(hosts_either_role, cleanup), cmocka_unit_test(hosts_bad),
 		cmocka_unit_test_teardown(heartbeat_good, cleanup),
 		cmocka_unit_test_teardown(heartbeat_bad, cleanup),
 		cmocka_unit_test(check_node_name), cmocka_unit_test(check_two_node_notice),

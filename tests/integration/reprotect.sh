@@ -1,0 +1,95 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The role cycle round a host failure, twice, on one client connection: real
+# QEMU (TCG), a real corosync per host with the lab's fence agent, the
+# guest's `ledger` on a replicated 64 MiB disk, one [replication] hosts line
+# in both hosts' configs (lab.sh), [failover] reprotect = auto.
+#  1. hA (primary) is SIGKILLed with everything on it; hB fences it and
+#     takes over; its daemon changes role to primary without restarting the
+#     guest and runs it unprotected (status: role primary, state unprotected).
+#  2. hA's daemon is started again as a standby on hA's old image; hB syncs
+#     it while the guest runs and reaches state protected (epoch 0 acked).
+#     The disk bytes that sync sent (hB's disk.sync_bytes) are under 10 % of
+#     the image: hA still had it, only blocks that differ went.
+#  3. hB is SIGKILLed; hA fences it and takes over, and the same again the
+#     other way: hB returns as a standby and hA reaches protected.
+# Throughout, the client on hC holds one TCP connection and its replies must
+# be exactly 1, 2, 3, ...; at the end hA's daemon is stopped and its image
+# must hold ledger records 1..N, N the client's last reply (ledgercheck).
+set -u
+. "$(dirname "$0")/../lib/common.sh"
+LAB_NIC=1
+LAB_APPEND="us.run=ledger us.disk=/dev/vda"
+LAB_COROSYNC=1
+LAB_PEER_TIMEOUT_MS=5000
+LAB_DISK=64M
+. "$top_srcdir/tests/lib/lab.sh"
+LEDGERCHECK=$top_builddir/tests/tools/ledgercheck
+trap lab_down EXIT
+[ -x "$top_builddir/tests/tools/reqclient" ] || fail "reqclient not built"
+[ -x "$LEDGERCHECK" ] || fail "$LEDGERCHECK not built"
+DISK_BYTES=$(( 64 << 20 ))
+
+state_is() { [ "$(lab_field "$1" state)" = "$2" ]; }
+role_is() { [ "$(lab_field "$1" role)" = "$2" ]; }
+replies_grow() { lab_replies_at_least "$LOG" $(( $1 + 5 )); }
+
+# take_over DEAD LIVE: kill host DEAD; LIVE fences it, takes over, and runs
+# the guest as an unprotected primary, the client's replies going on.
+take_over() {
+	local dead=$1 live=$2 before
+	lab_kill_host "$dead"
+	before=$(lab_replies "$LOG")
+	lab_wait 60 grep -a -q "FENCED node $dead" "$LAB_DIR/$live.log" ||
+		fail "$live did not fence $dead: $(tail -3 "$LAB_DIR/$live.log")"
+	lab_wait 60 role_is "$live" primary ||
+		fail "$live's daemon did not become the primary: $(tail -3 "$LAB_DIR/$live.log")"
+	grep -a -q "role of VM '$LAB_VM' on this host: standby -> primary" "$LAB_DIR/$live.log" ||
+		fail "$live did not log its change of role"
+	lab_wait 60 replies_grow "$before" ||
+		fail "no replies from the guest on $live: $(cat "$LOG.err")"
+	note "$dead killed: $live took over ($(grep -a -o 'guest running [0-9]* ms' "$LAB_DIR/$live.log" | tail -n 1)), state $(lab_field "$live" state)"
+}
+
+# reprotect BACK LIVE: BACK's daemon returns as a standby on its old image
+# and RAM directory; LIVE syncs it and is protected again.
+reprotect() {
+	local back=$1 live=$2 sync skipped before
+	lab_start "$back" standby
+	lab_wait 120 state_is "$live" protected ||
+		fail "$live never protected again: state $(lab_field "$live" state): $(tail -5 "$LAB_DIR/$live.log")"
+	grep -a -q "PROTECTED AGAIN" "$LAB_DIR/$live.log" || fail "$live did not log PROTECTED AGAIN"
+	sync=$(lab_field "$live" sync_bytes)
+	skipped=$(lab_field "$live" sync_skipped_bytes)
+	[ -n "$sync" ] && [ "$sync" -lt $(( DISK_BYTES / 10 )) ] ||
+		fail "the resync of $back sent $sync disk bytes, not under 10 % of $DISK_BYTES"
+	[ -n "$skipped" ] && [ "$skipped" -gt 0 ] || fail "the resync skipped no block on $back"
+	before=$(lab_replies "$LOG")
+	lab_wait 60 replies_grow "$before" || fail "no replies once $live was protected again"
+	note "$back back as a standby: $live protected again; resync sent $sync disk bytes," \
+	     "$skipped already on $back"
+}
+
+lab_up || fail "cannot build the lab"
+LOG=$LAB_DIR/client.log
+lab_protected_pair "$LOG" || fail "no protected pair"
+lab_wait 60 lab_acked_at_least 1 || fail "the first pair never committed an epoch"
+
+take_over hA hB
+state_is hB unprotected || state_is hB syncing || fail "hB's state after the takeover: $(lab_field hB state)"
+reprotect hA hB
+take_over hB hA
+reprotect hB hA
+
+kill -TERM "$LAB_CLIENT_PID"
+wait "$LAB_CLIENT_PID" || fail "client exit $?: $(cat "$LOG.err")"
+lab_replies_in_order "$LOG" ||
+	fail "replies are not 1, 2, 3, ...: $(awk '{print $2}' "$LOG" | tr '\n' ' ' | cut -c1-300)"
+sleep 1	# the request the client had sent is answered (on disk) by now
+lab_stop_host hB
+lab_stop_host hA
+last=$(tail -n 1 "$LOG" | awk '{ print $2 }')
+out=$("$LEDGERCHECK" "$(lab_disk hA)" --min "$last" --max $(( last + 1 )) 2>&1) ||
+	fail "hA's image at the end, the client's last reply $last: $out"
+echo "PASS: two takeovers and two reprotections on one connection, $last replies in order;" \
+     "hA's image: $out"
