@@ -221,6 +221,13 @@ static void fence_now(void *data)
 		notify(w);
 }
 
+int us_peer_fence_named(struct us_peer *w, const char *node, int delay_ms)
+{
+	if (!w->name[0] && node && node[0])
+		snprintf(w->name, sizeof(w->name), "%s", node);
+	return us_peer_fence(w, delay_ms);
+}
+
 int us_peer_fence(struct us_peer *w, int delay_ms)
 {
 	if (!w->fence_command[0])

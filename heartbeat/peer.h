@@ -72,6 +72,9 @@ int us_peer_quorate(const struct us_peer *w);
  * known, -EINVAL without a fence command, -ENOMEM.
  */
 int us_peer_fence(struct us_peer *w, int delay_ms);
+/** As us_peer_fence, naming the node @node when the peer never announced
+ * itself (the other host of [replication] hosts). */
+int us_peer_fence_named(struct us_peer *w, const char *node, int delay_ms);
 enum us_fence_state us_peer_fence_state(const struct us_peer *w);
 
 /** Add peer_node, peer_state, peer_epoch, fence, cluster, quorate, two_node and the

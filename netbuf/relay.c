@@ -136,6 +136,12 @@ static void qemu_gone(struct us_relay *r)
 	us_log(LOG_INFO, US_TAG_NET, "QEMU closed its network stream");
 }
 
+void us_relay_detach_qemu(struct us_relay *r)
+{
+	if (r && r->qfd >= 0)
+		qemu_gone(r);
+}
+
 static int32_t on_qemu(int32_t fd, int32_t revents, void *data)
 {
 	struct us_relay *r = data;

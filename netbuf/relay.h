@@ -57,6 +57,10 @@ void us_relay_set_mode(struct us_relay *r, enum us_relay_mode mode);
 
 void us_relay_stats(const struct us_relay *r, struct us_relay_stats *st);
 
+/** Forget QEMU's stream now (its QEMU is being replaced), so the next
+ * QEMU's connection is accepted. */
+void us_relay_detach_qemu(struct us_relay *r);
+
 /** Close QEMU's connection and the tap, remove the socket; NULL-safe. */
 void us_relay_free(struct us_relay *r);
 

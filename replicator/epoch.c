@@ -172,6 +172,9 @@ static void finish_epoch(struct us_primary *p, const void *buf, size_t len)
 
 	p->cur.dev_bytes = len;
 	p->cur.pages = p->n_pages;
+	p->ram_sent_bytes += p->tx ? p->n_page_bytes : 0;
+	if (p->epoch == 0 && p->tx)
+		p->sync_ram_bytes = p->n_page_bytes;
 	if (p->tx) {
 		rc = queue_epoch(p, buf, len);
 		if (rc == 0 && p->seeking)
@@ -195,6 +198,8 @@ static void on_devstate(void *opaque, int rc, const void *buf, size_t len)
 		return;
 	}
 	finish_epoch(p, buf, len);
+	if (us_primary_switch_hold(p, buf, len))
+		return;	/* the final epoch of a switchover: the guest stays stopped */
 	if (p->pause_wanted && p->tx) {
 		p->phase = PH_PAUSED;
 		us_log(LOG_NOTICE, US_TAG_PRIMARY, "guest held stopped at epoch %lu",

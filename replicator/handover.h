@@ -36,7 +36,13 @@ struct us_handover {
 	struct us_image *img; /* the disk image and its NBD server, or NULL */
 	struct us_nbd *nbd;
 	char disk_sock[PATH_MAX];
-	uint64_t epoch; /* the committed epoch the guest went on from */
+	uint64_t epoch;	     /* the committed epoch the guest went on from */
+	uint64_t lineage;    /* the VM's run (us_hello.lineage), 0: none yet */
+	int resume;	     /* switchover, to the primary: the guest is stopped with
+			   * epoch's device state loaded; arm tracking, then cont */
+	uint64_t pause_us;   /* switchover: the guest's pause so far */
+	void *devstate;	     /* switchover, to the standby: epoch's device state */
+	size_t devstate_len; /* (malloc'd; the taker frees it) */
 };
 
 #endif

@@ -66,6 +66,8 @@ static void degrade(struct us_primary *p, const char *why)
 	       "is released without acknowledgements", why, p->cfg->vm.name);
 	if (p->relay)
 		us_relay_set_mode(p->relay, US_RELAY_PASSTHROUGH);
+	us_primary_switch_abort(p, "the standby was lost before it took the VM, and is now "
+			       "known gone");
 	if (p->cfg->reprotect_auto)
 		us_primary_seek(p, "the standby was lost");
 }
@@ -117,10 +119,12 @@ static void drop_stream(struct us_primary *p, const char *why)
 	       "last acknowledged epoch %ld; output held until %s", why, p->cfg->vm.name,
 	       (long)p->acked, p->peer ? "corosync confirms the standby is gone"
 	       : "the grace period ends");
-	us_transport_free(p->tx);
+	if (p->tx)
+		us_transport_free(p->tx);
 	p->tx = NULL;
 	us_pdisk_unreplicated(&p->disk);
-	if (p->phase != PH_CHECKPOINT && p->phase != PH_PAUSED)
+	if (p->phase != PH_CHECKPOINT && p->phase != PH_PAUSED && p->phase != PH_SWITCHING &&
+	    p->phase != PH_HANDING)
 		p->phase = PH_DEGRADED;
 	if (p->pause_req) {
 		us_ctl_reply_error(p->pause_req, "standby lost before the epoch was acknowledged");
@@ -159,9 +163,10 @@ static void evaluate(struct us_primary *p)
 		return;
 	v = us_failover_standby_lost(&cl, why, sizeof(why));
 	log_verdict(p, why);
-	if (v == US_VERDICT_FENCE && us_peer_fence(p->peer, p->cfg->fence_delay_ms) < 0) {
-		us_log(LOG_CRIT, US_TAG_PRIMARY, "cannot fence the standby: its node name is "
-		       "unknown; output stays held");
+	if (v == US_VERDICT_FENCE &&
+	    us_peer_fence_named(p->peer, p->cfg->peer_node, p->cfg->fence_delay_ms) < 0) {
+		log_verdict(p, "cannot fence the standby: its node name is unknown (name it in "
+			    "[replication] hosts); output stays held");
 	} else if (v == US_VERDICT_DEGRADE) {
 		if (p->tx)
 			drop_stream(p, "the standby is gone");
@@ -173,6 +178,16 @@ void us_primary_lost_standby(struct us_primary *p, const char *why)
 {
 	if (!p->tx || us_primary_seek_lost(p, why))
 		return;
+	drop_stream(p, why);
+	if (p->peer)
+		evaluate(p);
+	else
+		qb_loop_timer_add(p->loop, QB_LOOP_HIGH, p->cfg->degraded_grace_ms * 1000000ULL,
+				  p, on_grace, &p->grace_timer);
+}
+
+void us_primary_no_standby(struct us_primary *p, const char *why)
+{
 	drop_stream(p, why);
 	if (p->peer)
 		evaluate(p);
@@ -193,6 +208,11 @@ static void check_liveness(void *data)
 
 	p->live_timer = 0;
 	keepalive(p);
+	if (p->switch_waiting && !p->tx &&
+	    us_epoch_now_us() / 1000 - p->switch_since_ms > p->cfg->peer_timeout_ms) {
+		p->switch_waiting = 0;
+		us_primary_no_standby(p, "the old primary did not come back as the standby");
+	}
 	if (p->tx && silent_for(p, p->cfg->peer_timeout_ms)) {
 		snprintf(why, sizeof(why), "no acknowledgement for %lu ms",
 			 (unsigned long)owed_ms(p));

@@ -62,6 +62,8 @@ static void usage(FILE *f)
 		"                    (only once you know the standby is off)\n"
 		"  reprotect         VM running unprotected here: find a standby and sync it\n"
 		"                    (what [failover] reprotect = auto does by itself)\n"
+		"  switchover        move the VM to its standby at an epoch boundary, no resync;\n"
+		"                    this host becomes the standby (run on either host)\n"
 		"  version           same as --version\n"
 		"\n"
 		"options: -v more logging, -h/--help this text, --version the version.\n"
@@ -255,7 +257,9 @@ static int run_control(const struct cli *c)
 		return 1;
 	}
 	vm = c->vm ? c->vm : cfg.vm.name;
-	rc = us_ctl_call(vm, c->cmd, NULL, &reply, strcmp(c->cmd, "pause") == 0 ? 30000 : 10000);
+	rc = us_ctl_call(vm, c->cmd, NULL, &reply,
+			 strcmp(c->cmd, "pause") == 0 || strcmp(c->cmd, "switchover") == 0 ? 30000
+											   : 10000);
 	us_log_fini();
 	if (rc == -ENOENT) {
 		fprintf(stderr, "understudy: no daemon for VM '%s' runs in this network namespace "
@@ -299,7 +303,7 @@ static int print_version(void)
 int main(int argc, char **argv)
 {
 	static const char *const controls[] = { "status", "promote", "pause", "resume",
-						"degrade", "reprotect" };
+						"degrade", "reprotect", "switchover" };
 	struct cli c = { 0 };
 	size_t i;
 

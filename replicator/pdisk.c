@@ -95,6 +95,19 @@ int us_pdisk_adopt(struct us_pdisk *d, struct us_image *img, struct us_nbd *nbd,
 	return 0;
 }
 
+void us_pdisk_give(struct us_pdisk *d, struct us_image **img, struct us_nbd **nbd, char *sock,
+		   size_t socklen)
+{
+	*img = d->img;
+	*nbd = d->nbd;
+	snprintf(sock, socklen, "%s", d->sock);
+	if (d->nbd)
+		us_nbd_set_ops(d->nbd, NULL, NULL);
+	d->img = NULL;
+	d->nbd = NULL;
+	us_pdisk_down(d); /* the write log and buffers; the image and server stay */
+}
+
 void us_pdisk_down(struct us_pdisk *d)
 {
 	if (d->nbd)

@@ -48,6 +48,14 @@ int us_pdisk_up(struct us_pdisk *d, const char *image, const char *run_dir, cons
 int us_pdisk_adopt(struct us_pdisk *d, struct us_image *img, struct us_nbd *nbd, const char *sock,
 		   uint64_t log_max);
 
+/**
+ * Hand the image and its server on (a switchover: this host becomes the
+ * standby): the server stops reporting writes, the log goes, *@img, *@nbd
+ * and @sock get what was served (NULL without a disk).
+ */
+void us_pdisk_give(struct us_pdisk *d, struct us_image **img, struct us_nbd **nbd, char *sock,
+		   size_t socklen);
+
 /** Stop serving and close; safe on a disk never brought up. */
 void us_pdisk_down(struct us_pdisk *d);
 

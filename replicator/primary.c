@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "check/daemon.h"
 #include "replicator/log.h"
@@ -28,7 +30,8 @@
 static const char *const phase_names[] = {
 	[PH_CONNECTING] = "connecting", [PH_HANDSHAKE] = "handshake", [PH_SYNC] = "initial-sync",
 	[PH_IDLE] = "protected", [PH_CHECKPOINT] = "protected", [PH_PAUSED] = "paused",
-	[PH_DEGRADED] = "standby-lost",
+	[PH_DEGRADED] = "standby-lost", [PH_SWITCHING] = "switching", [PH_HANDING] = "switching",
+	[PH_HANDED] = "switched",
 };
 
 static uint64_t now_ms(void)
@@ -135,6 +138,8 @@ static int on_hello_ok(struct us_primary *p, const struct us_msg_hdr *h, const v
 		return 1;
 	}
 	p->staging_max = ok.staging_max;
+	if (p->switch_waiting)
+		return us_primary_switch_standby(p, ok.committed) < 0;
 	if (p->seeking)
 		return us_primary_seek_synced(p) < 0;	/* the guest runs already */
 	us_pdisk_record(&p->disk, 1);	/* before the guest runs: the sync covers the rest */
@@ -213,6 +218,7 @@ static int on_ack(struct us_primary *p, const struct us_msg_hdr *h)
 	if (p->relay)
 		us_relay_release(p->relay, h->epoch);
 	answer_pause(p, h->epoch);
+	us_primary_switch_acked(p, h->epoch);
 	us_epoch_drained(p);
 	return 0;
 }
@@ -225,6 +231,7 @@ static int on_refuse(struct us_primary *p, const struct us_msg_hdr *h, const voi
 	if (us_proto_refuse_decode(body, h->len, &r, why, sizeof(why)) < 0)
 		snprintf(r.reason, sizeof(r.reason), "%s", why);
 	us_log(LOG_CRIT, US_TAG_PRIMARY, "standby %s refused: %s", us_transport_peer(p->tx), r.reason);
+	us_primary_switch_abort(p, "the standby refused to take the VM");
 	if (p->phase == PH_HANDSHAKE && !p->seeking) {
 		p->exit_rc = -EPROTO;
 		qb_loop_stop(p->loop);
@@ -253,6 +260,16 @@ static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const vo
 		return on_ack(p, h);
 	case US_MSG_REFUSE:
 		return on_refuse(p, h, body);
+	case US_MSG_SWITCHED:
+		return us_primary_switched(p, h->epoch);
+	case US_MSG_SWITCH_ASK: {
+		char why[160];
+
+		if (us_primary_switchover(p, NULL, why, sizeof(why)) < 0)
+			us_log(LOG_WARNING, US_TAG_PRIMARY, "switchover asked on the standby's host "
+			       "refused: %s", why);
+		return 0;
+	}
 	default:
 		us_log(LOG_ERR, US_TAG_PRIMARY, "unexpected %s from the standby",
 		       us_proto_type_name(h->type));
@@ -275,7 +292,9 @@ static void on_closed(void *opaque, int err, const char *why)
 {
 	struct us_primary *p = opaque;
 
-	if (p->phase == PH_HANDSHAKE && p->exit_rc == 0 && !p->seeking) {
+	if (p->phase == PH_HANDED)
+		return;
+	if (p->phase == PH_HANDSHAKE && p->exit_rc == 0 && !p->seeking && !p->switch_waiting) {
 		us_log(LOG_CRIT, US_TAG_PRIMARY, "standby closed the connection during the "
 		       "handshake: %s", why);
 		p->exit_rc = -ECONNRESET;
@@ -304,6 +323,8 @@ static void send_hello(struct us_primary *p)
 	snprintf(h.vm_name, sizeof(h.vm_name), "%s", p->cfg->vm.name);
 	snprintf(h.accel, sizeof(h.accel), "%s", p->cfg->vm.accel);
 	h.disk_size = us_pdisk_size(&p->disk);
+	h.lineage = p->lineage;
+	h.base_epoch = p->base_epoch;
 	us_pdisk_new_peer(&p->disk);
 	us_transport_set_cbs(p->tx, &cbs, p);
 	us_transport_set_vm(p->tx, p->vm_id);
@@ -325,8 +346,8 @@ static void try_connect(void *data)
 		send_hello(p);
 		return;
 	}
-	if (p->seeking) {
-		us_primary_connect_later(p, CONNECT_RETRY_MS);
+	if (p->seeking || p->switch_waiting) {
+		us_primary_connect_later(p, p->switch_waiting ? 100 : CONNECT_RETRY_MS);
 		return;
 	}
 	if (p->cfg->connect_timeout_ms && now_ms() > p->connect_deadline_ms) {
@@ -370,6 +391,11 @@ static json_t *status_json(struct us_primary *p)
 		us_vmnet_status(p->relay, o);
 		us_primary_loss_status(p, o);
 		json_object_set_new(o, "accel", json_string(p->cfg->vm.accel));
+		json_object_set_new(o, "ram_sent_bytes", json_integer((json_int_t)p->ram_sent_bytes));
+		json_object_set_new(o, "sync_ram_bytes", json_integer((json_int_t)p->sync_ram_bytes));
+		json_object_set_new(o, "syncs", json_integer((json_int_t)p->syncs));
+		json_object_set_new(o, "switchovers", json_integer((json_int_t)p->switches));
+		json_object_set_new(o, "switch_pause_ms", json_integer((json_int_t)p->switch_pause_ms));
 		if (us_pdisk_on(&p->disk))
 			json_object_set_new(o, "disk", us_pdisk_status(&p->disk));
 		json_object_set_new(o, "checks", us_check_daemon_status(p->cfg, "primary"));
@@ -397,6 +423,8 @@ const char *us_primary_state_name(const struct us_primary *p)
 {
 	if (p->seeking)
 		return p->phase == PH_SYNC || p->phase == PH_CHECKPOINT ? "syncing" : "unprotected";
+	if (p->switch_waiting)
+		return "switched-waiting";
 	return p->degraded ? "degraded" : phase_names[p->phase];
 }
 
@@ -415,6 +443,11 @@ static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req
 		p->pause_req = req;
 	} else if (strcmp(cmd, "resume") == 0) {
 		do_resume(p, req);
+	} else if (strcmp(cmd, "switchover") == 0) {
+		char why[160];
+
+		if (us_primary_switchover(p, req, why, sizeof(why)) < 0)
+			us_ctl_reply_error(req, why);
 	} else if (strcmp(cmd, "reprotect") == 0) {
 		char why[128];
 
@@ -431,7 +464,7 @@ static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req
 			us_ctl_reply(req, json_pack("{s:b}", "ok", 1));
 	} else {
 		us_ctl_reply_error(req, "unknown command for a primary (try status, pause, resume, "
-				   "degrade, reprotect)");
+				   "degrade, reprotect, switchover)");
 	}
 }
 
@@ -491,6 +524,8 @@ static int up_disk(struct us_primary *p)
 		rc = us_pdisk_adopt(&p->disk, h->img, h->nbd, h->disk_sock, p->cfg->disk_log_max);
 		h->img = NULL;
 		h->nbd = NULL;
+		if (rc == 0 && p->resuming)
+			us_pdisk_record(&p->disk, 1);	/* writes from cont on are epoch n+1's */
 	} else {
 		rc = us_pdisk_up(&p->disk, p->cfg->vm.disk, p->cfg->vm.run_dir, p->cfg->vm.name,
 				 p->cfg->disk_log_max);
@@ -501,11 +536,16 @@ static int up_disk(struct us_primary *p)
 	return rc;
 }
 
-static void down_disk(struct us_primary *p)
+void us_primary_unwatch_disk(struct us_primary *p)
 {
 	if (p->disk_polled)
 		qb_loop_poll_del(p->loop, us_wlog_fd(p->disk.wlog));
 	p->disk_polled = 0;
+}
+
+static void down_disk(struct us_primary *p)
+{
+	us_primary_unwatch_disk(p);
 	us_pdisk_down(&p->disk);
 }
 
@@ -550,8 +590,9 @@ static int up_qemu(struct us_primary *p)
 		p->h->qemu = NULL;
 		p->h->relay = NULL;
 		snprintf(p->net_sock, sizeof(p->net_sock), "%s", p->h->net_sock);
-		if (p->relay)
-			us_relay_set_mode(p->relay, US_RELAY_PASSTHROUGH);
+		if (p->relay)	/* a switchover's output is held from its first frame */
+			us_relay_set_mode(p->relay, p->resuming ? US_RELAY_BUFFERED
+								: US_RELAY_PASSTHROUGH);
 		return 0;
 	}
 	rc = us_vmnet_start(p->loop, p->cfg, US_RELAY_BUFFERED, &p->relay, p->net_sock,
@@ -619,10 +660,12 @@ static int up_dirty(struct us_primary *p)
 		return rc;
 	}
 	p->dirty = us_dirty_attach(us_qemu_pid(p->qemu), addr, len);
-	if (!p->dirty)
+	if (!p->dirty) {
 		us_log(LOG_CRIT, US_TAG_DIRTY, "cannot track writes of QEMU %d: %s",
 		       us_qemu_pid(p->qemu), strerror(errno));
-	return p->dirty ? 0 : -errno;
+		return -errno;
+	}
+	return p->resuming ? us_primary_switch_resume(p) : 0;
 }
 
 static void down_dirty(struct us_primary *p)
@@ -642,12 +685,22 @@ static void down_ctl(struct us_primary *p)
 	if (p->pause_req)
 		us_ctl_reply_error(p->pause_req, "daemon stopping");
 	p->pause_req = NULL;
+	if (p->switch_req)
+		us_ctl_reply_error(p->switch_req, "daemon stopping");
+	p->switch_req = NULL;
 	us_ctl_free(p->ctl);
 	p->ctl = NULL;
 }
 
 static int up_standby(struct us_primary *p)
 {
+	if (p->resuming) {	/* the old primary parks a QEMU, then listens */
+		p->phase = PH_CONNECTING;
+		p->switch_waiting = 1;
+		p->switch_since_ms = now_ms();
+		us_primary_connect_later(p, 0);
+		return 0;
+	}
 	if (p->adopted) {
 		us_primary_seek(p, "promoted after a takeover");
 		return 0;
@@ -703,8 +756,20 @@ static int init(struct us_primary *p, const struct us_config *cfg, const struct 
 	p->loop = h->loop;
 	p->adopted = h->qemu != NULL;
 	p->epoch = h->epoch;
+	p->lineage = h->lineage;
+	p->base_epoch = US_EPOCH_NONE;
+	if (!p->lineage && getrandom(&p->lineage, sizeof(p->lineage), 0) != sizeof(p->lineage))
+		p->lineage = us_epoch_now_us() ^ ((uint64_t)getpid() << 32);
 	p->ram.fd = -1;
 	p->acked = US_EPOCH_NONE;
+	if (h->resume) {	/* a switchover: the guest goes on from h->epoch here */
+		p->resuming = 1;
+		p->epoch = h->epoch + 1;
+		p->acked = h->epoch;
+		p->base_epoch = h->epoch;
+		p->switch_pause_ms = h->pause_us / 1000;
+		h->resume = 0;
+	}
 	p->vm_id = us_proto_vm_id(cfg->vm.name);
 	us_runs_init(&p->runs);
 	p->sum = XXH3_createState();
@@ -729,6 +794,7 @@ static void fini(struct us_primary *p)
 	free(p->sendbuf);
 	free(p->chunks);
 	XXH3_freeState(p->sum);
+	free(p->switch_dev);
 	if (p->sig_term)
 		qb_loop_signal_del(p->loop, p->sig_term);
 	if (p->sig_int)

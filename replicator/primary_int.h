@@ -35,6 +35,9 @@ enum primary_phase {
 	PH_CHECKPOINT,		/* guest stopped for a checkpoint */
 	PH_PAUSED,		/* guest held stopped at a committed epoch */
 	PH_DEGRADED,		/* standby lost: guest runs unprotected */
+	PH_SWITCHING,		/* switchover: guest stopped at the final epoch, ACK awaited */
+	PH_HANDING,		/* switchover: SWITCHOVER sent, SWITCHED awaited */
+	PH_HANDED,		/* switchover done: the standby role is next */
 };
 
 /* Where one checkpoint's pause went, microseconds. */
@@ -69,6 +72,24 @@ struct us_primary {
 	uint64_t seek_since_ms;		/* unprotected since */
 	uint64_t syncs;			/* syncs started by this daemon */
 	qb_loop_signal_handle sig_term, sig_int;
+	uint64_t lineage;		/* the VM's run, kept across roles */
+	uint64_t base_epoch;		/* HELLO: go on from this epoch, US_EPOCH_NONE: sync */
+	uint64_t ram_sent_bytes;	/* PAGES bytes sent since start, syncs included */
+	uint64_t sync_ram_bytes;	/* ... of which the last sync's */
+
+	/* switchover (switchover.c): the old primary's side */
+	struct us_ctl_req *switch_req;	/* answered when the standby took the VM */
+	int switch_wanted;		/* stop for good at the next checkpoint */
+	uint64_t switch_epoch;		/* the final epoch */
+	uint64_t switch_stop_us;	/* when the guest stopped for it */
+	void *switch_dev;		/* its device state, for the standby role */
+	size_t switch_dev_len;
+	uint64_t switches;		/* switchovers this daemon made or took */
+	/* ... and the new primary's */
+	int resuming;			/* took the VM at a switchover */
+	int switch_waiting;		/* the old primary is not our standby yet */
+	uint64_t switch_since_ms;
+	uint64_t switch_pause_ms;	/* the guest's pause in the last switchover */
 	enum primary_phase phase;
 	int exit_rc;
 
@@ -160,11 +181,24 @@ int us_primary_seek_lost(struct us_primary *p, const char *why);
 void us_primary_seek_cut(struct us_primary *p);
 int us_primary_reprotect(struct us_primary *p, char *why, size_t len);
 
+/* switchover.c */
+int us_primary_switchover(struct us_primary *p, struct us_ctl_req *req, char *why, size_t len);
+int us_primary_switch_hold(struct us_primary *p, const void *dev, size_t len);
+void us_primary_switch_acked(struct us_primary *p, uint64_t epoch);
+void us_primary_switch_abort(struct us_primary *p, const char *why);
+int us_primary_switched(struct us_primary *p, uint64_t epoch);
+int us_primary_switch_resume(struct us_primary *p);
+int us_primary_switch_standby(struct us_primary *p, uint64_t committed);
+
+/* loss.c: no standby came (after a switchover) */
+void us_primary_no_standby(struct us_primary *p, const char *why);
+
 /* primary.c */
 void us_primary_sync_start(struct us_primary *p);
 void us_primary_connect_later(struct us_primary *p, unsigned ms);
 const char *us_primary_state_name(const struct us_primary *p);
 void us_primary_watch_disk(struct us_primary *p);
+void us_primary_unwatch_disk(struct us_primary *p);
 void us_primary_epoch_sent(struct us_primary *p);
 void us_primary_stats(struct us_primary *p, struct epoch_times *t);
 

@@ -32,8 +32,10 @@ struct wire_hello {
 	char vm_name[US_PROTO_NAME_MAX];
 	char accel[US_PROTO_ACCEL_MAX];
 	uint64_t disk_size;
+	uint64_t lineage;
+	uint64_t base_epoch;
 };
-_Static_assert(sizeof(struct wire_hello) == 80, "hello size");
+_Static_assert(sizeof(struct wire_hello) == 96, "hello size");
 
 struct wire_hello_ok {
 	uint64_t committed;
@@ -84,7 +86,8 @@ static const char *const type_names[US_MSG_TYPE_MAX] = {
 	[US_MSG_REFUSE] = "REFUSE", [US_MSG_PAGES] = "PAGES",
 	[US_MSG_DEVSTATE] = "DEVSTATE", [US_MSG_EPOCH_END] = "EPOCH_END",
 	[US_MSG_ACK] = "ACK", [US_MSG_DISK] = "DISK", [US_MSG_DISK_HASHES] = "DISK_HASHES",
-	[US_MSG_KEEPALIVE] = "KEEPALIVE",
+	[US_MSG_KEEPALIVE] = "KEEPALIVE", [US_MSG_SWITCHOVER] = "SWITCHOVER",
+	[US_MSG_SWITCHED] = "SWITCHED", [US_MSG_SWITCH_ASK] = "SWITCH_ASK",
 };
 
 /* Fixed body sizes; 0 marks a variable-length body. */
@@ -94,6 +97,7 @@ static const size_t fixed_len[US_MSG_TYPE_MAX] = {
 	[US_MSG_REFUSE] = sizeof(struct wire_refuse),
 	[US_MSG_EPOCH_END] = sizeof(struct wire_epoch_end),
 	[US_MSG_ACK] = 0,
+	[US_MSG_SWITCHOVER] = 8,	/* the primary's part of the pause so far, us */
 };
 
 static int fail(char *why, size_t whylen, const char *msg)
@@ -135,8 +139,9 @@ static int check_len(const struct us_msg_hdr *h, char *why, size_t whylen)
 {
 	size_t fixed = us_proto_fixed_len(h->type);
 
-	if ((h->type == US_MSG_ACK || h->type == US_MSG_KEEPALIVE) && h->len != 0)
-		return fail(why, whylen, "ACK or KEEPALIVE with a body");
+	if ((h->type == US_MSG_ACK || h->type == US_MSG_KEEPALIVE || h->type == US_MSG_SWITCHED ||
+	     h->type == US_MSG_SWITCH_ASK) && h->len != 0)
+		return fail(why, whylen, "ACK, KEEPALIVE, SWITCHED or SWITCH_ASK with a body");
 	if (fixed && h->len != fixed) {
 		snprintf(why, whylen, "%s body of %u bytes, expected %zu",
 			 us_proto_type_name(h->type), h->len, fixed);
@@ -185,6 +190,7 @@ size_t us_proto_hello_encode(void *out, const struct us_hello *m)
 	struct wire_hello w = {
 		.ram_size = htole64(m->ram_size), .page_size = htole32(m->page_size),
 		.flags = htole32(m->flags), .disk_size = htole64(m->disk_size),
+		.lineage = htole64(m->lineage), .base_epoch = htole64(m->base_epoch),
 	};
 
 	snprintf(w.vm_name, sizeof(w.vm_name), "%s", m->vm_name);
@@ -210,6 +216,8 @@ int us_proto_hello_decode(const void *in, size_t len, struct us_hello *m, char *
 	memcpy(m->vm_name, w.vm_name, sizeof(w.vm_name));
 	memcpy(m->accel, w.accel, sizeof(w.accel));
 	m->disk_size = le64toh(w.disk_size);
+	m->lineage = le64toh(w.lineage);
+	m->base_epoch = le64toh(w.base_epoch);
 	return 0;
 }
 

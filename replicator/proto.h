@@ -30,7 +30,9 @@
 #include <stdint.h>
 
 #define US_PROTO_MAGIC 0x53445355u	/* "USDS" */
-#define US_PROTO_VERSION 2u		/* 2: HELLO names the accelerator */
+#define US_PROTO_VERSION 3u		/* 2: HELLO names the accelerator; 3: HELLO
+					 * carries the lineage and base epoch,
+					 * SWITCHOVER/SWITCHED */
 #define US_PROTO_HDR_SIZE 32
 #define US_PROTO_PAGE_SIZE 4096u
 #define US_PROTO_MAX_RUN 256u		/* pages in one PAGES message */
@@ -56,6 +58,9 @@ enum us_msg_type {
 	US_MSG_DISK = 8,
 	US_MSG_DISK_HASHES = 9,
 	US_MSG_KEEPALIVE = 10,	/* primary: alive, nothing to send (paused, waiting) */
+	US_MSG_SWITCHOVER = 11,	/* primary: guest stopped at acknowledged epoch n: run it */
+	US_MSG_SWITCHED = 12,	/* standby: loaded epoch n, the guest runs here next */
+	US_MSG_SWITCH_ASK = 13,	/* standby: the operator asked here for a switchover */
 	US_MSG_TYPE_MAX
 };
 
@@ -84,6 +89,10 @@ struct us_hello {
 	char vm_name[US_PROTO_NAME_MAX];	/* NUL-terminated */
 	char accel[US_PROTO_ACCEL_MAX];		/* device state of one loads only under it */
 	uint64_t disk_size;			/* bytes of the replicated disk, 0: none */
+	uint64_t lineage;	/* the VM's run: random at its first boot, kept across roles */
+	uint64_t base_epoch;	/* the guest runs on from this committed epoch; a standby
+				 * holding it of the same lineage needs no sync.
+				 * US_EPOCH_NONE: sync from scratch */
 };
 
 struct us_hello_ok {

@@ -3,16 +3,19 @@
  * Standby half of the epoch protocol (see proto.h for the sequence).
  *
  *   state      message          action
- *   HELLO      HELLO ok         send HELLO_OK, expect epoch committed+1
+ *   HELLO      HELLO ok         send HELLO_OK, expect epoch 0 (a sync)
+ *   HELLO      HELLO in sync    (same lineage, base epoch = committed: a
+ *                               switchover) send HELLO_OK, expect committed+1
  *   HELLO      anything else    refuse
  *   EPOCH      PAGES(n)         epoch 0: write to replica; else stage
  *   EPOCH      DEVSTATE(n)      stage
  *   EPOCH      EPOCH_END(n)     verify sums, send ACK(n), apply, commit n
  *   any        wrong VM, epoch, version, type or size: refuse, discard n
  *
- * Epoch 0 (the initial sync) writes straight into the replica: before it
- * commits there is no state to protect. After that, only a verified epoch
- * ever touches the replica.
+ * Epoch 0 (a sync) writes straight into the replica, so a HELLO that
+ * starts a sync first drops the committed epoch (and its device state): from
+ * that moment until the sync's epoch 0 commits, this standby holds nothing it
+ * could promote. After that, only a verified epoch ever touches the replica.
  */
 #include <config.h>
 
@@ -57,6 +60,11 @@ struct us_receiver *us_receiver_new(const struct us_receiver_cfg *cfg,
 	rx->st.committed = US_EPOCH_NONE;
 	rx->st.receiving = US_EPOCH_NONE;
 	return rx;
+}
+
+uint64_t us_receiver_lineage(const struct us_receiver *rx)
+{
+	return rx->st.committed == US_EPOCH_NONE ? 0 : rx->lineage;
 }
 
 void us_receiver_free(struct us_receiver *rx)
@@ -148,13 +156,35 @@ static int check_hello(struct us_receiver *rx, const struct us_msg_hdr *h,
 			 "alike on both hosts", m->accel, rx->cfg.accel);
 		return us_rx_refuse(rx, US_REFUSE_ACCEL, -EINVAL, why);
 	}
-	if (rx->st.committed != US_EPOCH_NONE) {
-		snprintf(why, whylen, "standby already holds epoch %lu of an earlier primary run; "
-			 "restart the standby daemon to protect a new run",
-			 (unsigned long)rx->st.committed);
-		return us_rx_refuse(rx, US_REFUSE_STATE, -EALREADY, why);
-	}
 	return 0;
+}
+
+/* @return 1 if the primary continues from the epoch this replica holds. */
+static int in_sync(const struct us_receiver *rx, const struct us_hello *m)
+{
+	return rx->st.committed != US_EPOCH_NONE && m->base_epoch == rx->st.committed &&
+	       m->lineage != 0 && m->lineage == rx->lineage;
+}
+
+/* A sync is coming: it writes into the replica, which is torn until it commits. */
+static void drop_committed(struct us_receiver *rx)
+{
+	if (rx->st.committed == US_EPOCH_NONE)
+		return;
+	us_log(LOG_WARNING, US_TAG_STANDBY, "a new sync replaces committed epoch %lu: this standby "
+	       "cannot be promoted until the sync commits", (unsigned long)rx->st.committed);
+	rx->st.committed = US_EPOCH_NONE;
+	us_buf_clear(&rx->dev_committed);
+}
+
+void us_receiver_adopt(struct us_receiver *rx, uint64_t lineage, uint64_t epoch,
+		       const void *devstate, size_t len)
+{
+	us_buf_clear(&rx->dev_committed);
+	if (us_buf_append(&rx->dev_committed, devstate, len) < 0)
+		return;	/* over the cap: stays without a committed epoch */
+	rx->lineage = lineage;
+	rx->st.committed = epoch;
 }
 
 static int on_hello(struct us_receiver *rx, const struct us_msg_hdr *h, const void *body,
@@ -163,23 +193,32 @@ static int on_hello(struct us_receiver *rx, const struct us_msg_hdr *h, const vo
 	struct us_hello m;
 	struct us_hello_ok ok;
 	char out[64];
-	int rc;
+	int rc, sync;
 
 	if (us_proto_hello_decode(body, h->len, &m, why, whylen) < 0)
 		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
 	rc = check_hello(rx, h, &m, why, whylen);
 	if (rc < 0)
 		return rc;
+	sync = !in_sync(rx, &m);
+	if (sync)
+		drop_committed(rx);
 	ok.committed = rx->st.committed;
 	ok.staging_max = rx->cfg.staging_max;
 	rc = rx->ops.send(rx->opaque, US_MSG_HELLO_OK, 0, out, us_proto_hello_ok_encode(out, &ok));
 	if (rc < 0)
 		return rc;
 	rx->state = RX_EPOCH;
-	rx->expect = 0;
+	rx->expect = sync ? 0 : rx->st.committed + 1;
+	rx->lineage = m.lineage;
 	open_epoch(rx);
-	us_log(LOG_NOTICE, US_TAG_STANDBY, "primary for VM '%s' accepted; receiving the initial sync",
-	       rx->vm_name);
+	if (sync)
+		us_log(LOG_NOTICE, US_TAG_STANDBY, "primary for VM '%s' accepted; receiving the "
+		       "initial sync", rx->vm_name);
+	else
+		us_log(LOG_NOTICE, US_TAG_STANDBY, "primary for VM '%s' accepted; it goes on from "
+		       "epoch %lu, which this replica holds: no sync", rx->vm_name,
+		       (unsigned long)rx->st.committed);
 	return 0;
 }
 

@@ -70,6 +70,18 @@ void us_receiver_stats(const struct us_receiver *rx, struct us_receiver_stats *s
 /** @return the committed epoch's device state (NULL, 0 before epoch 0). */
 const void *us_receiver_devstate(const struct us_receiver *rx, size_t *len);
 
+/**
+ * Start out holding committed epoch @epoch of run @lineage with its device
+ * state (copied): the replica RAM and image already are that epoch (the old
+ * primary of a switchover). A HELLO of the same lineage with base epoch
+ * @epoch then needs no sync.
+ */
+void us_receiver_adopt(struct us_receiver *rx, uint64_t lineage, uint64_t epoch,
+		       const void *devstate, size_t len);
+
+/** @return the lineage of the committed epoch, 0 if none. */
+uint64_t us_receiver_lineage(const struct us_receiver *rx);
+
 /** Free; NULL-safe. */
 void us_receiver_free(struct us_receiver *rx);
 

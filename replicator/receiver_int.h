@@ -21,6 +21,7 @@ struct us_receiver {
 	char vm_name[US_PROTO_NAME_MAX];
 	char accel[US_PROTO_ACCEL_MAX];
 	uint64_t vm_id;
+	uint64_t lineage;		/* of the run whose epoch is committed, 0: none */
 	enum rx_state state;
 	uint64_t expect;		/* epoch the next message must carry */
 	int epoch_open;			/* a message of @expect arrived */

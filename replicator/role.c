@@ -30,6 +30,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "disk/image.h"
@@ -55,6 +56,7 @@ static void drop_leftovers(struct us_handover *h)
 	us_nbd_stop(h->nbd);
 	us_image_close(h->img);
 	us_ramfile_close(&h->ram, 1);
+	free(h->devstate);
 	memset(h, 0, sizeof(*h));
 	h->ram.fd = -1;
 }

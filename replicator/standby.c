@@ -12,6 +12,10 @@
  *   active     primary connects          refuse: this host runs the VM now
  *   active     reprotect = auto, or      hand the running QEMU, its RAM, disk
  *              `understudy reprotect`    and NIC to the primary role (role.c)
+ *   receiving  SWITCHOVER(n), n the      load n's device state, hold output,
+ *              committed epoch           SWITCHED(n)              -> switching
+ *   switching  the old primary closes    hand the stopped QEMU to the primary
+ *              (or 2 s pass)             role, which arms tracking and conts
  *
  * With [heartbeat] membership = corosync a lost stream only prepares (the
  * torn epoch is discarded); the decision waits for the primary to leave the
@@ -47,11 +51,15 @@
 
 #define LIVENESS_MS 100
 
-enum sb_state { SB_WAITING, SB_RECEIVING, SB_ACTIVE };
+enum sb_state { SB_WAITING, SB_RECEIVING, SB_ACTIVE, SB_SWITCHING };
 
 static const char *const state_names[] = {
 	[SB_WAITING] = "waiting", [SB_RECEIVING] = "receiving", [SB_ACTIVE] = "active",
+	[SB_SWITCHING] = "switching",
 };
+
+#define SWITCH_WAIT_MS 2000	/* for the old primary to close after SWITCHED */
+#define SWITCH_ASK_MS 10000	/* for the primary to act on SWITCH_ASK */
 
 struct us_standby {
 	const struct us_config *cfg;
@@ -81,6 +89,10 @@ struct us_standby {
 	uint64_t announced_ms;
 	struct us_handover *h;		/* the loop; filled when the primary role takes over */
 	int handing_over;		/* promoted, and the primary role is next */
+	uint64_t switch_t0_us;		/* SWITCHOVER arrived */
+	uint64_t switch_primary_us;	/* the old primary's part of the pause */
+	struct us_ctl_req *switch_req;	/* switchover asked here, answered once taken */
+	uint64_t switch_asked_ms;
 	qb_loop_signal_handle sig_term, sig_int;
 };
 
@@ -204,7 +216,7 @@ static int promote(struct us_standby *s, enum us_trigger trigger, char *why, siz
 	cluster_input(s, &in.cl);
 	v = us_failover_decide(&in, why, whylen);
 	log_verdict(s, v, why);
-	if (v == US_VERDICT_FENCE && us_peer_fence(s->peer, 0) < 0)
+	if (v == US_VERDICT_FENCE && us_peer_fence_named(s->peer, s->cfg->peer_node, 0) < 0)
 		us_log(LOG_CRIT, US_TAG_FAILOVER, "cannot fence the primary: its node name is "
 		       "unknown (it never announced itself); promote by hand once it is off");
 	if (v != US_VERDICT_PROMOTE)
@@ -259,7 +271,7 @@ static int rx_send(void *opaque, uint16_t type, uint64_t epoch, const void *body
 	struct us_standby *s = opaque;
 	int rc = s->tx ? us_transport_send_msg(s->tx, type, epoch, body, len) : -EPIPE;
 
-	if (rc == 0 && type == US_MSG_HELLO_OK && s->img) {
+	if (rc == 0 && type == US_MSG_HELLO_OK && s->img && committed(s) == US_EPOCH_NONE) {
 		us_hashsend_free(s->hashes);
 		s->hashes = us_hashsend_start(s->loop, us_image_fd(s->img), us_image_size(s->img),
 					      s->tx);
@@ -299,11 +311,112 @@ static void check_replica_disk(struct us_standby *s)
 	qb_loop_stop(s->loop);
 }
 
+/* ---- switchover ---- */
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int refuse_switch(struct us_standby *s, const char *why)
+{
+	struct us_refuse r = { .code = US_REFUSE_STATE };
+	char body[160];
+
+	snprintf(r.reason, sizeof(r.reason), "%s", why);
+	us_log(LOG_ERR, US_TAG_STANDBY, "refusing the switchover: %s", why);
+	us_transport_send_msg(s->tx, US_MSG_REFUSE, 0, body, us_proto_refuse_encode(body, &r));
+	return 1;
+}
+
+/* The old primary stopped the guest at epoch @h->epoch, which we hold: load it. */
+static int on_switchover(struct us_standby *s, const struct us_msg_hdr *h, const void *body)
+{
+	struct us_receiver_stats st;
+	const void *dev;
+	size_t len;
+	char why[160];
+	int rc;
+
+	us_receiver_stats(s->rx, &st);
+	if (st.committed != h->epoch || st.receiving != US_EPOCH_NONE || st.disk_failed) {
+		snprintf(why, sizeof(why), "asked to take over at epoch %lu, but this standby holds "
+			 "epoch %ld%s", (unsigned long)h->epoch, (long)st.committed,
+			 st.disk_failed ? " and its image failed" : "");
+		return refuse_switch(s, why);
+	}
+	s->switch_t0_us = now_us();
+	memcpy(&s->switch_primary_us, body, sizeof(s->switch_primary_us));
+	if (s->img && fdatasync(us_image_fd(s->img)) < 0)
+		return refuse_switch(s, "cannot sync the replica image to stable storage");
+	dev = us_receiver_devstate(s->rx, &len);
+	rc = us_devstate_restore(s->qmp, s->dev_sock, dev, len, 10000);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "the parked QEMU could not load epoch %lu's device "
+			 "state: %s", (unsigned long)h->epoch, strerror(-rc));
+		s->exit_rc = -EIO;	/* a failed load leaves that QEMU unusable */
+		qb_loop_stop(s->loop);
+		return refuse_switch(s, why);
+	}
+	if (s->relay)
+		us_relay_set_mode(s->relay, US_RELAY_BUFFERED);
+	s->state = SB_SWITCHING;
+	s->promoted_epoch = h->epoch;
+	us_log(LOG_NOTICE, US_TAG_STANDBY, "switchover: epoch %lu loaded in %lu ms; the guest "
+	       "goes on here", (unsigned long)h->epoch,
+	       (unsigned long)((now_us() - s->switch_t0_us) / 1000));
+	return us_transport_send_msg(s->tx, US_MSG_SWITCHED, h->epoch, NULL, 0) < 0;
+}
+
+/* The old primary let go (or is silent): the primary role takes the stopped guest. */
+static void switch_take(struct us_standby *s)
+{
+	s->h->resume = 1;
+	s->h->pause_us = s->switch_primary_us + (now_us() - s->switch_t0_us);
+	if (s->switch_req)
+		us_ctl_reply(s->switch_req, json_pack("{s:b, s:I}", "ok", 1, "epoch",
+						      (json_int_t)s->promoted_epoch));
+	s->switch_req = NULL;
+	hand_over(s);
+}
+
+static void ask_switchover(struct us_standby *s, struct us_ctl_req *req)
+{
+	struct us_receiver_stats st;
+
+	us_receiver_stats(s->rx, &st);
+	if (s->switch_req) {
+		us_ctl_reply_error(req, "a switchover is already under way");
+		return;
+	}
+	if (!s->tx || s->state != SB_RECEIVING || st.committed == US_EPOCH_NONE) {
+		us_ctl_reply_error(req, !s->tx ? "no primary is connected: nothing to switch over "
+				   "from" : "this standby is not in sync yet: wait for its first "
+				   "committed epoch; nothing changed");
+		return;
+	}
+	if (us_transport_send_msg(s->tx, US_MSG_SWITCH_ASK, st.committed, NULL, 0) < 0) {
+		us_ctl_reply_error(req, "cannot reach the primary");
+		return;
+	}
+	s->switch_req = req;
+	s->switch_asked_ms = now_ms();
+}
+
 static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const void *body)
 {
 	struct us_standby *s = opaque;
 	char why[256];
-	int rc = us_receiver_input(s->rx, hdr_rc, h, body, why, sizeof(why));
+	int rc;
+
+	if (hdr_rc == 0 && h->type == US_MSG_SWITCHOVER && s->state == SB_RECEIVING)
+		return on_switchover(s, h, body);
+	if (s->state == SB_SWITCHING)
+		return 0;	/* nothing more from the old primary matters */
+	rc = us_receiver_input(s->rx, hdr_rc, h, body, why, sizeof(why));
 
 	check_replica_disk(s);
 	if (rc == 0)
@@ -318,6 +431,10 @@ static void on_closed(void *opaque, int err, const char *why)
 	struct us_standby *s = opaque;
 
 	drop_tx(s);
+	if (s->state == SB_SWITCHING) {
+		switch_take(s);
+		return;
+	}
 	stream_lost(s, why);
 }
 
@@ -349,7 +466,20 @@ static void check_liveness(void *data)
 	struct us_standby *s = data;
 	char why[96];
 
-	if (s->tx && us_transport_idle_ms(s->tx) > s->cfg->peer_timeout_ms) {
+	if (s->state == SB_SWITCHING && (now_us() - s->switch_t0_us) / 1000 > SWITCH_WAIT_MS) {
+		us_log(LOG_WARNING, US_TAG_STANDBY, "switchover: the old primary did not close its "
+		       "stream within %u ms; taking the VM anyway", SWITCH_WAIT_MS);
+		drop_tx(s);
+		switch_take(s);
+	}
+	if (s->switch_req && s->state == SB_RECEIVING &&
+	    now_ms() - s->switch_asked_ms > SWITCH_ASK_MS) {
+		us_ctl_reply_error(s->switch_req, "the primary did not start the switchover: see "
+				   "its log (not protected yet, or paused?)");
+		s->switch_req = NULL;
+	}
+	if (s->tx && s->state != SB_SWITCHING &&
+	    us_transport_idle_ms(s->tx) > s->cfg->peer_timeout_ms) {
 		snprintf(why, sizeof(why), "no message from the primary for %lu ms",
 			 (unsigned long)us_transport_idle_ms(s->tx));
 		drop_tx(s);
@@ -405,6 +535,10 @@ static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req
 		us_ctl_reply(req, status_json(s));
 		return;
 	}
+	if (strcmp(cmd, "switchover") == 0) {
+		ask_switchover(s, req);
+		return;
+	}
 	if (strcmp(cmd, "reprotect") == 0) {
 		if (s->state != SB_ACTIVE) {
 			us_ctl_reply_error(req, "this host is a standby: reprotect runs on the host "
@@ -447,6 +581,12 @@ static int up_ram(struct us_standby *s)
 {
 	char path[PATH_MAX];
 
+	if (s->h->ram.fd >= 0) {	/* the old primary's RAM file: epoch n, exactly */
+		s->ram = s->h->ram;
+		s->h->ram.fd = -1;
+		s->h->ram.map = NULL;
+		return 0;
+	}
 	snprintf(path, sizeof(path), "%s/understudy-%s.replica", s->cfg->vm.shm_dir,
 		 s->cfg->vm.name);
 	return us_ramfile_create(&s->ram, path, s->cfg->vm.mem_bytes);
@@ -472,6 +612,14 @@ static int up_disk(struct us_standby *s)
 
 	if (!s->cfg->vm.disk[0])
 		return 0;
+	if (s->h->img) {	/* the old primary's image and server */
+		s->img = s->h->img;
+		s->nbd = s->h->nbd;
+		snprintf(s->disk_sock, sizeof(s->disk_sock), "%s", s->h->disk_sock);
+		s->h->img = NULL;
+		s->h->nbd = NULL;
+		return 0;
+	}
 	rc = us_image_open(s->cfg->vm.disk, &s->img);
 	if (rc < 0)
 		return rc;
@@ -505,8 +653,16 @@ static int up_qemu(struct us_standby *s)
 	char serial[PATH_MAX];
 	struct us_qemu_opts o = { .mode = US_QEMU_INCOMING, .ram_path = s->ram.path,
 				  .serial_log = serial, .tag = "standby" };
-	int rc = us_vmnet_start(s->loop, s->cfg, US_RELAY_INACTIVE, &s->relay, s->net_sock,
-				sizeof(s->net_sock));
+	int rc = 0;
+
+	if (s->h->relay) {
+		s->relay = s->h->relay;
+		s->h->relay = NULL;
+		snprintf(s->net_sock, sizeof(s->net_sock), "%s", s->h->net_sock);
+	} else {
+		rc = us_vmnet_start(s->loop, s->cfg, US_RELAY_INACTIVE, &s->relay, s->net_sock,
+				    sizeof(s->net_sock));
+	}
 
 	if (rc < 0)
 		return rc;
@@ -542,7 +698,18 @@ static int up_receiver(struct us_standby *s)
 	};
 
 	s->rx = us_receiver_new(&rc, &ops, s);
-	return s->rx ? 0 : -errno;
+	if (!s->rx)
+		return -errno;
+	if (s->h->devstate) {	/* a switchover: this host holds its epoch already */
+		us_receiver_adopt(s->rx, s->h->lineage, s->h->epoch, s->h->devstate,
+				  s->h->devstate_len);
+		free(s->h->devstate);
+		s->h->devstate = NULL;
+		us_log(LOG_NOTICE, US_TAG_STANDBY, "standby for VM '%s' holds epoch %lu from the "
+		       "switchover: the new primary goes on from it with no sync", s->cfg->vm.name,
+		       (unsigned long)s->h->epoch);
+	}
+	return 0;
 }
 
 static void down_receiver(struct us_standby *s)
@@ -559,6 +726,9 @@ static int up_ctl(struct us_standby *s)
 
 static void down_ctl(struct us_standby *s)
 {
+	if (s->switch_req)
+		us_ctl_reply_error(s->switch_req, "daemon stopping");
+	s->switch_req = NULL;
 	us_ctl_free(s->ctl);
 	s->ctl = NULL;
 }
@@ -577,7 +747,7 @@ static int up_peer(struct us_standby *s)
 	s->peer = us_peer_new(s->loop, &o, cluster_changed, s);
 	if (!s->peer)
 		return -errno;
-	us_peer_announce(s->peer, US_HB_ROLE_STANDBY, US_EPOCH_NONE);
+	us_peer_announce(s->peer, US_HB_ROLE_STANDBY, committed(s));
 	return 0;
 }
 
@@ -656,6 +826,7 @@ static void give(struct us_standby *s, struct us_handover *h)
 	s->nbd = NULL;
 	snprintf(h->disk_sock, sizeof(h->disk_sock), "%s", s->disk_sock);
 	h->epoch = s->promoted_epoch;
+	h->lineage = us_receiver_lineage(s->rx);
 }
 
 int us_standby_run(const struct us_config *cfg, struct us_handover *h)

@@ -106,7 +106,7 @@ pid=$(lab_daemon_pid hB)
 kill -TERM "$pid"
 gone() { ! kill -0 "$pid" 2>/dev/null; }
 lab_wait 15 gone || fail "the standby ignored SIGTERM"
-grep -q "standby daemon for VM '$LAB_VM' stopped" "$LAB_DIR/hB.log" || fail "no clean stop in the log"
+grep -q "daemon for VM '$LAB_VM' stopped" "$LAB_DIR/hB.log" || fail "no clean stop in the log"
 [ "$(lab_qemus hB)" = 0 ] || fail "SIGTERM left the standby's QEMU running"
 [ ! -e "$(lab_shm hB)/understudy-$LAB_VM.replica" ] || fail "SIGTERM left the replica RAM file"
 note "SIGTERM: the standby stopped its QEMU and removed its files"

@@ -135,6 +135,27 @@ static int hello(struct fixture *f, const char *name, uint64_t ram)
 	return hello_accel(f, name, ram, "tcg");
 }
 
+/* HELLO of VM "demo" from a primary of run @lineage going on from @base. */
+static int hello_from(struct fixture *f, uint64_t lineage, uint64_t base)
+{
+	struct us_hello h = { .ram_size = NPAGES * PG, .page_size = PG, .disk_size = f->hello_disk,
+			      .lineage = lineage, .base_epoch = base };
+	char body[128];
+
+	strcpy(h.vm_name, "demo");
+	strcpy(h.accel, "tcg");
+	return feed(f, US_MSG_HELLO, us_proto_vm_id("demo"), 0, body,
+		    us_proto_hello_encode(body, &h));
+}
+
+static uint64_t committed(struct fixture *f)
+{
+	struct us_receiver_stats st;
+
+	us_receiver_stats(f->rx, &st);
+	return st.committed;
+}
+
 static void begin(struct fixture *f)
 {
 	XXH3_64bits_reset(f->sum);
@@ -219,18 +240,25 @@ static void commit_two_epochs(struct fixture *f)
 	image(f, 0, DISK_SIZE, f->disk_snapshot);
 }
 
-static void assert_untouched(struct fixture *f)
+/* The replica RAM and image hold what commit_two_epochs left. */
+static void assert_bytes_untouched(struct fixture *f)
 {
-	struct us_receiver_stats st;
-	size_t len;
-	const char *dev = us_receiver_devstate(f->rx, &len);
-
 	char *now = malloc(DISK_SIZE);
 
 	assert_memory_equal(f->replica, f->snapshot, NPAGES * PG);
 	image(f, 0, DISK_SIZE, now);
 	assert_memory_equal(now, f->disk_snapshot, DISK_SIZE);
 	free(now);
+}
+
+/* ... and epoch 1 is still the committed one, with its device state. */
+static void assert_untouched(struct fixture *f)
+{
+	struct us_receiver_stats st;
+	size_t len;
+	const char *dev = us_receiver_devstate(f->rx, &len);
+
+	assert_bytes_untouched(f);
 	us_receiver_stats(f->rx, &st);
 	assert_true(st.committed == 1);
 	assert_int_equal(len, 4);
@@ -285,10 +313,55 @@ static void torn_epoch_discarded(void **state)
 	assert_int_equal(pages(f, 2, 0, 8, 7), 0);
 	us_receiver_reset(f->rx);	/* the primary died mid-transfer */
 	assert_untouched(f);
-	/* a new primary run is refused: the standby holds an earlier run's state */
-	assert_int_equal(hello(f, "demo", NPAGES * PG), -EALREADY);
-	assert_refused(f, US_REFUSE_STATE, "already holds epoch 1");
-	assert_untouched(f);
+	/* a new primary run starts a sync: from its HELLO on, nothing is promotable */
+	assert_int_equal(hello(f, "demo", NPAGES * PG), 0);
+	assert_true(committed(f) == US_EPOCH_NONE);
+	size_t len;
+	assert_null(us_receiver_devstate(f->rx, &len));
+	assert_bytes_untouched(f);
+	/* and the sync's epoch 0 is what it expects next, not epoch 2 */
+	begin(f);
+	assert_int_equal(pages(f, 2, 0, 1, 7), -EPROTO);
+}
+
+/* A switchover: the new primary goes on from the epoch this replica holds. */
+static void switchover_hello_in_sync(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	us_receiver_reset(f->rx);
+	us_receiver_adopt(f->rx, 77, 1, "dev1", 4);
+	assert_true(us_receiver_lineage(f->rx) == 77);
+	assert_int_equal(hello_from(f, 77, 1), 0);
+	assert_true(committed(f) == 1);		/* still promotable: no sync */
+	begin(f);
+	assert_int_equal(pages(f, 2, 5, 1, 4), 0);
+	assert_int_equal(devstate(f, 2, "dev2"), 0);
+	assert_int_equal(end(f, 2, 0), 0);
+	assert_true(committed(f) == 2);
+	assert_int_equal(f->replica[5 * PG], 4);
+}
+
+/* Another run, or another base epoch: a full sync, the committed epoch dropped. */
+static void switchover_hello_mismatch(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	us_receiver_reset(f->rx);
+	us_receiver_adopt(f->rx, 77, 1, "dev1", 4);
+	assert_int_equal(hello_from(f, 78, 1), 0);	/* another lineage */
+	assert_true(committed(f) == US_EPOCH_NONE);
+	us_receiver_reset(f->rx);
+	us_receiver_adopt(f->rx, 77, 1, "dev1", 4);
+	assert_int_equal(hello_from(f, 77, 0), 0);	/* an older base */
+	assert_true(committed(f) == US_EPOCH_NONE);
+	us_receiver_reset(f->rx);
+	us_receiver_adopt(f->rx, 0, 1, "dev1", 4);
+	assert_int_equal(hello_from(f, 0, 1), 0);	/* no lineage never matches */
+	assert_true(committed(f) == US_EPOCH_NONE);
+	assert_bytes_untouched(f);
 }
 
 static void duplicate_epoch_refused(void **state)
@@ -464,7 +537,9 @@ static void disk_bad_epochs_untouched(void **state)
 	assert_int_equal(disk(f, 2, 0, 4096, US_DISK_WRITE, 9), 0);
 	us_receiver_reset(f->rx);		/* torn: the connection ended */
 	assert_untouched(f);
-	assert_int_equal(hello(f, "demo", NPAGES * PG), -EALREADY);
+	assert_int_equal(hello(f, "demo", NPAGES * PG), 0);	/* a new sync */
+	assert_true(committed(f) == US_EPOCH_NONE);
+	assert_bytes_untouched(f);
 	teardown(state);
 	setup(state);
 	f = *state;
@@ -487,7 +562,9 @@ static void disk_corrupt_epoch_untouched(void **state)
 	assert_refused(f, US_REFUSE_PROTOCOL, "fails its checksum");
 	assert_untouched(f);
 	f->nsent = 0;
-	assert_int_equal(hello(f, "demo", NPAGES * PG), -EALREADY);
+	assert_int_equal(hello(f, "demo", NPAGES * PG), 0);	/* a new sync */
+	assert_true(committed(f) == US_EPOCH_NONE);
+	assert_bytes_untouched(f);
 }
 
 static void disk_incomplete_epoch_refused(void **state)
@@ -568,6 +645,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(no_devstate_before_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(disk_staged_until_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(keepalive_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(switchover_hello_in_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(switchover_hello_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(disk_bad_epochs_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(disk_corrupt_epoch_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(disk_incomplete_epoch_refused, setup, teardown),
