@@ -15,3 +15,5 @@ bench_transport_LDADD += $(RDMA_LIBS)
 endif
 # bench/disk: the disk's cost, unprotected (plain QEMU, cache=none) vs protected.
 EXTRA_DIST += bench/disk.sh
+# bench/switchover: the guest pause and client gap of planned switchovers.
+EXTRA_DIST += bench/switchover.sh

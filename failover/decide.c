@@ -77,8 +77,16 @@ enum us_verdict us_failover_decide(const struct us_failover_input *in, char *why
 		return US_VERDICT_REFUSE;
 	}
 	if (in->committed == US_EPOCH_NONE) {
-		snprintf(why, whylen, "no committed epoch yet: the initial sync never completed, "
-			 "there is no consistent state to resume from");
+		snprintf(why, whylen, "no committed epoch: the sync from the primary (the initial "
+			 "one, or a resync, which replaces what this standby held) never completed, "
+			 "so there is no consistent state to resume from");
+		return US_VERDICT_REFUSE;
+	}
+	if (in->suspended) {
+		snprintf(why, whylen, "protection is suspended: the primary released output beyond "
+			 "epoch %lu, so promoting this replica would roll its clients back; it is "
+			 "promotable again once the first epoch after resume-protection commits",
+			 (unsigned long)in->suspended_after);
 		return US_VERDICT_REFUSE;
 	}
 	if (in->trigger == US_TRIGGER_OPERATOR) {

@@ -46,6 +46,8 @@ struct us_failover_input {
 	int promote_auto;	/* config: promote without an operator */
 	uint64_t committed;	/* US_EPOCH_NONE if nothing to promote from */
 	int active;		/* already promoted */
+	int suspended;		/* the primary suspended protection and released output */
+	uint64_t suspended_after; /* ... beyond this epoch */
 	struct us_failover_cluster cl;
 };
 

@@ -182,6 +182,7 @@ static void finish_epoch(struct us_primary *p, const void *buf, size_t len)
 		if (rc < 0)
 			us_primary_lost_standby(p, "cannot queue the epoch for sending");
 	}
+	us_primary_resume_sized(p, p->cur.epoch, p->n_page_bytes, p->disk.n_bytes);
 	p->cur.sent_ms = us_epoch_now_us() / 1000;
 	p->hist[p->cur.epoch % 256] = p->cur;
 	us_primary_epoch_sent(p);
@@ -259,6 +260,8 @@ void us_epoch_start(struct us_primary *p)
 {
 	if (p->phase != PH_IDLE && p->phase != PH_SYNC)
 		return;
+	if (p->suspended)
+		return;	/* suspend.c: no epochs until resume-protection */
 	if (!p->tx)
 		return;
 	if (us_transport_busy(p->tx) || us_epoch_inflight(p) >= PRIMARY_MAX_INFLIGHT) {

@@ -64,6 +64,9 @@ static void usage(FILE *f)
 		"                    (what [failover] reprotect = auto does by itself)\n"
 		"  switchover        move the VM to its standby at an epoch boundary, no resync;\n"
 		"                    this host becomes the standby (run on either host)\n"
+		"  suspend-protection  run unprotected for a while, output released, changes\n"
+		"                    still tracked (the standby cannot be promoted meanwhile)\n"
+		"  resume-protection   send only what changed and protect again\n"
 		"  version           same as --version\n"
 		"\n"
 		"options: -v more logging, -h/--help this text, --version the version.\n"
@@ -303,7 +306,8 @@ static int print_version(void)
 int main(int argc, char **argv)
 {
 	static const char *const controls[] = { "status", "promote", "pause", "resume",
-						"degrade", "reprotect", "switchover" };
+						"degrade", "reprotect", "switchover",
+						"suspend-protection", "resume-protection" };
 	struct cli c = { 0 };
 	size_t i;
 

@@ -219,6 +219,7 @@ static int on_ack(struct us_primary *p, const struct us_msg_hdr *h)
 		us_relay_release(p->relay, h->epoch);
 	answer_pause(p, h->epoch);
 	us_primary_switch_acked(p, h->epoch);
+	us_primary_resume_acked(p, h->epoch);
 	us_epoch_drained(p);
 	return 0;
 }
@@ -262,6 +263,8 @@ static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const vo
 		return on_refuse(p, h, body);
 	case US_MSG_SWITCHED:
 		return us_primary_switched(p, h->epoch);
+	case US_MSG_SUSPEND_OK:
+		return us_primary_suspend_ok(p, h->epoch);
 	case US_MSG_SWITCH_ASK: {
 		char why[160];
 
@@ -396,6 +399,9 @@ static json_t *status_json(struct us_primary *p)
 		json_object_set_new(o, "syncs", json_integer((json_int_t)p->syncs));
 		json_object_set_new(o, "switchovers", json_integer((json_int_t)p->switches));
 		json_object_set_new(o, "switch_pause_ms", json_integer((json_int_t)p->switch_pause_ms));
+		json_object_set_new(o, "resume_ram_bytes", json_integer((json_int_t)p->resume_ram_bytes));
+		json_object_set_new(o, "resume_disk_bytes",
+				    json_integer((json_int_t)p->resume_disk_bytes));
 		if (us_pdisk_on(&p->disk))
 			json_object_set_new(o, "disk", us_pdisk_status(&p->disk));
 		json_object_set_new(o, "checks", us_check_daemon_status(p->cfg, "primary"));
@@ -425,6 +431,8 @@ const char *us_primary_state_name(const struct us_primary *p)
 		return p->phase == PH_SYNC || p->phase == PH_CHECKPOINT ? "syncing" : "unprotected";
 	if (p->switch_waiting)
 		return "switched-waiting";
+	if (p->suspended)
+		return "suspended";
 	return p->degraded ? "degraded" : phase_names[p->phase];
 }
 
@@ -435,7 +443,8 @@ static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req
 	if (strcmp(cmd, "status") == 0) {
 		us_ctl_reply(req, status_json(p));
 	} else if (strcmp(cmd, "pause") == 0) {
-		if (p->pause_req || p->phase == PH_PAUSED || !p->tx || p->phase < PH_IDLE) {
+		if (p->pause_req || p->phase == PH_PAUSED || !p->tx || p->phase < PH_IDLE ||
+		    p->suspended) {
 			us_ctl_reply_error(req, "cannot pause now: not protected, or already paused");
 			return;
 		}
@@ -443,6 +452,18 @@ static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req
 		p->pause_req = req;
 	} else if (strcmp(cmd, "resume") == 0) {
 		do_resume(p, req);
+	} else if (strcmp(cmd, "suspend-protection") == 0 ||
+		   strcmp(cmd, "resume-protection") == 0) {
+		char why[160];
+		int rc = cmd[0] == 's' ? us_primary_suspend(p, why, sizeof(why))
+				       : us_primary_resume_protection(p, "operator request", why,
+								      sizeof(why));
+
+		if (rc < 0)
+			us_ctl_reply_error(req, why);
+		else
+			us_ctl_reply(req, json_pack("{s:b, s:I}", "ok", 1, "epoch",
+						    (json_int_t)(p->epoch - 1)));
 	} else if (strcmp(cmd, "switchover") == 0) {
 		char why[160];
 
@@ -464,7 +485,8 @@ static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req
 			us_ctl_reply(req, json_pack("{s:b}", "ok", 1));
 	} else {
 		us_ctl_reply_error(req, "unknown command for a primary (try status, pause, resume, "
-				   "degrade, reprotect, switchover)");
+				   "degrade, reprotect, switchover, suspend-protection, "
+				   "resume-protection)");
 	}
 }
 
@@ -499,7 +521,12 @@ static int32_t on_disk_high_water(int32_t fd, int32_t revents, void *data)
 	p->disk_polled = 0;
 	us_log(LOG_INFO, US_TAG_PRIMARY, "disk writes of epoch %lu passed half of disk_log_max: "
 	       "checkpoint now", (unsigned long)p->epoch);
-	if (p->phase == PH_IDLE) {
+	if (p->suspended) {
+		char why[64];
+
+		us_primary_resume_protection(p, "the guest wrote half of disk_log_max while "
+					     "suspended", why, sizeof(why));
+	} else if (p->phase == PH_IDLE) {
 		qb_loop_timer_del(p->loop, p->timer);
 		us_epoch_start(p);
 	}

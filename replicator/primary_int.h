@@ -90,6 +90,15 @@ struct us_primary {
 	int switch_waiting;		/* the old primary is not our standby yet */
 	uint64_t switch_since_ms;
 	uint64_t switch_pause_ms;	/* the guest's pause in the last switchover */
+
+	/* suspended protection (suspend.c) */
+	int suspended;			/* output released, no epochs, tracking on */
+	uint64_t suspend_since_ms;
+	uint64_t suspend_epoch;		/* the last epoch sent before it */
+	uint64_t resume_epoch;		/* the epoch carrying the suspension's changes */
+	uint64_t resume_ms;		/* resume-protection asked, its epoch not yet acked */
+	uint64_t resume_ram_bytes;	/* that epoch's PAGES bytes */
+	uint64_t resume_disk_bytes;	/* ... and DISK bytes */
 	enum primary_phase phase;
 	int exit_rc;
 
@@ -189,6 +198,13 @@ void us_primary_switch_abort(struct us_primary *p, const char *why);
 int us_primary_switched(struct us_primary *p, uint64_t epoch);
 int us_primary_switch_resume(struct us_primary *p);
 int us_primary_switch_standby(struct us_primary *p, uint64_t committed);
+
+/* suspend.c */
+int us_primary_suspend(struct us_primary *p, char *why, size_t len);
+int us_primary_resume_protection(struct us_primary *p, const char *by, char *why, size_t len);
+int us_primary_suspend_ok(struct us_primary *p, uint64_t epoch);
+void us_primary_resume_sized(struct us_primary *p, uint64_t epoch, uint64_t ram, uint64_t disk);
+void us_primary_resume_acked(struct us_primary *p, uint64_t epoch);
 
 /* loss.c: no standby came (after a switchover) */
 void us_primary_no_standby(struct us_primary *p, const char *why);

@@ -88,6 +88,7 @@ static const char *const type_names[US_MSG_TYPE_MAX] = {
 	[US_MSG_ACK] = "ACK", [US_MSG_DISK] = "DISK", [US_MSG_DISK_HASHES] = "DISK_HASHES",
 	[US_MSG_KEEPALIVE] = "KEEPALIVE", [US_MSG_SWITCHOVER] = "SWITCHOVER",
 	[US_MSG_SWITCHED] = "SWITCHED", [US_MSG_SWITCH_ASK] = "SWITCH_ASK",
+	[US_MSG_SUSPEND] = "SUSPEND", [US_MSG_SUSPEND_OK] = "SUSPEND_OK",
 };
 
 /* Fixed body sizes; 0 marks a variable-length body. */
@@ -140,8 +141,9 @@ static int check_len(const struct us_msg_hdr *h, char *why, size_t whylen)
 	size_t fixed = us_proto_fixed_len(h->type);
 
 	if ((h->type == US_MSG_ACK || h->type == US_MSG_KEEPALIVE || h->type == US_MSG_SWITCHED ||
-	     h->type == US_MSG_SWITCH_ASK) && h->len != 0)
-		return fail(why, whylen, "ACK, KEEPALIVE, SWITCHED or SWITCH_ASK with a body");
+	     h->type == US_MSG_SWITCH_ASK || h->type == US_MSG_SUSPEND ||
+	     h->type == US_MSG_SUSPEND_OK) && h->len != 0)
+		return fail(why, whylen, "a body on a message that has none");
 	if (fixed && h->len != fixed) {
 		snprintf(why, whylen, "%s body of %u bytes, expected %zu",
 			 us_proto_type_name(h->type), h->len, fixed);

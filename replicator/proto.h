@@ -61,6 +61,9 @@ enum us_msg_type {
 	US_MSG_SWITCHOVER = 11,	/* primary: guest stopped at acknowledged epoch n: run it */
 	US_MSG_SWITCHED = 12,	/* standby: loaded epoch n, the guest runs here next */
 	US_MSG_SWITCH_ASK = 13,	/* standby: the operator asked here for a switchover */
+	US_MSG_SUSPEND = 14,	/* primary: protection suspended after epoch n: output
+				 * released beyond it, the replica must not be promoted */
+	US_MSG_SUSPEND_OK = 15,	/* standby: knows, will not promote: release output */
 	US_MSG_TYPE_MAX
 };
 

@@ -45,6 +45,7 @@ void us_primary_seek(struct us_primary *p, const char *why)
 {
 	p->seeking = 1;
 	p->seek_sent = 0;
+	p->suspended = 0;
 	p->degraded = 1;
 	p->lost = 0;
 	p->seek_since_ms = now_ms();

@@ -16,6 +16,9 @@
  *              committed epoch           SWITCHED(n)              -> switching
  *   switching  the old primary closes    hand the stopped QEMU to the primary
  *              (or 2 s pass)             role, which arms tracking and conts
+ *   receiving  SUSPEND(n)                not promotable: the primary releases
+ *                                        output beyond epoch n
+ *   receiving  an epoch after n commits  promotable again
  *
  * With [heartbeat] membership = corosync a lost stream only prepares (the
  * torn epoch is discarded); the decision waits for the primary to leave the
@@ -92,6 +95,8 @@ struct us_standby {
 	uint64_t switch_t0_us;		/* SWITCHOVER arrived */
 	uint64_t switch_primary_us;	/* the old primary's part of the pause */
 	struct us_ctl_req *switch_req;	/* switchover asked here, answered once taken */
+	int suspended;			/* the primary suspended protection ... */
+	uint64_t suspended_after;	/* ... after this epoch: not promotable */
 	uint64_t switch_asked_ms;
 	qb_loop_signal_handle sig_term, sig_int;
 };
@@ -210,7 +215,8 @@ static int promote(struct us_standby *s, enum us_trigger trigger, char *why, siz
 {
 	struct us_failover_input in = { .trigger = trigger, .promote_auto = s->cfg->promote_auto,
 					.active = s->state == SB_ACTIVE,
-					.committed = committed(s) };
+					.committed = committed(s), .suspended = s->suspended,
+					.suspended_after = s->suspended_after };
 	enum us_verdict v;
 
 	cluster_input(s, &in.cl);
@@ -288,6 +294,11 @@ static void rx_committed(void *opaque, uint64_t epoch)
 	if (s->peer && (epoch == 0 || now_ms() - s->announced_ms >= 1000)) {
 		us_peer_announce(s->peer, US_HB_ROLE_STANDBY, epoch);
 		s->announced_ms = now_ms();
+	}
+	if (s->suspended && (epoch == 0 || epoch > s->suspended_after)) {
+		s->suspended = 0;
+		us_log(LOG_NOTICE, US_TAG_STANDBY, "protection resumed: epoch %lu committed; this "
+		       "standby can be promoted again", (unsigned long)epoch);
 	}
 	if (epoch == 0)
 		us_log(LOG_NOTICE, US_TAG_STANDBY, "initial sync complete: standby holds epoch 0");
@@ -414,6 +425,14 @@ static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const vo
 
 	if (hdr_rc == 0 && h->type == US_MSG_SWITCHOVER && s->state == SB_RECEIVING)
 		return on_switchover(s, h, body);
+	if (hdr_rc == 0 && h->type == US_MSG_SUSPEND && s->state == SB_RECEIVING) {
+		s->suspended = 1;
+		s->suspended_after = h->epoch;
+		us_log(LOG_WARNING, US_TAG_STANDBY, "the primary SUSPENDED protection after epoch "
+		       "%lu and releases output beyond it: this standby cannot be promoted until "
+		       "the first epoch after resume-protection commits", (unsigned long)h->epoch);
+		return us_transport_send_msg(s->tx, US_MSG_SUSPEND_OK, h->epoch, NULL, 0) < 0;
+	}
 	if (s->state == SB_SWITCHING)
 		return 0;	/* nothing more from the old primary matters */
 	rc = us_receiver_input(s->rx, hdr_rc, h, body, why, sizeof(why));
@@ -513,6 +532,12 @@ static json_t *status_json(struct us_standby *s)
 			 "promote", s->cfg->promote_auto ? "auto" : "manual",
 			 "qemu_pid", (json_int_t)us_qemu_pid(s->qemu),
 			 "takeover_ms", (json_int_t)s->takeover_ms);
+	if (o) {
+		json_object_set_new(o, "suspended", json_boolean(s->suspended));
+		json_object_set_new(o, "promotable", json_boolean(st.committed != US_EPOCH_NONE &&
+								  !s->suspended &&
+								  !st.disk_failed));
+	}
 	if (o)
 		us_vmnet_status(s->relay, o);
 	if (o && s->peer)

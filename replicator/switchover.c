@@ -55,6 +55,10 @@ int us_primary_switchover(struct us_primary *p, struct us_ctl_req *req, char *wh
 			 us_primary_state_name(p));
 		return -EAGAIN;
 	}
+	if (p->suspended) {
+		snprintf(why, len, "protection is suspended: run resume-protection first");
+		return -EBUSY;
+	}
 	if (p->phase == PH_PAUSED || p->pause_wanted) {
 		snprintf(why, len, "the guest is held by `understudy pause`: resume it first");
 		return -EBUSY;

@@ -226,6 +226,27 @@ static void no_committed_epoch(void **state)
 	}
 }
 
+/* Suspended protection: output went out beyond the committed epoch, so no
+ * trigger, the operator's included, promotes, and the reason says so. */
+static void suspended_never_promotes(void **state)
+{
+	static const enum us_trigger triggers[] = { US_TRIGGER_OPERATOR, US_TRIGGER_STREAM_LOST,
+						    US_TRIGGER_MEMBERSHIP };
+	struct us_failover_input in;
+	char why[512];
+	size_t t;
+
+	for (t = 0; t < 3; t++) {
+		in = input_of(&go, triggers[t]);
+		in.suspended = 1;
+		in.suspended_after = 42;
+		expect("suspended", decide(&in, why, sizeof(why)), why, US_VERDICT_REFUSE,
+		       "protection is suspended: the primary released output beyond epoch 42");
+		in.suspended = 0;
+		assert_int_not_equal(decide(&in, why, sizeof(why)), US_VERDICT_REFUSE);
+	}
+}
+
 /* Whatever the cluster says, an operator's request promotes from any
  * committed epoch, epoch 0 included. */
 static void operator_always_promotes(void **state)
@@ -377,6 +398,7 @@ int main(void)
 		cmocka_unit_test(primary_unusable_is_gone),
 		cmocka_unit_test(primary_ignores_two_node_rule),
 		cmocka_unit_test(short_why),
+		cmocka_unit_test(suspended_never_promotes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
