@@ -16,6 +16,9 @@
  *                                             fencing at once, wins a partition)
  *   verdict degrade                           drop the stream, release output
  *                                             without ACKs
+ *   any of these while the standby is mid-    no fence, no verdict: it holds
+ *   sync (nothing promotable sent yet)        nothing it could promote
+ *                                             (reprotect.c goes on syncing)
  *
  * With [heartbeat] membership = none the old rule holds: degrade once the
  * stream has been lost for degraded_grace_ms.
@@ -62,12 +65,14 @@ static void degrade(struct us_primary *p, const char *why)
 	if (p->degraded)
 		return;
 	p->degraded = 1;
-	us_log(LOG_CRIT, US_TAG_PRIMARY, "DEGRADED: %s; VM '%s' runs UNPROTECTED and its output "
-	       "is released without acknowledgements", why, p->cfg->vm.name);
+	us_log(LOG_CRIT, US_TAG_PRIMARY,
+	       "DEGRADED: %s; VM '%s' runs UNPROTECTED and its output "
+	       "is released without acknowledgements",
+	       why, p->cfg->vm.name);
 	if (p->relay)
 		us_relay_set_mode(p->relay, US_RELAY_PASSTHROUGH);
 	us_primary_switch_abort(p, "the standby was lost before it took the VM, and is now "
-			       "known gone");
+				   "known gone");
 	if (p->cfg->reprotect_auto)
 		us_primary_seek(p, "the standby was lost");
 }
@@ -115,10 +120,11 @@ static void drop_stream(struct us_primary *p, const char *why)
 {
 	p->lost = 1;
 	p->lost_ms = us_epoch_now_us() / 1000;
-	us_log(LOG_CRIT, US_TAG_PRIMARY, "LOST THE STANDBY (%s): VM '%s' is no longer protected; "
-	       "last acknowledged epoch %ld; output held until %s", why, p->cfg->vm.name,
-	       (long)p->acked, p->peer ? "corosync confirms the standby is gone"
-	       : "the grace period ends");
+	us_log(LOG_CRIT, US_TAG_PRIMARY,
+	       "LOST THE STANDBY (%s): VM '%s' is no longer protected; "
+	       "last acknowledged epoch %ld; output held until %s",
+	       why, p->cfg->vm.name, (long)p->acked,
+	       p->peer ? "corosync confirms the standby is gone" : "the grace period ends");
 	if (p->tx)
 		us_transport_free(p->tx);
 	p->tx = NULL;
@@ -145,20 +151,27 @@ static int stream_silent(const struct us_primary *p)
 static void evaluate(struct us_primary *p)
 {
 	struct us_failover_cluster cl = {
-		.membership = 1, .connected = us_peer_connected(p->peer),
+		.membership = 1,
+		.connected = us_peer_connected(p->peer),
 		.quorate = us_peer_quorate(p->peer),
 		.peer_gone = us_peer_state(p->peer) == US_PEER_GONE,
 		.peer_left = us_peer_state(p->peer) == US_PEER_LEFT,
 		.stream_silent = stream_silent(p),
 		.nodes = us_peer_nodes(p->peer, p->cfg->nodes),
-		.peer_unusable = p->lost && us_epoch_now_us() / 1000 - p->lost_ms >
-				 p->cfg->peer_timeout_ms,
-		.fence_command = p->cfg->fence_command, .allow_unfenced = p->cfg->allow_unfenced,
+		.peer_unusable =
+			p->lost && us_epoch_now_us() / 1000 - p->lost_ms > p->cfg->peer_timeout_ms,
+		.fence_command = p->cfg->fence_command,
+		.allow_unfenced = p->cfg->allow_unfenced,
 		.fence_state = us_peer_fence_state(p->peer),
 	};
 	char why[512];
 	enum us_verdict v;
 
+	if (p->seeking && !p->seek_sent)
+		return; /* the standby holds nothing it could promote: no fence (reprotect.c) */
+	if ((cl.peer_gone || cl.peer_left) && p->tx &&
+	    us_primary_seek_lost(p, "the standby left the VM's group mid-sync"))
+		return;
 	if (p->degraded || (!p->lost && !(cl.peer_gone || cl.peer_left)))
 		return;
 	v = us_failover_standby_lost(&cl, why, sizeof(why));
@@ -166,7 +179,7 @@ static void evaluate(struct us_primary *p)
 	if (v == US_VERDICT_FENCE &&
 	    us_peer_fence_named(p->peer, p->cfg->peer_node, p->cfg->fence_delay_ms) < 0) {
 		log_verdict(p, "cannot fence the standby: its node name is unknown (name it in "
-			    "[replication] hosts); output stays held");
+			       "[replication] hosts); output stays held");
 	} else if (v == US_VERDICT_DEGRADE) {
 		if (p->tx)
 			drop_stream(p, "the standby is gone");
@@ -182,8 +195,8 @@ void us_primary_lost_standby(struct us_primary *p, const char *why)
 	if (p->peer)
 		evaluate(p);
 	else
-		qb_loop_timer_add(p->loop, QB_LOOP_HIGH, p->cfg->degraded_grace_ms * 1000000ULL,
-				  p, on_grace, &p->grace_timer);
+		qb_loop_timer_add(p->loop, QB_LOOP_HIGH, p->cfg->degraded_grace_ms * 1000000ULL, p,
+				  on_grace, &p->grace_timer);
 }
 
 void us_primary_no_standby(struct us_primary *p, const char *why)
@@ -192,8 +205,8 @@ void us_primary_no_standby(struct us_primary *p, const char *why)
 	if (p->peer)
 		evaluate(p);
 	else
-		qb_loop_timer_add(p->loop, QB_LOOP_HIGH, p->cfg->degraded_grace_ms * 1000000ULL,
-				  p, on_grace, &p->grace_timer);
+		qb_loop_timer_add(p->loop, QB_LOOP_HIGH, p->cfg->degraded_grace_ms * 1000000ULL, p,
+				  on_grace, &p->grace_timer);
 }
 
 static void cluster_changed(void *opaque)
@@ -218,7 +231,7 @@ static void check_liveness(void *data)
 			 (unsigned long)owed_ms(p));
 		us_primary_lost_standby(p, why);
 	}
-	if (p->peer)	/* the stream may have fallen silent; "for good" after a while */
+	if (p->peer) /* the stream may have fallen silent; "for good" after a while */
 		evaluate(p);
 	qb_loop_timer_add(p->loop, QB_LOOP_LOW, LIVENESS_MS * 1000000ULL, p, check_liveness,
 			  &p->live_timer);
@@ -241,8 +254,10 @@ void us_primary_acked(struct us_primary *p)
 
 static int peer_up(struct us_primary *p)
 {
-	struct us_peer_opts o = { .vm = p->cfg->vm.name, .node = p->cfg->node,
-				  .self = US_HB_ROLE_PRIMARY, .fence_command = p->cfg->fence_command,
+	struct us_peer_opts o = { .vm = p->cfg->vm.name,
+				  .node = p->cfg->node,
+				  .self = US_HB_ROLE_PRIMARY,
+				  .fence_command = p->cfg->fence_command,
 				  .fence_timeout_ms = p->cfg->fence_timeout_ms };
 
 	p->peer = us_peer_new(p->loop, &o, cluster_changed, p);
@@ -261,8 +276,10 @@ void us_primary_peer_renew(struct us_primary *p)
 	us_peer_free(p->peer);
 	p->peer = NULL;
 	if (peer_up(p) < 0)
-		us_log(LOG_CRIT, US_TAG_PRIMARY, "cannot rejoin the VM's corosync group (%s): a new "
-		       "standby will not be seen", strerror(errno));
+		us_log(LOG_CRIT, US_TAG_PRIMARY,
+		       "cannot rejoin the VM's corosync group (%s): a new "
+		       "standby will not be seen",
+		       strerror(errno));
 }
 
 int us_primary_loss_up(struct us_primary *p)
@@ -270,7 +287,8 @@ int us_primary_loss_up(struct us_primary *p)
 	qb_loop_timer_add(p->loop, QB_LOOP_LOW, LIVENESS_MS * 1000000ULL, p, check_liveness,
 			  &p->live_timer);
 	if (!p->cfg->membership) {
-		us_log(LOG_WARNING, US_TAG_PRIMARY, "[heartbeat] membership = none: output is "
+		us_log(LOG_WARNING, US_TAG_PRIMARY,
+		       "[heartbeat] membership = none: output is "
 		       "released %u ms after the standby is lost, whatever the reason",
 		       p->cfg->degraded_grace_ms);
 		return 0;
@@ -302,7 +320,9 @@ void us_primary_loss_status(const struct us_primary *p, json_t *o)
 		us_peer_status(p->peer, o);
 	json_object_set_new(o, "epochs_per_s", json_real(p->lost ? 0 : p->epochs_per_s));
 	json_object_set_new(o, "membership_mode", json_string(p->peer ? "corosync" : "none"));
-	json_object_set_new(o, "output", json_string(p->degraded ? "released-unprotected"
-						     : p->lost ? "held" : "committed"));
+	json_object_set_new(o, "output",
+			    json_string(p->degraded ? "released-unprotected"
+					: p->lost   ? "held"
+						    : "committed"));
 	json_object_set_new(o, "decision", json_string(p->last_why));
 }

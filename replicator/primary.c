@@ -70,6 +70,7 @@ static int sync_batch(struct us_primary *p)
 		us_epoch_stage_chunk(p, p->sync_next, n, off);
 		off += (size_t)n * US_PROTO_PAGE_SIZE;
 		p->sync_next += n;
+		p->sync_sent_total += (uint64_t)n * US_PROTO_PAGE_SIZE;
 	}
 	for (i = 0; i < p->n_chunks && rc == 0; i++)
 		rc = us_transport_send_pages(p->tx, 0, p->chunks[i].first, p->chunks[i].count,
@@ -140,8 +141,8 @@ static int on_hello_ok(struct us_primary *p, const struct us_msg_hdr *h, const v
 	p->staging_max = ok.staging_max;
 	if (p->switch_waiting)
 		return us_primary_switch_standby(p, ok.committed) < 0;
-	if (p->seeking)
-		return us_primary_seek_synced(p) < 0;	/* the guest runs already */
+	if (p->seeking)	/* the guest runs already */
+		return us_primary_seek_synced(p, ok.sync_pages) < 0;
 	us_pdisk_record(&p->disk, 1);	/* before the guest runs: the sync covers the rest */
 	us_log(LOG_NOTICE, US_TAG_PRIMARY, "standby %s accepted VM '%s'; starting the initial sync",
 	       us_transport_peer(p->tx), p->cfg->vm.name);
@@ -340,8 +341,12 @@ static void try_connect(void *data)
 	struct us_primary *p = data;
 
 	p->connect_timer = 0;
+	if (p->phase == PH_CHECKPOINT && !p->tx) {
+		us_primary_connect_later(p, 100);	/* its "cont" comes first */
+		return;
+	}
 	if (p->phase != PH_CONNECTING || p->tx)
-		return;	/* a checkpoint still runs: its "cont" comes first */
+		return;
 	p->tx = us_transport_connect(p->loop, p->cfg->transport, p->cfg->peer, 1000);
 	if (p->tx) {
 		us_log(LOG_NOTICE, US_TAG_PRIMARY, "connected to standby %s over %s", p->cfg->peer,
@@ -397,6 +402,9 @@ static json_t *status_json(struct us_primary *p)
 		json_object_set_new(o, "ram_sent_bytes", json_integer((json_int_t)p->ram_sent_bytes));
 		json_object_set_new(o, "sync_ram_bytes", json_integer((json_int_t)p->sync_ram_bytes));
 		json_object_set_new(o, "syncs", json_integer((json_int_t)p->syncs));
+		json_object_set_new(o, "sync_sent_bytes", json_integer((json_int_t)p->sync_sent_total));
+		json_object_set_new(o, "sync_pct", json_integer((json_int_t)(p->sync_next * 100 /
+			(p->ram.size / US_PROTO_PAGE_SIZE ? p->ram.size / US_PROTO_PAGE_SIZE : 1))));
 		json_object_set_new(o, "switchovers", json_integer((json_int_t)p->switches));
 		json_object_set_new(o, "switch_pause_ms", json_integer((json_int_t)p->switch_pause_ms));
 		json_object_set_new(o, "resume_ram_bytes", json_integer((json_int_t)p->resume_ram_bytes));

@@ -69,6 +69,8 @@ struct us_primary {
 	int seeking;			/* guest runs unprotected; looking for a standby
 					 * or syncing one (reprotect.c) */
 	int seek_sent;			/* epoch 0 went out to the standby being synced */
+	int sync_resume;		/* a sync broke off at sync_next: go on from there */
+	uint64_t sync_sent_total;	/* RAM bytes streamed by syncs, all connections */
 	uint64_t seek_since_ms;		/* unprotected since */
 	uint64_t syncs;			/* syncs started by this daemon */
 	qb_loop_signal_handle sig_term, sig_int;
@@ -184,7 +186,7 @@ void us_primary_peer_renew(struct us_primary *p);
 
 /* reprotect.c */
 void us_primary_seek(struct us_primary *p, const char *why);
-int us_primary_seek_synced(struct us_primary *p);
+int us_primary_seek_synced(struct us_primary *p, uint64_t standby_pages);
 void us_primary_seek_done(struct us_primary *p);
 int us_primary_seek_lost(struct us_primary *p, const char *why);
 void us_primary_seek_cut(struct us_primary *p);

@@ -40,8 +40,9 @@ _Static_assert(sizeof(struct wire_hello) == 96, "hello size");
 struct wire_hello_ok {
 	uint64_t committed;
 	uint64_t staging_max;
+	uint64_t sync_pages;
 };
-_Static_assert(sizeof(struct wire_hello_ok) == 16, "hello_ok size");
+_Static_assert(sizeof(struct wire_hello_ok) == 24, "hello_ok size");
 
 struct wire_refuse {
 	uint32_t code;
@@ -227,6 +228,7 @@ size_t us_proto_hello_ok_encode(void *out, const struct us_hello_ok *m)
 {
 	struct wire_hello_ok w = {
 		.committed = htole64(m->committed), .staging_max = htole64(m->staging_max),
+		.sync_pages = htole64(m->sync_pages),
 	};
 
 	memcpy(out, &w, sizeof(w));
@@ -242,6 +244,7 @@ int us_proto_hello_ok_decode(const void *in, size_t len, struct us_hello_ok *m, 
 	memcpy(&w, in, sizeof(w));
 	m->committed = le64toh(w.committed);
 	m->staging_max = le64toh(w.staging_max);
+	m->sync_pages = le64toh(w.sync_pages);
 	return 0;
 }
 

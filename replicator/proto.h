@@ -101,6 +101,9 @@ struct us_hello {
 struct us_hello_ok {
 	uint64_t committed;	/* US_EPOCH_NONE if none */
 	uint64_t staging_max;
+	uint64_t sync_pages;	/* a sync of the HELLO's lineage broke off: the first
+				 * pages of RAM this replica holds from it (0: none);
+				 * the primary may go on from there */
 };
 
 struct us_refuse {

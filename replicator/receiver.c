@@ -205,6 +205,11 @@ static int on_hello(struct us_receiver *rx, const struct us_msg_hdr *h, const vo
 		drop_committed(rx);
 	ok.committed = rx->st.committed;
 	ok.staging_max = rx->cfg.staging_max;
+	/* a sync of the same run that broke off: its pages so far are in the replica */
+	if (!sync || m.lineage == 0 || m.lineage != rx->sync_lineage)
+		rx->st.sync_pages = 0;
+	ok.sync_pages = sync ? rx->st.sync_pages : 0;
+	rx->sync_lineage = sync ? m.lineage : 0;
 	rc = rx->ops.send(rx->opaque, US_MSG_HELLO_OK, 0, out, us_proto_hello_ok_encode(out, &ok));
 	if (rc < 0)
 		return rc;
@@ -340,6 +345,8 @@ static int on_epoch_end(struct us_receiver *rx, const struct us_msg_hdr *h, cons
 		       "this standby must not take over", (unsigned long)h->epoch, strerror(-rc));
 	}
 	us_buf_swap(&rx->dev, &rx->dev_committed);
+	if (h->epoch == 0)
+		rx->sync_lineage = 0;	/* the sync is whole: nothing to go on from */
 	rx->st.committed = h->epoch;
 	rx->st.epochs++;
 	rx->st.pages += rx->n_pages;

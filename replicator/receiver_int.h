@@ -22,6 +22,7 @@ struct us_receiver {
 	char accel[US_PROTO_ACCEL_MAX];
 	uint64_t vm_id;
 	uint64_t lineage;		/* of the run whose epoch is committed, 0: none */
+	uint64_t sync_lineage;		/* of the sync in progress (st.sync_pages), 0: none */
 	enum rx_state state;
 	uint64_t expect;		/* epoch the next message must carry */
 	int epoch_open;			/* a message of @expect arrived */

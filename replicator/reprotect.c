@@ -62,17 +62,31 @@ void us_primary_seek(struct us_primary *p, const char *why)
 	us_primary_connect_later(p, 0);
 }
 
-int us_primary_seek_synced(struct us_primary *p)
+int us_primary_seek_synced(struct us_primary *p, uint64_t standby_pages)
 {
-	int rc;
+	int rc = 0;
 
 	p->epoch = 0;
 	p->acked = US_EPOCH_NONE;
 	memset(p->hist, 0, sizeof(p->hist));
-	/* pages written from here on are caught by epoch 0's scan, the rest by the sync */
-	us_runs_clear(&p->runs);
-	rc = us_dirty_scan(p->dirty, &p->runs);
-	us_runs_clear(&p->runs);
+	if (p->sync_resume && standby_pages) {
+		/* pages sent before the break and written since are still marked
+		 * dirty (no scan since the sync began): epoch 0's scan sends them */
+		if (standby_pages < p->sync_next)
+			p->sync_next = standby_pages;
+		us_log(LOG_NOTICE, US_TAG_PRIMARY,
+		       "standby %s holds the first %lu MiB of the "
+		       "broken-off sync: it goes on from there",
+		       us_transport_peer(p->tx),
+		       (unsigned long)(p->sync_next * US_PROTO_PAGE_SIZE >> 20));
+	} else {
+		/* pages written from here on are caught by epoch 0's scan, the rest by the sync */
+		p->sync_next = 0;
+		us_runs_clear(&p->runs);
+		rc = us_dirty_scan(p->dirty, &p->runs);
+		us_runs_clear(&p->runs);
+	}
+	p->sync_resume = 0;
 	if (rc < 0) {
 		us_log(LOG_CRIT, US_TAG_DIRTY, "cannot re-arm dirty tracking for the sync: %s",
 		       strerror(-rc));
@@ -112,12 +126,23 @@ void us_primary_seek_done(struct us_primary *p)
 
 int us_primary_seek_lost(struct us_primary *p, const char *why)
 {
-	if (!p->seeking || p->seek_sent)
+	int syncing = p->phase == PH_SYNC || p->phase == PH_CHECKPOINT;
+
+	/* the first sync after start: epoch 0 not queued yet (p->epoch moves past 0 then) */
+	if (!p->seeking && (p->acked != US_EPOCH_NONE || p->epoch != 0 || !syncing))
 		return 0;
+	if (p->seeking && p->seek_sent)
+		return 0;
+	if (!p->seeking) {
+		p->seeking = 1;
+		p->degraded = 1;
+		p->seek_since_ms = now_ms();
+	}
+	p->sync_resume = syncing && p->sync_next > 0;
 	us_log(LOG_WARNING, US_TAG_PRIMARY,
-	       "the standby went before the sync was complete (%s): "
-	       "it holds nothing it could promote, so it is not fenced; VM '%s' runs unprotected, "
-	       "its output passing, and the sync starts again when a standby answers",
+	       "LOST THE STANDBY during the sync (%s): it holds "
+	       "nothing it could promote, so it is not fenced; VM '%s' runs unprotected, its "
+	       "output passing, and the sync goes on when a standby answers",
 	       why, p->cfg->vm.name);
 	us_transport_free(p->tx);
 	p->tx = NULL;

@@ -241,5 +241,5 @@ int us_primary_switch_standby(struct us_primary *p, uint64_t committed)
 	p->seek_since_ms = now_us() / 1000;
 	if (p->relay)
 		us_relay_set_mode(p->relay, US_RELAY_PASSTHROUGH);
-	return us_primary_seek_synced(p);
+	return us_primary_seek_synced(p, 0);
 }

@@ -55,6 +55,6 @@ EXTRA_DIST += tests/integration/guest_disk.sh
 TESTS += tests/integration/failover_disk.sh tests/integration/replica_exact_disk.sh
 EXTRA_DIST += tests/integration/failover_disk.sh tests/integration/replica_exact_disk.sh
 TESTS += tests/integration/reprotect.sh tests/integration/switchover.sh \
-	tests/integration/suspend.sh
+	tests/integration/suspend.sh tests/integration/broken_sync.sh
 EXTRA_DIST += tests/integration/reprotect.sh tests/integration/switchover.sh \
-	tests/integration/suspend.sh
+	tests/integration/suspend.sh tests/integration/broken_sync.sh
