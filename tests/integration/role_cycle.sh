@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The role cycle round a host failure, twice, on one client connection: real
+# The role cycle, all of it, on one client connection: real
 # QEMU (TCG), a real corosync per host with the lab's fence agent, the
 # guest's `ledger` on a replicated 64 MiB disk, one [replication] hosts line
 # in both hosts' configs (lab.sh), [failover] reprotect = auto.
@@ -13,9 +13,21 @@
 #     the image: hA still had it, only blocks that differ went.
 #  3. hB is SIGKILLed; hA fences it and takes over, and the same again the
 #     other way: hB returns as a standby and hA reaches protected.
+#  4. Three planned switchovers, back and forth (`understudy switchover`,
+#     asked on the primary, then on the standby, then on the primary): the
+#     guest stops at an epoch boundary on one host and goes on on the other,
+#     whose old primary becomes its standby without restarting and with no
+#     sync: the new primary's syncs, sync_ram_bytes and disk sync_bytes stay
+#     0 and the new standby received no sync page (a switchover sends
+#     epochs, not an image); nobody is fenced. The guest's pause
+#     (switch_pause_ms) is noted.
+#  5. With the standby stopped, a switchover is refused, naming the cause,
+#     and changes nothing.
 # Throughout, the client on hC holds one TCP connection and its replies must
 # be exactly 1, 2, 3, ...; at the end hA's daemon is stopped and its image
 # must hold ledger records 1..N, N the client's last reply (ledgercheck).
+# (switchover.sh was this test's step 4 on its own; bench/switchover.sh
+# measures many.)
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 LAB_NIC=1
@@ -70,6 +82,31 @@ reprotect() {
 	     "$skipped already on $back"
 }
 
+# switch_over ON FROM TO: `understudy switchover` on host ON moves the VM
+# from FROM to TO, which FROM then protects with no sync and no fence.
+switch_over() {
+	local on=$1 from=$2 to=$3 before out n f fenced
+	before=$(lab_replies "$LOG")
+	fenced=$(cat "$LAB_DIR"/h?.log | grep -a -c "FENCED\|TAKEOVER")
+	out=$(lab_ctl "$on" switchover 2>&1) || fail "switchover on $on refused: $out"
+	lab_wait 60 role_is "$to" primary || fail "$to did not become the primary: $(tail -3 "$LAB_DIR/$to.log")"
+	lab_wait 60 role_is "$from" standby || fail "$from did not become the standby: $(tail -3 "$LAB_DIR/$from.log")"
+	lab_wait 60 state_is "$to" protected ||
+		fail "$to never protected after the switchover: $(lab_field "$to" state): $(tail -5 "$LAB_DIR/$to.log")"
+	lab_wait 60 replies_grow "$before" || fail "no replies after the switchover to $to: $(cat "$LOG.err")"
+	for f in syncs sync_ram_bytes sync_bytes; do
+		n=$(lab_field "$to" "$f")
+		[ "${n:-0}" = 0 ] || fail "the switchover to $to made a sync: $f = $n"
+	done
+	n=$(lab_field "$from" sync_pages)
+	[ "$n" = 0 ] || fail "$from (the new standby) received $n sync pages"
+	[ "$(cat "$LAB_DIR"/h?.log | grep -a -c "FENCED\|TAKEOVER")" = "$fenced" ] ||
+		fail "the switchover fenced or took over"
+	PAUSES="$PAUSES $(lab_field "$to" switch_pause_ms)"
+	note "switchover asked on $on: $from -> $to, guest paused $(lab_field "$to" switch_pause_ms) ms," \
+	     "no sync; replies going on"
+}
+
 lab_up || fail "cannot build the lab"
 LOG=$LAB_DIR/client.log
 lab_protected_pair "$LOG" || fail "no protected pair"
@@ -80,16 +117,25 @@ state_is hB unprotected || state_is hB syncing || fail "hB's state after the tak
 reprotect hA hB
 take_over hB hA
 reprotect hB hA
+PAUSES=''
+switch_over hA hA hB
+switch_over hA hB hA
+switch_over hA hA hB
 
 kill -TERM "$LAB_CLIENT_PID"
 wait "$LAB_CLIENT_PID" || fail "client exit $?: $(cat "$LOG.err")"
 lab_replies_in_order "$LOG" ||
 	fail "replies are not 1, 2, 3, ...: $(awk '{print $2}' "$LOG" | tr '\n' ' ' | cut -c1-300)"
 sleep 1	# the request the client had sent is answered (on disk) by now
-lab_stop_host hB
+# with its standby gone, a switchover is refused, saying why, and changes nothing
 lab_stop_host hA
+out=$(lab_ctl hB switchover 2>&1) && fail "switchover without a standby accepted: $out"
+echo "$out" | grep -q "no standby is connected\|not in sync" || fail "switchover refused without a reason: $out"
+role_is hB primary || fail "a refused switchover changed hB's role: $(lab_field hB role)"
+note "without a standby: $out"
+lab_stop_host hB
 last=$(tail -n 1 "$LOG" | awk '{ print $2 }')
-out=$("$LEDGERCHECK" "$(lab_disk hA)" --min "$last" --max $(( last + 1 )) 2>&1) ||
-	fail "hA's image at the end, the client's last reply $last: $out"
-echo "PASS: two takeovers and two reprotections on one connection, $last replies in order;" \
-     "hA's image: $out"
+out=$("$LEDGERCHECK" "$(lab_disk hB)" --min "$last" --max $(( last + 1 )) 2>&1) ||
+	fail "hB's image at the end, the client's last reply $last: $out"
+echo "PASS: two takeovers, two reprotections and three switchovers (guest pauses, ms:$PAUSES)" \
+     "on one connection, $last replies in order; hB's image: $out"
