@@ -42,6 +42,7 @@ struct us_qemu {
 	int status;
 	char qmp_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char log_path[PATH_MAX];	/* QEMU's stdout and stderr */
+	int64_t deadline_ms;		/* no_wait: QMP must answer by then */
 };
 
 extern char **environ;
@@ -473,7 +474,8 @@ struct us_qemu *us_qemu_start(const struct us_vm_config *vm, const struct us_qem
 	}
 	if (rc == 0) {
 		q->reaped = 0;
-		rc = wait_qmp(q, o->loop);
+		q->deadline_ms = now_ms() + US_QEMU_START_TIMEOUT_MS;
+		rc = o->no_wait ? 0 : wait_qmp(q, o->loop);
 	}
 	if (rc < 0) {
 		us_qemu_free(q);
@@ -481,6 +483,30 @@ struct us_qemu *us_qemu_start(const struct us_vm_config *vm, const struct us_qem
 		return NULL;
 	}
 	return q;
+}
+
+int us_qemu_ready(struct us_qemu *q, qb_loop_t *loop)
+{
+	int fd, rc;
+
+	if (reap(q, WNOHANG)) {
+		log_exit(q, " during start-up");
+		return -EIO;
+	}
+	fd = connect_qmp(q->qmp_path);
+	if (fd < 0) {
+		if (now_ms() < q->deadline_ms)
+			return -EAGAIN;
+		us_log(LOG_ERR, US_TAG_QEMU, "QEMU (pid %d) did not answer on its QMP socket %s "
+		       "within %d ms; its output is in %s", (int)q->pid, q->qmp_path,
+		       US_QEMU_START_TIMEOUT_MS, q->log_path);
+		return -ETIMEDOUT;
+	}
+	close(fd);
+	rc = wait_main_loop(q, loop);
+	if (rc == -EIO)
+		log_exit(q, " during start-up");
+	return rc;
 }
 
 pid_t us_qemu_pid(const struct us_qemu *q)

@@ -28,6 +28,7 @@ struct us_qemu_opts {
 	const char *disk_sock;	/* the daemon's NBD server for [vm] disk, or NULL:
 				 * QEMU then opens the image itself (unreplicated) */
 	int start_paused;	/* RUN mode: -S, the caller sends "cont" */
+	int no_wait;		/* return once spawned; poll us_qemu_ready() */
 	qb_loop_t *loop;	/* the caller's loop, for the start-up QMP probe; NULL: a
 				 * private one (tools only: destroying a qb loop closes
 				 * libqb's process-wide signal pipe, a daemon's SIGTERM) */
@@ -40,6 +41,13 @@ struct us_qemu_opts {
  * @return the handle, or NULL with errno set (ENOENT: no QEMU binary).
  */
 struct us_qemu *us_qemu_start(const struct us_vm_config *vm, const struct us_qemu_opts *o);
+
+/**
+ * For a QEMU started with no_wait: 0 once its main loop answers QMP (a short
+ * blocking wait once the socket accepts), -EAGAIN while it is starting,
+ * -EIO (it exited) or -ETIMEDOUT, logged.
+ */
+int us_qemu_ready(struct us_qemu *q, qb_loop_t *loop);
 
 /** @return QEMU's pid. */
 pid_t us_qemu_pid(const struct us_qemu *q);

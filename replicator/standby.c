@@ -53,16 +53,19 @@
 #include "replicator/vmnet.h"
 
 #define LIVENESS_MS 100
+#define PARK_POLL_MS 50
 
 enum sb_state { SB_WAITING, SB_RECEIVING, SB_ACTIVE, SB_SWITCHING };
 
 static const char *const state_names[] = {
-	[SB_WAITING] = "waiting", [SB_RECEIVING] = "receiving", [SB_ACTIVE] = "active",
+	[SB_WAITING] = "waiting",
+	[SB_RECEIVING] = "receiving",
+	[SB_ACTIVE] = "active",
 	[SB_SWITCHING] = "switching",
 };
 
-#define SWITCH_WAIT_MS 2000	/* for the old primary to close after SWITCHED */
-#define SWITCH_ASK_MS 10000	/* for the primary to act on SWITCH_ASK */
+#define SWITCH_WAIT_MS 2000 /* for the old primary to close after SWITCHED */
+#define SWITCH_ASK_MS 10000 /* for the primary to act on SWITCH_ASK */
 
 struct us_standby {
 	const struct us_config *cfg;
@@ -75,30 +78,31 @@ struct us_standby {
 	struct us_receiver *rx;
 	struct us_ctl *ctl;
 	struct us_listener *listener;
-	struct us_relay *relay;		/* NULL when the VM has no NIC */
+	struct us_relay *relay; /* NULL when the VM has no NIC */
 	char net_sock[PATH_MAX];
-	struct us_image *img;		/* the replica image, NULL without [vm] disk */
-	struct us_nbd *nbd;		/* serves it to the parked (later, running) QEMU */
-	struct us_hashsend *hashes;	/* the image's block hashes, going to the primary */
+	struct us_image *img;	    /* the replica image, NULL without [vm] disk */
+	struct us_nbd *nbd;	    /* serves it to the parked (later, running) QEMU */
+	struct us_hashsend *hashes; /* the image's block hashes, going to the primary */
 	char disk_sock[PATH_MAX];
 	struct us_transport *tx;
 	qb_loop_timer_handle liveness;
-	uint64_t lost_ms;		/* when the stream was lost */
+	uint64_t lost_ms; /* when the stream was lost */
 	uint64_t promoted_epoch;
-	uint64_t takeover_ms;		/* stream lost to guest running */
+	uint64_t takeover_ms; /* stream lost to guest running */
 	char dev_sock[PATH_MAX];
-	struct us_peer *peer;		/* NULL with [heartbeat] membership = none */
-	char last_why[256];		/* the last verdict logged, to log changes only */
+	struct us_peer *peer; /* NULL with [heartbeat] membership = none */
+	char last_why[256];   /* the last verdict logged, to log changes only */
 	uint64_t announced_ms;
-	struct us_handover *h;		/* the loop; filled when the primary role takes over */
-	int handing_over;		/* promoted, and the primary role is next */
-	uint64_t switch_t0_us;		/* SWITCHOVER arrived */
-	uint64_t switch_primary_us;	/* the old primary's part of the pause */
-	struct us_ctl_req *switch_req;	/* switchover asked here, answered once taken */
-	int suspended;			/* the primary suspended protection ... */
-	uint64_t suspended_after;	/* ... after this epoch: not promotable */
+	struct us_handover *h;	       /* the loop; filled when the primary role takes over */
+	int handing_over;	       /* promoted, and the primary role is next */
+	uint64_t switch_t0_us;	       /* SWITCHOVER arrived */
+	uint64_t switch_primary_us;    /* the old primary's part of the pause */
+	struct us_ctl_req *switch_req; /* switchover asked here, answered once taken */
+	int suspended;		       /* the primary suspended protection ... */
+	uint64_t suspended_after;      /* ... after this epoch: not promotable */
 	uint64_t switch_asked_ms;
 	qb_loop_signal_handle sig_term, sig_int;
+	qb_loop_timer_handle park_timer; /* the parked QEMU still starting */
 };
 
 static void drop_tx(struct us_standby *s);
@@ -144,7 +148,7 @@ static void cluster_input(struct us_standby *s, struct us_failover_cluster *cl)
 static void log_verdict(struct us_standby *s, enum us_verdict v, const char *why)
 {
 	static const char *const words[] = {
-		[US_VERDICT_WAIT] = "deferred", [US_VERDICT_PROMOTE] = "decided",
+		[US_VERDICT_WAIT] = "deferred",	 [US_VERDICT_PROMOTE] = "decided",
 		[US_VERDICT_REFUSE] = "refused", [US_VERDICT_FENCE] = "waits for fencing",
 		[US_VERDICT_DEGRADE] = "?",
 	};
@@ -165,14 +169,20 @@ static void hand_over(struct us_standby *s)
 
 static int do_promote(struct us_standby *s, char *why, size_t whylen)
 {
-	struct us_promote_args a = { .qmp = s->qmp, .sock_path = s->dev_sock,
-				     .announce = s->cfg->vm.mac[0] != 0, .timeout_ms = 10000,
+	if (!s->qmp) {
+		snprintf(why, whylen, "promotion waits: the parked QEMU is still starting");
+		return -EAGAIN;
+	}
+	struct us_promote_args a = { .qmp = s->qmp,
+				     .sock_path = s->dev_sock,
+				     .announce = s->cfg->vm.mac[0] != 0,
+				     .timeout_ms = 10000,
 				     .disk_fd = s->img ? us_image_fd(s->img) : -1 };
 	struct us_receiver_stats st;
 	uint64_t t0 = now_ms(), epoch = committed(s);
 	int rc;
 
-	if (s->tx) {	/* a fenced primary's stream: its torn epoch goes */
+	if (s->tx) { /* a fenced primary's stream: its torn epoch goes */
 		s->lost_ms = now_ms() - us_transport_idle_ms(s->tx);
 		drop_tx(s);
 		us_receiver_reset(s->rx);
@@ -180,7 +190,8 @@ static int do_promote(struct us_standby *s, char *why, size_t whylen)
 	a.devstate = us_receiver_devstate(s->rx, &a.devstate_len);
 	us_receiver_stats(s->rx, &st);
 	if (st.disk_failed) {
-		snprintf(why, whylen, "promotion refused: an acknowledged epoch never reached the "
+		snprintf(why, whylen,
+			 "promotion refused: an acknowledged epoch never reached the "
 			 "replica image (see the log): its disk is not the committed one");
 		return -EIO;
 	}
@@ -196,14 +207,16 @@ static int do_promote(struct us_standby *s, char *why, size_t whylen)
 		us_peer_announce(s->peer, US_HB_ROLE_PRIMARY, epoch);
 	s->promoted_epoch = epoch;
 	s->takeover_ms = now_ms() - (s->lost_ms ? s->lost_ms : t0);
-	us_log(LOG_NOTICE, US_TAG_FAILOVER, "TAKEOVER: VM '%s' runs on this host from epoch %lu; "
+	us_log(LOG_NOTICE, US_TAG_FAILOVER,
+	       "TAKEOVER: VM '%s' runs on this host from epoch %lu; "
 	       "guest running %lu ms after the last message from the primary (load+cont %lu ms)",
 	       s->cfg->vm.name, (unsigned long)epoch, (unsigned long)s->takeover_ms,
 	       (unsigned long)(now_ms() - t0));
 	if (s->cfg->reprotect_auto)
 		hand_over(s);
 	else
-		us_log(LOG_WARNING, US_TAG_FAILOVER, "VM '%s' runs UNPROTECTED; [failover] reprotect "
+		us_log(LOG_WARNING, US_TAG_FAILOVER,
+		       "VM '%s' runs UNPROTECTED; [failover] reprotect "
 		       "= manual: run `understudy reprotect --vm %s` once a standby can be started",
 		       s->cfg->vm.name, s->cfg->vm.name);
 	return 0;
@@ -213,9 +226,11 @@ static int do_promote(struct us_standby *s, char *why, size_t whylen)
  * -EAGAIN (wait), -EPERM (refused) or the promotion's error. */
 static int promote(struct us_standby *s, enum us_trigger trigger, char *why, size_t whylen)
 {
-	struct us_failover_input in = { .trigger = trigger, .promote_auto = s->cfg->promote_auto,
+	struct us_failover_input in = { .trigger = trigger,
+					.promote_auto = s->cfg->promote_auto,
 					.active = s->state == SB_ACTIVE,
-					.committed = committed(s), .suspended = s->suspended,
+					.committed = committed(s),
+					.suspended = s->suspended,
 					.suspended_after = s->suspended_after };
 	enum us_verdict v;
 
@@ -223,7 +238,8 @@ static int promote(struct us_standby *s, enum us_trigger trigger, char *why, siz
 	v = us_failover_decide(&in, why, whylen);
 	log_verdict(s, v, why);
 	if (v == US_VERDICT_FENCE && us_peer_fence_named(s->peer, s->cfg->peer_node, 0) < 0)
-		us_log(LOG_CRIT, US_TAG_FAILOVER, "cannot fence the primary: its node name is "
+		us_log(LOG_CRIT, US_TAG_FAILOVER,
+		       "cannot fence the primary: its node name is "
 		       "unknown (it never announced itself); promote by hand once it is off");
 	if (v != US_VERDICT_PROMOTE)
 		return v == US_VERDICT_REFUSE ? -EPERM : -EAGAIN;
@@ -297,8 +313,10 @@ static void rx_committed(void *opaque, uint64_t epoch)
 	}
 	if (s->suspended && (epoch == 0 || epoch > s->suspended_after)) {
 		s->suspended = 0;
-		us_log(LOG_NOTICE, US_TAG_STANDBY, "protection resumed: epoch %lu committed; this "
-		       "standby can be promoted again", (unsigned long)epoch);
+		us_log(LOG_NOTICE, US_TAG_STANDBY,
+		       "protection resumed: epoch %lu committed; this "
+		       "standby can be promoted again",
+		       (unsigned long)epoch);
 	}
 	if (epoch == 0)
 		us_log(LOG_NOTICE, US_TAG_STANDBY, "initial sync complete: standby holds epoch 0");
@@ -315,7 +333,8 @@ static void check_replica_disk(struct us_standby *s)
 	us_receiver_stats(s->rx, &st);
 	if (!st.disk_failed || s->exit_rc)
 		return;
-	us_log(LOG_CRIT, US_TAG_STANDBY, "the replica image %s cannot be written: this standby "
+	us_log(LOG_CRIT, US_TAG_STANDBY,
+	       "the replica image %s cannot be written: this standby "
 	       "stops; free or repair the disk under it, then start the standby again",
 	       s->cfg->vm.disk);
 	s->exit_rc = -EIO;
@@ -353,9 +372,13 @@ static int on_switchover(struct us_standby *s, const struct us_msg_hdr *h, const
 	int rc;
 
 	us_receiver_stats(s->rx, &st);
+	if (!s->qmp)
+		return refuse_switch(s, "the parked QEMU is still starting: ask again in a moment");
 	if (st.committed != h->epoch || st.receiving != US_EPOCH_NONE || st.disk_failed) {
-		snprintf(why, sizeof(why), "asked to take over at epoch %lu, but this standby holds "
-			 "epoch %ld%s", (unsigned long)h->epoch, (long)st.committed,
+		snprintf(why, sizeof(why),
+			 "asked to take over at epoch %lu, but this standby holds "
+			 "epoch %ld%s",
+			 (unsigned long)h->epoch, (long)st.committed,
 			 st.disk_failed ? " and its image failed" : "");
 		return refuse_switch(s, why);
 	}
@@ -366,9 +389,11 @@ static int on_switchover(struct us_standby *s, const struct us_msg_hdr *h, const
 	dev = us_receiver_devstate(s->rx, &len);
 	rc = us_devstate_restore(s->qmp, s->dev_sock, dev, len, 10000);
 	if (rc < 0) {
-		snprintf(why, sizeof(why), "the parked QEMU could not load epoch %lu's device "
-			 "state: %s", (unsigned long)h->epoch, strerror(-rc));
-		s->exit_rc = -EIO;	/* a failed load leaves that QEMU unusable */
+		snprintf(why, sizeof(why),
+			 "the parked QEMU could not load epoch %lu's device "
+			 "state: %s",
+			 (unsigned long)h->epoch, strerror(-rc));
+		s->exit_rc = -EIO; /* a failed load leaves that QEMU unusable */
 		qb_loop_stop(s->loop);
 		return refuse_switch(s, why);
 	}
@@ -376,9 +401,10 @@ static int on_switchover(struct us_standby *s, const struct us_msg_hdr *h, const
 		us_relay_set_mode(s->relay, US_RELAY_BUFFERED);
 	s->state = SB_SWITCHING;
 	s->promoted_epoch = h->epoch;
-	us_log(LOG_NOTICE, US_TAG_STANDBY, "switchover: epoch %lu loaded in %lu ms; the guest "
-	       "goes on here", (unsigned long)h->epoch,
-	       (unsigned long)((now_us() - s->switch_t0_us) / 1000));
+	us_log(LOG_NOTICE, US_TAG_STANDBY,
+	       "switchover: epoch %lu loaded in %lu ms; the guest "
+	       "goes on here",
+	       (unsigned long)h->epoch, (unsigned long)((now_us() - s->switch_t0_us) / 1000));
 	return us_transport_send_msg(s->tx, US_MSG_SWITCHED, h->epoch, NULL, 0) < 0;
 }
 
@@ -405,8 +431,10 @@ static void ask_switchover(struct us_standby *s, struct us_ctl_req *req)
 	}
 	if (!s->tx || s->state != SB_RECEIVING || st.committed == US_EPOCH_NONE) {
 		us_ctl_reply_error(req, !s->tx ? "no primary is connected: nothing to switch over "
-				   "from" : "this standby is not in sync yet: wait for its first "
-				   "committed epoch; nothing changed");
+						 "from"
+					       : "this standby is not in sync yet: wait for its "
+						 "first "
+						 "committed epoch; nothing changed");
 		return;
 	}
 	if (us_transport_send_msg(s->tx, US_MSG_SWITCH_ASK, st.committed, NULL, 0) < 0) {
@@ -428,13 +456,15 @@ static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const vo
 	if (hdr_rc == 0 && h->type == US_MSG_SUSPEND && s->state == SB_RECEIVING) {
 		s->suspended = 1;
 		s->suspended_after = h->epoch;
-		us_log(LOG_WARNING, US_TAG_STANDBY, "the primary SUSPENDED protection after epoch "
+		us_log(LOG_WARNING, US_TAG_STANDBY,
+		       "the primary SUSPENDED protection after epoch "
 		       "%lu and releases output beyond it: this standby cannot be promoted until "
-		       "the first epoch after resume-protection commits", (unsigned long)h->epoch);
+		       "the first epoch after resume-protection commits",
+		       (unsigned long)h->epoch);
 		return us_transport_send_msg(s->tx, US_MSG_SUSPEND_OK, h->epoch, NULL, 0) < 0;
 	}
 	if (s->state == SB_SWITCHING)
-		return 0;	/* nothing more from the old primary matters */
+		return 0; /* nothing more from the old primary matters */
 	rc = us_receiver_input(s->rx, hdr_rc, h, body, why, sizeof(why));
 
 	check_replica_disk(s);
@@ -465,9 +495,11 @@ static void on_accept(void *opaque, struct us_transport *t)
 	char body[160];
 
 	if (s->tx || s->state == SB_ACTIVE) {
-		snprintf(r.reason, sizeof(r.reason), "%s", s->tx ? "standby already has a primary" :
-			 "this host already runs the VM (promoted)");
-		us_log(LOG_WARNING, US_TAG_STANDBY, "refusing %s: %s", us_transport_peer(t), r.reason);
+		snprintf(r.reason, sizeof(r.reason), "%s",
+			 s->tx ? "standby already has a primary"
+			       : "this host already runs the VM (promoted)");
+		us_log(LOG_WARNING, US_TAG_STANDBY, "refusing %s: %s", us_transport_peer(t),
+		       r.reason);
 		us_transport_set_vm(t, us_proto_vm_id(s->cfg->vm.name));
 		us_transport_send_msg(t, US_MSG_REFUSE, 0, body, us_proto_refuse_encode(body, &r));
 		us_transport_free(t);
@@ -486,15 +518,17 @@ static void check_liveness(void *data)
 	char why[96];
 
 	if (s->state == SB_SWITCHING && (now_us() - s->switch_t0_us) / 1000 > SWITCH_WAIT_MS) {
-		us_log(LOG_WARNING, US_TAG_STANDBY, "switchover: the old primary did not close its "
-		       "stream within %u ms; taking the VM anyway", SWITCH_WAIT_MS);
+		us_log(LOG_WARNING, US_TAG_STANDBY,
+		       "switchover: the old primary did not close its "
+		       "stream within %u ms; taking the VM anyway",
+		       SWITCH_WAIT_MS);
 		drop_tx(s);
 		switch_take(s);
 	}
 	if (s->switch_req && s->state == SB_RECEIVING &&
 	    now_ms() - s->switch_asked_ms > SWITCH_ASK_MS) {
 		us_ctl_reply_error(s->switch_req, "the primary did not start the switchover: see "
-				   "its log (not protected yet, or paused?)");
+						  "its log (not protected yet, or paused?)");
 		s->switch_req = NULL;
 	}
 	if (s->tx && s->state != SB_SWITCHING &&
@@ -505,7 +539,7 @@ static void check_liveness(void *data)
 		stream_lost(s, why);
 	}
 	if (s->peer && s->state != SB_ACTIVE && us_peer_state(s->peer) == US_PEER_GONE)
-		cluster_changed(s);	/* the stream may have gone silent since */
+		cluster_changed(s); /* the stream may have gone silent since */
 	if (s->exit_rc)
 		qb_loop_stop(s->loop);
 	qb_loop_timer_add(s->loop, QB_LOOP_LOW, LIVENESS_MS * 1000000ULL, s, check_liveness,
@@ -520,23 +554,21 @@ static json_t *status_json(struct us_standby *s)
 	json_t *o;
 
 	us_receiver_stats(s->rx, &st);
-	o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:s, s:I, s:I}",
-			 "ok", 1, "role", s->state == SB_ACTIVE ? "active" : "standby",
-			 "vm", s->cfg->vm.name, "state", state_names[s->state],
-			 "committed", (json_int_t)(st.committed == US_EPOCH_NONE ? -1
-						   : (json_int_t)st.committed),
-			 "epochs", (json_int_t)st.epochs, "sync_pages", (json_int_t)st.sync_pages,
-			 "rejected", (json_int_t)st.rejected,
-			 "peer", s->tx ? us_transport_peer(s->tx) : "",
-			 "idle_ms", (json_int_t)(s->tx ? us_transport_idle_ms(s->tx) : 0),
-			 "promote", s->cfg->promote_auto ? "auto" : "manual",
-			 "qemu_pid", (json_int_t)us_qemu_pid(s->qemu),
-			 "takeover_ms", (json_int_t)s->takeover_ms);
+	o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:I, s:s, s:I, s:I}", "ok", 1,
+		      "role", s->state == SB_ACTIVE ? "active" : "standby", "vm", s->cfg->vm.name,
+		      "state", state_names[s->state], "committed",
+		      (json_int_t)(st.committed == US_EPOCH_NONE ? -1 : (json_int_t)st.committed),
+		      "epochs", (json_int_t)st.epochs, "sync_pages", (json_int_t)st.sync_pages,
+		      "rejected", (json_int_t)st.rejected, "peer",
+		      s->tx ? us_transport_peer(s->tx) : "", "idle_ms",
+		      (json_int_t)(s->tx ? us_transport_idle_ms(s->tx) : 0), "promote",
+		      s->cfg->promote_auto ? "auto" : "manual", "qemu_pid",
+		      (json_int_t)us_qemu_pid(s->qemu), "takeover_ms", (json_int_t)s->takeover_ms);
 	if (o) {
 		json_object_set_new(o, "suspended", json_boolean(s->suspended));
-		json_object_set_new(o, "promotable", json_boolean(st.committed != US_EPOCH_NONE &&
-								  !s->suspended &&
-								  !st.disk_failed));
+		json_object_set_new(o, "promotable",
+				    json_boolean(st.committed != US_EPOCH_NONE && !s->suspended &&
+						 !st.disk_failed));
 	}
 	if (o)
 		us_vmnet_status(s->relay, o);
@@ -566,8 +598,9 @@ static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req
 	}
 	if (strcmp(cmd, "reprotect") == 0) {
 		if (s->state != SB_ACTIVE) {
-			us_ctl_reply_error(req, "this host is a standby: reprotect runs on the host "
-					   "that runs the VM");
+			us_ctl_reply_error(req, "this host is a standby: reprotect runs on the "
+						"host "
+						"that runs the VM");
 			return;
 		}
 		us_ctl_reply(req, json_pack("{s:b}", "ok", 1));
@@ -580,7 +613,7 @@ static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req
 	}
 	if (s->tx) {
 		us_ctl_reply_error(req, "the primary is still connected and replicating: stop it "
-				   "first, or two copies of the VM would run");
+					"first, or two copies of the VM would run");
 		return;
 	}
 	if (promote(s, US_TRIGGER_OPERATOR, why, sizeof(why)) < 0) {
@@ -606,7 +639,7 @@ static int up_ram(struct us_standby *s)
 {
 	char path[PATH_MAX];
 
-	if (s->h->ram.fd >= 0) {	/* the old primary's RAM file: epoch n, exactly */
+	if (s->h->ram.fd >= 0) { /* the old primary's RAM file: epoch n, exactly */
 		s->ram = s->h->ram;
 		s->h->ram.fd = -1;
 		s->h->ram.map = NULL;
@@ -637,7 +670,7 @@ static int up_disk(struct us_standby *s)
 
 	if (!s->cfg->vm.disk[0])
 		return 0;
-	if (s->h->img) {	/* the old primary's image and server */
+	if (s->h->img) { /* the old primary's image and server */
 		s->img = s->h->img;
 		s->nbd = s->h->nbd;
 		snprintf(s->disk_sock, sizeof(s->disk_sock), "%s", s->h->disk_sock);
@@ -661,8 +694,45 @@ static int up_disk(struct us_standby *s)
 	return rc;
 }
 
+/* The parked QEMU answers: its QMP connection, ready for an incoming state. */
+static int park_qmp(struct us_standby *s)
+{
+	s->qmp = us_qmp_connect(s->loop, us_qemu_qmp_path(s->qemu));
+	return s->qmp && us_devstate_prepare(s->qmp) == 0 ? 0 : -EIO;
+}
+
+/* A QEMU parked without waiting (after a switchover): poll until it answers. */
+static void park_poll(void *data)
+{
+	struct us_standby *s = data;
+	int rc = us_qemu_ready(s->qemu, s->loop);
+
+	s->park_timer = 0;
+	if (rc == -EAGAIN) {
+		qb_loop_timer_add(s->loop, QB_LOOP_LOW, PARK_POLL_MS * 1000000ULL, s, park_poll,
+				  &s->park_timer);
+		return;
+	}
+	if (rc == 0)
+		rc = park_qmp(s);
+	if (rc < 0) {
+		us_log(LOG_CRIT, US_TAG_STANDBY,
+		       "the parked QEMU did not start (%s): this host can "
+		       "hold no replica; the standby stops",
+		       strerror(-rc));
+		s->exit_rc = rc;
+		qb_loop_stop(s->loop);
+		return;
+	}
+	us_log(LOG_NOTICE, US_TAG_STANDBY, "QEMU parked (pid %d): this standby can take over",
+	       us_qemu_pid(s->qemu));
+}
+
 static void down_qemu(struct us_standby *s)
 {
+	if (s->park_timer)
+		qb_loop_timer_del(s->loop, s->park_timer);
+	s->park_timer = 0;
 	us_qmp_free(s->qmp);
 	s->qmp = NULL;
 	us_qemu_free(s->qemu);
@@ -676,8 +746,10 @@ static void down_qemu(struct us_standby *s)
 static int up_qemu(struct us_standby *s)
 {
 	char serial[PATH_MAX];
-	struct us_qemu_opts o = { .mode = US_QEMU_INCOMING, .ram_path = s->ram.path,
-				  .serial_log = serial, .tag = "standby" };
+	struct us_qemu_opts o = { .mode = US_QEMU_INCOMING,
+				  .ram_path = s->ram.path,
+				  .serial_log = serial,
+				  .tag = "standby" };
 	int rc = 0;
 
 	if (s->h->relay) {
@@ -698,12 +770,18 @@ static int up_qemu(struct us_standby *s)
 	snprintf(s->dev_sock, sizeof(s->dev_sock), "%s/%s-incoming.sock", s->cfg->vm.run_dir,
 		 s->cfg->vm.name);
 	o.loop = s->loop;
+	/* after a switchover the new primary waits for our ACKs: take its epochs
+	 * while this QEMU starts (it is needed only to promote) */
+	o.no_wait = s->h->devstate != NULL;
 	s->qemu = us_qemu_start(&s->cfg->vm, &o);
 	rc = s->qemu ? 0 : -errno;
-	if (s->qemu) {
-		s->qmp = us_qmp_connect(s->loop, us_qemu_qmp_path(s->qemu));
-		rc = s->qmp && us_devstate_prepare(s->qmp) == 0 ? 0 : -EIO;
+	if (s->qemu && o.no_wait) {
+		qb_loop_timer_add(s->loop, QB_LOOP_LOW, PARK_POLL_MS * 1000000ULL, s, park_poll,
+				  &s->park_timer);
+		return 0;
 	}
+	if (s->qemu)
+		rc = park_qmp(s);
 	if (rc < 0)
 		down_qemu(s);
 	return rc;
@@ -713,9 +791,13 @@ static int up_receiver(struct us_standby *s)
 {
 	static const struct us_receiver_ops ops = { .send = rx_send, .committed = rx_committed };
 	struct us_receiver_cfg rc = {
-		.vm_name = s->cfg->vm.name, .accel = s->cfg->vm.accel, .ram_size = s->cfg->vm.mem_bytes, .replica = s->ram.map,
-		.staging_max = s->cfg->staging_max ? s->cfg->staging_max
-			       : s->cfg->vm.mem_bytes + s->cfg->vm.mem_bytes / 128,
+		.vm_name = s->cfg->vm.name,
+		.accel = s->cfg->vm.accel,
+		.ram_size = s->cfg->vm.mem_bytes,
+		.replica = s->ram.map,
+		.staging_max = s->cfg->staging_max
+				       ? s->cfg->staging_max
+				       : s->cfg->vm.mem_bytes + s->cfg->vm.mem_bytes / 128,
 		.devstate_max = s->cfg->devstate_max,
 		.disk_fd = s->img ? us_image_fd(s->img) : -1,
 		.disk_size = s->img ? us_image_size(s->img) : 0,
@@ -725,14 +807,15 @@ static int up_receiver(struct us_standby *s)
 	s->rx = us_receiver_new(&rc, &ops, s);
 	if (!s->rx)
 		return -errno;
-	if (s->h->devstate) {	/* a switchover: this host holds its epoch already */
+	if (s->h->devstate) { /* a switchover: this host holds its epoch already */
 		us_receiver_adopt(s->rx, s->h->lineage, s->h->epoch, s->h->devstate,
 				  s->h->devstate_len);
 		free(s->h->devstate);
 		s->h->devstate = NULL;
-		us_log(LOG_NOTICE, US_TAG_STANDBY, "standby for VM '%s' holds epoch %lu from the "
-		       "switchover: the new primary goes on from it with no sync", s->cfg->vm.name,
-		       (unsigned long)s->h->epoch);
+		us_log(LOG_NOTICE, US_TAG_STANDBY,
+		       "standby for VM '%s' holds epoch %lu from the "
+		       "switchover: the new primary goes on from it with no sync",
+		       s->cfg->vm.name, (unsigned long)s->h->epoch);
 	}
 	return 0;
 }
@@ -760,12 +843,15 @@ static void down_ctl(struct us_standby *s)
 
 static int up_peer(struct us_standby *s)
 {
-	struct us_peer_opts o = { .vm = s->cfg->vm.name, .node = s->cfg->node,
-				  .self = US_HB_ROLE_STANDBY, .fence_command = s->cfg->fence_command,
+	struct us_peer_opts o = { .vm = s->cfg->vm.name,
+				  .node = s->cfg->node,
+				  .self = US_HB_ROLE_STANDBY,
+				  .fence_command = s->cfg->fence_command,
 				  .fence_timeout_ms = s->cfg->fence_timeout_ms };
 
 	if (!s->cfg->membership) {
-		us_log(LOG_WARNING, US_TAG_STANDBY, "[heartbeat] membership = none: a lost "
+		us_log(LOG_WARNING, US_TAG_STANDBY,
+		       "[heartbeat] membership = none: a lost "
 		       "replication stream alone decides promotion (a cut link runs the VM twice)");
 		return 0;
 	}
@@ -787,8 +873,10 @@ static int up_listen(struct us_standby *s)
 	s->listener = us_transport_listen(s->loop, s->cfg->transport, s->cfg->listen, on_accept, s);
 	if (!s->listener)
 		return -errno;
-	us_log(LOG_NOTICE, US_TAG_STANDBY, "standby for VM '%s' listening on %s; QEMU parked "
-	       "(pid %d)", s->cfg->vm.name, s->cfg->listen, us_qemu_pid(s->qemu));
+	us_log(LOG_NOTICE, US_TAG_STANDBY,
+	       "standby for VM '%s' listening on %s; QEMU parked "
+	       "(pid %d)",
+	       s->cfg->vm.name, s->cfg->listen, us_qemu_pid(s->qemu));
 	qb_loop_timer_add(s->loop, QB_LOOP_LOW, LIVENESS_MS * 1000000ULL, s, check_liveness,
 			  &s->liveness);
 	return 0;
@@ -865,8 +953,8 @@ int us_standby_run(const struct us_config *cfg, struct us_handover *h)
 	for (; rc == 0 && up < N_STAGES; up++) {
 		rc = stages[up].up(&s);
 		if (rc < 0)
-			us_log(LOG_CRIT, US_TAG_STANDBY, "start-up failed at %s: %s", stages[up].name,
-			       strerror(-rc));
+			us_log(LOG_CRIT, US_TAG_STANDBY, "start-up failed at %s: %s",
+			       stages[up].name, strerror(-rc));
 	}
 	if (rc == 0) {
 		qb_loop_run(s.loop);
