@@ -211,7 +211,13 @@ void us_primary_no_standby(struct us_primary *p, const char *why)
 
 static void cluster_changed(void *opaque)
 {
-	evaluate(opaque);
+	struct us_primary *p = opaque;
+
+	/* a standby joined the VM's group: look for it now, not at the next retry */
+	if ((p->seeking || p->switch_waiting) && !p->tx && p->phase == PH_CONNECTING &&
+	    us_peer_state(p->peer) == US_PEER_MEMBER)
+		us_primary_connect_later(p, 0);
+	evaluate(p);
 }
 
 static void check_liveness(void *data)
