@@ -135,7 +135,7 @@ printf '   client: first reply after the kill     : %s (%d ms after the kill)\n'
 printf '   client: TCP connection                 : %s\n' "$conn"
 printf '   client: replies 1..N without gaps?     : %s\n' \
 	"$(lab_replies_in_order "$clog" >/dev/null && echo "yes ($(lab_replies "$clog") replies)" || echo NO)"
-say "understudy status on host B"
+say "understudy status on host B: it runs the guest now, unprotected, and looks for a standby at host A (reprotect = auto)"
 lab_ctl hB status | sed 's/^/   /'
 
 say "stop host B's daemon (SIGTERM: it stops its QEMU; the disk image stays) and check its image"
