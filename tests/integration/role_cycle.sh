@@ -21,8 +21,14 @@
 #     0 and the new standby received no sync page (a switchover sends
 #     epochs, not an image); nobody is fenced. The guest's pause
 #     (switch_pause_ms) is noted.
-#  5. With the standby stopped, a switchover is refused, naming the cause,
-#     and changes nothing.
+#  5. A switchover in doubt: hA's daemon (the standby) is SIGSTOPped and a
+#     switchover asked on hB: hB stops the guest at the final epoch, whose
+#     ACK never comes. It must not resume on its own: it keeps the guest
+#     stopped until membership and the fence decide (hA fenced), then
+#     abandons the switchover and resumes the guest, unprotected; the reply
+#     to `understudy switchover` says so, and hA never took over.
+#  6. With no standby, a switchover is refused, naming the cause, and
+#     changes nothing.
 # Throughout, the client on hC holds one TCP connection and its replies must
 # be exactly 1, 2, 3, ...; at the end hA's daemon is stopped and its image
 # must hold ledger records 1..N, N the client's last reply (ledgercheck).
@@ -122,13 +128,30 @@ switch_over hA hA hB
 switch_over hA hB hA
 switch_over hA hA hB
 
+# 5. in doubt: the standby stops answering during the switchover
+kill -STOP "$(lab_daemon_pid hA)"
+lab_ctl hB switchover > "$LAB_DIR/indoubt.out" 2>&1 &
+sw=$!
+lab_wait 60 grep -a -q "switchover abandoned" "$LAB_DIR/hB.log" ||
+	fail "hB did not abandon the switchover: $(tail -5 "$LAB_DIR/hB.log")"
+wait "$sw" && fail "the switchover in doubt reported success: $(cat "$LAB_DIR/indoubt.out")"
+grep -q "switchover abandoned" "$LAB_DIR/indoubt.out" ||
+	fail "the operator was not told: $(cat "$LAB_DIR/indoubt.out")"
+fenced=$(grep -a -n 'FENCED node hA' "$LAB_DIR/hB.log" | tail -n 1 | cut -d: -f1)
+abandoned=$(lab_line_no "$LAB_DIR/hB.log" 'switchover abandoned')
+asked=$(grep -a -n 'switchover of VM' "$LAB_DIR/hB.log" | tail -n 1 | cut -d: -f1)
+[ -n "$fenced" ] && [ "$fenced" -gt "$asked" ] && [ "$fenced" -lt "$abandoned" ] ||
+	fail "hB resumed the guest before hA was fenced (FENCED line ${fenced:-none}, resumed line $abandoned)"
+before=$(lab_replies "$LOG")
+lab_wait 60 replies_grow "$before" || fail "no replies after the abandoned switchover"
+note "switchover in doubt: hB kept the guest stopped until hA was fenced, then: $(cat "$LAB_DIR/indoubt.out")"
 kill -TERM "$LAB_CLIENT_PID"
 wait "$LAB_CLIENT_PID" || fail "client exit $?: $(cat "$LOG.err")"
 lab_replies_in_order "$LOG" ||
 	fail "replies are not 1, 2, 3, ...: $(awk '{print $2}' "$LOG" | tr '\n' ' ' | cut -c1-300)"
 sleep 1	# the request the client had sent is answered (on disk) by now
-# with its standby gone, a switchover is refused, saying why, and changes nothing
-lab_stop_host hA
+# 6. with its standby gone, a switchover is refused, saying why, and changes nothing
+lab_kill_host hA
 out=$(lab_ctl hB switchover 2>&1) && fail "switchover without a standby accepted: $out"
 echo "$out" | grep -q "no standby is connected\|not in sync" || fail "switchover refused without a reason: $out"
 role_is hB primary || fail "a refused switchover changed hB's role: $(lab_field hB role)"
@@ -137,5 +160,5 @@ lab_stop_host hB
 last=$(tail -n 1 "$LOG" | awk '{ print $2 }')
 out=$("$LEDGERCHECK" "$(lab_disk hB)" --min "$last" --max $(( last + 1 )) 2>&1) ||
 	fail "hB's image at the end, the client's last reply $last: $out"
-echo "PASS: two takeovers, two reprotections and three switchovers (guest pauses, ms:$PAUSES)" \
-     "on one connection, $last replies in order; hB's image: $out"
+echo "PASS: two takeovers, two reprotections, three switchovers (guest pauses, ms:$PAUSES)" \
+     "and one in doubt on one connection, $last replies in order; hB's image: $out"
