@@ -10,7 +10,9 @@
 # Both times: no reply in the first second after the kill (no ACK means
 # nothing committed), then output flows again without ACKs, `understudy
 # status` says degraded, and the client's connection and its reply sequence
-# 1, 2, 3, ... are intact.
+# 1, 2, 3, ... are intact. With [failover] reprotect = manual the primary
+# stays degraded until `understudy reprotect`, which it then refuses a
+# second time while it looks for a standby.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 LAB_NIC=1
@@ -47,6 +49,14 @@ run_mode() {
 	else
 		grep -q 'standby gone for' "$LAB_DIR/hA.log" || fail "$mode: not degraded by the grace period"
 	fi
+	# reprotect = manual: degraded stays degraded until asked, then looks for a standby
+	sleep 1
+	[ "$(lab_field hA state)" = degraded ] || fail "$mode: left degraded by itself: $(lab_field hA state)"
+	out=$(lab_ctl hA reprotect 2>&1) || fail "$mode: reprotect refused: $out"
+	[ "$(lab_field hA state)" = unprotected ] || fail "$mode: state after reprotect: $(lab_field hA state)"
+	out=$(lab_ctl hA reprotect 2>&1) && fail "$mode: a second reprotect accepted: $out"
+	echo "$out" | grep -q "already looking for a standby" || fail "$mode: second reprotect: $out"
+	grep -a -q "looking for a standby at" "$LAB_DIR/hA.log" || fail "$mode: reprotect not logged"
 	kill -TERM "$LAB_CLIENT_PID"
 	wait "$LAB_CLIENT_PID" || fail "$mode: client: $(cat "$log.err")"
 	lab_replies_in_order "$log" >&2 || fail "$mode: replies are not 1, 2, 3, ..."
