@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-libunderstudy_a_SOURCES += failover/failover.h failover/decide.c failover/promote.c
+libunderstudy_a_SOURCES += failover/failover.h failover/decide.c failover/promote.c \
+	failover/reprotect.c failover/switchover.c failover/suspend.c
 
 # The decision point, every branch (pure functions, no I/O).
 check_PROGRAMS += tests/unit/test_decide

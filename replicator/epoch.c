@@ -261,7 +261,7 @@ void us_epoch_start(struct us_primary *p)
 	if (p->phase != PH_IDLE && p->phase != PH_SYNC)
 		return;
 	if (p->suspended)
-		return;	/* suspend.c: no epochs until resume-protection */
+		return;	/* failover/suspend.c: no epochs until resume-protection */
 	if (!p->tx)
 		return;
 	if (us_transport_busy(p->tx) || us_epoch_inflight(p) >= PRIMARY_MAX_INFLIGHT) {

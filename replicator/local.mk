@@ -8,7 +8,7 @@ libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
 	replicator/ramfile.c replicator/ramfile.h \
 	replicator/ctl.c replicator/ctl.h \
 	replicator/primary_int.h replicator/primary.h \
-	replicator/epoch.c replicator/loss.c replicator/primary.c replicator/reprotect.c replicator/switchover.c replicator/suspend.c \
+	replicator/epoch.c replicator/loss.c replicator/primary.c \
 	replicator/handover.h replicator/role.c replicator/role.h \
 	replicator/pdisk.c replicator/pdisk.h \
 	replicator/standby.c replicator/standby.h \

@@ -18,7 +18,8 @@
  *                                             without ACKs
  *   any of these while the standby is mid-    no fence, no verdict: it holds
  *   sync (nothing promotable sent yet)        nothing it could promote
- *                                             (reprotect.c goes on syncing)
+ *                                             (failover/reprotect.c goes on
+ *                                             syncing)
  *
  * With [heartbeat] membership = none the old rule holds: degrade once the
  * stream has been lost for degraded_grace_ms.
@@ -168,7 +169,7 @@ static void evaluate(struct us_primary *p)
 	enum us_verdict v;
 
 	if (p->seeking && !p->seek_sent)
-		return; /* the standby holds nothing it could promote: no fence (reprotect.c) */
+		return; /* the standby holds nothing it could promote: no fence (failover/reprotect.c) */
 	if ((cl.peer_gone || cl.peer_left) && p->tx &&
 	    us_primary_seek_lost(p, "the standby left the VM's group mid-sync"))
 		return;

@@ -67,7 +67,7 @@ struct us_primary {
 	struct us_handover *h;
 	int adopted;			/* took over a promoted standby's running QEMU */
 	int seeking;			/* guest runs unprotected; looking for a standby
-					 * or syncing one (reprotect.c) */
+					 * or syncing one (failover/reprotect.c) */
 	int seek_sent;			/* epoch 0 went out to the standby being synced */
 	int sync_resume;		/* a sync broke off at sync_next: go on from there */
 	uint64_t sync_sent_total;	/* RAM bytes streamed by syncs, all connections */
@@ -79,7 +79,7 @@ struct us_primary {
 	uint64_t ram_sent_bytes;	/* PAGES bytes sent since start, syncs included */
 	uint64_t sync_ram_bytes;	/* ... of which the last sync's */
 
-	/* switchover (switchover.c): the old primary's side */
+	/* switchover (failover/switchover.c): the old primary's side */
 	struct us_ctl_req *switch_req;	/* answered when the standby took the VM */
 	int switch_wanted;		/* stop for good at the next checkpoint */
 	uint64_t switch_epoch;		/* the final epoch */
@@ -93,7 +93,7 @@ struct us_primary {
 	uint64_t switch_since_ms;
 	uint64_t switch_pause_ms;	/* the guest's pause in the last switchover */
 
-	/* suspended protection (suspend.c) */
+	/* suspended protection (failover/suspend.c) */
 	int suspended;			/* output released, no epochs, tracking on */
 	uint64_t suspend_since_ms;
 	uint64_t suspend_epoch;		/* the last epoch sent before it */
@@ -184,7 +184,7 @@ void us_primary_loss_status(const struct us_primary *p, json_t *o);
 int us_primary_degrade(struct us_primary *p, char *why, size_t len);
 void us_primary_peer_renew(struct us_primary *p);
 
-/* reprotect.c */
+/* failover/reprotect.c */
 void us_primary_seek(struct us_primary *p, const char *why);
 int us_primary_seek_synced(struct us_primary *p, uint64_t standby_pages);
 void us_primary_seek_done(struct us_primary *p);
@@ -192,7 +192,7 @@ int us_primary_seek_lost(struct us_primary *p, const char *why);
 void us_primary_seek_cut(struct us_primary *p);
 int us_primary_reprotect(struct us_primary *p, char *why, size_t len);
 
-/* switchover.c */
+/* failover/switchover.c */
 int us_primary_switchover(struct us_primary *p, struct us_ctl_req *req, char *why, size_t len);
 int us_primary_switch_hold(struct us_primary *p, const void *dev, size_t len);
 void us_primary_switch_acked(struct us_primary *p, uint64_t epoch);
@@ -201,7 +201,7 @@ int us_primary_switched(struct us_primary *p, uint64_t epoch);
 int us_primary_switch_resume(struct us_primary *p);
 int us_primary_switch_standby(struct us_primary *p, uint64_t committed);
 
-/* suspend.c */
+/* failover/suspend.c */
 int us_primary_suspend(struct us_primary *p, char *why, size_t len);
 int us_primary_resume_protection(struct us_primary *p, const char *by, char *why, size_t len);
 int us_primary_suspend_ok(struct us_primary *p, uint64_t epoch);

@@ -22,7 +22,8 @@
  *   any                  SIGTERM, SIGINT, fatal error       stopped: QEMU, files
  *                                                           and sockets removed
  *
- * The finer states live with each role: standby.c, reprotect.c, loss.c.
+ * The finer states live with each role: standby.c, loss.c, failover/reprotect.c,
+ * failover/switchover.c, failover/suspend.c.
  * Which side connects: the primary, whichever host it is on, connects to
  * the other host's address in [replication] hosts (or peer); the standby
  * listens on its own (or listen).
