@@ -26,11 +26,13 @@ SEQ_MB=256	# MiB per sequential round
 ROUNDS=3	# sequential rounds per mode (the median is shown)
 LEDGER_S=30	# seconds of reqclient per request/reply run
 EPOCH_MS=50
+STANDBY_DIR=''	# --standby-dir: host B's image there (its own disk)
 LEDGER_MB=128	# the ledger's part of the disk (32767 records); dd writes after it
 
 usage() {
 	cat <<EOF
 usage: bench/disk.sh [--seq-mb N] [--rounds R] [--ledger-s S] [--epoch-ms MS]
+                    [--standby-dir DIR]
 Measures, unprotected (plain QEMU on the raw image, cache=none) beside
 protected (the lab's pair with a replicated disk), in one run:
   seq MiB/s      sequential writes in the guest: busybox dd, N MiB (default
@@ -45,6 +47,9 @@ protected (the lab's pair with a replicated disk), in one run:
                  QMP stop part (which drains the guest's disk I/O) under
                  the ledger's load, beside a protected pair without a disk
                  under the same client (the counter service)
+--standby-dir DIR puts host B's image in DIR (a tmpfs or another device):
+both lab hosts are one machine, and by default the standby's image shares
+host A's disk, so every protected write reaches that one disk twice.
 Goal: protected sequential writes >= 80 % of unprotected, and no pause
 added beyond the drain inside stop. Epoch interval MS (default $EPOCH_MS).
 Takes about 3 minutes under TCG (2.5 here). Root; after ./scripts/build.sh
@@ -59,6 +64,7 @@ while [ $# -gt 0 ]; do
 	--rounds) ROUNDS=${2:?}; shift 2 ;;
 	--ledger-s) LEDGER_S=${2:?}; shift 2 ;;
 	--epoch-ms) EPOCH_MS=${2:?}; shift 2 ;;
+	--standby-dir) STANDBY_DIR=${2:?}; shift 2 ;;
 	*) usage >&2; exit 2 ;;
 	esac
 done
@@ -85,6 +91,7 @@ cleanup() {
 		wait "$plain_pid" 2>/dev/null
 	fi
 	rm -f "$LAB_DIR/plain.img" "/dev/shm/understudy-$LAB_VM.plain"
+	[ -z "$STANDBY_DIR" ] || rm -f "$STANDBY_DIR/$LAB_PFX-hB.img"
 	lab_down	# also removes LAB_DIR with the lab's images
 }
 trap cleanup EXIT
@@ -256,6 +263,12 @@ unprotected() {
 # pair_up CSV: standby on hB, primary on hA writing CSV, wait until protected.
 pair_up() {
 	rm -f "$(lab_disk hA)" "$(lab_disk hB)"
+	if [ -n "$STANDBY_DIR" ]; then	# host B's own disk, not host A's
+		mkdir -p "$LAB_DIR/hB" && rm -f "$STANDBY_DIR/$LAB_PFX-hB.img" &&
+			truncate -s "${DISK_MB}M" "$STANDBY_DIR/$LAB_PFX-hB.img" &&
+			ln -s "$STANDBY_DIR/$LAB_PFX-hB.img" "$(lab_disk hB)" ||
+			fail "cannot make host B's image in $STANDBY_DIR"
+	fi
 	lab_start hB standby
 	lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start"
 	lab_start hA primary --stats "$1"

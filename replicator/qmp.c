@@ -188,6 +188,13 @@ static int take_greeting(struct us_qmp *q, json_t *msg)
 		q->greeted = 1;
 		return 0;
 	}
+	/*
+	 * An event before the greeting: QEMU flushes what its monitor still
+	 * held for the previous client (the start-up probe's, closed a moment
+	 * ago) to the next one first. It was not meant for us: wait on.
+	 */
+	if (json_is_string(json_object_get(msg, "event")))
+		return 0;
 	s = json_dumps(msg, JSON_COMPACT);
 	protocol_error(q, "expected QEMU's QMP greeting {\"QMP\": ...}, got %.*s: "
 		       "is this a QEMU QMP socket?", QMP_SNIPPET, s ? s : "?");

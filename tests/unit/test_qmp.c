@@ -31,7 +31,7 @@
 #define GREETING "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, " \
 		 "\"major\": 7}}, \"capabilities\": [\"oob\"]}}\r\n"
 
-enum greet_mode { GREET_OK, GREET_WRONG, GREET_HANGUP };
+enum greet_mode { GREET_OK, GREET_WRONG, GREET_HANGUP, GREET_AFTER_EVENT };
 
 struct fx {
 	char dir[64];
@@ -122,6 +122,9 @@ static void *fake_qemu(void *arg)
 		write_all(f->sfd, "{\"return\": {}}\n");
 		return NULL;
 	}
+	if (f->mode == GREET_AFTER_EVENT)	/* left over from QEMU's previous client */
+		write_all(f->sfd, "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, "
+			  "\"event\": \"NETDEV_STREAM_CONNECTED\", \"data\": {}}\r\n");
 	write_all(f->sfd, GREETING);
 	cmd = read_command(f->sfd);
 	if (!cmd)
@@ -600,6 +603,18 @@ static void test_wrong_greeting(void **state)
 	assert_non_null(strstr(us_logcap_text(), "expected QEMU's QMP greeting"));
 }
 
+/* QEMU hands a new client what its monitor held for the last one, then the
+ * greeting (seen in the lab: NETDEV_STREAM_CONNECTED first): not an error. */
+static void test_event_before_greeting(void **state)
+{
+	struct fx *f = make_fixture(GREET_AFTER_EVENT);
+
+	*state = f;
+	f->q = connect_fake(f);
+	assert_non_null(f->q);
+	assert_true(f->saw_capabilities);
+}
+
 static void test_hangup_before_greeting(void **state)
 {
 	struct fx *f = make_fixture(GREET_HANGUP);
@@ -645,6 +660,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_free_fails_pending, setup, teardown),
 		cmocka_unit_test_teardown(test_wrong_greeting, teardown_plain),
 		cmocka_unit_test_teardown(test_hangup_before_greeting, teardown_plain),
+		cmocka_unit_test_teardown(test_event_before_greeting, teardown),
 		cmocka_unit_test(test_no_socket),
 	};
 	int rc;
