@@ -234,28 +234,44 @@ wait_guest() {
 
 # ---- 1+2 unprotected: plain QEMU on hA, the raw image opened by QEMU --------
 
+# unprotected [nbd]: with nbd, QEMU's disk is tests/tools/nbdserve (the
+# daemon's NBD server on its own, nothing replicated): the NBD path's part.
 unprotected() {
 	local img=$LAB_DIR/plain.img serial=$LAB_DIR/plain.serial tap=${LAB_PFX}p
-	rm -f "$img"; truncate -s "${DISK_MB}M" "$img"
+	local drive="file=$img,format=raw,if=virtio,cache=none" dev='' nbd_pid=''
+	rm -f "$img" "$serial"; truncate -s "${DISK_MB}M" "$img"
+	if [ "${1:-}" = nbd ]; then
+		"$top_builddir/tests/tools/nbdserve" "$LAB_DIR/plain.sock" "$img" disk0 \
+			> "$LAB_DIR/nbdserve.log" 2>&1 &
+		nbd_pid=$!
+		lab_wait 10 test -S "$LAB_DIR/plain.sock" || fail "nbdserve did not start"
+		drive="driver=nbd,node-name=disk0,server.type=unix,server.path=$LAB_DIR/plain.sock,export=disk0"
+		dev="-device virtio-blk-pci,drive=disk0"
+	fi
 	lab_exec hA ip tuntap add dev "$tap" mode tap || fail "cannot make the tap $tap"
 	lab_exec hA ip link set "$tap" master br0 up
 	ip netns exec "$(lab_ns hA)" qemu-system-x86_64 -machine q35 -m "${LAB_MEM:-128M}" -accel "$ACCEL" \
 		-nodefaults -vga none -display none -no-user-config -serial "file:$serial" \
 		-kernel "$US_GUEST_KERNEL" -initrd "$US_GUEST_INITRD" \
 		-append "console=ttyS0 quiet $GUEST_RUN us.ip=$LAB_GUEST_IP/24" \
-		-drive "file=$img,format=raw,if=virtio,cache=none" \
+		$([ -n "$dev" ] && echo "-blockdev $drive $dev" || echo "-drive $drive") \
 		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
 		-device "virtio-net-pci,netdev=n0,mac=$(lab_guest_mac),romfile=" \
 		> "$LAB_DIR/plain.err" 2>&1 &
 	plain_pid=$!
 	wait_guest "$serial" "unprotected guest" '^us-ledger listening' '^us-ddbench: listening'
 	seq_rounds "$serial" || fail "unprotected sequential rounds failed"
-	U_SEQ=$SEQ_WALL U_SEQ_G=$SEQ_GUEST U_SEQ_ALL=$SEQ_ALL
-	ledger_run "$LAB_DIR/plain-req.log" || fail "unprotected ledger run failed"
-	U_REQ=$REQ_RATE U_RTT50=$RTT50 U_RTT99=$RTT99
+	if [ -n "$nbd_pid" ]; then
+		B_SEQ=$SEQ_WALL B_SEQ_G=$SEQ_GUEST
+	else
+		U_SEQ=$SEQ_WALL U_SEQ_G=$SEQ_GUEST U_SEQ_ALL=$SEQ_ALL
+		ledger_run "$LAB_DIR/plain-req.log" || fail "unprotected ledger run failed"
+		U_REQ=$REQ_RATE U_RTT50=$RTT50 U_RTT99=$RTT99
+	fi
 	kill -KILL "$plain_pid"; wait "$plain_pid" 2>/dev/null; plain_pid=''
+	[ -z "$nbd_pid" ] || { kill "$nbd_pid"; wait "$nbd_pid" 2>/dev/null; }
 	lab_exec hA ip link del "$tap"
-	rm -f "$img"
+	rm -f "$img" "$LAB_DIR/plain.sock"
 }
 
 # ---- protected pairs -------------------------------------------------------
@@ -327,6 +343,8 @@ protected_nodisk
 ACCEL=$(lab_accel hA); ACCEL=${ACCEL%% *}; ACCEL=${ACCEL:-tcg}
 lab_log "unprotected: plain QEMU ($ACCEL), ${DISK_MB} MiB raw image, cache=none"
 unprotected
+lab_log "unprotected through the NBD server alone (tests/tools/nbdserve, nothing replicated)"
+unprotected nbd
 
 # ---- the table -------------------------------------------------------------
 
@@ -335,6 +353,8 @@ echo
 row "1+2: the guest's disk" "unprotected" "protected" "ratio" "prot. no disk"
 row "seq write MiB/s (wall, median)" "$U_SEQ" "$P_SEQ" "$(ratio "$P_SEQ" "$U_SEQ")" "-"
 row "seq write MiB/s (guest clock)" "$U_SEQ_G" "$P_SEQ_G" "$(ratio "$P_SEQ_G" "$U_SEQ_G")" "-"
+row "  unprotected via the NBD server alone" "$B_SEQ" "-" "$(ratio "$B_SEQ" "$U_SEQ")" "(wall)"
+row "  ... guest clock" "$B_SEQ_G" "-" "$(ratio "$B_SEQ_G" "$U_SEQ_G")" "(guest)"
 row "ledger 4K write+fsync req/s" "$U_REQ" "$P_REQ" "$(ratio "$P_REQ" "$U_REQ")" "$N_REQ"
 row "ledger round trip p50 ms" "$U_RTT50" "$P_RTT50" "$(ratio "$P_RTT50" "$U_RTT50")" "$N_RTT50"
 row "ledger round trip p99 ms" "$U_RTT99" "$P_RTT99" "$(ratio "$P_RTT99" "$U_RTT99")" "$N_RTT99"
