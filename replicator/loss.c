@@ -188,18 +188,6 @@ static void evaluate(struct us_primary *p)
 	}
 }
 
-void us_primary_lost_standby(struct us_primary *p, const char *why)
-{
-	if (!p->tx || us_primary_seek_lost(p, why))
-		return;
-	drop_stream(p, why);
-	if (p->peer)
-		evaluate(p);
-	else
-		qb_loop_timer_add(p->loop, QB_LOOP_HIGH, p->cfg->degraded_grace_ms * 1000000ULL, p,
-				  on_grace, &p->grace_timer);
-}
-
 void us_primary_no_standby(struct us_primary *p, const char *why)
 {
 	drop_stream(p, why);
@@ -208,6 +196,13 @@ void us_primary_no_standby(struct us_primary *p, const char *why)
 	else
 		qb_loop_timer_add(p->loop, QB_LOOP_HIGH, p->cfg->degraded_grace_ms * 1000000ULL, p,
 				  on_grace, &p->grace_timer);
+}
+
+void us_primary_lost_standby(struct us_primary *p, const char *why)
+{
+	if (!p->tx || us_primary_seek_lost(p, why))
+		return;
+	us_primary_no_standby(p, why);
 }
 
 static void cluster_changed(void *opaque)

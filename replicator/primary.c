@@ -433,6 +433,15 @@ static void do_resume(struct us_primary *p, struct us_ctl_req *req)
 	us_ctl_reply(req, json_pack("{s:b}", "ok", 1));
 }
 
+/* Answer a request that either worked or failed for @why. */
+static void reply_done(struct us_ctl_req *req, int rc, const char *why)
+{
+	if (rc < 0)
+		us_ctl_reply_error(req, why);
+	else
+		us_ctl_reply(req, json_pack("{s:b}", "ok", 1));
+}
+
 const char *us_primary_state_name(const struct us_primary *p)
 {
 	if (p->seeking)
@@ -480,17 +489,11 @@ static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req
 	} else if (strcmp(cmd, "reprotect") == 0) {
 		char why[128];
 
-		if (us_primary_reprotect(p, why, sizeof(why)) < 0)
-			us_ctl_reply_error(req, why);
-		else
-			us_ctl_reply(req, json_pack("{s:b}", "ok", 1));
+		reply_done(req, us_primary_reprotect(p, why, sizeof(why)), why);
 	} else if (strcmp(cmd, "degrade") == 0) {
 		char why[96];
 
-		if (us_primary_degrade(p, why, sizeof(why)) < 0)
-			us_ctl_reply_error(req, why);
-		else
-			us_ctl_reply(req, json_pack("{s:b}", "ok", 1));
+		reply_done(req, us_primary_degrade(p, why, sizeof(why)), why);
 	} else {
 		us_ctl_reply_error(req, "unknown command for a primary (try status, pause, resume, "
 				   "degrade, reprotect, switchover, suspend-protection, "
