@@ -87,4 +87,11 @@ struct us_promote_args {
  */
 int us_failover_promote(const struct us_promote_args *a);
 
+/**
+ * After a guest runs on this host (a takeover or a switchover): announce its
+ * MAC on the LAN (QMP announce-self, QEMU's migration defaults). A failure is
+ * logged and otherwise ignored: the guest's next frame moves the MAC too.
+ */
+void us_failover_announce(struct us_qmp *qmp, int timeout_ms);
+
 #endif

@@ -32,7 +32,7 @@ enum {
 };
 
 /* Announce the guest's MAC on the LAN; @return 0 or -errno, QEMU's error in @err. */
-static int announce(struct us_qmp *qmp, char *err, size_t errlen, int timeout_ms)
+static int announce_self(struct us_qmp *qmp, char *err, size_t errlen, int timeout_ms)
 {
 	json_t *args;
 
@@ -69,8 +69,16 @@ int us_failover_promote(const struct us_promote_args *a)
 		us_log(LOG_CRIT, US_TAG_FAILOVER, "QEMU refused to continue the guest: %s", err);
 		return rc;
 	}
-	if (a->announce && announce(a->qmp, err, sizeof(err), a->timeout_ms) < 0)
+	if (a->announce)
+		us_failover_announce(a->qmp, a->timeout_ms);
+	return 0;
+}
+
+void us_failover_announce(struct us_qmp *qmp, int timeout_ms)
+{
+	char err[256] = "";
+
+	if (announce_self(qmp, err, sizeof(err), timeout_ms) < 0)
 		us_log(LOG_WARNING, US_TAG_FAILOVER, "announce-self failed (%s): the LAN learns the "
 		       "MAC's new port from the guest's next frame", err);
-	return 0;
 }

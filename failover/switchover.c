@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "disk/nbd.h"
+#include "failover/failover.h"
 #include "replicator/handover.h"
 #include "replicator/log.h"
 #include "replicator/primary_int.h"
@@ -190,7 +191,6 @@ int us_primary_switch_resume(struct us_primary *p)
 {
 	char err[256] = "";
 	uint64_t t0 = now_us();
-	json_t *args;
 
 	if (us_qmp_call(p->qmp, "cont", NULL, NULL, err, sizeof(err), 10000) < 0) {
 		us_log(LOG_CRIT, US_TAG_PRIMARY,
@@ -205,15 +205,8 @@ int us_primary_switch_resume(struct us_primary *p)
 	       "acknowledges epoch %lu",
 	       p->cfg->vm.name, (unsigned long)p->acked, (unsigned long)p->switch_pause_ms,
 	       (unsigned long)p->epoch);
-	if (!p->cfg->vm.mac[0])
-		return 0;
-	args = json_pack("{s:i, s:i, s:i, s:i}", "initial", 50, "max", 550, "rounds", 5, "step",
-			 100);
-	if (args && us_qmp_call(p->qmp, "announce-self", args, NULL, err, sizeof(err), 5000) < 0)
-		us_log(LOG_WARNING, US_TAG_FAILOVER,
-		       "announce-self failed (%s): the LAN learns the "
-		       "MAC's new port from the guest's next frame",
-		       err);
+	if (p->cfg->vm.mac[0])
+		us_failover_announce(p->qmp, 5000);
 	return 0;
 }
 
