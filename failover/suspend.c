@@ -51,8 +51,9 @@ int us_primary_suspend(struct us_primary *p, char *why, size_t len)
 		snprintf(why, len, "a pause or switchover is under way");
 		return -EBUSY;
 	}
-	/* the last epoch sent before the suspension: one being taken still goes */
-	last = p->phase == PH_CHECKPOINT ? p->epoch : p->epoch - 1;
+	/* the last epoch sent before the suspension: one being taken and not yet
+	 * queued (p->epoch moves on once it is) still goes */
+	last = p->phase == PH_CHECKPOINT && p->epoch == p->cur.epoch ? p->epoch : p->epoch - 1;
 	if (us_transport_send_msg(p->tx, US_MSG_SUSPEND, last, NULL, 0) < 0) {
 		snprintf(why, len, "cannot reach the standby");
 		return -EIO;
