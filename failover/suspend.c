@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "replicator/log.h"
 #include "replicator/primary_int.h"
@@ -82,6 +83,25 @@ int us_primary_suspend_ok(struct us_primary *p, uint64_t epoch)
 	       "the standby will not promote while suspended: output "
 	       "released");
 	return 0;
+}
+
+/*
+ * Known bug, so refused until it is fixed: under load (tests/integration/
+ * suspend.sh with a CPU hog beside it, `yes >/dev/null &`) one guest disk
+ * write made at the moment of the suspension never reaches the standby's
+ * image, although the standby commits the resume epoch. A feature that can
+ * lose an acknowledged write must not be usable; UNDERSTUDY_UNSAFE_SUSPEND=1
+ * in the daemon's environment lets the tests reproduce it.
+ */
+int us_primary_suspend_guarded(struct us_primary *p, char *why, size_t len)
+{
+	if (!getenv("UNDERSTUDY_UNSAFE_SUSPEND")) {
+		snprintf(why, len, "suspend-protection is disabled in this release: it can lose a "
+			 "disk write made at the moment of the suspension (a known bug, see NEWS); "
+			 "nothing changed");
+		return -ENOTSUP;
+	}
+	return us_primary_suspend(p, why, len);
 }
 
 int us_primary_resume_protection(struct us_primary *p, const char *by, char *why, size_t len)
