@@ -96,7 +96,8 @@ int us_primary_suspend_ok(struct us_primary *p, uint64_t epoch)
 int us_primary_suspend_guarded(struct us_primary *p, char *why, size_t len)
 {
 	if (!getenv("UNDERSTUDY_UNSAFE_SUSPEND")) {
-		snprintf(why, len, "suspend-protection is disabled in this release: it can lose a "
+		snprintf(why, len,
+			 "suspend-protection is disabled in this release: it can lose a "
 			 "disk write made at the moment of the suspension (a known bug, see NEWS); "
 			 "nothing changed");
 		return -ENOTSUP;
