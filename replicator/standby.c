@@ -107,12 +107,17 @@ struct us_standby {
 
 static void drop_tx(struct us_standby *s);
 
-static uint64_t now_ms(void)
+static uint64_t now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static uint64_t now_ms(void)
+{
+	return now_us() / 1000;
 }
 
 /* ---- promotion ---- */
@@ -342,14 +347,6 @@ static void check_replica_disk(struct us_standby *s)
 }
 
 /* ---- switchover ---- */
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static int refuse_switch(struct us_standby *s, const char *why)
 {
