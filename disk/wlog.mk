@@ -8,6 +8,14 @@ TESTS += tests/unit/test_wlog
 tests_unit_test_wlog_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_wlog_LDADD = $(US_LIBS) $(CMOCKA_LIBS) -lpthread
 
+# The primary's disk (replicator/pdisk.c): a cut batch is freed by a drain
+# only once it was queued; the transport's DISK send wrapped.
+check_PROGRAMS += tests/unit/test_pdisk
+TESTS += tests/unit/test_pdisk
+tests_unit_test_pdisk_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_pdisk_LDFLAGS = -Wl,--wrap=us_transport_send_disk
+tests_unit_test_pdisk_LDADD = $(US_LIBS) $(CMOCKA_LIBS) -lpthread
+
 # Resync by block hashes, with real daemons in the lab.
 TESTS += tests/integration/disk_resync.sh tests/integration/disk_bounds.sh
 EXTRA_DIST += tests/integration/disk_resync.sh tests/integration/disk_bounds.sh

@@ -15,7 +15,10 @@
  *                   reaches the standby after that copy, so it wins
  *   drained         the batch is freed and a writer held by the cap goes on;
  *                   never later (at the next cut, say): that cut needs QMP
- *                   stop, whose drain would wait for the held writer
+ *                   stop, whose drain would wait for the held writer; never
+ *                   sooner either: a message queued between the cut and the
+ *                   epoch's send (a SUSPEND) drains too, and the batch it
+ *                   found cut but not queued is the epoch's, still to go
  */
 #include <config.h>
 
@@ -152,7 +155,7 @@ void us_pdisk_unreplicated(struct us_pdisk *d)
 
 void us_pdisk_drained(struct us_pdisk *d)
 {
-	if (d->wlog && d->batch.v)
+	if (d->wlog && d->batch.v && d->batch_queued)
 		us_wlog_release(d->wlog, &d->batch);
 }
 
@@ -162,6 +165,7 @@ void us_pdisk_cut(struct us_pdisk *d)
 		return;
 	us_wlog_release(d->wlog, &d->batch);
 	us_wlog_cut(d->wlog, &d->batch);
+	d->batch_queued = 0;
 }
 
 void us_pdisk_epoch_reset(struct us_pdisk *d)
@@ -196,6 +200,7 @@ int us_pdisk_send(struct us_pdisk *d, struct us_transport *tx, uint64_t epoch, X
 	size_t i;
 	int rc;
 
+	d->batch_queued = 1; /* the transport borrows it from here */
 	for (i = 0; i < d->batch.n; i++) {
 		e = &d->batch.v[i];
 		rc = us_transport_send_disk(tx, epoch, e->offset, e->kind, e->data, e->length);

@@ -25,6 +25,7 @@ struct us_pdisk {
 	struct us_wlog *wlog;
 	char sock[PATH_MAX];	    /* the NBD server's socket, for QEMU */
 	struct us_wlog_batch batch; /* the epoch being sent (borrowed by the transport) */
+	int batch_queued;	    /* its DISK messages are queued: a drain may free it */
 	uint64_t n_writes, n_bytes; /* DISK messages and body bytes of the epoch */
 	uint64_t sync_next;	    /* initial sync: next byte of the image to send */
 	char *sync_buf;		    /* initial sync: blocks in flight */
@@ -71,7 +72,11 @@ void us_pdisk_record(struct us_pdisk *d, int on);
 /** The standby is gone: stop recording, free what the transport held. */
 void us_pdisk_unreplicated(struct us_pdisk *d);
 
-/** The transport sent everything queued: free the sent batch (writers may go on). */
+/**
+ * The transport sent everything queued: free the sent batch (writers may go
+ * on). A batch cut and not yet queued stays: a message sent during the
+ * checkpoint (SUSPEND) drains before the epoch's DISK messages are queued.
+ */
 void us_pdisk_drained(struct us_pdisk *d);
 
 /** Guest stopped for a checkpoint: free the sent batch, take the epoch's writes. */
