@@ -24,7 +24,6 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "replicator/log.h"
 #include "replicator/primary_int.h"
@@ -53,7 +52,8 @@ int us_primary_suspend(struct us_primary *p, char *why, size_t len)
 		return -EBUSY;
 	}
 	/* the last epoch sent before the suspension: one being taken and not yet
-	 * queued (p->epoch moves on once it is) still goes */
+	 * queued (p->epoch moves on once it is) still goes, with the disk writes
+	 * its cut took (the SUSPEND's drain leaves them: pdisk.c) */
 	last = p->phase == PH_CHECKPOINT && p->epoch == p->cur.epoch ? p->epoch : p->epoch - 1;
 	if (us_transport_send_msg(p->tx, US_MSG_SUSPEND, last, NULL, 0) < 0) {
 		snprintf(why, len, "cannot reach the standby");
@@ -83,26 +83,6 @@ int us_primary_suspend_ok(struct us_primary *p, uint64_t epoch)
 	       "the standby will not promote while suspended: output "
 	       "released");
 	return 0;
-}
-
-/*
- * Known bug, so refused until it is fixed: under load (tests/integration/
- * suspend.sh with a CPU hog beside it, `yes >/dev/null &`) one guest disk
- * write made at the moment of the suspension never reaches the standby's
- * image, although the standby commits the resume epoch. A feature that can
- * lose an acknowledged write must not be usable; UNDERSTUDY_UNSAFE_SUSPEND=1
- * in the daemon's environment lets the tests reproduce it.
- */
-int us_primary_suspend_guarded(struct us_primary *p, char *why, size_t len)
-{
-	if (!getenv("UNDERSTUDY_UNSAFE_SUSPEND")) {
-		snprintf(why, len,
-			 "suspend-protection is disabled in this release: it can lose a "
-			 "disk write made at the moment of the suspension (a known bug, see NEWS); "
-			 "nothing changed");
-		return -ENOTSUP;
-	}
-	return us_primary_suspend(p, why, len);
 }
 
 int us_primary_resume_protection(struct us_primary *p, const char *by, char *why, size_t len)

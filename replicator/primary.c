@@ -472,7 +472,7 @@ static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req
 	} else if (strcmp(cmd, "suspend-protection") == 0 ||
 		   strcmp(cmd, "resume-protection") == 0) {
 		char why[200];
-		int rc = cmd[0] == 's' ? us_primary_suspend_guarded(p, why, sizeof(why))
+		int rc = cmd[0] == 's' ? us_primary_suspend(p, why, sizeof(why))
 				       : us_primary_resume_protection(p, "operator request", why,
 								      sizeof(why));
 

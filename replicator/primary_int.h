@@ -203,7 +203,6 @@ int us_primary_switch_standby(struct us_primary *p, uint64_t committed);
 
 /* failover/suspend.c */
 int us_primary_suspend(struct us_primary *p, char *why, size_t len);
-int us_primary_suspend_guarded(struct us_primary *p, char *why, size_t len);
 int us_primary_resume_protection(struct us_primary *p, const char *by, char *why, size_t len);
 int us_primary_suspend_ok(struct us_primary *p, uint64_t epoch);
 void us_primary_resume_sized(struct us_primary *p, uint64_t epoch, uint64_t ram, uint64_t disk);

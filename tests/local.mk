@@ -54,8 +54,7 @@ EXTRA_DIST += tests/integration/guest_disk.sh
 # byte-for-byte equal at committed epochs.
 TESTS += tests/integration/failover_disk.sh tests/integration/replica_exact_disk.sh
 EXTRA_DIST += tests/integration/failover_disk.sh tests/integration/replica_exact_disk.sh
-TESTS += tests/integration/role_cycle.sh tests/integration/broken_sync.sh
-# suspend.sh reproduces a known bug under load (see NEWS): run it by hand,
-# with a CPU hog beside it, until suspend-protection is fixed and enabled.
+TESTS += tests/integration/role_cycle.sh \
+	tests/integration/suspend.sh tests/integration/broken_sync.sh
 EXTRA_DIST += tests/integration/role_cycle.sh \
 	tests/integration/suspend.sh tests/integration/broken_sync.sh
