@@ -94,7 +94,10 @@ enum us_verdict us_failover_decide(const struct us_failover_input *in, char *why
 		return US_VERDICT_PROMOTE;
 	}
 	if (!in->promote_auto) {
-		snprintf(why, whylen, "[failover] promote = manual: waiting for `understudy promote`");
+		snprintf(why, whylen, in->promote_pacemaker
+			 ? "[failover] promote = pacemaker: Pacemaker decides; waiting for the "
+			   "resource agent's promote (after it fenced the primary's node)"
+			 : "[failover] promote = manual: waiting for `understudy promote`");
 		return US_VERDICT_WAIT;
 	}
 	if (!in->cl.membership) {

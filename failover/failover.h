@@ -44,6 +44,7 @@ struct us_failover_cluster {
 struct us_failover_input {
 	enum us_trigger trigger;
 	int promote_auto;	/* config: promote without an operator */
+	int promote_pacemaker;	/* config: Pacemaker's resource agent promotes */
 	uint64_t committed;	/* US_EPOCH_NONE if nothing to promote from */
 	int active;		/* already promoted */
 	int suspended;		/* the primary suspended protection and released output */

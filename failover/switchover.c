@@ -108,7 +108,9 @@ void us_primary_switch_acked(struct us_primary *p, uint64_t epoch)
 		return;
 	us = now_us() - p->switch_stop_us;
 	memcpy(body, &us, sizeof(us));
-	if (us_transport_send_msg(p->tx, US_MSG_SWITCHOVER, epoch, body, sizeof(body)) < 0) {
+	if (p->handoff ? us_transport_send_msg(p->tx, US_MSG_HANDOFF, epoch, NULL, 0) < 0
+		       : us_transport_send_msg(p->tx, US_MSG_SWITCHOVER, epoch, body,
+					       sizeof(body)) < 0) {
 		us_primary_lost_standby(p, "cannot send SWITCHOVER");
 		return;
 	}
@@ -132,6 +134,7 @@ void us_primary_switch_abort(struct us_primary *p, const char *why)
 		p->switch_req = NULL;
 	}
 	p->phase = p->tx ? PH_IDLE : PH_DEGRADED;
+	p->handoff = p->handed_off = 0;
 	if (us_qmp_call(p->qmp, "cont", NULL, NULL, err, sizeof(err), 5000) < 0)
 		us_log(LOG_CRIT, US_TAG_PRIMARY,
 		       "QEMU refused cont after the switchover was "
@@ -180,6 +183,7 @@ int us_primary_switched(struct us_primary *p, uint64_t epoch)
 	us_primary_unwatch_disk(p);
 	us_pdisk_give(&p->disk, &h->img, &h->nbd, h->disk_sock, sizeof(h->disk_sock));
 	p->phase = PH_HANDED;
+	p->handoff = p->handed_off = 0;
 	p->switches++;
 	qb_loop_stop(p->loop); /* the stream closes with the role: the standby goes on */
 	return 0;

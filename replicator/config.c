@@ -233,9 +233,10 @@ static int set_reprotect(struct us_config *c, const char *v)
 
 static int set_promote(struct us_config *c, const char *v)
 {
+	c->promote_pacemaker = strcmp(v, "pacemaker") == 0;
 	if (strcmp(v, "auto") == 0)
 		c->promote_auto = 1;
-	else if (strcmp(v, "manual") == 0)
+	else if (strcmp(v, "manual") == 0 || c->promote_pacemaker)
 		c->promote_auto = 0;
 	else
 		return -EINVAL;
@@ -335,7 +336,7 @@ static const struct key keys[] = {
 	{ "replication", "disk_log_max", set_disk_log_max, "a size of at least 4M" },
 	{ "replication", "disk_staging_max", set_disk_staging_max, "a size of at least 4M" },
 	{ "replication", "devstate", set_devstate, "migrate or xen-save" },
-	{ "failover", "promote", set_promote, "auto or manual" },
+	{ "failover", "promote", set_promote, "auto, manual or pacemaker" },
 	{ "failover", "reprotect", set_reprotect, "auto or manual" },
 	{ "heartbeat", "membership", set_membership, "corosync or none" },
 	{ "heartbeat", "node", set_node, "this host's node name, as in corosync.conf" },
@@ -534,6 +535,8 @@ int us_config_load(struct us_config *c, const char *path)
 	}
 	if (rc < 0 || ctx.errors)
 		return -EINVAL;
+	if (c->promote_pacemaker)
+		c->membership = 0; /* Pacemaker's membership decides, not the daemon's */
 	return us_config_resolve_hosts(c, path);
 }
 
@@ -559,6 +562,12 @@ int us_config_check(const struct us_config *c, const char *role)
 		       "cluster without [heartbeat] fence_command: automatic promotion is %s",
 		       c->allow_unfenced ? "ALLOWED UNFENCED (split brain on a cut link)"
 		       : "refused; promote with `understudy promote`");
+	if (c->promote_pacemaker && c->fence_command[0]) {
+		us_log(LOG_ERR, US_TAG_MAIN, "[failover] promote = pacemaker: Pacemaker fences, "
+		       "not the daemon; remove [heartbeat] fence_command and register the fence "
+		       "agent as a stonith device");
+		return -EINVAL;
+	}
 	if (c->staging_max && c->staging_max < c->vm.mem_bytes / 64) {
 		us_log(LOG_WARNING, US_TAG_MAIN, "staging_max %lu is small for %lu bytes of RAM: "
 		       "epochs dirtying more are refused", (unsigned long)c->staging_max,

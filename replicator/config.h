@@ -35,6 +35,8 @@ struct us_config {
 	uint64_t disk_staging_max;	/* standby: one epoch's staged disk writes, bytes */
 	int devstate_xen;		/* capture with xen-save-devices-state */
 	int promote_auto;		/* standby promotes itself on stream loss */
+	int promote_pacemaker;		/* Pacemaker promotes, demotes and fences: the
+					   daemon never promotes or degrades by itself */
 	int reprotect_auto;		/* an unprotected primary looks for a standby itself */
 	int log_level;			/* LOG_ERR..LOG_DEBUG */
 	char bridge[16];		/* [net] host bridge for the VM's tap, or "" */

@@ -201,6 +201,10 @@ static void on_devstate(void *opaque, int rc, const void *buf, size_t len)
 	finish_epoch(p, buf, len);
 	if (us_primary_switch_hold(p, buf, len))
 		return;	/* the final epoch of a switchover: the guest stays stopped */
+	if (p->demoted) { /* failover/demote.c stopped the guest meanwhile */
+		p->phase = p->tx ? PH_IDLE : p->seeking ? PH_CONNECTING : PH_DEGRADED;
+		return;
+	}
 	if (p->pause_wanted && p->tx) {
 		p->phase = PH_PAUSED;
 		us_log(LOG_NOTICE, US_TAG_PRIMARY, "guest held stopped at epoch %lu",
@@ -260,8 +264,8 @@ void us_epoch_start(struct us_primary *p)
 {
 	if (p->phase != PH_IDLE && p->phase != PH_SYNC)
 		return;
-	if (p->suspended)
-		return;	/* failover/suspend.c: no epochs until resume-protection */
+	if (p->suspended || p->demoted)
+		return;	/* failover/suspend.c, demote.c: no epochs until resumed */
 	if (!p->tx)
 		return;
 	if (us_transport_busy(p->tx) || us_epoch_inflight(p) >= PRIMARY_MAX_INFLIGHT) {

@@ -15,7 +15,7 @@ libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
 	replicator/vmnet.c replicator/vmnet.h
 
 bin_PROGRAMS += understudy
-understudy_SOURCES = replicator/main.c
+understudy_SOURCES = replicator/main.c replicator/imgcmd.c replicator/imgcmd.h
 understudy_LDADD = $(US_LIBS)
 
 include replicator/dirty.mk

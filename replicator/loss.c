@@ -101,7 +101,8 @@ static void keepalive(struct us_primary *p)
 
 	if (!p->tx || now - p->keepalive_ms < KEEPALIVE_MS)
 		return;
-	if (p->phase != PH_PAUSED && p->phase != PH_SYNC && p->phase != PH_IDLE)
+	if (p->phase != PH_PAUSED && p->phase != PH_SYNC && p->phase != PH_IDLE &&
+	    !(p->phase == PH_HANDING && p->handoff))
 		return;
 	if (us_transport_busy(p->tx))
 		return;
@@ -125,7 +126,9 @@ static void drop_stream(struct us_primary *p, const char *why)
 	       "LOST THE STANDBY (%s): VM '%s' is no longer protected; "
 	       "last acknowledged epoch %ld; output held until %s",
 	       why, p->cfg->vm.name, (long)p->acked,
-	       p->peer ? "corosync confirms the standby is gone" : "the grace period ends");
+	       p->peer			   ? "corosync confirms the standby is gone"
+	       : p->cfg->promote_pacemaker ? "Pacemaker fences it"
+					   : "the grace period ends");
 	if (p->tx)
 		us_transport_free(p->tx);
 	p->tx = NULL;
@@ -193,6 +196,10 @@ void us_primary_no_standby(struct us_primary *p, const char *why)
 	drop_stream(p, why);
 	if (p->peer)
 		evaluate(p);
+	else if (p->cfg->promote_pacemaker)
+		log_verdict(p, "[failover] promote = pacemaker: output stays held until "
+			       "Pacemaker fences the standby's node and the resource agent runs "
+			       "`understudy degrade`");
 	else
 		qb_loop_timer_add(p->loop, QB_LOOP_HIGH, p->cfg->degraded_grace_ms * 1000000ULL, p,
 				  on_grace, &p->grace_timer);
@@ -216,6 +223,27 @@ static void cluster_changed(void *opaque)
 	evaluate(p);
 }
 
+void us_primary_note_image(struct us_primary *p, int force)
+{
+	int protected_now = p->tx && !p->lost && !p->seeking && !p->degraded && !p->suspended &&
+			    p->acked != US_EPOCH_NONE;
+	struct us_imgstate now = {
+		.lineage = p->lineage,
+		.epoch = p->acked == US_EPOCH_NONE ? -1 : (int64_t)p->acked,
+		.synced = 1,
+	};
+
+	if (p->acked != p->img_rec_acked) /* a new acknowledgement: nothing beyond it yet */
+		p->img_released = 0;
+	p->img_rec_acked = p->acked;
+	if (!protected_now && !p->demoted && !p->handoff)
+		p->img_released = 1; /* output flows unacknowledged: sticky until the next ACK */
+	now.released = p->img_released;
+
+	if (us_pdisk_on(&p->disk))
+		us_imgstate_note(&p->img_rec, p->cfg->vm.disk, &now, force);
+}
+
 static void check_liveness(void *data)
 {
 	struct us_primary *p = data;
@@ -223,6 +251,7 @@ static void check_liveness(void *data)
 
 	p->live_timer = 0;
 	keepalive(p);
+	us_primary_note_image(p, 0);
 	if (p->switch_waiting && !p->tx &&
 	    us_epoch_now_us() / 1000 - p->switch_since_ms > p->cfg->peer_timeout_ms) {
 		p->switch_waiting = 0;
@@ -288,6 +317,12 @@ int us_primary_loss_up(struct us_primary *p)
 {
 	qb_loop_timer_add(p->loop, QB_LOOP_LOW, LIVENESS_MS * 1000000ULL, p, check_liveness,
 			  &p->live_timer);
+	if (p->cfg->promote_pacemaker) {
+		us_log(LOG_NOTICE, US_TAG_PRIMARY,
+		       "[failover] promote = pacemaker: a lost standby holds output until "
+		       "Pacemaker has fenced it and the resource agent runs `understudy degrade`");
+		return 0;
+	}
 	if (!p->cfg->membership) {
 		us_log(LOG_WARNING, US_TAG_PRIMARY,
 		       "[heartbeat] membership = none: output is "
@@ -308,7 +343,12 @@ void us_primary_loss_down(struct us_primary *p)
 
 int us_primary_degrade(struct us_primary *p, char *why, size_t len)
 {
-	if (!p->lost) {
+	if (p->degraded || (p->seeking && !p->tx))
+		return 0; /* unprotected already: output flows */
+	if (!p->lost && p->cfg->promote_pacemaker && p->tx) {
+		/* Pacemaker stopped or fenced the standby: its stream is dead */
+		us_primary_no_standby(p, "Pacemaker stopped the standby's instance");
+	} else if (!p->lost) {
 		snprintf(why, len, "the standby is connected: nothing to degrade from");
 		return -EBUSY;
 	}

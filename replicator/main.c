@@ -16,6 +16,7 @@
 
 #include "check/check.h"
 #include "check/daemon.h"
+#include "replicator/imgcmd.h"
 #include "replicator/config.h"
 #include "replicator/ctl.h"
 #include "replicator/log.h"
@@ -33,6 +34,7 @@ struct cli {
 	const char *promote;
 	const char *stats;
 	const char *role;
+	const char *versus;
 	int json;
 	int host_only;
 	int verbose;
@@ -67,6 +69,11 @@ static void usage(FILE *f)
 		"  suspend-protection  run unprotected for a while, output released, changes\n"
 		"                    still tracked (the standby cannot be promoted meanwhile)\n"
 		"  resume-protection   send only what changed and protect again\n"
+		"  demote            Pacemaker's demote: stop the guest at an acknowledged epoch\n"
+		"                    and wait; the standby's promote resumes it there\n"
+		"  image-state -c FILE [--versus TOKEN]\n"
+		"                    this host's image: how fresh it is (no daemon needed);\n"
+		"                    with --versus, fresher/older/tie against another host's\n"
 		"  version           same as --version\n"
 		"\n"
 		"options: -v more logging, -h/--help this text, --version the version.\n"
@@ -83,6 +90,7 @@ static int parse_cli(int argc, char **argv, struct cli *c)
 		{ "stats", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
 		{ "host", no_argument, NULL, 'H' }, { "role", required_argument, NULL, 'R' },
+		{ "versus", required_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int o;
@@ -103,6 +111,7 @@ static int parse_cli(int argc, char **argv, struct cli *c)
 		case 'j': c->json = 1; break;
 		case 'H': c->host_only = 1; break;
 		case 'R': c->role = optarg; break;
+		case 'V': c->versus = optarg; break;
 		case 'v': c->verbose++; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL;
@@ -261,8 +270,7 @@ static int run_control(const struct cli *c)
 	}
 	vm = c->vm ? c->vm : cfg.vm.name;
 	rc = us_ctl_call(vm, c->cmd, NULL, &reply,
-			 strcmp(c->cmd, "pause") == 0 || strcmp(c->cmd, "switchover") == 0 ? 30000
-											   : 10000);
+			 strcmp(c->cmd, "status") == 0 ? 10000 : 30000);
 	us_log_fini();
 	if (rc == -ENOENT) {
 		fprintf(stderr, "understudy: no daemon for VM '%s' runs in this network namespace "
@@ -290,6 +298,19 @@ static int run_control(const struct cli *c)
 	return rc;
 }
 
+static int run_image_state(const struct cli *c)
+{
+	struct us_config cfg;
+	int rc;
+
+	us_log_init("understudy", LOG_WARNING, 0);
+	rc = load_config(&cfg, c);
+	us_log_fini();
+	if (rc < 0)
+		return 1;
+	return us_imgcmd_run(cfg.vm.disk, c->versus);
+}
+
 /* GNU form: name and version, then copyright and licence. */
 static int print_version(void)
 {
@@ -307,7 +328,7 @@ int main(int argc, char **argv)
 {
 	static const char *const controls[] = { "status", "promote", "pause", "resume",
 						"degrade", "reprotect", "switchover",
-						"suspend-protection", "resume-protection" };
+						"suspend-protection", "resume-protection", "demote" };
 	struct cli c = { 0 };
 	size_t i;
 
@@ -327,6 +348,8 @@ int main(int argc, char **argv)
 		return run_check(&c);
 	if (strcmp(c.cmd, "primary") == 0 || strcmp(c.cmd, "standby") == 0)
 		return run_daemon(&c);
+	if (strcmp(c.cmd, "image-state") == 0)
+		return run_image_state(&c);
 	for (i = 0; i < sizeof(controls) / sizeof(controls[0]); i++)
 		if (strcmp(c.cmd, controls[i]) == 0)
 			return run_control(&c);

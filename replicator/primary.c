@@ -264,6 +264,8 @@ static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const vo
 		return on_refuse(p, h, body);
 	case US_MSG_SWITCHED:
 		return us_primary_switched(p, h->epoch);
+	case US_MSG_HANDOFF_OK:
+		return us_primary_handoff_ok(p, h->epoch);
 	case US_MSG_SUSPEND_OK:
 		return us_primary_suspend_ok(p, h->epoch);
 	case US_MSG_SWITCH_ASK: {
@@ -399,6 +401,7 @@ static json_t *status_json(struct us_primary *p)
 		us_vmnet_status(p->relay, o);
 		us_primary_loss_status(p, o);
 		json_object_set_new(o, "accel", json_string(p->cfg->vm.accel));
+		json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
 		json_object_set_new(o, "ram_sent_bytes", json_integer((json_int_t)p->ram_sent_bytes));
 		json_object_set_new(o, "sync_ram_bytes", json_integer((json_int_t)p->sync_ram_bytes));
 		json_object_set_new(o, "syncs", json_integer((json_int_t)p->syncs));
@@ -448,6 +451,10 @@ const char *us_primary_state_name(const struct us_primary *p)
 		return p->phase == PH_SYNC || p->phase == PH_CHECKPOINT ? "syncing" : "unprotected";
 	if (p->switch_waiting)
 		return "switched-waiting";
+	if (p->demoted || p->handed_off)
+		return "demoted";
+	if (p->handoff)
+		return "demoting";
 	if (p->suspended)
 		return "suspended";
 	return p->degraded ? "degraded" : phase_names[p->phase];
@@ -486,6 +493,15 @@ static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req
 
 		if (us_primary_switchover(p, req, why, sizeof(why)) < 0)
 			us_ctl_reply_error(req, why);
+	} else if (strcmp(cmd, "demote") == 0) {
+		char why[160];
+
+		if (us_primary_demote(p, req, why, sizeof(why)) < 0)
+			us_ctl_reply_error(req, why);
+	} else if (strcmp(cmd, "promote") == 0) {
+		char why[160];
+
+		reply_done(req, us_primary_undemote(p, why, sizeof(why)), why);
 	} else if (strcmp(cmd, "reprotect") == 0) {
 		char why[128];
 
@@ -496,7 +512,7 @@ static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req
 		reply_done(req, us_primary_degrade(p, why, sizeof(why)), why);
 	} else {
 		us_ctl_reply_error(req, "unknown command for a primary (try status, pause, resume, "
-				   "degrade, reprotect, switchover, suspend-protection, "
+				   "degrade, reprotect, switchover, demote, promote, suspend-protection, "
 				   "resume-protection)");
 	}
 }
@@ -583,6 +599,7 @@ void us_primary_unwatch_disk(struct us_primary *p)
 
 static void down_disk(struct us_primary *p)
 {
+	us_primary_note_image(p, 1); /* a clean stop: the cold start rule reads it */
 	us_primary_unwatch_disk(p);
 	us_pdisk_down(&p->disk);
 }

@@ -21,6 +21,7 @@
 #include "replicator/dirty.h"
 #include "replicator/qemu.h"
 #include "replicator/qmp.h"
+#include "disk/imgstate.h"
 #include "replicator/pdisk.h"
 #include "replicator/ramfile.h"
 #include "replicator/runs.h"
@@ -87,6 +88,10 @@ struct us_primary {
 	void *switch_dev;		/* its device state, for the standby role */
 	size_t switch_dev_len;
 	uint64_t switches;		/* switchovers this daemon made or took */
+	int handoff;			/* Pacemaker's demote: HANDOFF, not SWITCHOVER;
+					   the standby resumes only at its promote */
+	int handed_off;			/* HANDOFF_OK came: the guest waits, stopped */
+	int demoted;			/* demoted with no standby: guest held stopped */
 	/* ... and the new primary's */
 	int resuming;			/* took the VM at a switchover */
 	int switch_waiting;		/* the old primary is not our standby yet */
@@ -113,6 +118,9 @@ struct us_primary {
 	struct us_transport *tx;
 	struct us_relay *relay;	/* NULL when the VM has no NIC */
 	struct us_pdisk disk;	/* the replicated disk, if [vm] disk is set */
+	struct us_imgstate_writer img_rec; /* its state record (loss.c) */
+	uint64_t img_rec_acked;		/* p->acked when it was last noted */
+	int img_released;		/* output left beyond img_rec_acked */
 	int disk_polled;	/* the write log's high-water fd is polled */
 	char net_sock[PATH_MAX];
 	uint64_t vm_id;
@@ -200,6 +208,9 @@ void us_primary_switch_abort(struct us_primary *p, const char *why);
 int us_primary_switched(struct us_primary *p, uint64_t epoch);
 int us_primary_switch_resume(struct us_primary *p);
 int us_primary_switch_standby(struct us_primary *p, uint64_t committed);
+int us_primary_demote(struct us_primary *p, struct us_ctl_req *req, char *why, size_t len);
+int us_primary_handoff_ok(struct us_primary *p, uint64_t epoch);
+int us_primary_undemote(struct us_primary *p, char *why, size_t len);
 
 /* failover/suspend.c */
 int us_primary_suspend(struct us_primary *p, char *why, size_t len);
@@ -208,6 +219,8 @@ int us_primary_suspend_ok(struct us_primary *p, uint64_t epoch);
 void us_primary_resume_sized(struct us_primary *p, uint64_t epoch, uint64_t ram, uint64_t disk);
 void us_primary_resume_acked(struct us_primary *p, uint64_t epoch);
 
+/* loss.c: record the image's state beside it (@force: at a clean stop) */
+void us_primary_note_image(struct us_primary *p, int force);
 /* loss.c: no standby came (after a switchover) */
 void us_primary_no_standby(struct us_primary *p, const char *why);
 

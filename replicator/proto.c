@@ -90,6 +90,7 @@ static const char *const type_names[US_MSG_TYPE_MAX] = {
 	[US_MSG_KEEPALIVE] = "KEEPALIVE", [US_MSG_SWITCHOVER] = "SWITCHOVER",
 	[US_MSG_SWITCHED] = "SWITCHED", [US_MSG_SWITCH_ASK] = "SWITCH_ASK",
 	[US_MSG_SUSPEND] = "SUSPEND", [US_MSG_SUSPEND_OK] = "SUSPEND_OK",
+	[US_MSG_HANDOFF] = "HANDOFF", [US_MSG_HANDOFF_OK] = "HANDOFF_OK",
 };
 
 /* Fixed body sizes; 0 marks a variable-length body. */
@@ -143,7 +144,8 @@ static int check_len(const struct us_msg_hdr *h, char *why, size_t whylen)
 
 	if ((h->type == US_MSG_ACK || h->type == US_MSG_KEEPALIVE || h->type == US_MSG_SWITCHED ||
 	     h->type == US_MSG_SWITCH_ASK || h->type == US_MSG_SUSPEND ||
-	     h->type == US_MSG_SUSPEND_OK) && h->len != 0)
+	     h->type == US_MSG_SUSPEND_OK || h->type == US_MSG_HANDOFF ||
+	     h->type == US_MSG_HANDOFF_OK) && h->len != 0)
 		return fail(why, whylen, "a body on a message that has none");
 	if (fixed && h->len != fixed) {
 		snprintf(why, whylen, "%s body of %u bytes, expected %zu",

@@ -30,9 +30,9 @@
 #include <stdint.h>
 
 #define US_PROTO_MAGIC 0x53445355u	/* "USDS" */
-#define US_PROTO_VERSION 3u		/* 2: HELLO names the accelerator; 3: HELLO
+#define US_PROTO_VERSION 4u		/* 2: HELLO names the accelerator; 3: HELLO
 					 * carries the lineage and base epoch,
-					 * SWITCHOVER/SWITCHED */
+					 * SWITCHOVER/SWITCHED; 4: HANDOFF */
 #define US_PROTO_HDR_SIZE 32
 #define US_PROTO_PAGE_SIZE 4096u
 #define US_PROTO_MAX_RUN 256u		/* pages in one PAGES message */
@@ -64,6 +64,9 @@ enum us_msg_type {
 	US_MSG_SUSPEND = 14,	/* primary: protection suspended after epoch n: output
 				 * released beyond it, the replica must not be promoted */
 	US_MSG_SUSPEND_OK = 15,	/* standby: knows, will not promote: release output */
+	US_MSG_HANDOFF = 16,	/* primary: demoted, guest stopped at acknowledged epoch n:
+				 * run it when promoted (Pacemaker) */
+	US_MSG_HANDOFF_OK = 17,	/* standby: holds n, waits for its promote */
 	US_MSG_TYPE_MAX
 };
 

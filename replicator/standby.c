@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "failover/failover.h"
 #include "heartbeat/peer.h"
@@ -43,6 +44,7 @@
 #include "check/daemon.h"
 #include "disk/hashsend.h"
 #include "disk/image.h"
+#include "disk/imgstate.h"
 #include "disk/nbd.h"
 #include "replicator/log.h"
 #include "replicator/qemu.h"
@@ -101,8 +103,15 @@ struct us_standby {
 	int suspended;		       /* the primary suspended protection ... */
 	uint64_t suspended_after;      /* ... after this epoch: not promotable */
 	uint64_t switch_asked_ms;
+	int handoff; /* the primary demoted at handoff_epoch: ours to run */
+	uint64_t handoff_epoch;
+	uint64_t handoff_us; /* when its HANDOFF came */
+	/* Pacemaker promoted a replica no primary runs: the primary role
+	 * boots the guest from this host's image */
+	int cold_boot;
 	qb_loop_signal_handle sig_term, sig_int;
-	qb_loop_timer_handle park_timer; /* the parked QEMU still starting */
+	qb_loop_timer_handle park_timer;   /* the parked QEMU still starting */
+	struct us_imgstate_writer img_rec; /* the replica image's state record */
 };
 
 static void drop_tx(struct us_standby *s);
@@ -233,6 +242,7 @@ static int promote(struct us_standby *s, enum us_trigger trigger, char *why, siz
 {
 	struct us_failover_input in = { .trigger = trigger,
 					.promote_auto = s->cfg->promote_auto,
+					.promote_pacemaker = s->cfg->promote_pacemaker,
 					.active = s->state == SB_ACTIVE,
 					.committed = committed(s),
 					.suspended = s->suspended,
@@ -299,6 +309,9 @@ static int rx_send(void *opaque, uint16_t type, uint64_t epoch, const void *body
 	int rc = s->tx ? us_transport_send_msg(s->tx, type, epoch, body, len) : -EPIPE;
 
 	if (rc == 0 && type == US_MSG_HELLO_OK && s->img && committed(s) == US_EPOCH_NONE) {
+		struct us_imgstate torn = { .epoch = -1, .synced = 0 };
+
+		us_imgstate_note(&s->img_rec, s->cfg->vm.disk, &torn, 1); /* before any block */
 		us_hashsend_free(s->hashes);
 		s->hashes = us_hashsend_start(s->loop, us_image_fd(s->img), us_image_size(s->img),
 					      s->tx);
@@ -315,6 +328,13 @@ static void rx_committed(void *opaque, uint64_t epoch)
 	if (s->peer && (epoch == 0 || now_ms() - s->announced_ms >= 1000)) {
 		us_peer_announce(s->peer, US_HB_ROLE_STANDBY, epoch);
 		s->announced_ms = now_ms();
+	}
+	if (s->img) {
+		struct us_imgstate now = { .lineage = us_receiver_lineage(s->rx),
+					   .epoch = (int64_t)epoch,
+					   .synced = 1 };
+
+		us_imgstate_note(&s->img_rec, s->cfg->vm.disk, &now, 0);
 	}
 	if (s->suspended && (epoch == 0 || epoch > s->suspended_after)) {
 		s->suspended = 0;
@@ -405,6 +425,52 @@ static int on_switchover(struct us_standby *s, const struct us_msg_hdr *h, const
 	return us_transport_send_msg(s->tx, US_MSG_SWITCHED, h->epoch, NULL, 0) < 0;
 }
 
+/* Pacemaker's demote on the primary: the guest stopped at @h->epoch, which
+ * we must hold; it resumes here at our promote (failover/demote.c). */
+static int on_handoff(struct us_standby *s, const struct us_msg_hdr *h)
+{
+	struct us_receiver_stats st;
+	char why[160];
+
+	us_receiver_stats(s->rx, &st);
+	if (st.committed != h->epoch || st.receiving != US_EPOCH_NONE || st.disk_failed) {
+		snprintf(why, sizeof(why),
+			 "the primary demoted at epoch %lu, but this standby holds epoch %ld%s",
+			 (unsigned long)h->epoch, (long)st.committed,
+			 st.disk_failed ? " and its image failed" : "");
+		return refuse_switch(s, why);
+	}
+	s->handoff = 1;
+	s->handoff_epoch = h->epoch;
+	s->handoff_us = now_us();
+	us_log(LOG_NOTICE, US_TAG_STANDBY,
+	       "the primary DEMOTED: its guest is stopped at epoch %lu, which this standby "
+	       "holds; it resumes here when this host is promoted",
+	       (unsigned long)h->epoch);
+	return us_transport_send_msg(s->tx, US_MSG_HANDOFF_OK, h->epoch, NULL, 0) < 0;
+}
+
+/* The promote that a demote waits for: the switchover's second half. */
+static void promote_handoff(struct us_standby *s, struct us_ctl_req *req)
+{
+	struct us_msg_hdr h = { .type = US_MSG_SWITCHOVER, .epoch = s->handoff_epoch };
+	uint64_t waited = now_us() - s->handoff_us; /* the guest's pause, since HANDOFF */
+	char body[8];
+
+	memcpy(body, &waited, sizeof(body));
+	if (s->switch_req) {
+		us_ctl_reply_error(req, "a switchover is already under way");
+		return;
+	}
+	s->switch_req = req;
+	if (on_switchover(s, &h, body) != 0 || s->state != SB_SWITCHING) {
+		if (s->switch_req)
+			us_ctl_reply_error(s->switch_req, "the demoted epoch could not be loaded: "
+							  "see the log");
+		s->switch_req = NULL;
+	}
+}
+
 /* The old primary let go (or is silent): the primary role takes the stopped guest. */
 static void switch_take(struct us_standby *s)
 {
@@ -450,6 +516,14 @@ static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const vo
 
 	if (hdr_rc == 0 && h->type == US_MSG_SWITCHOVER && s->state == SB_RECEIVING)
 		return on_switchover(s, h, body);
+	if (hdr_rc == 0 && h->type == US_MSG_HANDOFF && s->state == SB_RECEIVING)
+		return on_handoff(s, h);
+	if (hdr_rc == 0 && s->handoff && h->type != US_MSG_KEEPALIVE) {
+		s->handoff = 0; /* the primary was promoted again and runs on */
+		us_log(LOG_NOTICE, US_TAG_STANDBY,
+		       "the demoted primary runs the guest again: the handoff of epoch %lu is off",
+		       (unsigned long)s->handoff_epoch);
+	}
 	if (hdr_rc == 0 && h->type == US_MSG_SUSPEND && s->state == SB_RECEIVING) {
 		s->suspended = 1;
 		s->suspended_after = h->epoch;
@@ -559,10 +633,15 @@ static json_t *status_json(struct us_standby *s)
 		      "rejected", (json_int_t)st.rejected, "peer",
 		      s->tx ? us_transport_peer(s->tx) : "", "idle_ms",
 		      (json_int_t)(s->tx ? us_transport_idle_ms(s->tx) : 0), "promote",
-		      s->cfg->promote_auto ? "auto" : "manual", "qemu_pid",
-		      (json_int_t)us_qemu_pid(s->qemu), "takeover_ms", (json_int_t)s->takeover_ms);
+		      s->cfg->promote_pacemaker ? "pacemaker"
+		      : s->cfg->promote_auto	? "auto"
+						: "manual",
+		      "qemu_pid", (json_int_t)us_qemu_pid(s->qemu), "takeover_ms",
+		      (json_int_t)s->takeover_ms);
 	if (o) {
 		json_object_set_new(o, "suspended", json_boolean(s->suspended));
+		json_object_set_new(o, "handoff_epoch",
+				    json_integer(s->handoff ? (json_int_t)s->handoff_epoch : -1));
 		json_object_set_new(o, "promotable",
 				    json_boolean(st.committed != US_EPOCH_NONE && !s->suspended &&
 						 !st.disk_failed));
@@ -576,8 +655,30 @@ static json_t *status_json(struct us_standby *s)
 	if (o)
 		json_object_set_new(o, "accel", json_string(s->cfg->vm.accel));
 	if (o)
+		json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
+	if (o)
 		json_object_set_new(o, "checks", us_check_daemon_status(s->cfg, "standby"));
 	return o;
+}
+
+/* Pacemaker promoted this replica while no primary runs and none was ever
+ * synced here: a cold start. The guest boots from this host's image, which
+ * must be consistent (not left mid-sync); the agent chose the freshest. */
+static void cold_boot(struct us_standby *s, struct us_ctl_req *req)
+{
+	char why[256];
+
+	if (s->img && us_imgstate_check(s->cfg->vm.disk, why, sizeof(why)) < 0) {
+		us_ctl_reply_error(req, why);
+		return;
+	}
+	us_log(LOG_NOTICE, US_TAG_FAILOVER,
+	       "COLD START: VM '%s' boots on this host from its %s (promoted by Pacemaker with "
+	       "no primary running)",
+	       s->cfg->vm.name, s->img ? "image" : "kernel, diskless");
+	us_ctl_reply(req, json_pack("{s:b, s:b}", "ok", 1, "cold_boot", 1));
+	s->cold_boot = 1;
+	qb_loop_stop(s->loop);
 }
 
 static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req *req)
@@ -604,13 +705,31 @@ static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req
 		hand_over(s);
 		return;
 	}
+	if (strcmp(cmd, "demote") == 0) {
+		us_ctl_reply(req, json_pack("{s:b}", "ok", 1)); /* a standby is demoted */
+		return;
+	}
 	if (strcmp(cmd, "promote") != 0) {
 		us_ctl_reply_error(req, "unknown command for a standby (try status, promote)");
 		return;
 	}
-	if (s->tx) {
+	if (s->tx && s->handoff && s->state == SB_RECEIVING) {
+		promote_handoff(s, req);
+		return;
+	}
+	if (s->tx && s->cfg->promote_pacemaker &&
+	    us_transport_idle_ms(s->tx) >= s->cfg->silence_ms) {
+		us_log(LOG_WARNING, US_TAG_FAILOVER,
+		       "Pacemaker promotes this standby and the primary's stream has been silent "
+		       "for %lu ms: its node is taken as fenced",
+		       (unsigned long)us_transport_idle_ms(s->tx));
+	} else if (s->tx) {
 		us_ctl_reply_error(req, "the primary is still connected and replicating: stop it "
 					"first, or two copies of the VM would run");
+		return;
+	}
+	if (s->cfg->promote_pacemaker && committed(s) == US_EPOCH_NONE) {
+		cold_boot(s, req);
 		return;
 	}
 	if (promote(s, US_TRIGGER_OPERATOR, why, sizeof(why)) < 0) {
@@ -846,6 +965,12 @@ static int up_peer(struct us_standby *s)
 				  .fence_command = s->cfg->fence_command,
 				  .fence_timeout_ms = s->cfg->fence_timeout_ms };
 
+	if (s->cfg->promote_pacemaker) {
+		us_log(LOG_NOTICE, US_TAG_STANDBY,
+		       "[failover] promote = pacemaker: this standby promotes only when the "
+		       "resource agent runs `understudy promote`");
+		return 0;
+	}
 	if (!s->cfg->membership) {
 		us_log(LOG_WARNING, US_TAG_STANDBY,
 		       "[heartbeat] membership = none: a lost "
@@ -959,8 +1084,17 @@ int us_standby_run(const struct us_config *cfg, struct us_handover *h)
 	} else {
 		up--;
 	}
+	if (s.img && s.img_rec.written && s.img_rec.last.synced && !s.handing_over) {
+		struct us_imgstate last = s.img_rec.last;
+
+		last.epoch = (int64_t)committed(&s); /* the last commit, not a second old */
+		if (committed(&s) != US_EPOCH_NONE)
+			us_imgstate_note(&s.img_rec, cfg->vm.disk, &last, 1);
+	}
 	if (rc == 0 && s.handing_over)
 		give(&s, h);
+	else if (rc == 0 && s.cold_boot)
+		h->next = US_ROLE_PRIMARY; /* with nothing handed over: a fresh boot */
 	while (up-- > 0)
 		if (stages[up].down)
 			stages[up].down(&s);

@@ -173,10 +173,11 @@ ${LAB_DISK_LOG_MAX:+disk_log_max = $LAB_DISK_LOG_MAX}
 [heartbeat]
 membership = $([ -n "${LAB_COROSYNC:-}" ] && echo corosync || echo none)
 node = $h
-fence_command = ${LAB_FENCE_COMMAND:-$LAB_LIB/fence_lab.sh $LAB_PFX}
+fence_command = ${LAB_FENCE_COMMAND-$LAB_LIB/fence_lab.sh $LAB_PFX}
 fence_delay_ms = ${LAB_FENCE_DELAY_MS:-3000}
 [failover]
 reprotect = ${LAB_REPROTECT:-auto}
+${LAB_PROMOTE:+promote = $LAB_PROMOTE}
 [daemon]
 run_dir = $LAB_DIR/$h
 shm_dir = $(lab_shm "$h")

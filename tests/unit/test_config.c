@@ -456,6 +456,28 @@ static void check_two_node_notice(void **state)
 	assert_null(strstr(us_logcap_text(), "fence_command"));
 }
 
+/* [failover] promote = pacemaker: the daemon leaves membership and fencing
+ * to Pacemaker, and says so when a fence command is configured anyway. */
+static void promote_pacemaker(void **state)
+{
+	struct us_config c;
+
+	load_ok(&c, "[heartbeat]\nmembership = corosync\nnode = hA\nfence_command =\n"
+		    "[failover]\npromote = pacemaker\n[vm]\nkernel = /k\n");
+	assert_int_equal(c.promote_pacemaker, 1);
+	assert_int_equal(c.promote_auto, 0);
+	assert_int_equal(c.membership, 0);
+	assert_int_equal(us_config_check(&c, "standby"), 0);
+	strcpy(c.fence_command, "fence_x");
+	us_logcap_clear();
+	assert_int_equal(us_config_check(&c, "standby"), -EINVAL);
+	assert_non_null(strstr(us_logcap_text(), "Pacemaker fences"));
+	load_ok(&c, "[failover]\npromote = manual\n");
+	assert_int_equal(c.promote_pacemaker, 0);
+	assert_int_equal(c.promote_auto, 0);
+	assert_int_equal(c.membership, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,7 +489,7 @@ int main(void)
 		cmocka_unit_test_teardown(heartbeat_bad, cleanup),
 		cmocka_unit_test(check_node_name), cmocka_unit_test(check_two_node_notice),
 		cmocka_unit_test_teardown(unknown_key_suggestions, cleanup),
-		cmocka_unit_test(shipped_example),
+		cmocka_unit_test(shipped_example), cmocka_unit_test_teardown(promote_pacemaker, cleanup),
 	};
 	int rc;
 

@@ -281,6 +281,13 @@ static void manual_waits(void **state)
 	in.trigger = US_TRIGGER_MEMBERSHIP;
 	expect("manual, membership trigger", decide(&in, why, sizeof(why)), why,
 	       US_VERDICT_WAIT, "promote = manual");
+	in.promote_pacemaker = 1; /* Pacemaker's promote is the operator trigger */
+	in.trigger = US_TRIGGER_STREAM_LOST;
+	expect("pacemaker, stream lost", decide(&in, why, sizeof(why)), why, US_VERDICT_WAIT,
+	       "promote = pacemaker");
+	in.trigger = US_TRIGGER_OPERATOR;
+	expect("pacemaker's promote", decide(&in, why, sizeof(why)), why, US_VERDICT_PROMOTE,
+	       "operator request");
 }
 
 /* Without membership the cluster fields mean nothing: only a lost stream
