@@ -11,7 +11,8 @@ libc6-dev ca-certificates bc socat xz-utils cppcheck clang-format
 corosync libcpg-dev libquorum-dev libvotequorum-dev libcmap-dev libcorosync-common-dev nettle-dev
 rdma-core ibverbs-providers ibverbs-utils perftest libibverbs-dev librdmacm-dev
 systemd python3-libnbd libnbd-bin
-e2fsprogs"
+e2fsprogs
+pacemaker pacemaker-cli-utils resource-agents"
 
 [ "$(id -u)" = 0 ] || { echo "deps.sh: run as root (apt-get install)" >&2; exit 1; }
 missing=""
@@ -22,6 +23,13 @@ export DEBIAN_FRONTEND=noninteractive
 if [ -n "$missing" ]; then
 	echo "deps.sh: installing:$missing"
 	apt-get update -q
+	# no service may start at install (corosync, pacemaker): the tests start
+	# their own, in namespaces; a policy-rc.d of our own says so, then goes
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+	fi
 	apt-get install -y -q --no-install-recommends $missing
 else
 	echo "deps.sh: all Debian packages present"

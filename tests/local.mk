@@ -58,3 +58,11 @@ TESTS += tests/integration/role_cycle.sh \
 	tests/integration/suspend.sh tests/integration/broken_sync.sh
 EXTRA_DIST += tests/integration/role_cycle.sh \
 	tests/integration/suspend.sh tests/integration/broken_sync.sh
+
+# Pacemaker: the OCF agent under ocf-tester (no cluster), then a real
+# two-node cluster in the lab (tests/lib/pcmk.sh): start, switchover by
+# crm_resource --move, the standby stopped, the promoted node killed and
+# fenced, a cut link, a cold start and a stale standby.
+TESTS += tests/integration/ocf_agent.sh tests/integration/pcmk_cycle.sh
+EXTRA_DIST += tests/integration/ocf_agent.sh tests/integration/pcmk_cycle.sh \
+	tests/lib/pcmk.sh tests/lib/pcmk_node.sh tests/lib/fence_understudy_lab

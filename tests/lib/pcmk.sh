@@ -135,7 +135,7 @@ pcmk_online() {
 pcmk_configure() {
 	local h=${1:-hA}
 	pcmk_exec "$h" crm_attribute -t crm_config -n stonith-enabled -v true -q &&
-	pcmk_exec "$h" crm_attribute -t crm_config -n priority-fencing-delay -v 10s -q &&
+	pcmk_exec "$h" crm_attribute -t crm_config -n priority-fencing-delay -v 5s -q &&
 	pcmk_exec "$h" crm_attribute -t crm_config -n stonith-timeout -v 30s -q &&
 	pcmk_exec "$h" crm_attribute -t crm_config -n cluster-recheck-interval -v 30s -q &&
 	pcmk_exec "$h" cibadmin -C -o resources -X "<primitive id=\"lab-fence\" class=\"stonith\" type=\"fence_understudy_lab\">
