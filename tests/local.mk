@@ -63,6 +63,8 @@ EXTRA_DIST += tests/integration/role_cycle.sh \
 # two-node cluster in the lab (tests/lib/pcmk.sh): start, switchover by
 # crm_resource --move, the standby stopped, the promoted node killed and
 # fenced, a cut link, a cold start and a stale standby.
-TESTS += tests/integration/ocf_agent.sh tests/integration/pcmk_cycle.sh
+TESTS += tests/integration/ocf_agent.sh tests/integration/pcmk_cycle.sh \
+	tests/integration/pcmk_split.sh tests/integration/pcmk_coldstart.sh
 EXTRA_DIST += tests/integration/ocf_agent.sh tests/integration/pcmk_cycle.sh \
+	tests/integration/pcmk_split.sh tests/integration/pcmk_coldstart.sh \
 	tests/lib/pcmk.sh tests/lib/pcmk_node.sh tests/lib/fence_understudy_lab

@@ -86,7 +86,7 @@ lab_wait 120 running_on_a || fail "hA not promoted after hB died: $(lab_field hA
 t1=$(date +%s%N)
 lab_wait 60 replies_grow "$before" || fail "no replies after hB died"
 replies_ok
-grep -q "Peer hB was terminated (reboot) by hA" "$(pcmk_log hA)" || fail "hB was not fenced"
+lab_wait 30 grep -q "Peer hB was terminated (reboot) by hA" "$(pcmk_log hA)" || fail "hB was not fenced"
 note "step 4: hB killed, fenced, hA promoted: guest running $(( (t1 - t0) / 1000000 )) ms after the kill" \
      "($(lab_replies "$LOG") replies in order on one connection)"
 exit 0

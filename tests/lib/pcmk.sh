@@ -97,18 +97,17 @@ pcmk_node_up() {
 	pcmk_cs_conf > "$d/etc/corosync.conf"
 	lab_disk_make "$h" || return 1
 	lab_config "$h" "$d/etc/understudy.conf"
-	# not lab_exec: $! must be the holder itself
-	ip netns exec "$(lab_ns "$h")" unshare -m -u --propagation private \
-		"$LAB_LIB/pcmk_node.sh" "$h" "$d" "$PCMK_AGENTS" "$LAB_PFX-$h" \
-		> "$LAB_DIR/$h/pcmk.node.log" 2>&1 &
-	echo $! > "$LAB_DIR/$h/pcmk.holder"
+	rm -f "$d/holder.pid"
+	( ip netns exec "$(lab_ns "$h")" unshare -m -u --propagation private \
+		"$LAB_LIB/pcmk_node.sh" "$h" "$d" "$PCMK_AGENTS" "$LAB_PFX-$h"
+	  echo "node $h: its holder exited (status $?)" ) >> "$LAB_DIR/$h/pcmk.node.log" 2>&1 &
 	disown $!
-	for i in $(seq 300); do
-		pcmk_exec "$h" test -d "/dev/shm/$LAB_PFX-$h" 2>/dev/null && break
+	for i in $(seq 600); do
+		[ -s "$d/holder.pid" ] && break
 		sleep 0.1
 	done
-	pcmk_exec "$h" test -d "/dev/shm/$LAB_PFX-$h" ||
-		{ lab_log "node $h: $(cat "$LAB_DIR/$h/pcmk.node.log")"; return 1; }
+	[ -s "$d/holder.pid" ] || { lab_log "node $h did not come up: $(cat "$LAB_DIR/$h/pcmk.node.log")"; return 1; }
+	cp "$d/holder.pid" "$LAB_DIR/$h/pcmk.holder"
 	readlink "/proc/$(pcmk_holder "$h")/ns/net" > "$LAB_DIR/$h/netns.id"
 	pcmk_exec "$h" sh -c 'corosync -f >/var/log/pacemaker/corosync.out 2>&1 &'
 	pcmk_exec "$h" env PCMK_logfile=/var/log/pacemaker/pacemaker.log PCMK_debug=no \

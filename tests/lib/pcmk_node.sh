@@ -7,6 +7,8 @@
 # the logs outlive a "power-off"), overlays the lab's agents onto
 # /usr/lib/ocf/resource.d and /usr/sbin, then holds the namespaces (the lab
 # enters them with nsenter). Nothing is mounted outside the namespace.
+# When all is mounted it writes its pid to DIR/holder.pid (the lab waits
+# for that file) and becomes `sleep infinity`, keeping that pid.
 # Usage: pcmk_node.sh NODE DIR AGENTS_DIR SHM_SUBDIR
 set -e
 node=$1 dir=$2 agents=$3 shm=$4
@@ -26,4 +28,5 @@ mount --bind "$dir/etc" /etc/corosync
 mount --bind "$dir/log" /var/log/pacemaker
 mount -t overlay overlay -o "lowerdir=$agents/ocf:/usr/lib/ocf/resource.d" /usr/lib/ocf/resource.d
 mount -t overlay overlay -o "lowerdir=$agents/sbin:/usr/sbin" /usr/sbin
+echo $$ > "$dir/holder.pid"
 exec sleep infinity
