@@ -12,7 +12,8 @@
 #     the new primary made no sync (its syncs counter stays 0) and the old
 #     one kept its image (the standby log says "no sync");
 #  3. the unpromoted node is stopped cleanly (node standby): the promoted
-#     side degrades on Pacemaker's notify, status unprotected, output flows;
+#     side degrades on Pacemaker's notify, status unprotected, its monitor
+#     says 191 (promoted, degraded), output flows;
 #     back online, it is unpromoted and in sync again;
 #  4. the promoted node is killed: Pacemaker fences it (the fence agent's
 #     "reboot") and promotes the other; the time from the kill to the guest
@@ -69,6 +70,9 @@ pcmk_exec hA crm_attribute -N hA -n standby -v on -q || fail "cannot put hA in s
 released() { [ "$(lab_field hB output)" = released-unprotected ]; }
 lab_wait 60 released || fail "hB's output not released after hA stopped: $(lab_field hB output)"
 [ "$(lab_field hB state)" = unprotected ] || fail "hB's state without a standby: $(lab_field hB state)"
+pcmk_exec hB env OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=vm:0 OCF_RESKEY_binary="$US_BIN" \
+	OCF_RESKEY_config=/etc/corosync/understudy.conf "$PCMK_AGENTS/ocf/understudy/understudy" monitor
+[ $? = 191 ] || fail "the promoted side's monitor without its standby is not 191"
 lab_wait 60 replies_grow "$before" || fail "no replies with the standby stopped"
 replies_ok
 grep -q "Pacemaker stopped the standby's instance on hA" "$(pcmk_log hB)" ||
