@@ -37,7 +37,8 @@ int us_msgq_push(struct us_msgq *mq, struct us_msg_hdr *h, const void *prefix,
 	}
 	h->len = prefix_len + body_len;
 	us_proto_hdr_encode(s->hdr, h);
-	memcpy(s->hdr + US_PROTO_HDR_SIZE, prefix, prefix_len);
+	if (prefix_len)
+		memcpy(s->hdr + US_PROTO_HDR_SIZE, prefix, prefix_len);
 	s->hdr_len = US_PROTO_HDR_SIZE + prefix_len;
 	s->body = body;
 	s->body_len = body_len;

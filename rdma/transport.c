@@ -100,8 +100,29 @@ void us_listener_free(struct us_listener *l)
 
 void us_transport_set_cbs(struct us_transport *t, const struct us_transport_cbs *cbs, void *opaque)
 {
+	if (t->auth) { /* transport_auth.c sits in between */
+		t->user_cbs = *cbs;
+		t->user_opaque = opaque;
+		return;
+	}
 	t->cbs = *cbs;
 	t->opaque = opaque;
+}
+
+static int send_msg(struct us_transport *t, uint16_t type, uint64_t epoch, const void *body,
+		    size_t len)
+{
+	int rc = t->ops->send_msg(t, type, epoch, body, len);
+
+	return rc < 0 ? rc : us_transport_auth_sent(t, type, epoch, NULL, 0, body, len);
+}
+
+static int send_body(struct us_transport *t, uint16_t type, uint64_t epoch, const void *desc,
+		     size_t desc_len, const void *data, size_t len)
+{
+	int rc = t->ops->send_body(t, type, epoch, desc, desc_len, data, len);
+
+	return rc < 0 ? rc : us_transport_auth_sent(t, type, epoch, desc, desc_len, data, len);
 }
 
 void us_transport_set_vm(struct us_transport *t, uint64_t vm_id)
@@ -112,7 +133,7 @@ void us_transport_set_vm(struct us_transport *t, uint64_t vm_id)
 int us_transport_send_msg(struct us_transport *t, uint16_t type, uint64_t epoch,
 			  const void *body, size_t len)
 {
-	return t->ops->send_msg(t, type, epoch, body, len);
+	return send_msg(t, type, epoch, body, len);
 }
 
 int us_transport_send_pages(struct us_transport *t, uint64_t epoch, uint64_t first,
@@ -123,8 +144,8 @@ int us_transport_send_pages(struct us_transport *t, uint64_t epoch, uint64_t fir
 	if (count == 0 || count > US_PROTO_MAX_RUN)
 		return -EINVAL;
 	us_proto_pages_desc_encode(desc, first, count);
-	return t->ops->send_body(t, US_MSG_PAGES, epoch, desc, sizeof(desc), data,
-				 (size_t)count * US_PROTO_PAGE_SIZE);
+	return send_body(t, US_MSG_PAGES, epoch, desc, sizeof(desc), data,
+			 (size_t)count * US_PROTO_PAGE_SIZE);
 }
 
 /* A guest write goes out in chunks the receiver's bound allows; zeroes carry no data. */
@@ -142,9 +163,9 @@ int us_transport_send_disk(struct us_transport *t, uint64_t epoch, uint64_t offs
 		n = len - off < US_PROTO_MAX_DISK_CHUNK ? (uint32_t)(len - off)
 							: US_PROTO_MAX_DISK_CHUNK;
 		us_proto_disk_desc_encode(desc, offset + off, n, kind);
-		rc = t->ops->send_body(t, US_MSG_DISK, epoch, desc, sizeof(desc),
-				       kind == US_DISK_WRITE ? (const char *)data + off : NULL,
-				       kind == US_DISK_WRITE ? n : 0);
+		rc = send_body(t, US_MSG_DISK, epoch, desc, sizeof(desc),
+			       kind == US_DISK_WRITE ? (const char *)data + off : NULL,
+			       kind == US_DISK_WRITE ? n : 0);
 		if (rc < 0)
 			return rc;
 	}
@@ -159,8 +180,7 @@ int us_transport_send_devstate(struct us_transport *t, uint64_t epoch, const voi
 
 	for (off = 0; off < len; off += n) {
 		n = len - off < US_PROTO_MAX_DEVSTATE_CHUNK ? len - off : US_PROTO_MAX_DEVSTATE_CHUNK;
-		rc = t->ops->send_body(t, US_MSG_DEVSTATE, epoch, NULL, 0, (const char *)buf + off,
-				       n);
+		rc = send_body(t, US_MSG_DEVSTATE, epoch, NULL, 0, (const char *)buf + off, n);
 		if (rc < 0)
 			return rc;
 	}
@@ -171,8 +191,7 @@ int us_transport_end_epoch(struct us_transport *t, const struct us_epoch_end *e)
 {
 	char body[64];
 
-	return t->ops->send_msg(t, US_MSG_EPOCH_END, e->epoch, body,
-				us_proto_epoch_end_encode(body, e));
+	return send_msg(t, US_MSG_EPOCH_END, e->epoch, body, us_proto_epoch_end_encode(body, e));
 }
 
 int us_transport_busy(const struct us_transport *t)
@@ -202,6 +221,8 @@ const char *us_transport_peer(const struct us_transport *t)
 
 void us_transport_free(struct us_transport *t)
 {
-	if (t)
-		t->ops->destroy(t);
+	if (!t)
+		return;
+	us_transport_auth_free(t);
+	t->ops->destroy(t);
 }

@@ -108,4 +108,19 @@ const char *us_transport_peer(const struct us_transport *t);
 /** Close and free without callbacks; NULL-safe. */
 void us_transport_free(struct us_transport *t);
 
+struct us_auth_key;
+
+/**
+ * From now on, tag every message sent and accept only messages whose tag
+ * verifies (rdma/auth.h): the session keys come from @key and both nonces;
+ * @primary: this side sent the HELLO. A message whose tag fails, or that
+ * comes without one, is logged with the likely cause and closes the
+ * connection before the owner sees it. @return 0 or -ENOMEM.
+ */
+int us_transport_auth_start(struct us_transport *t, const struct us_auth_key *key,
+			    const unsigned char *nonce_p, const unsigned char *nonce_s, int primary);
+
+/** @return 1 once us_transport_auth_start ran on @t. */
+int us_transport_authenticated(const struct us_transport *t);
+
 #endif

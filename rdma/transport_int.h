@@ -24,16 +24,31 @@ struct us_transport_ops {
 	void (*destroy)(struct us_transport *t);
 };
 
+struct us_auth_session;
+
 /* Embedded first in every implementation's connection struct. */
 struct us_transport {
 	const struct us_transport_ops *ops;
 	qb_loop_t *loop;
-	struct us_transport_cbs cbs;
+	struct us_transport_cbs cbs; /* what the implementation calls */
 	void *opaque;
 	uint64_t vm_id;
 	uint64_t last_rx_ms;	/* monotonic ms of the last byte received */
 	char peer[64];
+	/* authentication (transport_auth.c): once on, cbs/opaque are its own
+	 * and the owner's are here; a message waits in pend for its TAG */
+	struct us_auth_session *auth;
+	struct us_transport_cbs user_cbs;
+	void *user_opaque;
+	char *pend;
+	size_t pend_len, pend_cap;
+	int pend_have;
 };
+
+/* transport_auth.c: tag a message just queued (no-op without auth). */
+int us_transport_auth_sent(struct us_transport *t, uint16_t type, uint64_t epoch, const void *desc,
+			   size_t desc_len, const void *body, size_t body_len);
+void us_transport_auth_free(struct us_transport *t);
 
 /* Embedded first in every implementation's listener struct. */
 struct us_listener {

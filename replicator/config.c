@@ -150,6 +150,7 @@ static int set_listen(struct us_config *c, const char *v)
 STR_SETTER(set_bridge, c->bridge)
 STR_SETTER(set_tap, c->tap)
 STR_SETTER(set_fence_command, c->fence_command)
+STR_SETTER(set_key_file, c->key_file)
 
 static int set_outq_bytes(struct us_config *c, const char *v)
 {
@@ -325,6 +326,8 @@ static const struct key keys[] = {
 	{ "net", "degraded_grace_ms", set_grace, "0 to 600000" },
 	{ "replication", "transport", set_transport, "tcp, rdma or auto" },
 	{ "replication", "peer", set_peer, "the standby's host:port" },
+	{ "replication", "key_file", set_key_file,
+	  "the path of a key from `understudy keygen` (the same file on both hosts)" },
 	{ "replication", "listen", set_listen, "host:port" },
 	{ "replication", "hosts", us_config_set_hosts,
 	  "two NODE=HOST:PORT, e.g. hA=10.0.0.1:7300 hB=10.0.0.2:7300" },

@@ -18,6 +18,7 @@ struct us_config {
 	struct us_vm_config vm;
 	enum us_transport_kind transport;
 	char peer[128];			/* primary: the standby's host:port */
+	char key_file[256];		/* shared key: authenticated channel; "": none */
 	char listen[128];		/* standby: host:port to listen on */
 	struct us_host_addr {		/* [replication] hosts: node=host:port each */
 		char node[32];

@@ -4,7 +4,8 @@ libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
 	replicator/proto.c replicator/proto.h \
 	replicator/receiver.c replicator/receiver.h replicator/receiver_int.h \
 	replicator/receiver_disk.c \
-	replicator/config.c replicator/config_hosts.c replicator/config.h \
+	replicator/config.c replicator/config_hosts.c replicator/config.h replicator/key.c replicator/key.h \
+	replicator/chanauth.c replicator/chanauth.h \
 	replicator/ramfile.c replicator/ramfile.h \
 	replicator/ctl.c replicator/ctl.h \
 	replicator/primary_int.h replicator/primary.h \

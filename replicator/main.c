@@ -17,6 +17,7 @@
 #include "check/check.h"
 #include "check/daemon.h"
 #include "replicator/imgcmd.h"
+#include "replicator/key.h"
 #include "replicator/config.h"
 #include "replicator/ctl.h"
 #include "replicator/log.h"
@@ -71,6 +72,8 @@ static void usage(FILE *f)
 		"  resume-protection   send only what changed and protect again\n"
 		"  demote            Pacemaker's demote: stop the guest at an acknowledged epoch\n"
 		"                    and wait; the standby's promote resumes it there\n"
+		"  keygen FILE       write a new key for [replication] key_file (mode 0600);\n"
+		"                    copy it to both hosts\n"
 		"  image-state -c FILE [--versus TOKEN]\n"
 		"                    this host's image: how fresh it is (no daemon needed);\n"
 		"                    with --versus, fresher/older/tie against another host's\n"
@@ -311,6 +314,24 @@ static int run_image_state(const struct cli *c)
 	return us_imgcmd_run(cfg.vm.disk, c->versus);
 }
 
+static int run_keygen(int argc, char **argv)
+{
+	char why[512];
+
+	if (argc != 3 || argv[2][0] == '-') {
+		fprintf(stderr, "usage: understudy keygen FILE\n");
+		return 2;
+	}
+	if (us_key_generate(argv[2], why, sizeof(why)) < 0) {
+		fprintf(stderr, "understudy: keygen: %s\n", why);
+		return 1;
+	}
+	printf("wrote a new key to %s (mode 0600): copy it to the other host and set "
+	       "[replication] key_file = %s on both\n",
+	       argv[2], argv[2]);
+	return 0;
+}
+
 /* GNU form: name and version, then copyright and licence. */
 static int print_version(void)
 {
@@ -338,6 +359,8 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")))
 		return print_version();
+	if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
+		return run_keygen(argc, argv);
 	if (parse_cli(argc, argv, &c) < 0) {
 		usage(stderr);
 		return 2;

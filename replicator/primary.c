@@ -253,6 +253,18 @@ static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const vo
 		qb_loop_stop(p->loop);
 		return 1;
 	}
+	if (hdr_rc == 0) {
+		char why[256];
+		int rc = us_chanauth_primary_msg(&p->auth, p->tx, h, body, why, sizeof(why));
+
+		if (rc < 0) {
+			us_log(LOG_CRIT, US_TAG_PRIMARY, "%s", why);
+			us_primary_lost_standby(p, "authentication failed");
+			return 1;
+		}
+		if (rc > 0)
+			return 0;
+	}
 	switch (h->type) {
 	case US_MSG_DISK_HASHES:
 		return on_hashes(p, h, body);
@@ -324,7 +336,8 @@ static void send_hello(struct us_primary *p)
 	struct us_hello h = { .ram_size = p->cfg->vm.mem_bytes, .page_size = US_PROTO_PAGE_SIZE };
 	static const struct us_transport_cbs cbs = { .msg = on_msg, .drained = on_drained,
 						     .closed = on_closed };
-	char body[128];
+	char body[160];
+	size_t len;
 
 	snprintf(h.vm_name, sizeof(h.vm_name), "%s", p->cfg->vm.name);
 	snprintf(h.accel, sizeof(h.accel), "%s", p->cfg->vm.accel);
@@ -335,7 +348,13 @@ static void send_hello(struct us_primary *p)
 	us_transport_set_cbs(p->tx, &cbs, p);
 	us_transport_set_vm(p->tx, p->vm_id);
 	p->phase = PH_HANDSHAKE;
-	us_transport_send_msg(p->tx, US_MSG_HELLO, 0, body, us_proto_hello_encode(body, &h));
+	if (us_chanauth_hello(&p->auth, &h) < 0) {
+		us_primary_lost_standby(p, "no random bytes for the HELLO's nonce");
+		return;
+	}
+	len = us_proto_hello_encode(body, &h);
+	us_chanauth_sent(&p->auth, body, len);
+	us_transport_send_msg(p->tx, US_MSG_HELLO, 0, body, len);
 }
 
 static void try_connect(void *data)
@@ -531,6 +550,8 @@ static int up_checks(struct us_primary *p)
 
 	if (rc < 0)
 		us_log(LOG_CRIT, US_TAG_PRIMARY, "%s", why);
+	if (rc == 0)
+		rc = us_chanauth_load(&p->auth, p->cfg, "primary");
 	if (rc == 0 && mkdir(p->cfg->vm.run_dir, 0700) < 0 && errno != EEXIST) {
 		rc = -errno;
 		us_log(LOG_CRIT, US_TAG_PRIMARY, "cannot create run_dir %s: %s", p->cfg->vm.run_dir,

@@ -15,6 +15,7 @@
 #include <xxhash.h>
 
 #include "rdma/transport.h"
+#include "replicator/chanauth.h"
 #include "replicator/config.h"
 #include "replicator/ctl.h"
 #include "replicator/devstate.h"
@@ -117,6 +118,7 @@ struct us_primary {
 	struct us_ctl *ctl;
 	struct us_transport *tx;
 	struct us_relay *relay;	/* NULL when the VM has no NIC */
+	struct us_chanauth auth; /* the channel's key and handshake (chanauth.h) */
 	struct us_pdisk disk;	/* the replicated disk, if [vm] disk is set */
 	struct us_imgstate_writer img_rec; /* its state record (loss.c) */
 	uint64_t img_rec_acked;		/* p->acked when it was last noted */

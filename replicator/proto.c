@@ -34,8 +34,15 @@ struct wire_hello {
 	uint64_t disk_size;
 	uint64_t lineage;
 	uint64_t base_epoch;
+	unsigned char nonce[US_PROTO_NONCE_LEN];
 };
-_Static_assert(sizeof(struct wire_hello) == 96, "hello size");
+_Static_assert(sizeof(struct wire_hello) == 128, "hello size");
+
+struct wire_challenge {
+	unsigned char nonce[US_PROTO_NONCE_LEN];
+	unsigned char proof[32];
+};
+_Static_assert(sizeof(struct wire_challenge) == 64, "challenge size");
 
 struct wire_hello_ok {
 	uint64_t committed;
@@ -91,6 +98,7 @@ static const char *const type_names[US_MSG_TYPE_MAX] = {
 	[US_MSG_SWITCHED] = "SWITCHED", [US_MSG_SWITCH_ASK] = "SWITCH_ASK",
 	[US_MSG_SUSPEND] = "SUSPEND", [US_MSG_SUSPEND_OK] = "SUSPEND_OK",
 	[US_MSG_HANDOFF] = "HANDOFF", [US_MSG_HANDOFF_OK] = "HANDOFF_OK",
+	[US_MSG_CHALLENGE] = "CHALLENGE", [US_MSG_AUTH] = "AUTH", [US_MSG_TAG] = "TAG",
 };
 
 /* Fixed body sizes; 0 marks a variable-length body. */
@@ -101,6 +109,8 @@ static const size_t fixed_len[US_MSG_TYPE_MAX] = {
 	[US_MSG_EPOCH_END] = sizeof(struct wire_epoch_end),
 	[US_MSG_ACK] = 0,
 	[US_MSG_SWITCHOVER] = 8,	/* the primary's part of the pause so far, us */
+	[US_MSG_CHALLENGE] = sizeof(struct wire_challenge),
+	[US_MSG_TAG] = 16,
 };
 
 static int fail(char *why, size_t whylen, const char *msg)
@@ -145,7 +155,7 @@ static int check_len(const struct us_msg_hdr *h, char *why, size_t whylen)
 	if ((h->type == US_MSG_ACK || h->type == US_MSG_KEEPALIVE || h->type == US_MSG_SWITCHED ||
 	     h->type == US_MSG_SWITCH_ASK || h->type == US_MSG_SUSPEND ||
 	     h->type == US_MSG_SUSPEND_OK || h->type == US_MSG_HANDOFF ||
-	     h->type == US_MSG_HANDOFF_OK) && h->len != 0)
+	     h->type == US_MSG_HANDOFF_OK || h->type == US_MSG_AUTH) && h->len != 0)
 		return fail(why, whylen, "a body on a message that has none");
 	if (fixed && h->len != fixed) {
 		snprintf(why, whylen, "%s body of %u bytes, expected %zu",
@@ -200,8 +210,32 @@ size_t us_proto_hello_encode(void *out, const struct us_hello *m)
 
 	snprintf(w.vm_name, sizeof(w.vm_name), "%s", m->vm_name);
 	snprintf(w.accel, sizeof(w.accel), "%s", m->accel);
+	memcpy(w.nonce, m->nonce, sizeof(w.nonce));
 	memcpy(out, &w, sizeof(w));
 	return sizeof(w);
+}
+
+size_t us_proto_challenge_encode(void *out, const struct us_challenge *m)
+{
+	struct wire_challenge w;
+
+	memcpy(w.nonce, m->nonce, sizeof(w.nonce));
+	memcpy(w.proof, m->proof, sizeof(w.proof));
+	memcpy(out, &w, sizeof(w));
+	return sizeof(w);
+}
+
+int us_proto_challenge_decode(const void *in, size_t len, struct us_challenge *m, char *why,
+			      size_t whylen)
+{
+	struct wire_challenge w;
+
+	if (len != sizeof(w))
+		return fail(why, whylen, "CHALLENGE of the wrong size");
+	memcpy(&w, in, sizeof(w));
+	memcpy(m->nonce, w.nonce, sizeof(m->nonce));
+	memcpy(m->proof, w.proof, sizeof(m->proof));
+	return 0;
 }
 
 int us_proto_hello_decode(const void *in, size_t len, struct us_hello *m, char *why, size_t whylen)
@@ -223,6 +257,7 @@ int us_proto_hello_decode(const void *in, size_t len, struct us_hello *m, char *
 	m->disk_size = le64toh(w.disk_size);
 	m->lineage = le64toh(w.lineage);
 	m->base_epoch = le64toh(w.base_epoch);
+	memcpy(m->nonce, w.nonce, sizeof(m->nonce));
 	return 0;
 }
 

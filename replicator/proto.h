@@ -30,9 +30,10 @@
 #include <stdint.h>
 
 #define US_PROTO_MAGIC 0x53445355u	/* "USDS" */
-#define US_PROTO_VERSION 4u		/* 2: HELLO names the accelerator; 3: HELLO
+#define US_PROTO_VERSION 5u		/* 2: HELLO names the accelerator; 3: HELLO
 					 * carries the lineage and base epoch,
-					 * SWITCHOVER/SWITCHED; 4: HANDOFF */
+					 * SWITCHOVER/SWITCHED; 4: HANDOFF; 5: the
+					 * HELLO's nonce, CHALLENGE/AUTH/TAG */
 #define US_PROTO_HDR_SIZE 32
 #define US_PROTO_PAGE_SIZE 4096u
 #define US_PROTO_MAX_RUN 256u		/* pages in one PAGES message */
@@ -67,6 +68,9 @@ enum us_msg_type {
 	US_MSG_HANDOFF = 16,	/* primary: demoted, guest stopped at acknowledged epoch n:
 				 * run it when promoted (Pacemaker) */
 	US_MSG_HANDOFF_OK = 17,	/* standby: holds n, waits for its promote */
+	US_MSG_CHALLENGE = 18,	/* standby: its nonce and its proof of the key (rdma/auth.h) */
+	US_MSG_AUTH = 19,	/* primary: no body; its tag proves the key */
+	US_MSG_TAG = 20,	/* either: the authentication tag of the message before */
 	US_MSG_TYPE_MAX
 };
 
@@ -77,6 +81,7 @@ enum us_refuse_code {
 	US_REFUSE_STATE = 4,		/* holds a committed epoch of an earlier run */
 	US_REFUSE_PROTOCOL = 5,		/* malformed or out-of-sequence message */
 	US_REFUSE_ACCEL = 6,		/* the other host runs another accelerator */
+	US_REFUSE_AUTH = 7,		/* a key on one side only, or a failed proof */
 };
 
 /* Decoded header, host byte order. */
@@ -88,10 +93,13 @@ struct us_msg_hdr {
 	uint64_t epoch;
 };
 
+#define US_HELLO_AUTH 1u	/* flags: the primary has a key and authenticates */
+#define US_PROTO_NONCE_LEN 32
+
 struct us_hello {
 	uint64_t ram_size;
 	uint32_t page_size;
-	uint32_t flags;
+	uint32_t flags;		/* US_HELLO_* */
 	char vm_name[US_PROTO_NAME_MAX];	/* NUL-terminated */
 	char accel[US_PROTO_ACCEL_MAX];		/* device state of one loads only under it */
 	uint64_t disk_size;			/* bytes of the replicated disk, 0: none */
@@ -99,6 +107,12 @@ struct us_hello {
 	uint64_t base_epoch;	/* the guest runs on from this committed epoch; a standby
 				 * holding it of the same lineage needs no sync.
 				 * US_EPOCH_NONE: sync from scratch */
+	unsigned char nonce[US_PROTO_NONCE_LEN]; /* fresh per connection (US_HELLO_AUTH) */
+};
+
+struct us_challenge {
+	unsigned char nonce[US_PROTO_NONCE_LEN]; /* the standby's, fresh */
+	unsigned char proof[32];		 /* rdma/auth.h: us_auth_proof */
 };
 
 struct us_hello_ok {
@@ -169,6 +183,12 @@ int us_proto_hdr_decode(const void *in, struct us_msg_hdr *h, char *why, size_t 
  * the length and contents and returns 0 or -EBADMSG with @why set. */
 size_t us_proto_hello_encode(void *out, const struct us_hello *m);
 int us_proto_hello_decode(const void *in, size_t len, struct us_hello *m, char *why, size_t whylen);
+
+/** Encode a CHALLENGE body into @out (64 bytes). @return its size. */
+size_t us_proto_challenge_encode(void *out, const struct us_challenge *m);
+/** @return 0, or -EBADMSG with @why. */
+int us_proto_challenge_decode(const void *in, size_t len, struct us_challenge *m, char *why,
+			      size_t whylen);
 size_t us_proto_hello_ok_encode(void *out, const struct us_hello_ok *m);
 int us_proto_hello_ok_decode(const void *in, size_t len, struct us_hello_ok *m, char *why, size_t whylen);
 size_t us_proto_refuse_encode(void *out, const struct us_refuse *m);

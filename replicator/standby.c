@@ -38,6 +38,7 @@
 #include "failover/failover.h"
 #include "heartbeat/peer.h"
 #include "rdma/transport.h"
+#include "replicator/chanauth.h"
 #include "replicator/ctl.h"
 #include "replicator/handover.h"
 #include "replicator/devstate.h"
@@ -112,6 +113,7 @@ struct us_standby {
 	qb_loop_signal_handle sig_term, sig_int;
 	qb_loop_timer_handle park_timer;   /* the parked QEMU still starting */
 	struct us_imgstate_writer img_rec; /* the replica image's state record */
+	struct us_chanauth auth;	   /* the channel's key and handshake */
 };
 
 static void drop_tx(struct us_standby *s);
@@ -508,11 +510,39 @@ static void ask_switchover(struct us_standby *s, struct us_ctl_req *req)
 	s->switch_asked_ms = now_ms();
 }
 
+/* Before anything acts on a message: the channel's handshake (chanauth.h). */
+static int auth_gate(struct us_standby *s, const struct us_msg_hdr *h, const void *body,
+		     int *replay)
+{
+	struct us_refuse r = { .code = US_REFUSE_AUTH };
+	char out[160];
+	int rc;
+
+	rc = us_chanauth_standby_msg(&s->auth, s->tx, h, body, replay, r.reason, sizeof(r.reason));
+	if (rc >= 0)
+		return rc;
+	us_log(LOG_ERR, US_TAG_STANDBY, "%s; nothing applied", r.reason);
+	if (!us_transport_authenticated(s->tx))
+		us_transport_send_msg(s->tx, US_MSG_REFUSE, 0, out,
+				      us_proto_refuse_encode(out, &r));
+	return -1;
+}
+
 static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const void *body)
 {
 	struct us_standby *s = opaque;
 	char why[256];
-	int rc;
+	int rc, replay;
+
+	if (hdr_rc == 0) {
+		rc = auth_gate(s, h, body, &replay);
+		if (rc < 0)
+			return 1;
+		if (replay) /* AUTH verified: the held HELLO goes on now */
+			return on_msg(opaque, 0, &s->auth.hello_hdr, s->auth.hello);
+		if (rc > 0)
+			return 0;
+	}
 
 	if (hdr_rc == 0 && h->type == US_MSG_SWITCHOVER && s->state == SB_RECEIVING)
 		return on_switchover(s, h, body);
@@ -550,6 +580,11 @@ static void on_closed(void *opaque, int err, const char *why)
 {
 	struct us_standby *s = opaque;
 
+	if (s->auth.waiting)
+		us_log(LOG_ERR, US_TAG_STANDBY,
+		       "the primary closed the connection before it authenticated: the two hosts' "
+		       "key_file differ, or it is not our primary");
+	s->auth.waiting = 0;
 	drop_tx(s);
 	if (s->state == SB_SWITCHING) {
 		switch_take(s);
@@ -577,6 +612,7 @@ static void on_accept(void *opaque, struct us_transport *t)
 		return;
 	}
 	s->tx = t;
+	s->auth.waiting = 0;
 	s->state = SB_RECEIVING;
 	us_transport_set_cbs(t, &cbs, s);
 	us_transport_set_vm(t, us_proto_vm_id(s->cfg->vm.name));
@@ -743,6 +779,10 @@ static void on_ctl(void *opaque, const char *cmd, json_t *msg, struct us_ctl_req
 
 static int up_checks(struct us_standby *s)
 {
+	int rc = us_chanauth_load(&s->auth, s->cfg, "standby");
+
+	if (rc < 0)
+		return rc;
 	if (mkdir(s->cfg->vm.run_dir, 0700) < 0 && errno != EEXIST) {
 		us_log(LOG_CRIT, US_TAG_STANDBY, "cannot create run_dir %s: %s", s->cfg->vm.run_dir,
 		       strerror(errno));

@@ -3,6 +3,7 @@
 # The test command: installs the Debian packages, builds, builds the guest
 # image (cached in /var/cache/understudy), and runs every test (`make check`:
 # cmocka unit tests and integration tests with real QEMU and namespaces).
+# Then the sanitizer build (scripts/sanitize.sh) and make distcheck.
 # Prints the logs of failed tests and a closing "N passed, N failed" line.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +21,20 @@ done
 pass=$(grep -h -c '^:test-result: PASS' $(find . -name '*.trs') | paste -sd+ | bc)
 failn=$(grep -h -c -E '^:test-result: (FAIL|ERROR|XPASS)' $(find . -name '*.trs') | paste -sd+ | bc)
 skip=$(grep -h -c '^:test-result: SKIP' $(find . -name '*.trs') | paste -sd+ | bc)
+
+# The sanitizer build (ASan, UBSan): the unit tests and a takeover, with no
+# report (scripts/sanitize.sh); counted as one more test.
+"$top/scripts/sanitize.sh" > sanitize.log 2>&1
+src=$?
+if [ $src -ne 0 ]; then
+	echo "===== sanitize.log"
+	tail -60 sanitize.log
+	echo "understudy: the sanitizer build FAILED (build/sanitize.log)"
+	failn=$((failn + 1))
+else
+	tail -1 sanitize.log
+	pass=$((pass + 1))
+fi
 
 # The release tarball: make distcheck builds it, then configures, builds,
 # runs the unit tests, installs and uninstalls from it (distcheck-unit in
@@ -45,4 +60,4 @@ else
 fi
 # the closing line counts distcheck as one more test
 echo "understudy: $pass passed, $failn failed, $skip skipped"
-[ $rc -eq 0 ] && [ $drc -eq 0 ]
+[ $rc -eq 0 ] && [ $drc -eq 0 ] && [ $src -eq 0 ]

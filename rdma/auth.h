@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Authentication of the replication channel with a shared key (the
+ * [replication] key_file, `understudy keygen`), built on Nettle:
+ *
+ *   primary                                   standby
+ *   HELLO(..., nonce_p, flag AUTH)       ──▶  (nothing is acted on yet)
+ *                                        ◀──  CHALLENGE(nonce_s, proof_s)
+ *     proof_s = HMAC-SHA256(K, "understudy standby" || HELLO body || nonce_s)
+ *   from here on every message, both ways, is followed by TAG(UMAC-128 of
+ *   its header and body, under a key per direction from HKDF-SHA256(K,
+ *   nonce_p || nonce_s), nonce = the direction's message count)
+ *   AUTH (empty: its tag proves the key) ──▶  the HELLO is acted on now
+ *                                        ◀──  HELLO_OK ...
+ *
+ * Fresh nonces on both sides make a recorded session useless; the counters
+ * make a replayed, reordered, dropped or injected message fail its tag.
+ */
+#ifndef US_AUTH_H
+#define US_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <nettle/umac.h>
+
+#define US_AUTH_KEY_LEN 32
+#define US_AUTH_NONCE_LEN 32
+#define US_AUTH_PROOF_LEN 32
+#define US_AUTH_TAG_LEN 16
+
+struct us_auth_key {
+	unsigned char k[US_AUTH_KEY_LEN];
+};
+
+struct us_auth_session {
+	struct umac128_ctx tx, rx;
+	uint64_t tx_seq, rx_seq;
+};
+
+/** Fill @out with @len random bytes (getrandom). @return 0 or -errno. */
+int us_auth_random(void *out, size_t len);
+
+/** The standby's proof that it holds @k, bound to @hello and @nonce_s. */
+void us_auth_proof(const struct us_auth_key *k, const void *hello, size_t hello_len,
+		   const unsigned char nonce_s[US_AUTH_NONCE_LEN],
+		   unsigned char proof[US_AUTH_PROOF_LEN]);
+
+/** @return 1 if @proof matches (constant time), else 0. */
+int us_auth_proof_ok(const struct us_auth_key *k, const void *hello, size_t hello_len,
+		     const unsigned char nonce_s[US_AUTH_NONCE_LEN],
+		     const unsigned char proof[US_AUTH_PROOF_LEN]);
+
+/** Derive the session's keys; @primary: this side sent the HELLO. */
+void us_auth_session_init(struct us_auth_session *s, const struct us_auth_key *k,
+			  const unsigned char nonce_p[US_AUTH_NONCE_LEN],
+			  const unsigned char nonce_s[US_AUTH_NONCE_LEN], int primary);
+
+/** The tag of the next message sent: @hdr, then @desc, then @body. */
+void us_auth_tag(struct us_auth_session *s, const void *hdr, size_t hdr_len, const void *desc,
+		 size_t desc_len, const void *body, size_t body_len,
+		 unsigned char tag[US_AUTH_TAG_LEN]);
+
+/** Check the next message received (@msg: header and body). @return 1 if good. */
+int us_auth_check(struct us_auth_session *s, const void *msg, size_t len,
+		  const unsigned char tag[US_AUTH_TAG_LEN]);
+
+#endif
