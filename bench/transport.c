@@ -11,7 +11,10 @@
  * 127.0.0.1 (write() on one thread, read() on another). After the repeats
  * the replica is compared with what was sent ("exact" column). Over rdma it
  * also prints the RDMA devices' retry counters of the run (RNR NAKs and
- * retransmissions each stall a queue pair: they must stay 0).
+ * retransmissions each stall a queue pair: they must stay 0). Then the same
+ * epochs again over a second connection with the authenticated channel
+ * (rdma/transport_auth.c: a UMAC-128 tag on every message, checked before
+ * the receiver sees it): the "auth GB/s" column and its cost in percent.
  * Usage: bench/transport tcp|rdma HOST [REPEATS]   (default 20 repeats)
  */
 #include <config.h>
@@ -32,19 +35,27 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "rdma/auth.h"
 #include "rdma/transport.h"
 #include "replicator/log.h"
 #include "replicator/receiver.h"
 
 #define PG US_PROTO_PAGE_SIZE
-#define NPAGES 65536u			/* 256 MiB of guest RAM */
+#define NPAGES 65536u /* 256 MiB of guest RAM */
 #define MAX_EPOCH 50000u
-#define DEV_BYTES 4096u			/* a small device state */
+#define DEV_BYTES 4096u /* a small device state */
 #define VM "bench"
 #define WAIT_NS (600ull * 1000000000ull)
 #define TCP_CHUNK (1u << 20)
 
 static const uint32_t sizes[] = { 1000, 10000, MAX_EPOCH };
+#define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
+
+/* The authenticated run: a fixed key and nonces (the handshake is not timed). */
+static int auth_on;
+static const struct us_auth_key bench_key = { .k = "bench key, 32 bytes, not secret" };
+static const unsigned char nonce_p[US_AUTH_NONCE_LEN] = "bench primary nonce, 32 bytes..";
+static const unsigned char nonce_s[US_AUTH_NONCE_LEN] = "bench standby nonce, 32 bytes..";
 
 /* One epoch's page set: runs of distinct pages, data packed in send order. */
 struct pageset {
@@ -64,8 +75,8 @@ static struct {
 	struct us_receiver *rx;
 	struct us_transport *t;
 	char *replica;
-	int committed;			/* epochs committed (atomic) */
-	int closed;			/* atomic */
+	int committed; /* epochs committed (atomic) */
+	int closed;    /* atomic */
 	char why[256];
 } sb = { .quit = { -1, -1 } };
 
@@ -73,7 +84,7 @@ static struct {
 static struct {
 	qb_loop_t *loop;
 	struct us_transport *t;
-	char *data;			/* page data of the current set, borrowed */
+	char *data; /* page data of the current set, borrowed */
 	char dev[DEV_BYTES];
 	uint64_t want_ack, last_ack;
 	int got_hello_ok, refused, closed, timed_out, stop_on_drain;
@@ -147,6 +158,8 @@ static void sb_accept(void *opaque, struct us_transport *t)
 	us_transport_free(sb.t);
 	sb.t = t;
 	us_transport_set_cbs(t, &cbs, NULL);
+	if (auth_on)
+		us_transport_auth_start(t, &bench_key, nonce_p, nonce_s, 0);
 }
 
 static int32_t sb_quit(int32_t fd, int32_t revents, void *data)
@@ -177,8 +190,10 @@ static int sb_listen(enum us_transport_kind kind, const char *host, char *addr, 
 
 static int sb_start(enum us_transport_kind kind, const char *host, char *addr, size_t len)
 {
-	struct us_receiver_cfg cfg = { .vm_name = VM, .ram_size = (uint64_t)NPAGES * PG,
-				       .staging_max = 256u << 20, .devstate_max = 1u << 20 };
+	struct us_receiver_cfg cfg = { .vm_name = VM,
+				       .ram_size = (uint64_t)NPAGES * PG,
+				       .staging_max = 256u << 20,
+				       .devstate_max = 1u << 20 };
 	struct us_receiver_ops ops = { .send = rx_send, .committed = rx_committed };
 	int rc;
 
@@ -211,6 +226,8 @@ static void sb_stop(void)
 	if (sb.quit[1] >= 0)
 		close(sb.quit[1]);
 	free(sb.replica);
+	memset(&sb, 0, sizeof(sb)); /* the next connection starts afresh */
+	sb.quit[0] = sb.quit[1] = -1;
 }
 
 /* ---- primary, on the main thread ---- */
@@ -277,7 +294,8 @@ static int drained_done(void)
 
 static int pr_connect(const char *addr, enum us_transport_kind kind)
 {
-	static const struct us_transport_cbs cbs = { .msg = pr_msg, .drained = pr_drained,
+	static const struct us_transport_cbs cbs = { .msg = pr_msg,
+						     .drained = pr_drained,
 						     .closed = pr_closed };
 	struct us_hello h = { .ram_size = (uint64_t)NPAGES * PG, .page_size = PG, .accel = "tcg" };
 	char body[128];
@@ -289,6 +307,8 @@ static int pr_connect(const char *addr, enum us_transport_kind kind)
 		return -errno;
 	us_transport_set_cbs(pr.t, &cbs, NULL);
 	us_transport_set_vm(pr.t, us_proto_vm_id(VM));
+	if (auth_on && us_transport_auth_start(pr.t, &bench_key, nonce_p, nonce_s, 1) < 0)
+		return -ENOMEM;
 	snprintf(h.vm_name, sizeof(h.vm_name), "%s", VM);
 	rc = us_transport_send_msg(pr.t, US_MSG_HELLO, 0, body, us_proto_hello_encode(body, &h));
 	return rc < 0 ? rc : pr_wait(hello_done);
@@ -364,7 +384,8 @@ static double send_epoch(struct pageset *ps, uint64_t n)
 	ps->end.epoch = n;
 	pr.want_ack = n;
 	for (r = 0; r < ps->nruns && rc == 0; r++) {
-		rc = us_transport_send_pages(pr.t, n, ps->first[r], ps->count[r], pr.data + at * PG);
+		rc = us_transport_send_pages(pr.t, n, ps->first[r], ps->count[r],
+					     pr.data + at * PG);
 		at += ps->count[r];
 	}
 	if (rc == 0)
@@ -446,7 +467,8 @@ static void *tcp_writer(void *arg)
 /* One connected pair of TCP sockets over 127.0.0.1. */
 static int tcp_pair(int fd[2])
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sa);
 	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = -1;
 
@@ -491,7 +513,10 @@ static double tcp_once(const int fd[2], size_t bytes)
 
 #define HW_COUNTERS "/sys/class/infiniband/*/ports/*/hw_counters/"
 static const char *const retry_counters[] = {
-	"rcvd_rnr_err", "completer_retry_err", "rcvd_seq_err", "duplicate_request",
+	"rcvd_rnr_err",
+	"completer_retry_err",
+	"rcvd_seq_err",
+	"duplicate_request",
 };
 #define NCOUNTERS (sizeof(retry_counters) / sizeof(retry_counters[0]))
 
@@ -542,12 +567,12 @@ static void counters_print(const uint64_t *before)
 /* ---- the table ---- */
 
 struct row {
-	double xfer_s, memcpy_s, tcp_s;
+	double xfer_s, auth_s, memcpy_s, tcp_s;
 	int exact;
 };
 
-static int run_size(struct pageset *ps, uint32_t n, int repeats, uint64_t *epoch,
-		    const int fd[2], struct row *row)
+static int run_size(struct pageset *ps, uint32_t n, int repeats, uint64_t *epoch, const int fd[2],
+		    struct row *row)
 {
 	double *t = calloc(3 * (size_t)repeats, sizeof(*t));
 	size_t bytes = (size_t)n * PG;
@@ -558,7 +583,7 @@ static int run_size(struct pageset *ps, uint32_t n, int repeats, uint64_t *epoch
 		return -ENOMEM;
 	pageset_pick(ps, n, &seed);
 	pageset_fill(ps, &seed);
-	if (*epoch == 0) {	/* epoch 0, the initial sync, goes straight to the replica: untimed */
+	if (*epoch == 0) { /* epoch 0, the initial sync, goes straight to the replica: untimed */
 		rc = send_epoch(ps, 0) < 0 ? -EIO : settle((int)++*epoch);
 	}
 	for (i = 0; i < repeats && rc == 0; i++) {
@@ -566,12 +591,14 @@ static int run_size(struct pageset *ps, uint32_t n, int repeats, uint64_t *epoch
 		rc = t[i] < 0 ? (int)t[i] : settle((int)++*epoch);
 	}
 	row->exact = rc == 0 && pageset_exact(ps);
-	for (i = 0; i < repeats && rc == 0; i++) {
+	for (i = 0; i < repeats && rc == 0 && !auth_on; i++) {
 		t[repeats + i] = memcpy_once(bytes);
 		t[2 * repeats + i] = tcp_once(fd, bytes);
 		rc = t[2 * repeats + i] < 0 ? (int)t[2 * repeats + i] : 0;
 	}
-	if (rc == 0) {
+	if (rc == 0 && auth_on) {
+		row->auth_s = median(t, repeats);
+	} else if (rc == 0) {
 		row->xfer_s = median(t, repeats);
 		row->memcpy_s = median(t + repeats, repeats);
 		row->tcp_s = median(t + 2 * repeats, repeats);
@@ -582,61 +609,86 @@ static int run_size(struct pageset *ps, uint32_t n, int repeats, uint64_t *epoch
 
 static void print_head(const char *kind, const char *host, const char *addr, int repeats)
 {
-	printf("bench/transport: kind=%s standby=%s, median of %d repeats per epoch size\n",
-	       kind, addr, repeats);
+	printf("bench/transport: kind=%s standby=%s, median of %d repeats per epoch size\n", kind,
+	       addr, repeats);
 	if (!strcmp(kind, "rdma"))
 		printf("soft-RoCE under TCG: proves correctness, not speed\n");
-	printf("%8s | %12s %9s %9s | %11s | %11s | %s\n", "pages", "xfer pages/s", "xfer GB/s",
-	       "epoch ms", "memcpy GB/s", "tcp-lo GB/s", "replica");
+	printf("%8s | %12s %9s %9s | %9s %6s | %11s | %11s | %s\n", "pages", "xfer pages/s",
+	       "xfer GB/s", "epoch ms", "auth GB/s", "cost", "memcpy GB/s", "tcp-lo GB/s",
+	       "replica");
 }
 
 static void print_row(uint32_t n, const struct row *r)
 {
 	double gb = (double)n * PG / 1e9;
 
-	printf("%8u | %12.0f %9.3f %9.2f | %11.3f | %11.3f | %s\n", n, n / r->xfer_s,
-	       gb / r->xfer_s, r->xfer_s * 1e3, gb / r->memcpy_s, gb / r->tcp_s,
+	printf("%8u | %12.0f %9.3f %9.2f | %9.3f %5.0f%% | %11.3f | %11.3f | %s\n", n,
+	       n / r->xfer_s, gb / r->xfer_s, r->xfer_s * 1e3, gb / r->auth_s,
+	       100.0 * (r->auth_s - r->xfer_s) / r->xfer_s, gb / r->memcpy_s, gb / r->tcp_s,
 	       r->exact ? "exact" : "DIFFERS");
 	fflush(stdout);
 }
 
-static int run_all(enum us_transport_kind kind, const char *kname, const char *host, int repeats)
+/* One connection: every epoch size, plain or (auth_on) authenticated. */
+static int run_conn(enum us_transport_kind kind, const char *host, int repeats, struct row *rows,
+		    char *addr, size_t addrlen)
 {
 	static struct pageset ps;
-	uint64_t epoch = 0, counters[NCOUNTERS];
+	uint64_t epoch = 0;
 	int fd[2] = { -1, -1 }, rc;
-	char addr[80];
 	size_t i;
 
-	counters_read(counters);
-	rc = sb_start(kind, host, addr, sizeof(addr));
+	pr.got_hello_ok = pr.refused = pr.closed = 0;
+	pr.last_ack = US_EPOCH_NONE;
+	rc = sb_start(kind, host, addr, addrlen);
 	if (rc == 0)
 		rc = pr_connect(addr, kind);
-	if (rc == 0)
+	if (rc == 0 && !auth_on)
 		rc = tcp_pair(fd);
-	if (rc == 0)
-		print_head(kname, host, addr, repeats);
-	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]) && rc == 0; i++) {
-		struct row r;
-
-		rc = run_size(&ps, sizes[i], repeats, &epoch, fd, &r);
-		if (rc == 0)
-			print_row(sizes[i], &r);
-		rc = rc == 0 && !r.exact ? -EBADMSG : rc;
+	for (i = 0; i < NSIZES && rc == 0; i++) {
+		rc = run_size(&ps, sizes[i], repeats, &epoch, fd, &rows[i]);
+		rc = rc == 0 && !rows[i].exact ? -EBADMSG : rc;
 	}
-	if (kind == US_TRANSPORT_RDMA)
-		counters_print(counters);
-	if (rc < 0)
-		fprintf(stderr, "bench/transport: failed: %s%s%s\n", strerror(-rc),
-			sb.why[0] ? "; standby says: " : "", sb.why);
 	if (fd[0] >= 0)
 		close(fd[0]);
 	if (fd[1] >= 0)
 		close(fd[1]);
 	us_transport_free(pr.t);
+	pr.t = NULL;
 	sb_stop();
 	if (pr.loop)
 		qb_loop_destroy(pr.loop);
+	pr.loop = NULL;
+	return rc;
+}
+
+static int run_all(enum us_transport_kind kind, const char *kname, const char *host, int repeats)
+{
+	struct row rows[NSIZES];
+	uint64_t counters[NCOUNTERS];
+	char addr[80];
+	size_t i;
+	int rc;
+
+	memset(rows, 0, sizeof(rows));
+	counters_read(counters);
+	rc = run_conn(kind, host, repeats, rows, addr, sizeof(addr));
+	if (rc == 0) {
+		auth_on = 1;
+		rc = run_conn(kind, host, repeats, rows, addr, sizeof(addr));
+		auth_on = 0;
+	}
+	if (rc == 0) {
+		print_head(kname, host, addr, repeats);
+		for (i = 0; i < NSIZES; i++)
+			print_row(sizes[i], &rows[i]);
+	}
+	if (kind == US_TRANSPORT_RDMA)
+		counters_print(counters);
+	if (rc < 0)
+		fprintf(stderr, "bench/transport: failed%s: %s%s%s\n",
+			auth_on ? " (authenticated)" : "", strerror(-rc),
+			sb.why[0] ? "; standby says: " : "", sb.why);
 	return rc;
 }
 
@@ -645,15 +697,15 @@ int main(int argc, char **argv)
 	enum us_transport_kind kind;
 	int repeats = argc > 3 ? atoi(argv[3]) : 20;
 
-	if (argc < 3 || us_transport_kind_parse(argv[1], &kind) < 0 ||
-	    kind == US_TRANSPORT_AUTO || repeats < 1) {
+	if (argc < 3 || us_transport_kind_parse(argv[1], &kind) < 0 || kind == US_TRANSPORT_AUTO ||
+	    repeats < 1) {
 		fprintf(stderr, "usage: bench/transport tcp|rdma HOST [REPEATS]\n");
 		return 2;
 	}
 #ifndef HAVE_RDMA
 	if (kind == US_TRANSPORT_RDMA) {
 		fprintf(stderr, "this build has no RDMA transport: install rdma-core's "
-			"libibverbs-dev and librdmacm-dev and rerun configure\n");
+				"libibverbs-dev and librdmacm-dev and rerun configure\n");
 		return 77;
 	}
 #endif

@@ -111,13 +111,15 @@ void us_auth_tag(struct us_auth_session *s, const void *hdr, size_t hdr_len, con
 	umac128_digest(&s->tx, US_AUTH_TAG_LEN, tag);
 }
 
-int us_auth_check(struct us_auth_session *s, const void *msg, size_t len,
-		  const unsigned char tag[US_AUTH_TAG_LEN])
+int us_auth_check(struct us_auth_session *s, const void *hdr, size_t hdr_len, const void *body,
+		  size_t body_len, const unsigned char tag[US_AUTH_TAG_LEN])
 {
 	unsigned char want[US_AUTH_TAG_LEN];
 
 	set_nonce(&s->rx, s->rx_seq++);
-	umac128_update(&s->rx, len, msg);
+	umac128_update(&s->rx, hdr_len, hdr);
+	if (body_len)
+		umac128_update(&s->rx, body_len, body);
 	umac128_digest(&s->rx, sizeof(want), want);
 	return memeql_sec(want, tag, sizeof(want));
 }

@@ -7,7 +7,7 @@
  *   HELLO(..., nonce_p, flag AUTH)       ──▶  (nothing is acted on yet)
  *                                        ◀──  CHALLENGE(nonce_s, proof_s)
  *     proof_s = HMAC-SHA256(K, "understudy standby" || HELLO body || nonce_s)
- *   from here on every message, both ways, is followed by TAG(UMAC-128 of
+ *   from here on every message, both ways, is preceded by TAG(UMAC-128 of
  *   its header and body, under a key per direction from HKDF-SHA256(K,
  *   nonce_p || nonce_s), nonce = the direction's message count)
  *   AUTH (empty: its tag proves the key) ──▶  the HELLO is acted on now
@@ -60,8 +60,8 @@ void us_auth_tag(struct us_auth_session *s, const void *hdr, size_t hdr_len, con
 		 size_t desc_len, const void *body, size_t body_len,
 		 unsigned char tag[US_AUTH_TAG_LEN]);
 
-/** Check the next message received (@msg: header and body). @return 1 if good. */
-int us_auth_check(struct us_auth_session *s, const void *msg, size_t len,
-		  const unsigned char tag[US_AUTH_TAG_LEN]);
+/** Check the next message received: @hdr, then @body. @return 1 if good. */
+int us_auth_check(struct us_auth_session *s, const void *hdr, size_t hdr_len, const void *body,
+		  size_t body_len, const unsigned char tag[US_AUTH_TAG_LEN]);
 
 #endif

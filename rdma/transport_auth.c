@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The authenticated channel on any transport (auth.h): once started, every
- * message sent is followed by a TAG, and every message received is held
- * until the TAG after it verifies; only then does the owner see it. So a
+ * message sent is preceded by a TAG computed over it (the sender has the
+ * whole message when it queues it), and every message received is checked
+ * against the TAG before it, in place, before the owner sees it. So a
  * flipped byte, a message replayed from this or an earlier session, one
  * reordered, injected or dropped, is refused before it is acted on: the
  * replica and the held output never see it. Works the same over TCP and
@@ -19,27 +20,20 @@
 #include "replicator/log.h"
 #include "replicator/proto.h"
 
-static void encode_hdr(const struct us_transport *t, char out[US_PROTO_HDR_SIZE], uint16_t type,
-		       uint64_t epoch, size_t len)
+int us_transport_auth_tag(struct us_transport *t, uint16_t type, uint64_t epoch, const void *desc,
+			  size_t desc_len, const void *body, size_t body_len)
 {
 	struct us_msg_hdr h = { .version = US_PROTO_VERSION,
 				.type = type,
-				.len = (uint32_t)len,
+				.len = (uint32_t)(desc_len + body_len),
 				.vm_id = t->vm_id,
 				.epoch = epoch };
-
-	us_proto_hdr_encode(out, &h);
-}
-
-int us_transport_auth_sent(struct us_transport *t, uint16_t type, uint64_t epoch, const void *desc,
-			   size_t desc_len, const void *body, size_t body_len)
-{
 	unsigned char tag[US_AUTH_TAG_LEN];
 	char hdr[US_PROTO_HDR_SIZE];
 
 	if (!t->auth)
 		return 0;
-	encode_hdr(t, hdr, type, epoch, desc_len + body_len);
+	us_proto_hdr_encode(hdr, &h);
 	us_auth_tag(t->auth, hdr, sizeof(hdr), desc, desc_len, body, body_len, tag);
 	return t->ops->send_msg(t, US_MSG_TAG, epoch, tag, sizeof(tag));
 }
@@ -50,58 +44,31 @@ static int refuse(struct us_transport *t, const struct us_msg_hdr *h, const char
 	       "%s: %s %s of epoch %lu: %s; closing the connection, nothing of it applied", t->peer,
 	       what, us_proto_type_name(h->type), (unsigned long)h->epoch,
 	       "altered on the way, replayed, reordered or injected by someone without the key");
-	t->pend_have = 0;
+	t->tag_have = 0;
 	return 1;
-}
-
-/* Keep a message (encoded header and body) until its TAG comes. */
-static int hold(struct us_transport *t, const struct us_msg_hdr *h, const void *body)
-{
-	size_t need = US_PROTO_HDR_SIZE + h->len;
-
-	if (need > t->pend_cap) {
-		char *n = realloc(t->pend, need);
-
-		if (!n) {
-			us_log(LOG_ERR, US_TAG_PROTO, "%s: no memory to hold a message for its tag",
-			       t->peer);
-			return 1;
-		}
-		t->pend = n;
-		t->pend_cap = need;
-	}
-	us_proto_hdr_encode(t->pend, h);
-	if (h->len)
-		memcpy(t->pend + US_PROTO_HDR_SIZE, body, h->len);
-	t->pend_len = need;
-	t->pend_have = 1;
-	return 0;
 }
 
 static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const void *body)
 {
 	struct us_transport *t = opaque;
-	struct us_msg_hdr held;
-	char why[64];
+	char hdr[US_PROTO_HDR_SIZE];
 
 	if (hdr_rc)
 		return t->user_cbs.msg(t->user_opaque, hdr_rc, h, body);
-	if (h->type != US_MSG_TAG) {
-		if (t->pend_have)
-			return refuse(t, h,
-				      "a message came where the tag of the one before it was due:");
-		return hold(t, h, body);
+	if (h->type == US_MSG_TAG) {
+		if (t->tag_have)
+			return refuse(t, h, "a second tag where a message was due:");
+		memcpy(t->tag, body, sizeof(t->tag));
+		t->tag_have = 1;
+		return 0;
 	}
-	if (!t->pend_have)
-		return refuse(t, h, "a tag with no message before it:");
-	if (!us_auth_check(t->auth, t->pend, t->pend_len, body)) {
-		us_proto_hdr_decode(t->pend, &held, why, sizeof(why));
-		return refuse(t, &held, "authentication tag mismatch on");
-	}
-	t->pend_have = 0;
-	us_proto_hdr_decode(t->pend, &held, why, sizeof(why));
-	return t->user_cbs.msg(t->user_opaque, 0, &held,
-			       held.len ? t->pend + US_PROTO_HDR_SIZE : NULL);
+	if (!t->tag_have)
+		return refuse(t, h, "a message without its tag:");
+	t->tag_have = 0;
+	us_proto_hdr_encode(hdr, h);
+	if (!us_auth_check(t->auth, hdr, sizeof(hdr), body, h->len, t->tag))
+		return refuse(t, h, "authentication tag mismatch on");
+	return t->user_cbs.msg(t->user_opaque, 0, h, body);
 }
 
 static void on_drained(void *opaque)
@@ -150,9 +117,6 @@ void us_transport_auth_free(struct us_transport *t)
 	if (t->auth)
 		memset(t->auth, 0, sizeof(*t->auth));
 	free(t->auth);
-	free(t->pend);
 	t->auth = NULL;
-	t->pend = NULL;
-	t->pend_cap = t->pend_len = 0;
-	t->pend_have = 0;
+	t->tag_have = 0;
 }

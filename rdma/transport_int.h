@@ -36,18 +36,18 @@ struct us_transport {
 	uint64_t last_rx_ms;	/* monotonic ms of the last byte received */
 	char peer[64];
 	/* authentication (transport_auth.c): once on, cbs/opaque are its own
-	 * and the owner's are here; a message waits in pend for its TAG */
+	 * and the owner's are here; the TAG received for the next message */
 	struct us_auth_session *auth;
 	struct us_transport_cbs user_cbs;
 	void *user_opaque;
-	char *pend;
-	size_t pend_len, pend_cap;
-	int pend_have;
+	unsigned char tag[16];
+	int tag_have;
 };
 
-/* transport_auth.c: tag a message just queued (no-op without auth). */
-int us_transport_auth_sent(struct us_transport *t, uint16_t type, uint64_t epoch, const void *desc,
-			   size_t desc_len, const void *body, size_t body_len);
+/* transport_auth.c: queue the TAG of a message about to be queued (no-op
+ * without auth). */
+int us_transport_auth_tag(struct us_transport *t, uint16_t type, uint64_t epoch, const void *desc,
+			  size_t desc_len, const void *body, size_t body_len);
 void us_transport_auth_free(struct us_transport *t);
 
 /* Embedded first in every implementation's listener struct. */

@@ -89,8 +89,8 @@ int main(int argc, char **argv)
 		if (us_proto_hdr_decode(in, &r, why, sizeof(why)) == 0)
 			printf("standby answered %s\n", us_proto_type_name(r.type));
 	}
+	send_msg(fd, US_MSG_TAG, vm, tag, sizeof(tag)); /* a tag comes before its message */
 	send_msg(fd, US_MSG_AUTH, vm, NULL, 0);
-	send_msg(fd, US_MSG_TAG, vm, tag, sizeof(tag));
 	while ((n = read(fd, in, sizeof(in))) > 0)
 		total += n;
 	printf("standby closed the connection (%zd more bytes)\n", total);

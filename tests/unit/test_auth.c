@@ -6,7 +6,7 @@
  * that knows the session's keys writes crafted bytes, so each attack is
  * exact: a flipped byte in a page, a message replayed within the session or
  * from an earlier one, a message injected without its tag, a forged ACK
- * toward the primary, a tag with no message. Each closes the connection
+ * toward the primary, two tags in a row. Each closes the connection
  * with the cause in the log, and the owner never sees the message.
  */
 #include <config.h>
@@ -59,15 +59,15 @@ static void tags(void **state)
 	us_auth_session_init(&p, &key, np, ns, 1);
 	us_auth_session_init(&s, &key, np, ns, 0);
 	us_auth_tag(&p, msg, 20, NULL, 0, msg + 20, 20, tag);
-	assert_true(us_auth_check(&s, msg, 40, tag));
-	assert_false(us_auth_check(&s, msg, 40, tag)); /* the same message again: replayed */
+	assert_true(us_auth_check(&s, msg, 20, msg + 20, 20, tag));
+	assert_false(us_auth_check(&s, msg, 20, msg + 20, 20, tag)); /* the same again: replayed */
 	us_auth_tag(&p, msg, 40, NULL, 0, NULL, 0, tag);
 	msg[33] ^= 4;
-	assert_false(us_auth_check(&s, msg, 40, tag)); /* a flipped bit */
-	us_auth_session_init(&s2, &key, np, ns, 1);    /* the primary's own direction */
+	assert_false(us_auth_check(&s, msg, 40, NULL, 0, tag)); /* a flipped bit */
+	us_auth_session_init(&s2, &key, np, ns, 1);		/* the primary's own direction */
 	us_auth_tag(&s2, msg, 40, NULL, 0, NULL, 0, tag);
 	us_auth_session_init(&p, &key, np, ns, 1);
-	assert_false(us_auth_check(&p, msg, 40, tag)); /* reflected back to its sender */
+	assert_false(us_auth_check(&p, msg, 40, NULL, 0, tag)); /* reflected back to its sender */
 }
 
 /* ---- key files ---- */
@@ -216,7 +216,7 @@ static void epoch_round_trip(void **state)
 	assert_int_equal(srv.closed, 0);
 }
 
-/* Raw bytes of one message, tagged with @sess unless it is NULL. */
+/* Raw bytes of one message, after its TAG made with @sess unless that is NULL. */
 static size_t craft(char *out, struct us_auth_session *sess, uint16_t type, uint64_t epoch,
 		    const void *body, uint32_t len)
 {
@@ -226,17 +226,20 @@ static size_t craft(char *out, struct us_auth_session *sess, uint16_t type, uint
 	struct us_msg_hdr th = {
 		.version = US_PROTO_VERSION, .type = US_MSG_TAG, .len = 16, .epoch = epoch
 	};
-	size_t n = US_PROTO_HDR_SIZE + len;
+	size_t n = 0;
+	char hdr[US_PROTO_HDR_SIZE];
 
-	us_proto_hdr_encode(out, &h);
+	us_proto_hdr_encode(hdr, &h);
+	if (sess) {
+		us_proto_hdr_encode(out, &th);
+		us_auth_tag(sess, hdr, sizeof(hdr), NULL, 0, body, len,
+			    (unsigned char *)out + US_PROTO_HDR_SIZE);
+		n = US_PROTO_HDR_SIZE + 16;
+	}
+	memcpy(out + n, hdr, sizeof(hdr));
 	if (len)
-		memcpy(out + US_PROTO_HDR_SIZE, body, len);
-	if (!sess)
-		return n;
-	us_proto_hdr_encode(out + n, &th);
-	us_auth_tag(sess, out, US_PROTO_HDR_SIZE, NULL, 0, body, len,
-		    (unsigned char *)out + n + US_PROTO_HDR_SIZE);
-	return n + US_PROTO_HDR_SIZE + 16;
+		memcpy(out + n + US_PROTO_HDR_SIZE, body, len);
+	return n + US_PROTO_HDR_SIZE + len;
 }
 
 static void raw_send(const void *bytes, size_t len)
@@ -262,7 +265,7 @@ static void flipped_byte(void **state)
 	us_auth_session_init(&p, &key, np, ns, 1);
 	n = craft(buf, &p, US_MSG_DEVSTATE, 3, page, sizeof(page));
 	n += craft(buf + n, &p, US_MSG_DEVSTATE, 3, page, sizeof(page));
-	buf[n - 16 - US_PROTO_HDR_SIZE - 5] ^= 0x01; /* in the second message's body */
+	buf[n - 5] ^= 0x01; /* in the second message's body */
 	raw_send(buf, n);
 	assert_int_equal(srv.msgs[US_MSG_DEVSTATE], 1); /* the good one only */
 	assert_true(srv.closed != 0);
@@ -315,7 +318,7 @@ static void injected_untagged(void **state)
 	n += craft(buf + n, &p, US_MSG_EPOCH_END, 2, body, us_proto_epoch_end_encode(body, &e));
 	raw_send(buf, n);
 	assert_int_equal(srv.msgs[US_MSG_KEEPALIVE] + srv.msgs[US_MSG_EPOCH_END], 0);
-	assert_non_null(strstr(us_logcap_text(), "where the tag of the one before it was due"));
+	assert_non_null(strstr(us_logcap_text(), "a message without its tag: KEEPALIVE"));
 }
 
 /* The accepted side is the primary: an ACK it did not get tagged by the
@@ -333,15 +336,16 @@ static void forged_ack(void **state)
 	assert_non_null(strstr(us_logcap_text(), "authentication tag mismatch on ACK"));
 }
 
-static void lone_tag(void **state)
+static void two_tags(void **state)
 {
 	struct us_msg_hdr th = { .version = US_PROTO_VERSION, .type = US_MSG_TAG, .len = 16 };
-	char buf[US_PROTO_HDR_SIZE + 16] = { 0 };
+	char buf[2 * (US_PROTO_HDR_SIZE + 16)] = { 0 };
 
 	us_proto_hdr_encode(buf, &th);
+	us_proto_hdr_encode(buf + US_PROTO_HDR_SIZE + 16, &th);
 	raw_send(buf, sizeof(buf));
 	assert_true(srv.closed != 0);
-	assert_non_null(strstr(us_logcap_text(), "a tag with no message before it"));
+	assert_non_null(strstr(us_logcap_text(), "a second tag where a message was due"));
 }
 
 int main(void)
@@ -356,7 +360,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(earlier_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(injected_untagged, setup, teardown),
 		cmocka_unit_test_setup_teardown(forged_ack, setup, teardown),
-		cmocka_unit_test_setup_teardown(lone_tag, setup, teardown),
+		cmocka_unit_test_setup_teardown(two_tags, setup, teardown),
 	};
 	int rc;
 
