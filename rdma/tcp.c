@@ -325,7 +325,10 @@ static int flush(struct tcp_conn *c)
 	ssize_t n;
 
 	while (!us_msgq_empty(&c->mq)) {
-		n = writev(c->fd, iov, fill_iov(c, iov));
+		struct msghdr m = { .msg_iov = iov, .msg_iovlen = fill_iov(c, iov) };
+
+		/* a standby gone mid-write is an error to report, not a SIGPIPE */
+		n = sendmsg(c->fd, &m, MSG_NOSIGNAL);
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 		advance(c, n);

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +163,7 @@ static int run_daemon(const struct cli *c)
 		return 1;
 	}
 	us_log_init("understudy", LOG_INFO, 1);
+	signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error, not our end */
 	if (load_config(&cfg, c) < 0 || us_config_check(&cfg, c->cmd) < 0 ||
 	    us_check_daemon_start(&cfg, c->cmd) < 0) {
 		us_log_fini();

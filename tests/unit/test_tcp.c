@@ -4,12 +4,14 @@
  * loop: an epoch of random pages, device state and EPOCH_END arrives
  * byte-exact and in order, ACK travels back; a peer sending garbage, a peer
  * of another protocol version and a peer dying mid-message each end the
- * connection with the right reason.
+ * connection with the right reason; a peer that vanishes while we send is
+ * reported, not a SIGPIPE.
  */
 #include <config.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,7 +32,7 @@ struct side {
 	qb_loop_t *loop;
 	struct us_transport *t;
 	int msgs[US_MSG_TYPE_MAX];
-	uint64_t pages_sum;		/* XXH3 of all page bodies received, in order */
+	uint64_t pages_sum; /* XXH3 of all page bodies received, in order */
 	XXH3_state_t *sum;
 	uint64_t last_epoch;
 	int hdr_rc;
@@ -133,11 +135,12 @@ static int teardown(void **state)
 
 static void epoch_arrives_exact(void **state)
 {
-	static const struct us_transport_cbs cbs = { .msg = cli_msg, .drained = cli_drained,
+	static const struct us_transport_cbs cbs = { .msg = cli_msg,
+						     .drained = cli_drained,
 						     .closed = side_closed };
 	size_t npages = 3000, i;
 	char *pages = malloc(npages * PG), desc[US_PROTO_PAGES_DESC];
-	char dev[3 << 20];	/* spans several DEVSTATE chunks */
+	char dev[3 << 20]; /* spans several DEVSTATE chunks */
 	struct us_epoch_end e = { .epoch = 5 };
 
 	for (i = 0; i < npages * PG; i++)
@@ -162,7 +165,8 @@ static void epoch_arrives_exact(void **state)
 	qb_loop_run(cli.loop);
 	assert_int_equal(cli.msgs[US_MSG_ACK], 1);
 	assert_true(cli.last_epoch == 5);
-	assert_int_equal(srv.msgs[US_MSG_PAGES], (int)((npages + US_PROTO_MAX_RUN - 1) / US_PROTO_MAX_RUN));
+	assert_int_equal(srv.msgs[US_MSG_PAGES],
+			 (int)((npages + US_PROTO_MAX_RUN - 1) / US_PROTO_MAX_RUN));
 	assert_int_equal(srv.msgs[US_MSG_DEVSTATE], 3);
 	assert_int_equal(srv.msgs[US_MSG_EPOCH_END], 1);
 	assert_true(XXH3_64bits_digest(srv.sum) == XXH3_64bits_digest(cli.sum));
@@ -212,20 +216,59 @@ static void other_version_reported(void **state)
 
 static void death_mid_message(void **state)
 {
-	struct us_msg_hdr h = { .version = US_PROTO_VERSION, .type = US_MSG_PAGES,
+	struct us_msg_hdr h = { .version = US_PROTO_VERSION,
+				.type = US_MSG_PAGES,
 				.len = US_PROTO_PAGES_DESC + PG };
 	char buf[US_PROTO_HDR_SIZE + 100] = { 0 };
 
 	us_proto_hdr_encode(buf, &h);
-	raw_peer(buf, sizeof(buf), 1);	/* header and a part of the body */
+	raw_peer(buf, sizeof(buf), 1); /* header and a part of the body */
 	assert_int_equal(srv.msgs[US_MSG_PAGES], 0);
 	assert_int_equal(srv.closed, -ECONNRESET);
 	assert_non_null(strstr(srv.why, "closed"));
 }
 
+/* The standby is gone when the primary streams to it (its socket closed
+ * cleanly, so the first write draws a reset and the next one EPIPE): the
+ * sender is told (closed with an error), not killed by SIGPIPE, which keeps
+ * its default action here, as in a daemon that forgot to ignore it. */
+static void peer_gone_while_sending(void **state)
+{
+	static const struct us_transport_cbs cbs = { .msg = cli_msg, .closed = side_closed };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t salen = sizeof(sa);
+	size_t n = 16u << 20, i;
+	char *pages = malloc(n), gone[32];
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), fd;
+
+	signal(SIGPIPE, SIG_DFL);
+	assert_non_null(pages);
+	memset(pages, 7, n);
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
+	snprintf(gone, sizeof(gone), "127.0.0.1:%d", ntohs(sa.sin_port));
+	cli.t = us_transport_connect(cli.loop, US_TRANSPORT_TCP, gone, 2000);
+	assert_non_null(cli.t);
+	us_transport_set_cbs(cli.t, &cbs, &cli);
+	fd = accept(lfd, NULL, NULL);
+	assert_true(fd >= 0);
+	close(fd); /* the standby's end goes away before a byte arrives */
+	close(lfd);
+	for (i = 0; i + US_PROTO_MAX_RUN * PG <= n; i += US_PROTO_MAX_RUN * PG)
+		assert_int_equal(
+			us_transport_send_pages(cli.t, 1, i / PG, US_PROTO_MAX_RUN, pages + i), 0);
+	while (!cli.closed)
+		qb_loop_run(cli.loop); /* the guard timer fails the test if it hangs */
+	assert_true(cli.closed == -EPIPE || cli.closed == -ECONNRESET);
+	free(pages);
+}
+
 static void connect_refused(void **state)
 {
-	struct us_transport *t = us_transport_connect(srv.loop, US_TRANSPORT_TCP, "127.0.0.1:1", 500);
+	struct us_transport *t =
+		us_transport_connect(srv.loop, US_TRANSPORT_TCP, "127.0.0.1:1", 500);
 
 	assert_null(t);
 	assert_int_equal(errno, ECONNREFUSED);
@@ -240,6 +283,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(garbage_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(other_version_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(death_mid_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(peer_gone_while_sending, setup, teardown),
 		cmocka_unit_test_setup_teardown(connect_refused, setup, teardown),
 	};
 
