@@ -13,7 +13,7 @@
  * also prints the RDMA devices' retry counters of the run (RNR NAKs and
  * retransmissions each stall a queue pair: they must stay 0). Then the same
  * epochs again over a second connection with the authenticated channel
- * (rdma/transport_auth.c: a UMAC-128 tag on every message, checked before
+ * (rdma/transport_auth.c: a UMAC-64 tag on every message, checked before
  * the receiver sees it): the "auth GB/s" column and its cost in percent.
  * Usage: bench/transport tcp|rdma HOST [REPEATS]   (default 20 repeats)
  */

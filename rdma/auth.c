@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The channel's cryptography (auth.h), all of it Nettle's: HMAC-SHA256 for
- * the standby's proof, HKDF-SHA256 for the session keys, UMAC-128 for the
+ * the standby's proof, HKDF-SHA256 for the session keys, UMAC-64 for the
  * per-message tags (a few cycles per byte: the pages are tagged at the
  * speed the link carries them). Nothing here is a primitive of our own.
  */
@@ -80,22 +80,22 @@ void us_auth_session_init(struct us_auth_session *s, const struct us_auth_key *k
 	hmac_sha256_set_key(&h, sizeof(prk_bytes), prk_bytes);
 	expand(&h, "understudy primary to standby", p2s, sizeof(p2s));
 	expand(&h, "understudy standby to primary", s2p, sizeof(s2p));
-	umac128_set_key(&s->tx, primary ? p2s : s2p);
-	umac128_set_key(&s->rx, primary ? s2p : p2s);
+	umac64_set_key(&s->tx, primary ? p2s : s2p);
+	umac64_set_key(&s->rx, primary ? s2p : p2s);
 	s->tx_seq = s->rx_seq = 0;
 	memset(prk_bytes, 0, sizeof(prk_bytes));
 	memset(p2s, 0, sizeof(p2s));
 	memset(s2p, 0, sizeof(s2p));
 }
 
-static void set_nonce(struct umac128_ctx *c, uint64_t seq)
+static void set_nonce(struct umac64_ctx *c, uint64_t seq)
 {
 	uint8_t n[8];
 	int i;
 
 	for (i = 0; i < 8; i++)
 		n[i] = (uint8_t)(seq >> (56 - 8 * i));
-	umac128_set_nonce(c, sizeof(n), n);
+	umac64_set_nonce(c, sizeof(n), n);
 }
 
 void us_auth_tag(struct us_auth_session *s, const void *hdr, size_t hdr_len, const void *desc,
@@ -103,12 +103,12 @@ void us_auth_tag(struct us_auth_session *s, const void *hdr, size_t hdr_len, con
 		 unsigned char tag[US_AUTH_TAG_LEN])
 {
 	set_nonce(&s->tx, s->tx_seq++);
-	umac128_update(&s->tx, hdr_len, hdr);
+	umac64_update(&s->tx, hdr_len, hdr);
 	if (desc_len)
-		umac128_update(&s->tx, desc_len, desc);
+		umac64_update(&s->tx, desc_len, desc);
 	if (body_len)
-		umac128_update(&s->tx, body_len, body);
-	umac128_digest(&s->tx, US_AUTH_TAG_LEN, tag);
+		umac64_update(&s->tx, body_len, body);
+	umac64_digest(&s->tx, US_AUTH_TAG_LEN, tag);
 }
 
 int us_auth_check(struct us_auth_session *s, const void *hdr, size_t hdr_len, const void *body,
@@ -117,9 +117,9 @@ int us_auth_check(struct us_auth_session *s, const void *hdr, size_t hdr_len, co
 	unsigned char want[US_AUTH_TAG_LEN];
 
 	set_nonce(&s->rx, s->rx_seq++);
-	umac128_update(&s->rx, hdr_len, hdr);
+	umac64_update(&s->rx, hdr_len, hdr);
 	if (body_len)
-		umac128_update(&s->rx, body_len, body);
-	umac128_digest(&s->rx, sizeof(want), want);
+		umac64_update(&s->rx, body_len, body);
+	umac64_digest(&s->rx, sizeof(want), want);
 	return memeql_sec(want, tag, sizeof(want));
 }

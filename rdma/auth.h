@@ -7,7 +7,7 @@
  *   HELLO(..., nonce_p, flag AUTH)       ──▶  (nothing is acted on yet)
  *                                        ◀──  CHALLENGE(nonce_s, proof_s)
  *     proof_s = HMAC-SHA256(K, "understudy standby" || HELLO body || nonce_s)
- *   from here on every message, both ways, is preceded by TAG(UMAC-128 of
+ *   from here on every message, both ways, is preceded by TAG(UMAC-64 of
  *   its header and body, under a key per direction from HKDF-SHA256(K,
  *   nonce_p || nonce_s), nonce = the direction's message count)
  *   AUTH (empty: its tag proves the key) ──▶  the HELLO is acted on now
@@ -15,6 +15,9 @@
  *
  * Fresh nonces on both sides make a recorded session useless; the counters
  * make a replayed, reordered, dropped or injected message fail its tag.
+ * UMAC-64, not UMAC-128: forging one tag succeeds with odds of about 2^-60,
+ * and a failed tag ends the connection; UMAC-128 ran at 7.5 GB/s here against
+ * 12.4 GB/s, and each side tags every page it moves.
  */
 #ifndef US_AUTH_H
 #define US_AUTH_H
@@ -23,17 +26,19 @@
 #include <stdint.h>
 #include <nettle/umac.h>
 
+#include "replicator/proto.h"
+
 #define US_AUTH_KEY_LEN 32
 #define US_AUTH_NONCE_LEN 32
 #define US_AUTH_PROOF_LEN 32
-#define US_AUTH_TAG_LEN 16
+#define US_AUTH_TAG_LEN US_PROTO_TAG_LEN
 
 struct us_auth_key {
 	unsigned char k[US_AUTH_KEY_LEN];
 };
 
 struct us_auth_session {
-	struct umac128_ctx tx, rx;
+	struct umac64_ctx tx, rx;
 	uint64_t tx_seq, rx_seq;
 };
 

@@ -40,7 +40,7 @@ struct us_transport {
 	struct us_auth_session *auth;
 	struct us_transport_cbs user_cbs;
 	void *user_opaque;
-	unsigned char tag[16];
+	unsigned char tag[US_PROTO_TAG_LEN];
 	int tag_have;
 };
 

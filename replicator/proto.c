@@ -110,7 +110,7 @@ static const size_t fixed_len[US_MSG_TYPE_MAX] = {
 	[US_MSG_ACK] = 0,
 	[US_MSG_SWITCHOVER] = 8,	/* the primary's part of the pause so far, us */
 	[US_MSG_CHALLENGE] = sizeof(struct wire_challenge),
-	[US_MSG_TAG] = 16,
+	[US_MSG_TAG] = US_PROTO_TAG_LEN,
 };
 
 static int fail(char *why, size_t whylen, const char *msg)

@@ -95,6 +95,7 @@ struct us_msg_hdr {
 
 #define US_HELLO_AUTH 1u	/* flags: the primary has a key and authenticates */
 #define US_PROTO_NONCE_LEN 32
+#define US_PROTO_TAG_LEN 8	/* a TAG's body: UMAC-64 (rdma/auth.h) */
 
 struct us_hello {
 	uint64_t ram_size;

@@ -60,7 +60,7 @@ int main(int argc, char **argv)
 			      .page_size = US_PROTO_PAGE_SIZE,
 			      .flags = US_HELLO_AUTH,
 			      .base_epoch = US_EPOCH_NONE };
-	char body[256], in[4096], tag[16];
+	char body[256], in[4096], tag[8];
 	uint64_t vm;
 	ssize_t n, total = 0;
 	int fd;

@@ -223,9 +223,10 @@ static size_t craft(char *out, struct us_auth_session *sess, uint16_t type, uint
 	struct us_msg_hdr h = {
 		.version = US_PROTO_VERSION, .type = type, .len = len, .epoch = epoch
 	};
-	struct us_msg_hdr th = {
-		.version = US_PROTO_VERSION, .type = US_MSG_TAG, .len = 16, .epoch = epoch
-	};
+	struct us_msg_hdr th = { .version = US_PROTO_VERSION,
+				 .type = US_MSG_TAG,
+				 .len = US_AUTH_TAG_LEN,
+				 .epoch = epoch };
 	size_t n = 0;
 	char hdr[US_PROTO_HDR_SIZE];
 
@@ -234,7 +235,7 @@ static size_t craft(char *out, struct us_auth_session *sess, uint16_t type, uint
 		us_proto_hdr_encode(out, &th);
 		us_auth_tag(sess, hdr, sizeof(hdr), NULL, 0, body, len,
 			    (unsigned char *)out + US_PROTO_HDR_SIZE);
-		n = US_PROTO_HDR_SIZE + 16;
+		n = US_PROTO_HDR_SIZE + US_AUTH_TAG_LEN;
 	}
 	memcpy(out + n, hdr, sizeof(hdr));
 	if (len)
@@ -275,7 +276,7 @@ static void flipped_byte(void **state)
 static void replayed_message(void **state)
 {
 	struct us_auth_session p;
-	char buf[4 * (US_PROTO_HDR_SIZE + 16) + 64];
+	char buf[4 * (US_PROTO_HDR_SIZE + US_AUTH_TAG_LEN) + 64];
 	struct us_epoch_end e = { .epoch = 9 };
 	char body[64];
 	size_t n, one;
@@ -338,11 +339,13 @@ static void forged_ack(void **state)
 
 static void two_tags(void **state)
 {
-	struct us_msg_hdr th = { .version = US_PROTO_VERSION, .type = US_MSG_TAG, .len = 16 };
-	char buf[2 * (US_PROTO_HDR_SIZE + 16)] = { 0 };
+	struct us_msg_hdr th = { .version = US_PROTO_VERSION,
+				 .type = US_MSG_TAG,
+				 .len = US_AUTH_TAG_LEN };
+	char buf[2 * (US_PROTO_HDR_SIZE + US_AUTH_TAG_LEN)] = { 0 };
 
 	us_proto_hdr_encode(buf, &th);
-	us_proto_hdr_encode(buf + US_PROTO_HDR_SIZE + 16, &th);
+	us_proto_hdr_encode(buf + US_PROTO_HDR_SIZE + US_AUTH_TAG_LEN, &th);
 	raw_send(buf, sizeof(buf));
 	assert_true(srv.closed != 0);
 	assert_non_null(strstr(us_logcap_text(), "a second tag where a message was due"));
