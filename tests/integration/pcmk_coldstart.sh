@@ -16,10 +16,6 @@
 #     and asserts both reasons from the logs.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
-LAB_NIC=1
-LAB_DISK=64M
-LAB_APPEND="us.run=ledger us.disk=/dev/vda"
-LAB_PEER_TIMEOUT_MS=3000
 PCMK_PREFERRED=hB
 . "$top_srcdir/tests/lib/lab.sh"
 . "$top_srcdir/tests/lib/pcmk.sh"

@@ -21,10 +21,6 @@
 # After each step the replies are exactly 1, 2, 3, ... on the one connection.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
-LAB_NIC=1
-LAB_DISK=64M
-LAB_APPEND="us.run=ledger us.disk=/dev/vda"
-LAB_PEER_TIMEOUT_MS=3000
 . "$top_srcdir/tests/lib/lab.sh"
 . "$top_srcdir/tests/lib/pcmk.sh"
 trap pcmk_down EXIT

@@ -13,10 +13,6 @@
 # no gap, and the longest stall is printed.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
-LAB_NIC=1
-LAB_DISK=64M
-LAB_APPEND="us.run=ledger us.disk=/dev/vda"
-LAB_PEER_TIMEOUT_MS=3000
 . "$top_srcdir/tests/lib/lab.sh"
 . "$top_srcdir/tests/lib/pcmk.sh"
 trap pcmk_down EXIT

@@ -14,6 +14,9 @@
 # Needs:  pacemaker, pacemaker-cli-utils, resource-agents (tests' deps.sh)
 
 PCMK_NODES="hA hB"
+# the lab's VM under Pacemaker: a NIC, the ledger on a replicated disk
+: "${LAB_NIC:=1}" "${LAB_DISK:=64M}" "${LAB_PEER_TIMEOUT_MS:=3000}"
+: "${LAB_APPEND:=us.run=ledger us.disk=/dev/vda}"
 PCMK_RSC=vm
 PCMK_AGENTS=$LAB_DIR/agents
 LAB_PROMOTE=pacemaker
@@ -172,25 +175,18 @@ pcmk_configure() {
 </clone>"
 }
 
-# pcmk_promoted_on: the node Pacemaker has the VM promoted on ("" if none).
-pcmk_promoted_on() {
+# pcmk_role_on ROLE: the node with the VM's instance in ROLE (Promoted or
+# Unpromoted) as crm_mon shows it, "" if none.
+pcmk_role_on() {
 	local h out
 	for h in $PCMK_NODES; do
 		out=$(pcmk_exec "$h" crm_mon -1 2>/dev/null) || continue
-		printf '%s\n' "$out" | sed -n 's/.*Promoted: \[ \(h[AB]\) \].*/\1/p' | head -n1
+		printf '%s\n' "$out" | sed -n "s/.* $1: \\[ \\(h[AB]\\) \\].*/\\1/p" | head -n1
 		return 0
 	done
 }
-
-# pcmk_unpromoted_on: the node with the unpromoted instance ("" if none).
-pcmk_unpromoted_on() {
-	local h out
-	for h in $PCMK_NODES; do
-		out=$(pcmk_exec "$h" crm_mon -1 2>/dev/null) || continue
-		printf '%s\n' "$out" | sed -n 's/.*Unpromoted: \[ \(h[AB]\) \].*/\1/p' | head -n1
-		return 0
-	done
-}
+pcmk_promoted_on() { pcmk_role_on Promoted; }
+pcmk_unpromoted_on() { pcmk_role_on Unpromoted; }
 
 pcmk_is_promoted() { [ "$(pcmk_promoted_on)" = "$1" ]; }
 pcmk_is_unpromoted() { [ "$(pcmk_unpromoted_on)" = "$1" ]; }
