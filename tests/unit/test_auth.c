@@ -276,7 +276,7 @@ static void flipped_byte(void **state)
 static void replayed_message(void **state)
 {
 	struct us_auth_session p;
-	char buf[4 * (US_PROTO_HDR_SIZE + US_AUTH_TAG_LEN) + 64];
+	char buf[2 * (2 * US_PROTO_HDR_SIZE + US_AUTH_TAG_LEN + 64)];
 	struct us_epoch_end e = { .epoch = 9 };
 	char body[64];
 	size_t n, one;
