@@ -37,9 +37,7 @@ lab_wait 120 running_on_a || fail "hA did not take over: $(lab_field hA state)"
 sleep 3	# hA runs on: its image's record moves past hB's
 note "step 2: hB killed, hA took over"
 
-pcmk_exec hA sh -c 'kill -TERM $(pidof pacemakerd)'
-pcmk_stopped() { ! pcmk_exec hA pidof pacemakerd >/dev/null; }
-lab_wait 120 pcmk_stopped || fail "hA's pacemakerd did not stop"
+pcmk_stop hA || fail "hA's pacemakerd did not stop"
 grep -q "daemon for VM '$LAB_VM' stopped" "$(pcmk_vm_log hA)" || fail "hA's daemon was not stopped cleanly"
 pcmk_kill_node hA
 note "records: hA $(cat "$(lab_disk hA).understudy-state"), hB $(cat "$(lab_disk hB).understudy-state")"

@@ -13,7 +13,8 @@ US_FINDCOUNTER=$top_builddir/tests/tools/findcounter
 fail() {
 	local f
 	echo "FAIL: $*" >&2
-	for f in "${LAB_DIR:-/nonexistent}"/*.log "${LAB_DIR:-/nonexistent}"/*/corosync.log; do
+	for f in "${LAB_DIR:-/nonexistent}"/*.log "${LAB_DIR:-/nonexistent}"/*/corosync.log \
+		"${LAB_DIR:-/nonexistent}"/*/pcmk/log/understudy.log; do
 		[ -f "$f" ] || continue
 		echo "--- last lines of $f:" >&2
 		grep -v ' debug: ' "$f" | tail -n 12 | cut -c1-220 >&2

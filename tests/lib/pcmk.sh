@@ -197,6 +197,28 @@ pcmk_pair_on() {
 		[ "$(lab_field "$1" state)" = protected ] && [ "$(lab_field "$2" promotable)" = true ]
 }
 
+# pcmk_pids H NAME: the pids of program NAME on node H only (PIDs are not
+# namespaced here: `pidof` alone would also name another lab's, run by a
+# test in parallel).
+pcmk_pids() {
+	local p id
+	id=$(cat "$LAB_DIR/$1/netns.id" 2>/dev/null) || return 0
+	for p in $(pidof "$2"); do
+		[ "$(readlink "/proc/$p/ns/net" 2>/dev/null)" = "$id" ] && echo "$p"
+	done
+	return 0
+}
+
+# pcmk_stop H: stop node H's Pacemaker cleanly (its resources stop first);
+# wait until pacemakerd is gone.
+pcmk_stop() {
+	local pids
+	pids=$(pcmk_pids "$1" pacemakerd)
+	[ -n "$pids" ] && kill -TERM $pids
+	lab_wait 120 pcmk_stopped "$1"
+}
+pcmk_stopped() { [ -z "$(pcmk_pids "$1" pacemakerd)" ]; }
+
 # pcmk_kill_node H: power node H off (every process of its namespace).
 pcmk_kill_node() {
 	lab_kill_host "$1"
