@@ -18,6 +18,7 @@ reports=$PWD/san-reports
 rm -rf "$reports"
 mkdir -p "$reports"
 export ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1:abort_on_error=1"
+export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:halt_on_error=1"
 unit=$(make -s print-unit-tests 2>/dev/null)
 make -j"$(nproc)" check TESTS="$unit tests/integration/failover_tcp.sh" >check.log 2>&1
