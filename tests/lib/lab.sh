@@ -125,8 +125,9 @@ lab_down() {
 		ip netns del "$(lab_ns "$h")" 2>/dev/null
 	done
 	cs_cleanup
-	# only this lab's: a test running in parallel has its own VM name
-	rm -f /dev/shm/understudy-"$LAB_VM".* /dev/shm/qb-*understudy-"$LAB_VM"-*
+	# the VM's files, and libqb's blackboxes of the daemons and tools
+	# (qb-understudy-PID-blackbox-*), which outlive even a clean exit
+	rm -f /dev/shm/understudy-"$LAB_VM".* /dev/shm/qb-*understudy*
 	rm -rf "$(lab_shm hA)" "$(lab_shm hB)"
 	[ -n "${LAB_KEEP:-}" ] || rm -rf "$LAB_DIR"
 	[ -z "$bad" ] || { echo "FAIL: a takeover did not announce the guest's MAC" >&2; exit 1; }
