@@ -371,6 +371,7 @@ void us_config_defaults(struct us_config *c)
 	c->peer_timeout_ms = 3000;
 	c->connect_timeout_ms = 60000;
 	c->devstate_max = 64u << 20;
+	c->devstate_xen = 1;
 	c->disk_log_max = 64u << 20;
 	c->disk_staging_max = 256u << 20;
 	c->promote_auto = 1;

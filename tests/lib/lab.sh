@@ -170,7 +170,7 @@ $([ -n "${LAB_NIC:-}" ] && printf 'mac = %s\n[net]\nbridge = br0\n' "$(lab_guest
 hosts = hA=$(lab_ip hA):7300 hB=$(lab_ip hB):7300
 epoch_ms = ${LAB_EPOCH_MS:-50}
 peer_timeout_ms = ${LAB_PEER_TIMEOUT_MS:-2000}
-devstate = ${LAB_DEVSTATE:-migrate}
+devstate = ${LAB_DEVSTATE:-xen-save}
 ${LAB_DISK_LOG_MAX:+disk_log_max = $LAB_DISK_LOG_MAX}
 [heartbeat]
 membership = $([ -n "${LAB_COROSYNC:-}" ] && echo corosync || echo none)

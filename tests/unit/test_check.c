@@ -341,12 +341,12 @@ static void qemu_lacking_features(void **state)
 	memset(&rep, 0, sizeof(rep));
 	m.no_stream = m.no_share = 0;
 	m.no_xen_save = 1;
-	us_check_qemu(&cfg, &fake, &rep);
-	expect("qemu.features", US_CHECK_PASS, NULL); /* devstate = migrate */
-	cfg.devstate_xen = 1;
+	us_check_qemu(&cfg, &fake, &rep); /* devstate = xen-save, the default */
+	expect("qemu.features", US_CHECK_FAIL, "lacks xen-save-devices-state");
+	cfg.devstate_xen = 0;
 	memset(&rep, 0, sizeof(rep));
 	us_check_qemu(&cfg, &fake, &rep);
-	expect("qemu.features", US_CHECK_FAIL, "lacks xen-save-devices-state");
+	expect("qemu.features", US_CHECK_PASS, NULL); /* devstate = migrate */
 }
 
 static void shm_dir_too_small(void **state)
