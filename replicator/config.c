@@ -175,7 +175,35 @@ static int set_transport(struct us_config *c, const char *v)
 
 static int set_epoch_ms(struct us_config *c, const char *v)
 {
+	if (strcmp(v, "auto") == 0) {
+		c->epoch_ms = 0;
+		return 0;
+	}
 	return parse_uint(v, 5, 10000, &c->epoch_ms);
+}
+
+static int set_pause_share(struct us_config *c, const char *v)
+{
+	char num[16];
+	size_t n = strlen(v);
+
+	if (n && v[n - 1] == '%')
+		n--;
+	if (n == 0 || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, v, n);
+	num[n] = 0;
+	return parse_uint(num, 1, 50, &c->pause_share_pct);
+}
+
+static int set_epoch_ms_min(struct us_config *c, const char *v)
+{
+	return parse_uint(v, 5, 10000, &c->epoch_ms_min);
+}
+
+static int set_epoch_ms_max(struct us_config *c, const char *v)
+{
+	return parse_uint(v, 5, 10000, &c->epoch_ms_max);
 }
 
 static int set_peer_timeout(struct us_config *c, const char *v)
@@ -331,7 +359,10 @@ static const struct key keys[] = {
 	{ "replication", "listen", set_listen, "host:port" },
 	{ "replication", "hosts", us_config_set_hosts,
 	  "two NODE=HOST:PORT, e.g. hA=10.0.0.1:7300 hB=10.0.0.2:7300" },
-	{ "replication", "epoch_ms", set_epoch_ms, "5 to 10000" },
+	{ "replication", "epoch_ms", set_epoch_ms, "auto, or 5 to 10000" },
+	{ "replication", "pause_share", set_pause_share, "a percentage from 1 to 50, e.g. 10%" },
+	{ "replication", "epoch_ms_min", set_epoch_ms_min, "5 to 10000" },
+	{ "replication", "epoch_ms_max", set_epoch_ms_max, "5 to 10000" },
 	{ "replication", "peer_timeout_ms", set_peer_timeout, "100 to 600000" },
 	{ "replication", "connect_timeout_ms", set_connect_timeout, "0 (wait forever) to 86400000" },
 	{ "replication", "staging_max", set_staging_max, "auto or a size of at least 1M" },
@@ -368,6 +399,9 @@ void us_config_defaults(struct us_config *c)
 	snprintf(c->listen, sizeof(c->listen), "0.0.0.0:7300");
 	c->transport = US_TRANSPORT_TCP;
 	c->epoch_ms = 50;
+	c->pause_share_pct = 10;
+	c->epoch_ms_min = 10;
+	c->epoch_ms_max = 500;
 	c->peer_timeout_ms = 3000;
 	c->connect_timeout_ms = 60000;
 	c->devstate_max = 64u << 20;
@@ -570,6 +604,12 @@ int us_config_check(const struct us_config *c, const char *role)
 		us_log(LOG_ERR, US_TAG_MAIN, "[failover] promote = pacemaker: Pacemaker fences, "
 		       "not the daemon; remove [heartbeat] fence_command and register the fence "
 		       "agent as a stonith device");
+		return -EINVAL;
+	}
+	if (c->epoch_ms_min > c->epoch_ms_max) {
+		us_log(LOG_ERR, US_TAG_MAIN, "[replication] epoch_ms_min (%u) is above "
+		       "epoch_ms_max (%u): set the smaller value as the minimum",
+		       c->epoch_ms_min, c->epoch_ms_max);
 		return -EINVAL;
 	}
 	if (c->staging_max && c->staging_max < c->vm.mem_bytes / 64) {

@@ -27,7 +27,9 @@ struct us_config {
 	unsigned n_hosts;
 	char peer_node[32];		/* the other host's node, from hosts */
 	int peer_set, listen_set;	/* peer / listen given by key (hosts fills the rest) */
-	unsigned epoch_ms;		/* checkpoint interval */
+	unsigned epoch_ms;		/* checkpoint interval; 0: auto */
+	unsigned pause_share_pct;	/* epoch_ms = auto: bound on the paused share */
+	unsigned epoch_ms_min, epoch_ms_max;	/* epoch_ms = auto: the range */
 	unsigned peer_timeout_ms;	/* silence that counts as stream loss */
 	unsigned connect_timeout_ms;	/* primary: give up waiting for a standby */
 	uint64_t staging_max;		/* bytes; 0 = the guest's RAM size */

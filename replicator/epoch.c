@@ -144,16 +144,37 @@ static int queue_epoch(struct us_primary *p, const void *dev, size_t dev_len)
 	return rc;
 }
 
+/* epoch_ms = auto: say when the share bound cannot be kept, and when it can again. */
+static void note_len(struct us_primary *p, unsigned prev_ms, unsigned len_ms)
+{
+	const struct us_epochlen *el = &p->len;
+	unsigned pm = us_epochlen_share_permille(el);
+
+	if (el->fixed_ms || (prev_ms == el->max_ms) == (len_ms == el->max_ms))
+		return;
+	if (len_ms == el->max_ms)
+		us_log(LOG_WARNING, US_TAG_PRIMARY, "epoch_ms = auto: a %.1f ms pause needs epochs "
+		       "longer than epoch_ms_max (%u ms) to keep the guest paused under %u%% of "
+		       "the time; it is paused %u.%u%% now (raise epoch_ms_max or pause_share)",
+		       el->pause_us / 1000.0, el->max_ms, el->share_pct, pm / 10, pm % 10);
+	else
+		us_log(LOG_NOTICE, US_TAG_PRIMARY, "epoch_ms = auto: epochs of %u ms keep the "
+		       "guest paused under %u%% of the time again", len_ms, el->share_pct);
+}
+
 static void on_cont(void *opaque, json_t *ret, const char *err)
 {
 	struct us_primary *p = opaque;
-	uint64_t now_ms, next;
+	uint64_t now_us = us_epoch_now_us(), now_ms, next;
+	unsigned len_ms, prev_ms = p->len.cur_ms;
 
 	if (err) {
 		fatal(p, "cont", err);
 		return;
 	}
-	p->hist[p->cur.epoch % 256].cont_us = us_epoch_now_us() - p->cur.cont_us;
+	p->hist[p->cur.epoch % 256].cont_us = now_us - p->cur.cont_us;
+	len_ms = us_epochlen_next(&p->len, p->cur.start_us, now_us - p->cur.start_us);
+	note_len(p, prev_ms, len_ms);
 	p->hist[p->cur.epoch % 256].resumed = 1;
 	us_primary_stats(p, &p->hist[p->cur.epoch % 256]);
 	if (p->phase != PH_CHECKPOINT)
@@ -162,7 +183,7 @@ static void on_cont(void *opaque, json_t *ret, const char *err)
 	if (!p->tx)
 		return;
 	now_ms = us_epoch_now_us() / 1000;
-	next = p->cur.start_ms + p->cfg->epoch_ms;
+	next = p->cur.start_ms + len_ms;
 	us_epoch_schedule(p, next > now_ms ? next - now_ms : 0);
 }
 
@@ -276,8 +297,9 @@ void us_epoch_start(struct us_primary *p)
 	p->phase = PH_CHECKPOINT;
 	memset(&p->cur, 0, sizeof(p->cur));
 	p->cur.epoch = p->epoch;
-	p->cur.start_ms = us_epoch_now_us() / 1000;
-	p->cur.stop_us = us_epoch_now_us();
+	p->cur.start_us = us_epoch_now_us();
+	p->cur.start_ms = p->cur.start_us / 1000;
+	p->cur.stop_us = p->cur.start_us;
 	if (us_qmp_send(p->qmp, "stop", NULL, on_stopped, p) < 0)
 		fatal(p, "stop", "QMP connection lost");
 }

@@ -9,7 +9,7 @@ libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
 	replicator/ramfile.c replicator/ramfile.h \
 	replicator/ctl.c replicator/ctl.h \
 	replicator/primary_int.h replicator/primary.h \
-	replicator/epoch.c replicator/loss.c replicator/primary.c \
+	replicator/epoch.c replicator/epochlen.c replicator/epochlen.h replicator/loss.c replicator/primary.c \
 	replicator/handover.h replicator/role.c replicator/role.h \
 	replicator/pdisk.c replicator/pdisk.h \
 	replicator/standby.c replicator/standby.h \
@@ -21,3 +21,8 @@ understudy_LDADD = $(US_LIBS)
 
 include replicator/dirty.mk
 include replicator/qemu.mk
+
+check_PROGRAMS += tests/unit/test_epochlen
+TESTS += tests/unit/test_epochlen
+tests_unit_test_epochlen_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_epochlen_LDADD = $(US_LIBS) $(CMOCKA_LIBS)

@@ -420,6 +420,10 @@ static json_t *status_json(struct us_primary *p)
 		us_vmnet_status(p->relay, o);
 		us_primary_loss_status(p, o);
 		json_object_set_new(o, "accel", json_string(p->cfg->vm.accel));
+		json_object_set_new(o, "epoch_ms", json_integer((json_int_t)p->len.cur_ms));
+		json_object_set_new(o, "epoch_auto", json_boolean(!p->cfg->epoch_ms));
+		json_object_set_new(o, "paused_permille",
+				    json_integer((json_int_t)us_epochlen_share_permille(&p->len)));
 		json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
 		json_object_set_new(o, "ram_sent_bytes", json_integer((json_int_t)p->ram_sent_bytes));
 		json_object_set_new(o, "sync_ram_bytes", json_integer((json_int_t)p->sync_ram_bytes));
@@ -828,6 +832,8 @@ static int init(struct us_primary *p, const struct us_config *cfg, const struct 
 {
 	memset(p, 0, sizeof(*p));
 	p->cfg = cfg;
+	us_epochlen_init(&p->len, cfg->epoch_ms, cfg->pause_share_pct, cfg->epoch_ms_min,
+			 cfg->epoch_ms_max);
 	p->h = h;
 	p->loop = h->loop;
 	p->adopted = h->qemu != NULL;

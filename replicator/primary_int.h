@@ -20,6 +20,7 @@
 #include "replicator/ctl.h"
 #include "replicator/devstate.h"
 #include "replicator/dirty.h"
+#include "replicator/epochlen.h"
 #include "replicator/qemu.h"
 #include "replicator/qmp.h"
 #include "disk/imgstate.h"
@@ -49,6 +50,7 @@ struct epoch_times {
 	uint64_t dev_bytes;
 	uint64_t stop_us, scan_us, copy_us, dev_us, cont_us;
 	uint64_t start_ms;	/* monotonic, when "stop" was sent */
+	uint64_t start_us;	/* the same, in microseconds */
 	uint64_t sent_ms;	/* when EPOCH_END was queued */
 	uint64_t ack_ms;	/* EPOCH_END queued to ACK, once acked */
 	int acked, resumed;	/* ACK arrived; "cont" answered */
@@ -67,6 +69,7 @@ struct us_primary {
 	const struct us_config *cfg;
 	qb_loop_t *loop;		/* the daemon's (h->loop) */
 	struct us_handover *h;
+	struct us_epochlen len;		/* the checkpoint interval in force */
 	int adopted;			/* took over a promoted standby's running QEMU */
 	int seeking;			/* guest runs unprotected; looking for a standby
 					 * or syncing one (failover/reprotect.c) */

@@ -5,10 +5,13 @@
 # epoch (`understudy pause` holds the guest stopped after a final checkpoint);
 # once the standby reports that epoch committed, the primary's RAM file and
 # the standby's replica must be identical byte for byte. Twice, with the
-# guest resumed and dirtying in between.
+# guest resumed and dirtying in between. The epochs adapt (epoch_ms = auto),
+# so this also shows the replica exact at intervals the engine chose, and the
+# status reporting the interval in force and the paused share.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 LAB_APPEND="us.run=dirtier,counter us.dirty=2000 us.dirty_mb=32"
+LAB_EPOCH_MS=auto
 . "$top_srcdir/tests/lib/lab.sh"
 trap lab_down EXIT
 
@@ -31,5 +34,10 @@ for round in 1 2; do
 	note "round $round: replica identical to primary RAM at epoch $epoch"
 	lab_ctl hA resume >/dev/null || fail "resume failed"
 done
+[ "$(lab_field hA epoch_auto)" = true ] || fail "status does not say epoch_ms = auto"
+ms=$(lab_field hA epoch_ms) pm=$(lab_field hA paused_permille)
+[ "${ms:-0}" -ge 10 ] && [ "$ms" -le 500 ] || fail "epoch_ms in force ($ms) outside 10..500"
+[ "${pm:-0}" -gt 0 ] || fail "no paused share in the status ($pm)"
+note "epoch_ms = auto: $ms ms in force, the guest paused $((pm / 10)).$((pm % 10)) % of the time"
 [ "$(lab_field hA state)" = protected ] || fail "primary not protected after resume"
 echo "PASS: replica byte-for-byte equal to primary RAM at two committed epochs"

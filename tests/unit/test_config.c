@@ -102,6 +102,38 @@ static void bad_inputs(void **state)
 	assert_string_equal(c.vm.name, "vm0");
 }
 
+/* epoch_ms = auto with its bound and range; a range upside down is refused. */
+static void epoch_auto(void **state)
+{
+	static const char *const bad[] = {
+		"[replication]\npause_share = 0%\n", "[replication]\npause_share = 60\n",
+		"[replication]\npause_share = %\n", "[replication]\nepoch_ms = automatic\n",
+		"[replication]\nepoch_ms_max = 2\n",
+	};
+	struct us_config c;
+	size_t i;
+
+	write_conf("[vm]\nkernel = /k\n[replication]\npeer = h:1\nepoch_ms = auto\n"
+		   "pause_share = 5%\nepoch_ms_min = 20\nepoch_ms_max = 300\n");
+	us_config_defaults(&c);
+	assert_int_equal(c.pause_share_pct, 10);
+	assert_int_equal(us_config_load(&c, path), 0);
+	assert_int_equal(c.epoch_ms, 0);
+	assert_int_equal(c.pause_share_pct, 5);
+	assert_int_equal(c.epoch_ms_min, 20);
+	assert_int_equal(c.epoch_ms_max, 300);
+	assert_int_equal(us_config_check(&c, "primary"), 0);
+	c.epoch_ms_min = 400;
+	assert_int_equal(us_config_check(&c, "primary"), -EINVAL);
+	cleanup(state);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		write_conf(bad[i]);
+		us_config_defaults(&c);
+		assert_int_equal(us_config_load(&c, path), -EINVAL);
+		cleanup(state);
+	}
+}
+
 static void primary_needs_peer(void **state)
 {
 	struct us_config c;
@@ -482,7 +514,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults), cmocka_unit_test_teardown(full_file, cleanup),
-		cmocka_unit_test(bad_inputs), cmocka_unit_test(primary_needs_peer),
+		cmocka_unit_test(bad_inputs), cmocka_unit_test_teardown(epoch_auto, cleanup),
+		cmocka_unit_test(primary_needs_peer),
 		cmocka_unit_test(sizes), cmocka_unit_test(heartbeat_defaults),
 		cmocka_unit_test_teardown(hosts_either_role, cleanup), cmocka_unit_test(hosts_bad),
 		cmocka_unit_test_teardown(heartbeat_good, cleanup),
