@@ -9,6 +9,10 @@ bench_dirtyscan_LDADD = $(US_LIBS)
 # tests/lib/rxe.sh: the guest boot it shares with tests/integration/rdma_rxe.sh.
 EXTRA_DIST += bench/transport.sh tests/lib/rxe.sh
 noinst_PROGRAMS += bench/transport
+# bench/wire: bytes per epoch and CPU per page of each way to send pages.
+noinst_PROGRAMS += bench/wire
+bench_wire_CFLAGS = $(AM_CFLAGS) $(LZ4_CFLAGS) $(ZSTD_CFLAGS)
+bench_wire_LDADD = $(US_LIBS) $(LZ4_LIBS) $(ZSTD_LIBS)
 bench_transport_LDADD = $(US_LIBS)
 if HAVE_RDMA
 bench_transport_LDADD += $(RDMA_LIBS)

@@ -9,6 +9,7 @@ libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
 	replicator/ramfile.c replicator/ramfile.h \
 	replicator/ctl.c replicator/ctl.h \
 	replicator/primary_int.h replicator/primary.h \
+	replicator/pagehash.c replicator/pagehash.h \
 	replicator/epoch.c replicator/epochlen.c replicator/epochlen.h replicator/loss.c replicator/primary.c \
 	replicator/handover.h replicator/role.c replicator/role.h \
 	replicator/pdisk.c replicator/pdisk.h \
@@ -26,3 +27,8 @@ check_PROGRAMS += tests/unit/test_epochlen
 TESTS += tests/unit/test_epochlen
 tests_unit_test_epochlen_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_epochlen_LDADD = $(US_LIBS) $(CMOCKA_LIBS)
+
+check_PROGRAMS += tests/unit/test_pagehash
+TESTS += tests/unit/test_pagehash
+tests_unit_test_pagehash_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_pagehash_LDADD = $(US_LIBS) $(CMOCKA_LIBS)
