@@ -571,8 +571,7 @@ void nbd_free(struct us_nbd *s)
 	free(s);
 }
 
-struct us_nbd *nbd_new(const char *sock_path, const char *export_name, int image_fd,
-		       uint64_t size)
+struct us_nbd *nbd_new(const char *sock_path, const char *export_name, int image_fd, uint64_t size)
 {
 	struct us_nbd *s = calloc(1, sizeof(*s));
 

@@ -62,8 +62,7 @@ int nbd_handshake(struct us_nbd *s);
 /* The control block, not listening, no thread (disk/nbd.c; us_nbd_start
  * builds on it, the NBD fuzzer serves one socketpair with it): NULL with
  * errno set, or the server; nbd_free undoes it. */
-struct us_nbd *nbd_new(const char *sock_path, const char *export_name, int image_fd,
-		       uint64_t size);
+struct us_nbd *nbd_new(const char *sock_path, const char *export_name, int image_fd, uint64_t size);
 void nbd_free(struct us_nbd *s);
 
 /* Serve the client on @fd until it leaves (handshake, then requests), on

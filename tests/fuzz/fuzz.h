@@ -20,8 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  */
 void us_fuzz_log_init(const char *name);
 
-/** Abort with @what when @ok is false: the fuzzer keeps the input. */
-void us_fuzz_assert(int ok, const char *what);
+/** Abort, saying @what should have held, when @ok is false: the fuzzer keeps the input. */
+void us_fuzz_assert(const char *what, int ok);
 
 /**
  * A file descriptor that reads as @len bytes of @data: a memfd, so no

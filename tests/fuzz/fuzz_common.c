@@ -44,7 +44,7 @@ void us_fuzz_log_init(const char *name)
 	qb_log_ctl(t, QB_LOG_CONF_ENABLED, QB_TRUE);
 }
 
-void us_fuzz_assert(int ok, const char *what)
+void us_fuzz_assert(const char *what, int ok)
 {
 	if (ok)
 		return;
@@ -56,9 +56,9 @@ int us_fuzz_memfd(const char *name, const void *data, size_t len)
 {
 	int fd = memfd_create(name, MFD_CLOEXEC);
 
-	us_fuzz_assert(fd >= 0, "memfd_create");
-	us_fuzz_assert(len == 0 || write(fd, data, len) == (ssize_t)len, "write to a memfd");
-	us_fuzz_assert(lseek(fd, 0, SEEK_SET) == 0, "lseek of a memfd");
+	us_fuzz_assert("memfd_create", fd >= 0);
+	us_fuzz_assert("write to a memfd", len == 0 || write(fd, data, len) == (ssize_t)len);
+	us_fuzz_assert("lseek of a memfd", lseek(fd, 0, SEEK_SET) == 0);
 	return fd;
 }
 

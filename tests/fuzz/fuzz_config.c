@@ -16,7 +16,7 @@
 #include "replicator/config.h"
 #include "tests/fuzz/fuzz.h"
 
-#define TERMINATED(f) us_fuzz_assert(memchr((f), 0, sizeof(f)) != NULL, #f " is terminated")
+#define TERMINATED(f) us_fuzz_assert(#f " is terminated", memchr((f), 0, sizeof(f)) != NULL)
 
 static void check_strings(const struct us_config *c)
 {
@@ -50,18 +50,17 @@ static void check_strings(const struct us_config *c)
 static void check_loaded(const struct us_config *c)
 {
 	check_strings(c);
-	us_fuzz_assert(c->vm.name[0] != 0, "[vm] name is not empty");
-	us_fuzz_assert(c->vm.mem_bytes >= (16u << 20) && c->vm.mem_bytes % (2u << 20) == 0,
-		       "[vm] memory is at least 16M in whole 2M");
-	us_fuzz_assert(c->vm.vcpus >= 1 && c->vm.vcpus <= 64, "[vm] vcpus is 1 to 64");
-	us_fuzz_assert(c->epoch_ms >= 5 && c->epoch_ms <= 10000, "epoch_ms is 5 to 10000");
-	us_fuzz_assert(c->nodes >= 2 && c->nodes <= 32, "[heartbeat] nodes is 2 to 32");
-	us_fuzz_assert(c->n_hosts == 0 || c->n_hosts == US_CONFIG_MAX_HOSTS, "[replication] hosts "
-									     "names both hosts or "
-									     "none");
+	us_fuzz_assert("[vm] name is not empty", c->vm.name[0] != 0);
+	us_fuzz_assert("[vm] memory is at least 16M in whole 2M",
+		       c->vm.mem_bytes >= (16u << 20) && c->vm.mem_bytes % (2u << 20) == 0);
+	us_fuzz_assert("[vm] vcpus is 1 to 64", c->vm.vcpus >= 1 && c->vm.vcpus <= 64);
+	us_fuzz_assert("epoch_ms is 5 to 10000", c->epoch_ms >= 5 && c->epoch_ms <= 10000);
+	us_fuzz_assert("[heartbeat] nodes is 2 to 32", c->nodes >= 2 && c->nodes <= 32);
+	us_fuzz_assert("[replication] hosts names both hosts or none",
+		       c->n_hosts == 0 || c->n_hosts == US_CONFIG_MAX_HOSTS);
 	if (c->n_hosts)
-		us_fuzz_assert(strcmp(c->hosts[0].node, c->hosts[1].node) != 0 && c->peer_node[0],
-			       "[replication] hosts names two different nodes");
+		us_fuzz_assert("[replication] hosts names two different nodes",
+			       strcmp(c->hosts[0].node, c->hosts[1].node) != 0 && c->peer_node[0]);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -82,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 "hA"); /* not this machine's name: the same run each time */
 	rc = us_config_load(&c, path);
 	close(fd);
-	us_fuzz_assert(rc == 0 || rc == -EINVAL, "us_config_load returns 0 or -EINVAL");
+	us_fuzz_assert("us_config_load returns 0 or -EINVAL", rc == 0 || rc == -EINVAL);
 	check_strings(&c);
 	if (rc < 0)
 		return 0;

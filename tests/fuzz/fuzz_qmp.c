@@ -41,17 +41,17 @@ static void on_reply(void *opaque, json_t *ret, const char *err)
 	const char *status;
 
 	c->f->replies[c->n]++;
-	us_fuzz_assert((ret == NULL) != (err == NULL), "a reply is a return or an error");
+	us_fuzz_assert("a reply is a return or an error", (ret == NULL) != (err == NULL));
 	if (err)
-		us_fuzz_assert(strlen(err) > 0, "a QMP error says something");
+		us_fuzz_assert("a QMP error says something", strlen(err) > 0);
 	status = json_string_value(json_object_get(ret, "status"));
 	if (status)
 		(void)strcmp(status, "running");
 	/* a command sent from a reply's callback, as devstate.c chains them */
 	if (c->n == 1 && ret && !c->f->sent_more) {
 		c->f->sent_more = 1;
-		us_fuzz_assert(us_qmp_send(c->f->q, "cont", NULL, on_reply, &cmds[NCMDS]) == 0,
-			       "a command sent from a callback is queued");
+		us_fuzz_assert("a command sent from a callback is queued",
+			       us_qmp_send(c->f->q, "cont", NULL, on_reply, &cmds[NCMDS]) == 0);
 	}
 }
 
@@ -59,8 +59,8 @@ static void on_any(void *opaque, const char *event, json_t *data)
 {
 	struct fz *f = opaque;
 
-	us_fuzz_assert(!f->closed && !f->freed, "no event after the close");
-	us_fuzz_assert(event != NULL, "an event has a name");
+	us_fuzz_assert("no event after the close", !f->closed && !f->freed);
+	us_fuzz_assert("an event has a name", event != NULL);
 	if (strcmp(event, "RESET") == 0) {
 		f->freed = 1;
 		us_qmp_free(f->q); /* from inside the dispatch: freed once it unwinds */
@@ -86,7 +86,7 @@ static void on_closed(void *opaque)
 {
 	struct fz *f = opaque;
 
-	us_fuzz_assert(!f->closed, "the close is reported once");
+	us_fuzz_assert("the close is reported once", !f->closed);
 	f->closed = 1;
 }
 
@@ -95,22 +95,18 @@ static struct us_qmp *client(struct fz *f)
 	struct us_qmp *q = calloc(1, sizeof(*q));
 	int i;
 
-	us_fuzz_assert(q != NULL, "calloc");
+	us_fuzz_assert("calloc", q != NULL);
 	q->fd = -1; /* nothing to write to: commands are queued and dropped */
 	us_qmp_on_closed(q, on_closed, f);
-	us_fuzz_assert(us_qmp_on_event(q, "*", on_any, f) == 0 &&
+	us_fuzz_assert("listeners added",
+		       us_qmp_on_event(q, "*", on_any, f) == 0 &&
 			       us_qmp_on_event(q, "MIGRATION", on_migration, f) == 0 &&
-			       us_qmp_on_event(q, "STOP", on_stop_once, f) == 0,
-		       "listeners added");
+			       us_qmp_on_event(q, "STOP", on_stop_once, f) == 0);
 	f->q = q;
 	for (i = 0; i < NCMDS; i++) {
 		cmds[i] = (struct cmd){ f, i };
-		us_fuzz_assert(us_qmp_send(q, "query-status", NULL, on_reply, &cmds[i]) == 0, "a "
-											      "comm"
-											      "and "
-											      "is "
-											      "queu"
-											      "ed");
+		us_fuzz_assert("a command is queued",
+			       us_qmp_send(q, "query-status", NULL, on_reply, &cmds[i]) == 0);
 	}
 	cmds[NCMDS] = (struct cmd){ f, NCMDS };
 	return q;
@@ -140,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!f.freed)
 		us_qmp_free(f.q);
 	for (i = 0; i < NCMDS; i++)
-		us_fuzz_assert(f.replies[i] == 1, "every command's callback runs exactly once");
-	us_fuzz_assert(f.replies[NCMDS] == f.sent_more, "so does the one sent from a callback");
+		us_fuzz_assert("every command's callback runs exactly once", f.replies[i] == 1);
+	us_fuzz_assert("so does the one sent from a callback", f.replies[NCMDS] == f.sent_more);
 	return 0;
 }

@@ -57,8 +57,8 @@ static int fake_send(void *opaque, uint16_t type, uint64_t epoch, const void *bo
 	char why[64];
 
 	if (type == US_MSG_REFUSE)
-		us_fuzz_assert(us_proto_refuse_decode(body, len, &r, why, sizeof(why)) == 0,
-			       "the standby's REFUSE decodes");
+		us_fuzz_assert("the standby's REFUSE decodes",
+			       us_proto_refuse_decode(body, len, &r, why, sizeof(why)) == 0);
 	return 0;
 }
 
@@ -125,16 +125,15 @@ static uint64_t devstate_sum(const struct us_receiver *rx)
 static void snapshot(struct fz *f)
 {
 	memcpy(f->before, f->replica, sizeof(f->before));
-	us_fuzz_assert(pread(f->disk_fd, f->disk_before, DISK_SIZE, 0) == DISK_SIZE, "read the "
-										     "replica "
-										     "image");
+	us_fuzz_assert("read the replica image",
+		       pread(f->disk_fd, f->disk_before, DISK_SIZE, 0) == DISK_SIZE);
 }
 
 static int changed(const struct fz *f)
 {
 	static char now[DISK_SIZE];
 
-	us_fuzz_assert(pread(f->disk_fd, now, DISK_SIZE, 0) == DISK_SIZE, "read the replica image");
+	us_fuzz_assert("read the replica image", pread(f->disk_fd, now, DISK_SIZE, 0) == DISK_SIZE);
 	return memcmp(f->before, f->replica, sizeof(f->before)) != 0 ||
 	       memcmp(f->disk_before, now, DISK_SIZE) != 0;
 }
@@ -147,15 +146,15 @@ static void check_after(struct fz *f, int rc, const struct us_msg_hdr *h,
 
 	us_receiver_stats(f->rx, &st);
 	if (changed(f))
-		us_fuzz_assert(rc == 0 && (sync_write || h->type == US_MSG_EPOCH_END),
-			       "the replica changed only by a sync write or a verified epoch");
+		us_fuzz_assert("the replica changed only by a sync write or a verified epoch",
+			       rc == 0 && (sync_write || h->type == US_MSG_EPOCH_END));
 	if (rc < 0) {
-		us_fuzz_assert(st.committed == st0->committed, "a refusal keeps the committed "
-							       "epoch");
-		us_fuzz_assert(devstate_sum(f->rx) == dev0, "a refusal keeps the device state");
+		us_fuzz_assert("a refusal keeps the committed epoch",
+			       st.committed == st0->committed);
+		us_fuzz_assert("a refusal keeps the device state", devstate_sum(f->rx) == dev0);
 	}
 	if (rc == 0 && h->type == US_MSG_EPOCH_END)
-		us_fuzz_assert(st.committed == h->epoch, "a verified EPOCH_END commits its epoch");
+		us_fuzz_assert("a verified EPOCH_END commits its epoch", st.committed == h->epoch);
 }
 
 static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const void *body)
@@ -176,7 +175,7 @@ static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const vo
 	rc = us_receiver_input(f->rx, hdr_rc, h, body, why, sizeof(why));
 	check_after(f, rc, h, &st0, dev0);
 	if (rc < 0) {
-		us_fuzz_assert(why[0] != 0, "a refusal says why");
+		us_fuzz_assert("a refusal says why", why[0] != 0);
 		return 1;
 	}
 	count_body(f, h, body);
@@ -207,15 +206,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	memset(f.replica, 0, sizeof(f.replica));
-	us_fuzz_assert(ftruncate(disk_fd, 0) == 0 && ftruncate(disk_fd, DISK_SIZE) == 0, "size the "
-											 "replica "
-											 "image");
+	us_fuzz_assert("size the replica image",
+		       ftruncate(disk_fd, 0) == 0 && ftruncate(disk_fd, DISK_SIZE) == 0);
 	cfg.replica = f.replica;
 	cfg.disk_fd = f.disk_fd = disk_fd;
 	f.sum = sum_state;
 	f.fixup = !!(data[0] & FLAG_FIXUP);
 	f.rx = us_receiver_new(&cfg, &ops, &f);
-	us_fuzz_assert(f.rx != NULL, "us_receiver_new");
+	us_fuzz_assert("us_receiver_new", f.rx != NULL);
 	if (data[0] & FLAG_ADOPT)
 		us_receiver_adopt(f.rx, FUZZ_LINEAGE, 3, devstate, sizeof(devstate));
 	open_epoch(&f);

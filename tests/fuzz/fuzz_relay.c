@@ -89,9 +89,9 @@ static int emit(void *opaque, const void *frame, size_t len)
 {
 	while (f.next_out < f.next_in && f.ref[f.next_out].state == DROPPED)
 		f.next_out++;
-	us_fuzz_assert(f.next_out < f.next_in && f.ref[f.next_out].state == TAKEN, "only frames "
-										   "taken leave");
-	us_fuzz_assert(same(&f.ref[f.next_out], frame, len), "frames leave in order, unchanged");
+	us_fuzz_assert("only frames taken leave",
+		       f.next_out < f.next_in && f.ref[f.next_out].state == TAKEN);
+	us_fuzz_assert("frames leave in order, unchanged", same(&f.ref[f.next_out], frame, len));
 	f.ref[f.next_out++].state = LEFT;
 	return 0;
 }
@@ -101,8 +101,8 @@ static int outbound(void *opaque, const unsigned char *frame, size_t len)
 {
 	int rc = 0;
 
-	us_fuzz_assert(f.next_in < f.nref, "no frame beyond the reference");
-	us_fuzz_assert(same(&f.ref[f.next_in], frame, len), "frames are split as sent");
+	us_fuzz_assert("no frame beyond the reference", f.next_in < f.nref);
+	us_fuzz_assert("frames are split as sent", same(&f.ref[f.next_in], frame, len));
 	if (f.mode == US_RELAY_INACTIVE) {
 		f.ref[f.next_in].state = DROPPED; /* a parked standby's relay */
 	} else if (f.mode == US_RELAY_PASSTHROUGH) {
@@ -110,7 +110,7 @@ static int outbound(void *opaque, const unsigned char *frame, size_t len)
 		return emit(NULL, frame, len);
 	} else {
 		rc = us_outq_push(f.q, frame, len);
-		us_fuzz_assert(rc == 0 || rc == -ENOBUFS, "the queue takes or refuses a frame");
+		us_fuzz_assert("the queue takes or refuses a frame", rc == 0 || rc == -ENOBUFS);
 		if (rc == -ENOBUFS)
 			return rc;
 		f.ref[f.next_in].state = TAKEN;
@@ -213,20 +213,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reference(&f);
 	/* caps as small as a frame: full queues, blocked reads */
 	f.q = us_outq_new(US_RELAY_MAX_FRAME + (data[0] & 0xf) * 4096u, 1 + (data[0] >> 4));
-	us_fuzz_assert(f.q != NULL, "us_outq_new");
+	us_fuzz_assert("us_outq_new", f.q != NULL);
 	for (i = 0; i < proglen; i++)
 		run_op(data[2 + i]);
 	finish();
-	us_fuzz_assert(!f.blocked, "the stream drains once everything is released");
-	us_fuzz_assert(f.next_in == f.nref, "every well-formed frame was split out");
+	us_fuzz_assert("the stream drains once everything is released", !f.blocked);
+	us_fuzz_assert("every well-formed frame was split out", f.next_in == f.nref);
 	for (i = 0; i < f.nref; i++)
-		us_fuzz_assert(f.ref[i].state == LEFT || f.ref[i].state == DROPPED, "every "
-										    "well-formed "
-										    "frame left, "
-										    "or was "
-										    "dropped while "
-										    "parked");
-	us_fuzz_assert(f.rx.malformed == f.ref_malformed, "every malformed record is counted");
+		us_fuzz_assert("every well-formed frame left, or was dropped while parked",
+			       f.ref[i].state == LEFT || f.ref[i].state == DROPPED);
+	us_fuzz_assert("every malformed record is counted", f.rx.malformed == f.ref_malformed);
 	us_outq_free(f.q);
 	return 0;
 }
