@@ -461,7 +461,7 @@ static int transmission(struct us_nbd *s)
 
 /* ---- the thread ---- */
 
-static void serve_client(struct us_nbd *s, int fd)
+void nbd_serve_client(struct us_nbd *s, int fd)
 {
 	int ret;
 
@@ -492,7 +492,7 @@ static void *server_main(void *arg)
 	while (wait_fd(s, s->listen_fd, POLLIN) == 0) {
 		fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			serve_client(s, fd);
+			nbd_serve_client(s, fd);
 			continue;
 		}
 		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
@@ -555,7 +555,7 @@ static int listen_unix(const char *path)
 	return fd;
 }
 
-static void nbd_free(struct us_nbd *s)
+void nbd_free(struct us_nbd *s)
 {
 	if (s->listen_fd >= 0) {
 		close(s->listen_fd);
@@ -571,8 +571,7 @@ static void nbd_free(struct us_nbd *s)
 	free(s);
 }
 
-static struct us_nbd *nbd_new(const char *sock_path, const char *export_name, int image_fd,
-			      uint64_t size)
+struct us_nbd *nbd_new(const char *sock_path, const char *export_name, int image_fd, uint64_t size)
 {
 	struct us_nbd *s = calloc(1, sizeof(*s));
 

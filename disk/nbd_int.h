@@ -59,4 +59,14 @@ int nbd_send_full(struct us_nbd *s, const void *buf, size_t len);
  * is to be closed (the reason is logged). */
 int nbd_handshake(struct us_nbd *s);
 
+/* The control block, not listening, no thread (disk/nbd.c; us_nbd_start
+ * builds on it, the NBD fuzzer serves one socketpair with it): NULL with
+ * errno set, or the server; nbd_free undoes it. */
+struct us_nbd *nbd_new(const char *sock_path, const char *export_name, int image_fd, uint64_t size);
+void nbd_free(struct us_nbd *s);
+
+/* Serve the client on @fd until it leaves (handshake, then requests), on
+ * the calling thread; closes @fd. */
+void nbd_serve_client(struct us_nbd *s, int fd);
+
 #endif

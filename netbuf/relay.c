@@ -23,8 +23,6 @@
 #include "netbuf/tap.h"
 #include "replicator/log.h"
 
-#define RX_CAP (4 * (US_RELAY_MAX_FRAME + 4))
-
 struct us_relay {
 	qb_loop_t *loop;
 	char sock_path[108];
@@ -33,29 +31,12 @@ struct us_relay {
 	int tfd;		/* tap */
 	enum us_relay_mode mode;
 	struct us_outq *q;
-	unsigned char rx[RX_CAP];
-	size_t rx_len;
-	size_t skip;		/* bytes of a malformed record still to discard */
+	struct us_frame_rx rx;	/* read from QEMU, not yet split into frames */
 	int blocked;
 	struct us_relay_stats st;
 };
 
 static int32_t on_qemu(int32_t fd, int32_t revents, void *data);
-
-enum us_frame_result us_frame_next(const unsigned char *buf, size_t len, size_t *flen,
-				   size_t *total)
-{
-	uint32_t n;
-
-	if (len < 4)
-		return US_FRAME_NEED_MORE;
-	n = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
-	*flen = n;
-	*total = 4 + (size_t)n;
-	if (n == 0 || n > US_RELAY_MAX_FRAME)
-		return US_FRAME_BAD;
-	return len >= *total ? US_FRAME_OK : US_FRAME_NEED_MORE;
-}
 
 static int emit_tap(void *opaque, const void *frame, size_t len)
 {
@@ -79,8 +60,10 @@ static void set_reading(struct us_relay *r, int on)
 }
 
 /* One frame from the guest. @return 0, or -ENOBUFS: keep it and stop reading. */
-static int outbound(struct us_relay *r, const unsigned char *frame, size_t len)
+static int outbound(void *opaque, const unsigned char *frame, size_t len)
 {
+	struct us_relay *r = opaque;
+
 	if (r->mode == US_RELAY_PASSTHROUGH) {
 		emit_tap(r, frame, len);
 		r->st.released_frames++;
@@ -92,44 +75,16 @@ static int outbound(struct us_relay *r, const unsigned char *frame, size_t len)
 	return us_outq_push(r->q, frame, len) == -ENOBUFS ? -ENOBUFS : 0;
 }
 
-/* Split rx into frames. */
+/* Split what QEMU wrote into frames; a full queue stops reading from QEMU. */
 static void consume(struct us_relay *r)
 {
-	size_t pos = 0, flen, total, n;
-	enum us_frame_result fr;
-
-	while (pos < r->rx_len) {
-		if (r->skip) {
-			n = r->skip < r->rx_len - pos ? r->skip : r->rx_len - pos;
-			r->skip -= n;
-			pos += n;
-			continue;
-		}
-		fr = us_frame_next(r->rx + pos, r->rx_len - pos, &flen, &total);
-		if (fr == US_FRAME_NEED_MORE)
-			break;
-		if (fr == US_FRAME_BAD) {
-			r->st.malformed++;
-			us_log(LOG_WARNING, US_TAG_NET, "dropping a malformed frame of %zu bytes from "
-			       "QEMU", flen);
-			r->skip = total;
-			continue;
-		}
-		if (outbound(r, r->rx + pos + 4, flen) == -ENOBUFS) {
-			set_reading(r, 0);
-			break;
-		}
-		pos += total;
-	}
-	memmove(r->rx, r->rx + pos, r->rx_len - pos);
-	r->rx_len -= pos;
+	if (us_frame_rx_split(&r->rx, outbound, r) == -ENOBUFS)
+		set_reading(r, 0);
 }
 
 static void qemu_gone(struct us_relay *r)
 {
-	if (r->rx_len || r->skip)
-		r->st.malformed++;	/* a truncated last frame */
-	r->rx_len = r->skip = 0;
+	us_frame_rx_end(&r->rx);
 	qb_loop_poll_del(r->loop, r->qfd);
 	close(r->qfd);
 	r->qfd = -1;
@@ -147,16 +102,16 @@ static int32_t on_qemu(int32_t fd, int32_t revents, void *data)
 	struct us_relay *r = data;
 	ssize_t n;
 
-	if (r->rx_len == RX_CAP)
+	if (r->rx.len == US_FRAME_RX_CAP)
 		return 0;
-	n = read(fd, r->rx + r->rx_len, RX_CAP - r->rx_len);
+	n = read(fd, r->rx.buf + r->rx.len, US_FRAME_RX_CAP - r->rx.len);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n <= 0) {
 		qemu_gone(r);
 		return 0;
 	}
-	r->rx_len += n;
+	r->rx.len += n;
 	consume(r);
 	return 0;
 }
@@ -283,6 +238,7 @@ void us_relay_stats(const struct us_relay *r, struct us_relay_stats *st)
 	struct us_outq_stats q;
 
 	*st = r->st;
+	st->malformed = r->rx.malformed;
 	us_outq_stats(r->q, &q);
 	st->queued_frames = q.queued_frames;
 	st->queued_bytes = q.queued_bytes;

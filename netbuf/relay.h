@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <qb/qbloop.h>
 
-#define US_RELAY_MAX_FRAME 9216u	/* jumbo MTU plus headroom */
+#include "netbuf/frame.h"
 
 struct us_relay;
 
@@ -63,18 +63,5 @@ void us_relay_detach_qemu(struct us_relay *r);
 
 /** Close QEMU's connection and the tap, remove the socket; NULL-safe. */
 void us_relay_free(struct us_relay *r);
-
-/* ---- exposed for tests ---- */
-
-enum us_frame_result { US_FRAME_NEED_MORE = 0, US_FRAME_OK = 1, US_FRAME_BAD = 2 };
-
-/**
- * Look at the start of a -netdev stream: a frame is 4 bytes of big-endian
- * length and the frame. OK: the frame is at @buf+4, *@flen bytes, the record
- * *@total bytes. BAD: a zero or over-long length; skip *@total bytes (which may
- * be more than @len) to stay in step with the stream.
- */
-enum us_frame_result us_frame_next(const unsigned char *buf, size_t len, size_t *flen,
-				   size_t *total);
 
 #endif

@@ -276,10 +276,13 @@ static int on_devstate(struct us_receiver *rx, const struct us_msg_hdr *h, const
 
 static void apply_staged(struct us_receiver *rx)
 {
-	const char *p = rx->pages.data, *end = p + rx->pages.len;
+	const char *p = rx->pages.data, *end;
 	struct us_pages m;
 	uint32_t len;
 
+	if (!rx->pages.len)
+		return; /* nothing staged: data may be NULL, and NULL + 0 is undefined */
+	end = p + rx->pages.len;
 	while (p < end) {
 		memcpy(&len, p + 8, sizeof(len));	/* the descriptor's count */
 		len = US_PROTO_PAGES_DESC + le32toh(len) * US_PROTO_PAGE_SIZE;

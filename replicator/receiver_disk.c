@@ -63,11 +63,14 @@ int us_rx_on_disk(struct us_receiver *rx, const struct us_msg_hdr *h, const void
 /* After the epoch's ACK: every staged write, in the order it came. */
 int us_rx_disk_apply_staged(struct us_receiver *rx)
 {
-	const char *p = rx->disk.data, *end = p + rx->disk.len;
+	const char *p = rx->disk.data, *end;
 	struct us_disk m;
 	uint32_t len, kind;
 	int rc;
 
+	if (!rx->disk.len)
+		return 0; /* nothing staged: data may be NULL, and NULL + 0 is undefined */
+	end = p + rx->disk.len;
 	while (p < end) {
 		memcpy(&len, p + 8, sizeof(len));
 		memcpy(&kind, p + 12, sizeof(kind));

@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS="build-essential autoconf automake libtool pkg-config
 libqb-dev libjansson-dev libinih-dev libxxhash-dev libcmocka-dev
 qemu-system-x86 qemu-utils busybox-static cpio iproute2 kmod procps psmisc
-libc6-dev ca-certificates bc socat xz-utils cppcheck clang-format
+libc6-dev ca-certificates bc socat xz-utils cppcheck clang-format clang libclang-rt-14-dev
 corosync libcpg-dev libquorum-dev libvotequorum-dev libcmap-dev libcorosync-common-dev nettle-dev
 liblz4-dev libzstd-dev
 rdma-core ibverbs-providers ibverbs-utils perftest libibverbs-dev librdmacm-dev

@@ -114,6 +114,40 @@ static void framer(void **state)
 	assert_true(total == 4 + 0x100000);
 }
 
+/* A frame taker that refuses the second frame it sees, once. */
+static int take_but_second(void *opaque, const unsigned char *frame, size_t len)
+{
+	int *seen = opaque;
+
+	return ++*seen == 2 ? -ENOBUFS : 0;
+}
+
+/* The splitter the relay runs: a refused frame stays first, a malformed
+ * record is skipped across reads, a partial frame at the end is counted. */
+static void framer_split(void **state)
+{
+	static const unsigned char two[] = { 0, 0, 0, 1, 'a', 0, 0, 0, 2, 'b', 'c', 0, 0, 0, 0 };
+	struct us_frame_rx *rx = calloc(1, sizeof(*rx));
+	int seen = 0;
+
+	memcpy(rx->buf, two, sizeof(two));
+	rx->len = sizeof(two);
+	assert_int_equal(us_frame_rx_split(rx, take_but_second, &seen), -ENOBUFS);
+	assert_int_equal(rx->len, sizeof(two) - 5);	/* "bc" waits, first */
+	assert_int_equal(rx->buf[4], 'b');
+	assert_int_equal(us_frame_rx_split(rx, take_but_second, &seen), 0);
+	assert_int_equal(seen, 3);
+	assert_int_equal(rx->malformed, 1);	/* the zero length */
+	rx->buf[0] = 0x01;	/* a 16 MiB record: skipped, also what comes later */
+	rx->buf[1] = rx->buf[2] = rx->buf[3] = 0;
+	rx->len = 10;
+	assert_int_equal(us_frame_rx_split(rx, take_but_second, &seen), 0);
+	assert_true(rx->len == 0 && rx->skip == 4 + (1u << 24) - 10 && rx->malformed == 2);
+	us_frame_rx_end(rx);	/* the stream ends inside it */
+	assert_true(rx->skip == 0 && rx->malformed == 3);
+	free(rx);
+}
+
 /* ---- the relay, for real ---- */
 
 struct lab {
@@ -288,6 +322,7 @@ int main(void)
 		cmocka_unit_test(release_in_order_on_ack),
 		cmocka_unit_test(caps_refuse_never_drop),
 		cmocka_unit_test(framer),
+		cmocka_unit_test(framer_split),
 		cmocka_unit_test_setup_teardown(relay_backpressure_and_order, relay_setup, relay_teardown),
 		cmocka_unit_test_setup_teardown(relay_malformed_counted, relay_setup, relay_teardown),
 		cmocka_unit_test_setup_teardown(relay_truncated_counted, relay_setup, relay_teardown),
