@@ -7,9 +7,10 @@
  *   HELLO(..., nonce_p, flag AUTH)       ──▶  (nothing is acted on yet)
  *                                        ◀──  CHALLENGE(nonce_s, proof_s)
  *     proof_s = HMAC-SHA256(K, "understudy standby" || HELLO body || nonce_s)
- *   from here on every message, both ways, is preceded by TAG(UMAC-64 of
- *   its header and body, under a key per direction from HKDF-SHA256(K,
- *   nonce_p || nonce_s), nonce = the direction's message count)
+ *   from here on every message, both ways, carries in its header's tag
+ *   field the UMAC-64 of its header (tag field zero) and body, under a key
+ *   per direction from HKDF-SHA256(K, nonce_p || nonce_s), nonce = the
+ *   direction's message count
  *   AUTH (empty: its tag proves the key) ──▶  the HELLO is acted on now
  *                                        ◀──  HELLO_OK ...
  *

@@ -280,7 +280,8 @@ static int enqueue(struct tcp_conn *c, uint16_t type, uint64_t epoch, const void
 		free(owned);
 		return -EPIPE;
 	}
-	rc = us_msgq_push(&c->mq, &h, prefix, prefix_len, body, body_len, owned);
+	rc = us_msgq_push(&c->mq, &h, prefix, prefix_len, body, body_len, owned,
+			  c->base.auth != NULL);
 	if (rc == 0)
 		set_events(c, c->events | POLLOUT);
 	return rc;
@@ -293,6 +294,10 @@ static size_t fill_iov(struct tcp_conn *c, struct iovec *iov)
 	for (i = c->mq.head; i < c->mq.tail && n + 2 <= IOV_BATCH; i++, off = 0) {
 		struct us_seg *s = &c->mq.q[i];
 
+		if (s->seal) { /* its first time out: tag it now, in send order */
+			us_transport_auth_seal(&c->base, s->hdr, s->hdr_len, s->body, s->body_len);
+			s->seal = 0;
+		}
 		if (off < s->hdr_len)
 			iov[n++] = (struct iovec){ s->hdr + off, s->hdr_len - off };
 		if (s->body_len)
