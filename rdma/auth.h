@@ -43,6 +43,13 @@ struct us_auth_session {
 	uint64_t tx_seq, rx_seq;
 };
 
+/**
+ * A key of @len bytes for another use of @k (e.g. the TLS PSK), labelled
+ * @label: HKDF-SHA256's expand with @k as the pseudo-random key (it is
+ * uniformly random already).
+ */
+void us_auth_derive(const struct us_auth_key *k, const char *label, unsigned char *out, size_t len);
+
 /** Fill @out with @len random bytes (getrandom). @return 0 or -errno. */
 int us_auth_random(void *out, size_t len);
 

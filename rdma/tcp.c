@@ -3,7 +3,8 @@
  * The TCP transport: proto.h messages on a stream socket, non-blocking, on the
  * libqb loop. Sends are queued as segments (an owned header, a borrowed body)
  * and written with writev when the socket is writable; receives are read in
- * large chunks and split into messages in place.
+ * large chunks and split into messages in place. With TLS on (tls.h) the
+ * same queue and the same parser run over GnuTLS's records (tcp_tls.c).
  */
 #include <config.h>
 
@@ -20,23 +21,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "rdma/msgq.h"
-#include "rdma/transport_int.h"
+#include "rdma/tcp_int.h"
 #include "replicator/log.h"
 
 #define RX_CAP (2 * (US_PROTO_HDR_SIZE + US_PROTO_MAX_BODY))
 #define IOV_BATCH 128
-
-struct tcp_conn {
-	struct us_transport base;
-	int fd;
-	int events;		/* events registered with the loop */
-	struct us_msgq mq;	/* messages not yet (fully) written */
-	size_t off;		/* bytes of the front message already written */
-	char *rx;		/* received bytes not yet consumed */
-	size_t rx_len;
-	int stopped;		/* no more reading: owner or version mismatch */
-};
 
 struct tcp_listener {
 	struct us_listener base;
@@ -46,7 +35,6 @@ struct tcp_listener {
 	void *opaque;
 };
 
-static const struct us_transport_ops tcp_ops;
 static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data);
 
 static int split_addr(const char *addr, char *host, size_t hostlen, const char **port)
@@ -106,7 +94,7 @@ static struct us_transport *conn_new(qb_loop_t *loop, int fd, const char *peer)
 	if (!c->rx)
 		goto fail;
 	c->fd = fd;
-	c->base.ops = &tcp_ops;
+	c->base.ops = &us_tcp_ops;
 	c->base.loop = loop;
 	c->base.last_rx_ms = us_transport_now_ms();
 	snprintf(c->base.peer, sizeof(c->base.peer), "%s", peer);
@@ -261,7 +249,7 @@ out:
 
 /* ---- sending ---- */
 
-static void set_events(struct tcp_conn *c, int events)
+void us_tcp_set_events(struct tcp_conn *c, int events)
 {
 	if (c->events == events || c->fd < 0)
 		return;
@@ -282,9 +270,18 @@ static int enqueue(struct tcp_conn *c, uint16_t type, uint64_t epoch, const void
 	}
 	rc = us_msgq_push(&c->mq, &h, prefix, prefix_len, body, body_len, owned,
 			  c->base.auth != NULL);
-	if (rc == 0)
-		set_events(c, c->events | POLLOUT);
+	if (rc == 0 && !us_tcp_tls_handshaking(c)) /* it writes when the handshake is done */
+		us_tcp_set_events(c, c->events | POLLOUT);
 	return rc;
+}
+
+/* A segment's first time out: tag it now, in send order (transport_int.h). */
+void us_tcp_seal(struct tcp_conn *c, struct us_seg *s)
+{
+	if (!s->seal)
+		return;
+	us_transport_auth_seal(&c->base, s->hdr, s->hdr_len, s->body, s->body_len);
+	s->seal = 0;
 }
 
 static size_t fill_iov(struct tcp_conn *c, struct iovec *iov)
@@ -294,10 +291,7 @@ static size_t fill_iov(struct tcp_conn *c, struct iovec *iov)
 	for (i = c->mq.head; i < c->mq.tail && n + 2 <= IOV_BATCH; i++, off = 0) {
 		struct us_seg *s = &c->mq.q[i];
 
-		if (s->seal) { /* its first time out: tag it now, in send order */
-			us_transport_auth_seal(&c->base, s->hdr, s->hdr_len, s->body, s->body_len);
-			s->seal = 0;
-		}
+		us_tcp_seal(c, s);
 		if (off < s->hdr_len)
 			iov[n++] = (struct iovec){ s->hdr + off, s->hdr_len - off };
 		if (s->body_len)
@@ -307,7 +301,7 @@ static size_t fill_iov(struct tcp_conn *c, struct iovec *iov)
 	return n;
 }
 
-static void advance(struct tcp_conn *c, size_t n)
+void us_tcp_advance(struct tcp_conn *c, size_t n)
 {
 	while (n && !us_msgq_empty(&c->mq)) {
 		struct us_seg *s = us_msgq_front(&c->mq);
@@ -329,6 +323,8 @@ static int flush(struct tcp_conn *c)
 	struct iovec iov[IOV_BATCH];
 	ssize_t n;
 
+	if (c->tls)
+		return us_tcp_tls_flush(c);
 	while (!us_msgq_empty(&c->mq)) {
 		struct msghdr m = { .msg_iov = iov, .msg_iovlen = fill_iov(c, iov) };
 
@@ -336,7 +332,7 @@ static int flush(struct tcp_conn *c)
 		n = sendmsg(c->fd, &m, MSG_NOSIGNAL);
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-		advance(c, n);
+		us_tcp_advance(c, n);
 	}
 	return 1;
 }
@@ -421,20 +417,41 @@ static int consume(struct tcp_conn *c, char *why, size_t whylen, int *err)
 	return 0;
 }
 
-static int do_read(struct tcp_conn *c, char *why, size_t whylen, int *err)
+static ssize_t read_some(struct tcp_conn *c, char *why, size_t whylen)
 {
-	ssize_t n = read(c->fd, c->rx + c->rx_len, RX_CAP - c->rx_len);
+	ssize_t n;
 
+	if (c->tls)
+		return us_tcp_tls_recv(c, c->rx + c->rx_len, RX_CAP - c->rx_len, why, whylen);
+	n = read(c->fd, c->rx + c->rx_len, RX_CAP - c->rx_len);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n <= 0) {
-		*err = n == 0 ? -ECONNRESET : -errno;
 		snprintf(why, whylen, "%s", n == 0 ? "peer closed the connection" : strerror(errno));
-		return 1;
+		return n == 0 ? -ECONNRESET : -errno;
 	}
-	c->base.last_rx_ms = us_transport_now_ms();
-	c->rx_len += n;
-	return consume(c, why, whylen, err);
+	return n;
+}
+
+/* Read and deliver; over TLS until GnuTLS holds nothing more (poll cannot see it). */
+static int do_read(struct tcp_conn *c, char *why, size_t whylen, int *err)
+{
+	ssize_t n;
+
+	do {
+		n = read_some(c, why, whylen);
+		if (n < 0) {
+			*err = (int)n;
+			return 1;
+		}
+		if (n == 0)
+			return 0;
+		c->base.last_rx_ms = us_transport_now_ms();
+		c->rx_len += n;
+		if (consume(c, why, whylen, err))
+			return 1;
+	} while (c->tls && us_tcp_tls_pending(c));
+	return 0;
 }
 
 /* Best effort: let a final REFUSE reach the peer before closing. */
@@ -447,12 +464,27 @@ static void linger_flush(struct tcp_conn *c)
 		poll(&p, 1, 20);
 }
 
+/* The TLS handshake's turn: @return 1 when the connection is ready for traffic. */
+static int handshake(struct tcp_conn *c)
+{
+	char why[512] = "";
+	int rc = us_tcp_tls_handshake(c, why, sizeof(why));
+
+	if (rc < 0)
+		conn_fail(c, rc, why);
+	else if (rc == 1)
+		us_tcp_set_events(c, POLLIN | (us_msgq_empty(&c->mq) ? 0 : POLLOUT));
+	return rc == 1;
+}
+
 static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 {
 	struct tcp_conn *c = data;
-	char why[256] = "";
+	char why[512] = "";
 	int err = 0, rc;
 
+	if (us_tcp_tls_handshaking(c) && !handshake(c))
+		return 0;
 	if (revents & POLLOUT) {
 		rc = flush(c);
 		if (rc < 0) {
@@ -460,14 +492,14 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 			return 0;
 		}
 		if (rc == 1) {
-			set_events(c, POLLIN);
+			us_tcp_set_events(c, POLLIN);
 			if (c->base.cbs.drained)
 				c->base.cbs.drained(c->base.opaque);
 			if (c->fd < 0)
 				return 0;
 		}
 	}
-	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+	if (revents & (POLLIN | POLLHUP | POLLERR) || (c->tls && us_tcp_tls_pending(c))) {
 		if (do_read(c, why, sizeof(why), &err)) {
 			linger_flush(c);
 			conn_fail(c, err, why);
@@ -481,12 +513,13 @@ static void tcp_destroy(struct us_transport *t)
 	struct tcp_conn *c = (struct tcp_conn *)t;
 
 	shut(c);
+	us_tcp_tls_free(c);
 	us_msgq_free(&c->mq);
 	free(c->rx);
 	free(c);
 }
 
-static const struct us_transport_ops tcp_ops = {
+const struct us_transport_ops us_tcp_ops = {
 	.name = "tcp",
 	.send_msg = tcp_send_msg,
 	.send_body = tcp_send_body,

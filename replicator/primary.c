@@ -369,6 +369,10 @@ static void try_connect(void *data)
 	if (p->phase != PH_CONNECTING || p->tx)
 		return;
 	p->tx = us_transport_connect(p->loop, p->cfg->transport, p->cfg->peer, 1000);
+	if (p->tx && us_chanauth_connected(&p->auth, p->tx, 0) < 0) {
+		us_transport_free(p->tx); /* logged; TLS cannot start: the next try says it again */
+		p->tx = NULL;
+	}
 	if (p->tx) {
 		us_log(LOG_NOTICE, US_TAG_PRIMARY, "connected to standby %s over %s", p->cfg->peer,
 		       us_transport_name(p->tx));
@@ -558,6 +562,11 @@ static int up_checks(struct us_primary *p)
 		       strerror(errno));
 	}
 	return rc;
+}
+
+static void down_checks(struct us_primary *p)
+{
+	us_chanauth_free(&p->auth);
 }
 
 /* The write log filled past its high-water mark: checkpoint now, not at the timer. */
@@ -801,7 +810,7 @@ struct stage {
 };
 
 static const struct stage stages[] = {
-	{ "checks", up_checks, NULL },
+	{ "checks", up_checks, down_checks },
 	{ "guest RAM file", up_ram, down_ram },
 	{ "disk and its NBD server", up_disk, down_disk },
 	{ "QEMU", up_qemu, down_qemu },

@@ -611,6 +611,10 @@ static void on_accept(void *opaque, struct us_transport *t)
 		us_transport_free(t);
 		return;
 	}
+	if (us_chanauth_connected(&s->auth, t, 1) < 0) {
+		us_transport_free(t); /* logged */
+		return;
+	}
 	s->tx = t;
 	s->auth.waiting = 0;
 	s->state = SB_RECEIVING;
@@ -789,6 +793,11 @@ static int up_checks(struct us_standby *s)
 		return -errno;
 	}
 	return 0;
+}
+
+static void down_checks(struct us_standby *s)
+{
+	us_chanauth_free(&s->auth);
 }
 
 static int up_ram(struct us_standby *s)
@@ -1059,7 +1068,7 @@ struct stage {
 };
 
 static const struct stage stages[] = {
-	{ "checks", up_checks, NULL },
+	{ "checks", up_checks, down_checks },
 	{ "replica RAM file", up_ram, down_ram },
 	{ "replica disk and its NBD server", up_disk, down_disk },
 	{ "parked QEMU", up_qemu, down_qemu },

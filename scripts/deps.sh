@@ -8,7 +8,7 @@ PKGS="build-essential autoconf automake libtool pkg-config
 libqb-dev libjansson-dev libinih-dev libxxhash-dev libcmocka-dev
 qemu-system-x86 qemu-utils busybox-static cpio iproute2 kmod procps psmisc
 libc6-dev ca-certificates bc socat xz-utils cppcheck clang-format
-corosync libcpg-dev libquorum-dev libvotequorum-dev libcmap-dev libcorosync-common-dev nettle-dev
+corosync libcpg-dev libquorum-dev libvotequorum-dev libcmap-dev libcorosync-common-dev nettle-dev libgnutls28-dev openssl tcpdump
 rdma-core ibverbs-providers ibverbs-utils perftest libibverbs-dev librdmacm-dev
 systemd python3-libnbd libnbd-bin
 e2fsprogs
