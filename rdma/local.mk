@@ -18,9 +18,17 @@ check_PROGRAMS += tests/tools/nokeypeer
 tests_tools_nokeypeer_LDADD = $(US_LIBS)
 TESTS += tests/integration/auth.sh
 EXTRA_DIST += tests/integration/auth.sh
+
+# TLS on TCP (loopback, real GnuTLS): psk and x509 round trips, the refusals.
 check_PROGRAMS += tests/unit/test_tls
 TESTS += tests/unit/test_tls
 tests_unit_test_tls_SOURCES = tests/unit/test_tls.c tests/lib/logcap.c tests/lib/logcap.h
 tests_unit_test_tls_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_tls_LDADD = $(US_LIBS) $(CMOCKA_LIBS)
 EXTRA_DIST += tests/lib/mkcerts.sh
+
+# TLS between real daemons: no plaintext page on the link (tcpdump, against
+# a plaintext control), a takeover from what came over TLS, x509, and TLS on
+# one side only refused in words.
+TESTS += tests/integration/tls.sh
+EXTRA_DIST += tests/integration/tls.sh
