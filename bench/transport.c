@@ -175,6 +175,7 @@ static void sb_accept(void *opaque, struct us_transport *t)
 	us_transport_free(sb.t);
 	sb.t = t;
 	us_transport_set_cbs(t, &cbs, NULL);
+	us_receiver_set_authenticated(sb.rx, mode != RUN_PLAIN); /* as the daemons do */
 	if (mode == RUN_AUTH)
 		us_transport_auth_start(t, &bench_key, nonce_p, nonce_s, 0);
 	if (mode == RUN_TLS && us_transport_tls_start(t, tls_srv, 1) < 0)
@@ -411,8 +412,13 @@ static double send_epoch(struct pageset *ps, uint64_t n)
 	}
 	if (rc == 0)
 		rc = us_transport_send_devstate(pr.t, n, pr.dev, DEV_BYTES);
-	if (rc == 0)
-		rc = us_transport_end_epoch(pr.t, &ps->end);
+	if (rc == 0) {
+		struct us_epoch_end e = ps->end;
+
+		if (mode != RUN_PLAIN)
+			e.checksum = 0; /* the authenticated link checks every byte */
+		rc = us_transport_end_epoch(pr.t, &e);
+	}
 	if (rc == 0)
 		rc = pr_wait(ack_done);
 	last_cpu = cpu_s() - c0;

@@ -165,7 +165,8 @@ struct us_epoch_end {
 	uint64_t devstate_bytes;
 	uint64_t disk_writes;	/* DISK messages */
 	uint64_t disk_bytes;	/* bytes of DISK bodies, descriptors included */
-	uint64_t checksum;	/* XXH3-64 over PAGES, DISK and DEVSTATE bodies, in order */
+	uint64_t checksum;	/* XXH3-64 over PAGES, DISK and DEVSTATE bodies, in order;
+				 * 0 on an authenticated link (its tags check every byte) */
 };
 
 #define US_EPOCH_NONE UINT64_MAX

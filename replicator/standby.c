@@ -618,6 +618,7 @@ static void on_accept(void *opaque, struct us_transport *t)
 	s->tx = t;
 	s->auth.waiting = 0;
 	s->state = SB_RECEIVING;
+	us_receiver_set_authenticated(s->rx, s->auth.on || s->auth.tls);
 	us_transport_set_cbs(t, &cbs, s);
 	us_transport_set_vm(t, us_proto_vm_id(s->cfg->vm.name));
 	us_log(LOG_NOTICE, US_TAG_STANDBY, "primary connected from %s", us_transport_peer(t));
