@@ -19,7 +19,6 @@
  */
 #include <config.h>
 
-#include <endian.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -64,16 +63,35 @@ static void log_up(struct tcp_conn *c)
 	gnutls_free(desc);
 }
 
-/* Server: a peer that starts with our protocol's magic has no TLS. @return 1 if so. */
-static int plain_peer(struct tcp_conn *c)
+/*
+ * Server: a peer that starts with our protocol's magic has no TLS; its
+ * version says whether it is an older understudy (before TLS). @return 1
+ * with the cause in @why if so.
+ */
+static int plain_peer(struct tcp_conn *c, char *why, size_t whylen)
 {
-	unsigned char b[4];
+	unsigned char b[6];
 	ssize_t n = recv(c->fd, b, sizeof(b), MSG_PEEK);
+	unsigned version;
 
 	if (n < (ssize_t)sizeof(b))
 		return 0;
 	c->tls->peeked = 1;
-	return le32toh(*(uint32_t *)b) == US_PROTO_MAGIC;
+	if (b[0] != (US_PROTO_MAGIC & 0xff) || b[1] != ((US_PROTO_MAGIC >> 8) & 0xff) ||
+	    b[2] != ((US_PROTO_MAGIC >> 16) & 0xff) || b[3] != (US_PROTO_MAGIC >> 24))
+		return 0;
+	version = b[4] | b[5] << 8;
+	if (version != US_PROTO_VERSION)
+		snprintf(why, whylen,
+			 "TLS: %s speaks protocol version %u without TLS, this "
+			 "understudy speaks %u: run the same understudy on both hosts",
+			 c->base.peer, version, US_PROTO_VERSION);
+	else
+		snprintf(why, whylen,
+			 "TLS: %s speaks the replication protocol without TLS: set "
+			 "[replication] tls the same on both hosts (here: %s)",
+			 c->base.peer, us_tls_mode_name(c->tls->tls->mode));
+	return 1;
 }
 
 static const char *hint(const struct tcp_tls *s)
@@ -119,13 +137,8 @@ int us_tcp_tls_handshake(struct tcp_conn *c, char *why, size_t whylen)
 	struct tcp_tls *s = c->tls;
 	int rc;
 
-	if (s->server && !s->peeked && plain_peer(c)) {
-		snprintf(why, whylen,
-			 "TLS: %s speaks the replication protocol without TLS: set "
-			 "[replication] tls the same on both hosts (here: %s)",
-			 c->base.peer, us_tls_mode_name(s->tls->mode));
+	if (s->server && !s->peeked && plain_peer(c, why, whylen))
 		return -EPROTO;
-	}
 	rc = gnutls_handshake(s->session);
 	if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
 		us_tcp_set_events(c, gnutls_record_get_direction(s->session) ? POLLOUT : POLLIN);

@@ -7,13 +7,16 @@
  * with nothing delivered to the owner on either side and the cause in the
  * log: another key, a primary whose certificate another CA signed, a
  * standby whose certificate names another host, a peer without TLS against
- * one with it, in both directions. And the config: tls = auto means psk
+ * one with it, in both directions, an older understudy without TLS (told
+ * to upgrade, not to set tls). And the config: tls = auto means psk
  * with a key on TCP, off otherwise; psk without a key, and TLS on RDMA, are
  * refused in words.
  */
 #include <config.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -261,6 +265,28 @@ static void tls_primary_plain_standby(void **state)
 	assert_refused("the peer speaks TLS", "closed the connection during the handshake");
 }
 
+/* An understudy of protocol 5 (before TLS) is told to upgrade, not to set tls. */
+static void older_plain_peer(void **state)
+{
+	struct us_msg_hdr h = { .version = 5, .type = US_MSG_HELLO };
+	char buf[US_PROTO_HDR_SIZE + 8] = { 0 };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), i;
+
+	srv.tls = creds(US_TLS_PSK, &key, NULL, 1);
+	us_proto_hdr_encode(buf, &h);
+	sa.sin_port = htons(atoi(strchr(addr, ':') + 1));
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	for (i = 0; i < 50 && !srv.closed; i++)
+		qb_loop_run(srv.loop);
+	close(fd);
+	assert_int_equal(srv.msgs[US_MSG_HELLO], 0);
+	assert_non_null(strstr(srv.why, "speaks protocol version 5 without TLS, this understudy "
+					"speaks 6: run the same understudy on both hosts"));
+}
+
 static void missing_certificates(void **state)
 {
 	char why[512] = "";
@@ -318,6 +344,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(server_names_another_host, setup, teardown),
 		cmocka_unit_test_setup_teardown(plain_primary_tls_standby, setup, teardown),
 		cmocka_unit_test_setup_teardown(tls_primary_plain_standby, setup, teardown),
+		cmocka_unit_test_setup_teardown(older_plain_peer, setup, teardown),
 		cmocka_unit_test(missing_certificates),
 		cmocka_unit_test(config_tls),
 	};
