@@ -26,6 +26,7 @@
 
 #define RX_CAP (2 * (US_PROTO_HDR_SIZE + US_PROTO_MAX_BODY))
 #define IOV_BATCH 128
+#define TLS_READ_BATCH 64 /* records read before parsing: 1 MiB */
 
 struct tcp_listener {
 	struct us_listener base;
@@ -407,8 +408,10 @@ static int consume(struct tcp_conn *c, char *why, size_t whylen, int *err)
 			c->stopped = 1;
 		pos += US_PROTO_HDR_SIZE + (rc ? 0 : h.len);
 	}
-	memmove(c->rx, c->rx + pos, c->rx_len - pos);
-	c->rx_len -= pos;
+	if (pos) { /* only the start of a message is left: move it once */
+		memmove(c->rx, c->rx + pos, c->rx_len - pos);
+		c->rx_len -= pos;
+	}
 	if (c->stopped) {
 		snprintf(why, whylen, "connection closed after a refused message");
 		*err = -ECONNABORTED;
@@ -434,20 +437,41 @@ static ssize_t read_some(struct tcp_conn *c, char *why, size_t whylen)
 }
 
 /* Read and deliver; over TLS until GnuTLS holds nothing more (poll cannot see it). */
-static int do_read(struct tcp_conn *c, char *why, size_t whylen, int *err)
+/*
+ * Read what is there: one read of the socket, or over TLS a batch of
+ * records (each at most 16 KiB; parsing after each would rescan a large
+ * message's start every time). @return 1 if bytes came, 0 if none, -1 on
+ * an error (*@err, @why set).
+ */
+static int fill(struct tcp_conn *c, char *why, size_t whylen, int *err)
 {
+	size_t before = c->rx_len;
 	ssize_t n;
+	int i;
 
-	do {
+	for (i = 0; i < (c->tls ? TLS_READ_BATCH : 1) && c->rx_len < RX_CAP; i++) {
 		n = read_some(c, why, whylen);
 		if (n < 0) {
 			*err = (int)n;
-			return 1;
+			return -1;
 		}
 		if (n == 0)
-			return 0;
-		c->base.last_rx_ms = us_transport_now_ms();
+			break;
 		c->rx_len += n;
+	}
+	return c->rx_len > before;
+}
+
+/* Read and deliver; over TLS until GnuTLS holds nothing more (poll cannot see it). */
+static int do_read(struct tcp_conn *c, char *why, size_t whylen, int *err)
+{
+	int rc;
+
+	do {
+		rc = fill(c, why, whylen, err);
+		if (rc <= 0)
+			return rc < 0;
+		c->base.last_rx_ms = us_transport_now_ms();
 		if (consume(c, why, whylen, err))
 			return 1;
 	} while (c->tls && us_tcp_tls_pending(c));
