@@ -27,6 +27,7 @@
 #define RX_CAP (2 * (US_PROTO_HDR_SIZE + US_PROTO_MAX_BODY))
 #define IOV_BATCH 128
 #define TLS_READ_BATCH 64 /* records read before parsing: 1 MiB */
+#define SEAL_AHEAD (512u << 10) /* bytes of a writev before the next message to tag */
 
 struct tcp_listener {
 	struct us_listener base;
@@ -285,13 +286,21 @@ void us_tcp_seal(struct tcp_conn *c, struct us_seg *s)
 	s->seal = 0;
 }
 
+/*
+ * The next writev's pieces. A segment still to be tagged joins only while
+ * the batch is under SEAL_AHEAD bytes: tagged just before it is written, its
+ * pages are still in cache when the kernel copies them.
+ */
 static size_t fill_iov(struct tcp_conn *c, struct iovec *iov)
 {
-	size_t n = 0, i, off = c->off;
+	size_t n = 0, i, off = c->off, bytes = 0;
 
 	for (i = c->mq.head; i < c->mq.tail && n + 2 <= IOV_BATCH; i++, off = 0) {
 		struct us_seg *s = &c->mq.q[i];
 
+		if (s->seal && bytes >= SEAL_AHEAD)
+			break;
+		bytes += s->hdr_len + s->body_len - off;
 		us_tcp_seal(c, s);
 		if (off < s->hdr_len)
 			iov[n++] = (struct iovec){ s->hdr + off, s->hdr_len - off };
