@@ -154,14 +154,15 @@ struct us_tls *us_tls_new(enum us_tls_mode mode, const struct us_auth_key *key, 
 		return NULL;
 	}
 	t->mode = mode;
-	if (mode == US_TLS_PSK)
-		rc = key ? load_psk(t, key, why, whylen) : -EINVAL;
+	rc = -EINVAL;
+	if (mode == US_TLS_PSK && !key)
+		snprintf(why, whylen, "tls = psk needs a key_file");
+	else if (mode == US_TLS_PSK)
+		rc = load_psk(t, key, why, whylen);
 	else if (mode == US_TLS_X509)
 		rc = load_x509(t, dir, server, why, whylen);
 	else
-		rc = -EINVAL;
-	if (rc == -EINVAL && mode != US_TLS_X509)
-		snprintf(why, whylen, "tls = %s needs a key_file", us_tls_mode_name(mode));
+		snprintf(why, whylen, "tls = %s: no credentials to make", us_tls_mode_name(mode));
 	if (rc < 0) {
 		us_tls_free(t);
 		errno = -rc;
