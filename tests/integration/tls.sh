@@ -63,6 +63,7 @@ note "step 1: without TLS the link shows '$MARK' $n times in $CAPTURE_S s"
 stop_both
 
 # 2. psk from the key file, then a takeover
+rm -f "$ser_b" # before its QEMU opens it: a parked QEMU prints nothing
 start hB standby "key_file = $LAB_DIR/key"
 standby_up
 start hA primary "key_file = $LAB_DIR/key"
@@ -76,7 +77,6 @@ capture "$LAB_DIR/tls.pcap"
 bytes=$(stat -c %s "$LAB_DIR/tls.pcap")
 [ "$(marks "$LAB_DIR/tls.pcap")" = 0 ] || fail "'$MARK' is readable on the TLS link"
 [ "$bytes" -gt 100000 ] || fail "the TLS capture is only $bytes bytes: did epochs flow?"
-rm -f "$ser_b"
 lab_kill_host hA
 lab_wait 60 lab_counting "$ser_b" 2 || fail "$(lab_guest_failed hB 60 "count on from hB")"
 lab_runs_vm hB || fail "hB does not run the VM: $(lab_field hB role)"
