@@ -13,8 +13,10 @@
  * also prints the RDMA devices' retry counters of the run (RNR NAKs and
  * retransmissions each stall a queue pair: they must stay 0). Then the same
  * epochs again over a second connection with the authenticated channel
- * (rdma/transport_auth.c: a UMAC-64 tag on every message, checked before
- * the receiver sees it): the "auth GB/s" column and its cost in percent.
+ * (rdma/transport_auth.c: a UMAC-64 tag in every message's header, checked
+ * before the receiver sees it): the "auth GB/s" column and its cost in
+ * percent; and over TCP a third connection with TLS 1.3 (rdma/tls.c, PSK,
+ * GnuTLS): the "tls GB/s" column and its cost.
  * Usage: bench/transport tcp|rdma HOST [REPEATS]   (default 20 repeats)
  */
 #include <config.h>
@@ -36,6 +38,7 @@
 #include <xxhash.h>
 
 #include "rdma/auth.h"
+#include "rdma/tls.h"
 #include "rdma/transport.h"
 #include "replicator/log.h"
 #include "replicator/receiver.h"
@@ -51,8 +54,11 @@
 static const uint32_t sizes[] = { 1000, 10000, MAX_EPOCH };
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
 
-/* The authenticated run: a fixed key and nonces (the handshake is not timed). */
-static int auth_on;
+/* The authenticated and TLS runs: a fixed key and nonces (handshakes are not timed). */
+enum run_mode { RUN_PLAIN, RUN_AUTH, RUN_TLS, RUN_MODES };
+static const char *const mode_names[RUN_MODES] = { "plain", "authenticated", "TLS" };
+static enum run_mode mode;
+static struct us_tls *tls_srv, *tls_cli;
 static const struct us_auth_key bench_key = { .k = "bench key, 32 bytes, not secret" };
 static const unsigned char nonce_p[US_AUTH_NONCE_LEN] = "bench primary nonce, 32 bytes..";
 static const unsigned char nonce_s[US_AUTH_NONCE_LEN] = "bench standby nonce, 32 bytes..";
@@ -97,6 +103,17 @@ static double now_s(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+/* CPU seconds of both threads (primary and standby), user and system. */
+static double cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double last_cpu; /* CPU seconds of the last send_epoch */
 
 static uint64_t next_rand(uint64_t *s)
 {
@@ -158,8 +175,11 @@ static void sb_accept(void *opaque, struct us_transport *t)
 	us_transport_free(sb.t);
 	sb.t = t;
 	us_transport_set_cbs(t, &cbs, NULL);
-	if (auth_on)
+	us_receiver_set_authenticated(sb.rx, mode != RUN_PLAIN); /* as the daemons do */
+	if (mode == RUN_AUTH)
 		us_transport_auth_start(t, &bench_key, nonce_p, nonce_s, 0);
+	if (mode == RUN_TLS && us_transport_tls_start(t, tls_srv, 1) < 0)
+		snprintf(sb.why, sizeof(sb.why), "cannot start TLS");
 }
 
 static int32_t sb_quit(int32_t fd, int32_t revents, void *data)
@@ -307,8 +327,10 @@ static int pr_connect(const char *addr, enum us_transport_kind kind)
 		return -errno;
 	us_transport_set_cbs(pr.t, &cbs, NULL);
 	us_transport_set_vm(pr.t, us_proto_vm_id(VM));
-	if (auth_on && us_transport_auth_start(pr.t, &bench_key, nonce_p, nonce_s, 1) < 0)
+	if (mode == RUN_AUTH && us_transport_auth_start(pr.t, &bench_key, nonce_p, nonce_s, 1) < 0)
 		return -ENOMEM;
+	if (mode == RUN_TLS && us_transport_tls_start(pr.t, tls_cli, 0) < 0)
+		return -EPROTO;
 	snprintf(h.vm_name, sizeof(h.vm_name), "%s", VM);
 	rc = us_transport_send_msg(pr.t, US_MSG_HELLO, 0, body, us_proto_hello_encode(body, &h));
 	return rc < 0 ? rc : pr_wait(hello_done);
@@ -377,7 +399,7 @@ static void pageset_fill(struct pageset *ps, uint64_t *seed)
 /* Send the set as epoch @n and wait for its ACK. @return seconds, or -errno. */
 static double send_epoch(struct pageset *ps, uint64_t n)
 {
-	double t0 = now_s();
+	double t0 = now_s(), c0 = cpu_s();
 	size_t r, at = 0;
 	int rc = 0;
 
@@ -390,10 +412,16 @@ static double send_epoch(struct pageset *ps, uint64_t n)
 	}
 	if (rc == 0)
 		rc = us_transport_send_devstate(pr.t, n, pr.dev, DEV_BYTES);
-	if (rc == 0)
-		rc = us_transport_end_epoch(pr.t, &ps->end);
+	if (rc == 0) {
+		struct us_epoch_end e = ps->end;
+
+		if (mode != RUN_PLAIN)
+			e.checksum = 0; /* the authenticated link checks every byte */
+		rc = us_transport_end_epoch(pr.t, &e);
+	}
 	if (rc == 0)
 		rc = pr_wait(ack_done);
+	last_cpu = cpu_s() - c0;
 	return rc < 0 ? rc : now_s() - t0;
 }
 
@@ -567,20 +595,22 @@ static void counters_print(const uint64_t *before)
 /* ---- the table ---- */
 
 struct row {
-	double xfer_s, auth_s, memcpy_s, tcp_s;
+	double xfer_s, auth_s, tls_s, memcpy_s, tcp_s;
+	double cpu[RUN_MODES]; /* median CPU seconds per epoch, both threads */
 	int exact;
 };
 
 static int run_size(struct pageset *ps, uint32_t n, int repeats, uint64_t *epoch, const int fd[2],
 		    struct row *row)
 {
-	double *t = calloc(3 * (size_t)repeats, sizeof(*t));
+	double *t = calloc(4 * (size_t)repeats, sizeof(*t)), *cpu;
 	size_t bytes = (size_t)n * PG;
 	uint64_t seed = 0x9e3779b97f4a7c15ull ^ n;
 	int i, rc = 0;
 
 	if (!t)
 		return -ENOMEM;
+	cpu = t + 3 * (size_t)repeats;
 	pageset_pick(ps, n, &seed);
 	pageset_fill(ps, &seed);
 	if (*epoch == 0) { /* epoch 0, the initial sync, goes straight to the replica: untimed */
@@ -588,16 +618,21 @@ static int run_size(struct pageset *ps, uint32_t n, int repeats, uint64_t *epoch
 	}
 	for (i = 0; i < repeats && rc == 0; i++) {
 		t[i] = send_epoch(ps, *epoch);
+		cpu[i] = last_cpu;
 		rc = t[i] < 0 ? (int)t[i] : settle((int)++*epoch);
 	}
 	row->exact = rc == 0 && pageset_exact(ps);
-	for (i = 0; i < repeats && rc == 0 && !auth_on; i++) {
+	for (i = 0; i < repeats && rc == 0 && mode == RUN_PLAIN; i++) {
 		t[repeats + i] = memcpy_once(bytes);
 		t[2 * repeats + i] = tcp_once(fd, bytes);
 		rc = t[2 * repeats + i] < 0 ? (int)t[2 * repeats + i] : 0;
 	}
-	if (rc == 0 && auth_on) {
+	if (rc == 0)
+		row->cpu[mode] = median(cpu, repeats);
+	if (rc == 0 && mode == RUN_AUTH) {
 		row->auth_s = median(t, repeats);
+	} else if (rc == 0 && mode == RUN_TLS) {
+		row->tls_s = median(t, repeats);
 	} else if (rc == 0) {
 		row->xfer_s = median(t, repeats);
 		row->memcpy_s = median(t + repeats, repeats);
@@ -613,23 +648,33 @@ static void print_head(const char *kind, const char *host, const char *addr, int
 	       addr, repeats);
 	if (!strcmp(kind, "rdma"))
 		printf("soft-RoCE under TCG: proves correctness, not speed\n");
-	printf("%8s | %12s %9s %9s | %9s %6s | %11s | %11s | %s\n", "pages", "xfer pages/s",
-	       "xfer GB/s", "epoch ms", "auth GB/s", "cost", "memcpy GB/s", "tcp-lo GB/s",
-	       "replica");
+	printf("cost: wall-clock time against plain; cpu: CPU time of both threads against plain "
+	       "(less sensitive to a loaded machine)\n");
+	printf("%8s | %12s %9s %9s | %9s %6s %6s | %9s %6s %6s | %11s | %11s | %s\n", "pages",
+	       "xfer pages/s", "xfer GB/s", "epoch ms", "auth GB/s", "cost", "cpu", "tls GB/s",
+	       "cost", "cpu", "memcpy GB/s", "tcp-lo GB/s", "replica");
 }
 
 static void print_row(uint32_t n, const struct row *r)
 {
-	double gb = (double)n * PG / 1e9;
+	double gb = (double)n * PG / 1e9, plain = r->cpu[RUN_PLAIN];
 
-	printf("%8u | %12.0f %9.3f %9.2f | %9.3f %5.0f%% | %11.3f | %11.3f | %s\n", n,
-	       n / r->xfer_s, gb / r->xfer_s, r->xfer_s * 1e3, gb / r->auth_s,
-	       100.0 * (r->auth_s - r->xfer_s) / r->xfer_s, gb / r->memcpy_s, gb / r->tcp_s,
+	printf("%8u | %12.0f %9.3f %9.2f | %9.3f %5.0f%% %5.0f%% | ", n, n / r->xfer_s,
+	       gb / r->xfer_s, r->xfer_s * 1e3, gb / r->auth_s,
+	       100.0 * (r->auth_s - r->xfer_s) / r->xfer_s,
+	       100.0 * (r->cpu[RUN_AUTH] - plain) / plain);
+	if (r->tls_s > 0)
+		printf("%9.3f %5.0f%% %5.0f%% | ", gb / r->tls_s,
+		       100.0 * (r->tls_s - r->xfer_s) / r->xfer_s,
+		       100.0 * (r->cpu[RUN_TLS] - plain) / plain);
+	else
+		printf("%9s %6s %6s | ", "-", "-", "-"); /* RDMA carries no TLS */
+	printf("%11.3f | %11.3f | %s\n", gb / r->memcpy_s, gb / r->tcp_s,
 	       r->exact ? "exact" : "DIFFERS");
 	fflush(stdout);
 }
 
-/* One connection: every epoch size, plain or (auth_on) authenticated. */
+/* One connection: every epoch size, plain, authenticated or over TLS (mode). */
 static int run_conn(enum us_transport_kind kind, const char *host, int repeats, struct row *rows,
 		    char *addr, size_t addrlen)
 {
@@ -643,7 +688,7 @@ static int run_conn(enum us_transport_kind kind, const char *host, int repeats, 
 	rc = sb_start(kind, host, addr, addrlen);
 	if (rc == 0)
 		rc = pr_connect(addr, kind);
-	if (rc == 0 && !auth_on)
+	if (rc == 0 && mode == RUN_PLAIN)
 		rc = tcp_pair(fd);
 	for (i = 0; i < NSIZES && rc == 0; i++) {
 		rc = run_size(&ps, sizes[i], repeats, &epoch, fd, &rows[i]);
@@ -672,11 +717,10 @@ static int run_all(enum us_transport_kind kind, const char *kname, const char *h
 
 	memset(rows, 0, sizeof(rows));
 	counters_read(counters);
-	rc = run_conn(kind, host, repeats, rows, addr, sizeof(addr));
-	if (rc == 0) {
-		auth_on = 1;
+	for (mode = RUN_PLAIN, rc = 0; mode < RUN_MODES && rc == 0; mode++) {
+		if (mode == RUN_TLS && kind != US_TRANSPORT_TCP)
+			break;
 		rc = run_conn(kind, host, repeats, rows, addr, sizeof(addr));
-		auth_on = 0;
 	}
 	if (rc == 0) {
 		print_head(kname, host, addr, repeats);
@@ -686,9 +730,8 @@ static int run_all(enum us_transport_kind kind, const char *kname, const char *h
 	if (kind == US_TRANSPORT_RDMA)
 		counters_print(counters);
 	if (rc < 0)
-		fprintf(stderr, "bench/transport: failed%s: %s%s%s\n",
-			auth_on ? " (authenticated)" : "", strerror(-rc),
-			sb.why[0] ? "; standby says: " : "", sb.why);
+		fprintf(stderr, "bench/transport: failed (%s): %s%s%s\n", mode_names[mode - 1],
+			strerror(-rc), sb.why[0] ? "; standby says: " : "", sb.why);
 	return rc;
 }
 
@@ -710,6 +753,12 @@ int main(int argc, char **argv)
 	}
 #endif
 	us_log_init("bench_transport", LOG_ERR, 0);
+	tls_srv = us_tls_new(US_TLS_PSK, &bench_key, NULL, 1, NULL, 0);
+	tls_cli = us_tls_new(US_TLS_PSK, &bench_key, NULL, 0, NULL, 0);
+	if (!tls_srv || !tls_cli) {
+		fprintf(stderr, "bench/transport: GnuTLS cannot hold the PSK credentials\n");
+		return 1;
+	}
 	pr.data = malloc((size_t)MAX_EPOCH * PG);
 	if (!pr.data) {
 		fprintf(stderr, "bench/transport: cannot allocate %u MiB of page data\n",

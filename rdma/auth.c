@@ -63,6 +63,15 @@ static void expand(struct hmac_sha256_ctx *prk, const char *info, uint8_t *out, 
 		    (const uint8_t *)info, len, out);
 }
 
+void us_auth_derive(const struct us_auth_key *k, const char *label, unsigned char *out, size_t len)
+{
+	struct hmac_sha256_ctx h;
+
+	hmac_sha256_set_key(&h, sizeof(k->k), k->k);
+	expand(&h, label, out, len);
+	memset(&h, 0, sizeof(h));
+}
+
 void us_auth_session_init(struct us_auth_session *s, const struct us_auth_key *k,
 			  const unsigned char nonce_p[US_AUTH_NONCE_LEN],
 			  const unsigned char nonce_s[US_AUTH_NONCE_LEN], int primary)

@@ -7,9 +7,10 @@
  *   HELLO(..., nonce_p, flag AUTH)       ──▶  (nothing is acted on yet)
  *                                        ◀──  CHALLENGE(nonce_s, proof_s)
  *     proof_s = HMAC-SHA256(K, "understudy standby" || HELLO body || nonce_s)
- *   from here on every message, both ways, is preceded by TAG(UMAC-64 of
- *   its header and body, under a key per direction from HKDF-SHA256(K,
- *   nonce_p || nonce_s), nonce = the direction's message count)
+ *   from here on every message, both ways, carries in its header's tag
+ *   field the UMAC-64 of its header (tag field zero) and body, under a key
+ *   per direction from HKDF-SHA256(K, nonce_p || nonce_s), nonce = the
+ *   direction's message count
  *   AUTH (empty: its tag proves the key) ──▶  the HELLO is acted on now
  *                                        ◀──  HELLO_OK ...
  *
@@ -41,6 +42,13 @@ struct us_auth_session {
 	struct umac64_ctx tx, rx;
 	uint64_t tx_seq, rx_seq;
 };
+
+/**
+ * A key of @len bytes for another use of @k (e.g. the TLS PSK), labelled
+ * @label: HKDF-SHA256's expand with @k as the pseudo-random key (it is
+ * uniformly random already).
+ */
+void us_auth_derive(const struct us_auth_key *k, const char *label, unsigned char *out, size_t len);
 
 /** Fill @out with @len random bytes (getrandom). @return 0 or -errno. */
 int us_auth_random(void *out, size_t len);

@@ -27,7 +27,7 @@ static struct us_seg *grow(struct us_msgq *mq)
 }
 
 int us_msgq_push(struct us_msgq *mq, struct us_msg_hdr *h, const void *prefix,
-		 size_t prefix_len, const void *body, size_t body_len, void *owned)
+		 size_t prefix_len, const void *body, size_t body_len, void *owned, int seal)
 {
 	struct us_seg *s = grow(mq);
 
@@ -43,6 +43,7 @@ int us_msgq_push(struct us_msgq *mq, struct us_msg_hdr *h, const void *prefix,
 	s->body = body;
 	s->body_len = body_len;
 	s->owned = owned;
+	s->seal = seal;
 	mq->queued += s->hdr_len + body_len;
 	return 0;
 }

@@ -19,6 +19,7 @@ struct us_seg {
 	const char *body;		/* borrowed, or points to owned */
 	size_t body_len;
 	void *owned;			/* freed when the segment is popped */
+	int seal;			/* tag it (us_transport_auth_seal) before it leaves */
 };
 
 struct us_msgq {
@@ -30,10 +31,11 @@ struct us_msgq {
 /**
  * Append a message: @h encoded (its len set from @prefix_len + @body_len),
  * @prefix copied after it, @body borrowed; @owned (may be NULL) is freed with
- * the segment, also on failure. @return 0 or -ENOMEM.
+ * the segment, also on failure. @seal: the channel is authenticated, the
+ * transport tags the segment when it first sends it. @return 0 or -ENOMEM.
  */
 int us_msgq_push(struct us_msgq *mq, struct us_msg_hdr *h, const void *prefix,
-		 size_t prefix_len, const void *body, size_t body_len, void *owned);
+		 size_t prefix_len, const void *body, size_t body_len, void *owned, int seal);
 
 /** @return 1 if no segment is queued. */
 int us_msgq_empty(const struct us_msgq *mq);

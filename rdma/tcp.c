@@ -3,7 +3,8 @@
  * The TCP transport: proto.h messages on a stream socket, non-blocking, on the
  * libqb loop. Sends are queued as segments (an owned header, a borrowed body)
  * and written with writev when the socket is writable; receives are read in
- * large chunks and split into messages in place.
+ * large chunks and split into messages in place. With TLS on (tls.h) the
+ * same queue and the same parser run over GnuTLS's records (tcp_tls.c).
  */
 #include <config.h>
 
@@ -20,23 +21,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "rdma/msgq.h"
-#include "rdma/transport_int.h"
+#include "rdma/tcp_int.h"
 #include "replicator/log.h"
 
 #define RX_CAP (2 * (US_PROTO_HDR_SIZE + US_PROTO_MAX_BODY))
 #define IOV_BATCH 128
-
-struct tcp_conn {
-	struct us_transport base;
-	int fd;
-	int events;		/* events registered with the loop */
-	struct us_msgq mq;	/* messages not yet (fully) written */
-	size_t off;		/* bytes of the front message already written */
-	char *rx;		/* received bytes not yet consumed */
-	size_t rx_len;
-	int stopped;		/* no more reading: owner or version mismatch */
-};
+#define TLS_READ_BATCH 64 /* records read before parsing: 1 MiB */
+#define SEAL_AHEAD (512u << 10) /* bytes of a writev before the next message to tag */
 
 struct tcp_listener {
 	struct us_listener base;
@@ -46,7 +37,6 @@ struct tcp_listener {
 	void *opaque;
 };
 
-static const struct us_transport_ops tcp_ops;
 static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data);
 
 static int split_addr(const char *addr, char *host, size_t hostlen, const char **port)
@@ -106,7 +96,7 @@ static struct us_transport *conn_new(qb_loop_t *loop, int fd, const char *peer)
 	if (!c->rx)
 		goto fail;
 	c->fd = fd;
-	c->base.ops = &tcp_ops;
+	c->base.ops = &us_tcp_ops;
 	c->base.loop = loop;
 	c->base.last_rx_ms = us_transport_now_ms();
 	snprintf(c->base.peer, sizeof(c->base.peer), "%s", peer);
@@ -261,7 +251,7 @@ out:
 
 /* ---- sending ---- */
 
-static void set_events(struct tcp_conn *c, int events)
+void us_tcp_set_events(struct tcp_conn *c, int events)
 {
 	if (c->events == events || c->fd < 0)
 		return;
@@ -280,19 +270,38 @@ static int enqueue(struct tcp_conn *c, uint16_t type, uint64_t epoch, const void
 		free(owned);
 		return -EPIPE;
 	}
-	rc = us_msgq_push(&c->mq, &h, prefix, prefix_len, body, body_len, owned);
-	if (rc == 0)
-		set_events(c, c->events | POLLOUT);
+	rc = us_msgq_push(&c->mq, &h, prefix, prefix_len, body, body_len, owned,
+			  c->base.auth != NULL);
+	if (rc == 0 && !us_tcp_tls_handshaking(c)) /* it writes when the handshake is done */
+		us_tcp_set_events(c, c->events | POLLOUT);
 	return rc;
 }
 
+/* A segment's first time out: tag it now, in send order (transport_int.h). */
+void us_tcp_seal(struct tcp_conn *c, struct us_seg *s)
+{
+	if (!s->seal)
+		return;
+	us_transport_auth_seal(&c->base, s->hdr, s->hdr_len, s->body, s->body_len);
+	s->seal = 0;
+}
+
+/*
+ * The next writev's pieces. A segment still to be tagged joins only while
+ * the batch is under SEAL_AHEAD bytes: tagged just before it is written, its
+ * pages are still in cache when the kernel copies them.
+ */
 static size_t fill_iov(struct tcp_conn *c, struct iovec *iov)
 {
-	size_t n = 0, i, off = c->off;
+	size_t n = 0, i, off = c->off, bytes = 0;
 
 	for (i = c->mq.head; i < c->mq.tail && n + 2 <= IOV_BATCH; i++, off = 0) {
 		struct us_seg *s = &c->mq.q[i];
 
+		if (s->seal && bytes >= SEAL_AHEAD)
+			break;
+		bytes += s->hdr_len + s->body_len - off;
+		us_tcp_seal(c, s);
 		if (off < s->hdr_len)
 			iov[n++] = (struct iovec){ s->hdr + off, s->hdr_len - off };
 		if (s->body_len)
@@ -302,7 +311,7 @@ static size_t fill_iov(struct tcp_conn *c, struct iovec *iov)
 	return n;
 }
 
-static void advance(struct tcp_conn *c, size_t n)
+void us_tcp_advance(struct tcp_conn *c, size_t n)
 {
 	while (n && !us_msgq_empty(&c->mq)) {
 		struct us_seg *s = us_msgq_front(&c->mq);
@@ -324,6 +333,8 @@ static int flush(struct tcp_conn *c)
 	struct iovec iov[IOV_BATCH];
 	ssize_t n;
 
+	if (c->tls)
+		return us_tcp_tls_flush(c);
 	while (!us_msgq_empty(&c->mq)) {
 		struct msghdr m = { .msg_iov = iov, .msg_iovlen = fill_iov(c, iov) };
 
@@ -331,7 +342,7 @@ static int flush(struct tcp_conn *c)
 		n = sendmsg(c->fd, &m, MSG_NOSIGNAL);
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-		advance(c, n);
+		us_tcp_advance(c, n);
 	}
 	return 1;
 }
@@ -406,8 +417,10 @@ static int consume(struct tcp_conn *c, char *why, size_t whylen, int *err)
 			c->stopped = 1;
 		pos += US_PROTO_HDR_SIZE + (rc ? 0 : h.len);
 	}
-	memmove(c->rx, c->rx + pos, c->rx_len - pos);
-	c->rx_len -= pos;
+	if (pos) { /* only the start of a message is left: move it once */
+		memmove(c->rx, c->rx + pos, c->rx_len - pos);
+		c->rx_len -= pos;
+	}
 	if (c->stopped) {
 		snprintf(why, whylen, "connection closed after a refused message");
 		*err = -ECONNABORTED;
@@ -416,20 +429,62 @@ static int consume(struct tcp_conn *c, char *why, size_t whylen, int *err)
 	return 0;
 }
 
-static int do_read(struct tcp_conn *c, char *why, size_t whylen, int *err)
+static ssize_t read_some(struct tcp_conn *c, char *why, size_t whylen)
 {
-	ssize_t n = read(c->fd, c->rx + c->rx_len, RX_CAP - c->rx_len);
+	ssize_t n;
 
+	if (c->tls)
+		return us_tcp_tls_recv(c, c->rx + c->rx_len, RX_CAP - c->rx_len, why, whylen);
+	n = read(c->fd, c->rx + c->rx_len, RX_CAP - c->rx_len);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n <= 0) {
-		*err = n == 0 ? -ECONNRESET : -errno;
 		snprintf(why, whylen, "%s", n == 0 ? "peer closed the connection" : strerror(errno));
-		return 1;
+		return n == 0 ? -ECONNRESET : -errno;
 	}
-	c->base.last_rx_ms = us_transport_now_ms();
-	c->rx_len += n;
-	return consume(c, why, whylen, err);
+	return n;
+}
+
+/* Read and deliver; over TLS until GnuTLS holds nothing more (poll cannot see it). */
+/*
+ * Read what is there: one read of the socket, or over TLS a batch of
+ * records (each at most 16 KiB; parsing after each would rescan a large
+ * message's start every time). @return 1 if bytes came, 0 if none, -1 on
+ * an error (*@err, @why set).
+ */
+static int fill(struct tcp_conn *c, char *why, size_t whylen, int *err)
+{
+	size_t before = c->rx_len;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < (c->tls ? TLS_READ_BATCH : 1) && c->rx_len < RX_CAP; i++) {
+		n = read_some(c, why, whylen);
+		if (n < 0) {
+			*err = (int)n;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		c->rx_len += n;
+	}
+	return c->rx_len > before;
+}
+
+/* Read and deliver; over TLS until GnuTLS holds nothing more (poll cannot see it). */
+static int do_read(struct tcp_conn *c, char *why, size_t whylen, int *err)
+{
+	int rc;
+
+	do {
+		rc = fill(c, why, whylen, err);
+		if (rc <= 0)
+			return rc < 0;
+		c->base.last_rx_ms = us_transport_now_ms();
+		if (consume(c, why, whylen, err))
+			return 1;
+	} while (c->tls && us_tcp_tls_pending(c));
+	return 0;
 }
 
 /* Best effort: let a final REFUSE reach the peer before closing. */
@@ -442,12 +497,27 @@ static void linger_flush(struct tcp_conn *c)
 		poll(&p, 1, 20);
 }
 
+/* The TLS handshake's turn: @return 1 when the connection is ready for traffic. */
+static int handshake(struct tcp_conn *c)
+{
+	char why[512] = "";
+	int rc = us_tcp_tls_handshake(c, why, sizeof(why));
+
+	if (rc < 0)
+		conn_fail(c, rc, why);
+	else if (rc == 1)
+		us_tcp_set_events(c, POLLIN | (us_msgq_empty(&c->mq) ? 0 : POLLOUT));
+	return rc == 1;
+}
+
 static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 {
 	struct tcp_conn *c = data;
-	char why[256] = "";
+	char why[512] = "";
 	int err = 0, rc;
 
+	if (us_tcp_tls_handshaking(c) && !handshake(c))
+		return 0;
 	if (revents & POLLOUT) {
 		rc = flush(c);
 		if (rc < 0) {
@@ -455,14 +525,14 @@ static int32_t conn_dispatch(int32_t fd, int32_t revents, void *data)
 			return 0;
 		}
 		if (rc == 1) {
-			set_events(c, POLLIN);
+			us_tcp_set_events(c, POLLIN);
 			if (c->base.cbs.drained)
 				c->base.cbs.drained(c->base.opaque);
 			if (c->fd < 0)
 				return 0;
 		}
 	}
-	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+	if (revents & (POLLIN | POLLHUP | POLLERR) || (c->tls && us_tcp_tls_pending(c))) {
 		if (do_read(c, why, sizeof(why), &err)) {
 			linger_flush(c);
 			conn_fail(c, err, why);
@@ -476,12 +546,13 @@ static void tcp_destroy(struct us_transport *t)
 	struct tcp_conn *c = (struct tcp_conn *)t;
 
 	shut(c);
+	us_tcp_tls_free(c);
 	us_msgq_free(&c->mq);
 	free(c->rx);
 	free(c);
 }
 
-static const struct us_transport_ops tcp_ops = {
+const struct us_transport_ops us_tcp_ops = {
 	.name = "tcp",
 	.send_msg = tcp_send_msg,
 	.send_body = tcp_send_body,

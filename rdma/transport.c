@@ -112,17 +112,13 @@ void us_transport_set_cbs(struct us_transport *t, const struct us_transport_cbs 
 static int send_msg(struct us_transport *t, uint16_t type, uint64_t epoch, const void *body,
 		    size_t len)
 {
-	int rc = us_transport_auth_tag(t, type, epoch, NULL, 0, body, len);
-
-	return rc < 0 ? rc : t->ops->send_msg(t, type, epoch, body, len);
+	return t->ops->send_msg(t, type, epoch, body, len);
 }
 
 static int send_body(struct us_transport *t, uint16_t type, uint64_t epoch, const void *desc,
 		     size_t desc_len, const void *data, size_t len)
 {
-	int rc = us_transport_auth_tag(t, type, epoch, desc, desc_len, data, len);
-
-	return rc < 0 ? rc : t->ops->send_body(t, type, epoch, desc, desc_len, data, len);
+	return t->ops->send_body(t, type, epoch, desc, desc_len, data, len);
 }
 
 void us_transport_set_vm(struct us_transport *t, uint64_t vm_id)

@@ -36,18 +36,22 @@ struct us_transport {
 	uint64_t last_rx_ms;	/* monotonic ms of the last byte received */
 	char peer[64];
 	/* authentication (transport_auth.c): once on, cbs/opaque are its own
-	 * and the owner's are here; the TAG received for the next message */
+	 * and the owner's are here */
 	struct us_auth_session *auth;
 	struct us_transport_cbs user_cbs;
 	void *user_opaque;
-	unsigned char tag[US_PROTO_TAG_LEN];
-	int tag_have;
 };
 
-/* transport_auth.c: queue the TAG of a message about to be queued (no-op
- * without auth). */
-int us_transport_auth_tag(struct us_transport *t, uint16_t type, uint64_t epoch, const void *desc,
-			  size_t desc_len, const void *body, size_t body_len);
+/*
+ * transport_auth.c: write the tag of the next message sent into its encoded
+ * header @hdr (@hdr_len bytes: the header and any descriptor copied after
+ * it), computed over @hdr with a zero tag field and @body. Implementations
+ * seal a message the moment it first leaves, in send order (msgq.h's seal
+ * flag, set at queueing while t->auth is on), so tagging overlaps the
+ * transfer rather than delaying the first byte.
+ */
+void us_transport_auth_seal(struct us_transport *t, char *hdr, size_t hdr_len, const void *body,
+			    size_t body_len);
 void us_transport_auth_free(struct us_transport *t);
 
 /* Embedded first in every implementation's listener struct. */

@@ -107,6 +107,11 @@ int us_verbs_pump(struct verbs_conn *c)
 
 			if (need > c->ring_len - (c->head - c->credit))
 				break;
+			if (s->seal) { /* tagged as it leaves, in send order */
+				us_transport_auth_seal(&c->base, s->hdr, s->hdr_len, s->body,
+						       s->body_len);
+				s->seal = 0;
+			}
 			copy_in(c, c->head, s->hdr, s->hdr_len);
 			copy_in(c, c->head + s->hdr_len, s->body, s->body_len);
 			c->head += need;
@@ -132,7 +137,8 @@ static int enqueue(struct verbs_conn *c, uint16_t type, uint64_t epoch, const vo
 		free(owned);
 		return -EPIPE;
 	}
-	rc = us_msgq_push(&c->mq, &h, prefix, prefix_len, body, body_len, owned);
+	rc = us_msgq_push(&c->mq, &h, prefix, prefix_len, body, body_len, owned,
+			  c->base.auth != NULL);
 	if (rc < 0)
 		return rc;
 	c->was_busy = 1;
@@ -160,6 +166,9 @@ static int verbs_send_msg(struct us_transport *t, uint16_t type, uint64_t epoch,
 			return -EPIPE;
 		encode_hdr(c, msg, type, epoch, len);
 		memcpy(msg + US_PROTO_HDR_SIZE, body, len);
+		if (c->base.auth) /* sent at once: tagged now */
+			us_transport_auth_seal(t, msg, US_PROTO_HDR_SIZE, msg + US_PROTO_HDR_SIZE,
+					       len);
 		return us_verbs_send_ctl(c, msg, US_PROTO_HDR_SIZE + len);
 	}
 	if (len) {

@@ -14,12 +14,30 @@
 #include "replicator/key.h"
 #include "replicator/log.h"
 
+static int load_tls(struct us_chanauth *a, const struct us_config *cfg, const char *role)
+{
+	char why[512] = "";
+
+	a->tls = us_tls_new(cfg->tls, a->on ? &a->key : NULL, cfg->tls_dir, role[0] == 's', why,
+			    sizeof(why));
+	if (!a->tls) {
+		us_log(LOG_CRIT, US_TAG_MAIN, "%s", why);
+		return -errno;
+	}
+	us_log(LOG_INFO, US_TAG_MAIN, "replication channel: TLS 1.3 on TCP (tls = %s%s%s)",
+	       us_tls_mode_name(cfg->tls), cfg->tls == US_TLS_X509 ? ", certificates in " : "",
+	       cfg->tls == US_TLS_X509 ? cfg->tls_dir : ", the PSK from key_file");
+	return 0;
+}
+
 int us_chanauth_load(struct us_chanauth *a, const struct us_config *cfg, const char *role)
 {
 	char why[512];
 	int rc;
 
-	memset(a, 0, sizeof(*a));
+	us_chanauth_free(a);
+	if (!cfg->key_file[0] && cfg->tls == US_TLS_X509)
+		return load_tls(a, cfg, role); /* the certificates authenticate */
 	if (!cfg->key_file[0]) {
 		us_log(LOG_WARNING, US_TAG_MAIN,
 		       "UNAUTHENTICATED replication channel: no [replication] key_file, so "
@@ -38,14 +56,27 @@ int us_chanauth_load(struct us_chanauth *a, const struct us_config *cfg, const c
 	a->on = 1;
 	us_log(LOG_INFO, US_TAG_MAIN, "replication channel authenticated with the key in %s",
 	       cfg->key_file);
-	return 0;
+	return cfg->tls == US_TLS_OFF ? 0 : load_tls(a, cfg, role);
+}
+
+void us_chanauth_free(struct us_chanauth *a)
+{
+	if (!a)
+		return;
+	us_tls_free(a->tls);
+	memset(a, 0, sizeof(*a));
+}
+
+int us_chanauth_connected(struct us_chanauth *a, struct us_transport *t, int server)
+{
+	return a->tls ? us_transport_tls_start(t, a->tls, server) : 0;
 }
 
 int us_chanauth_hello(struct us_chanauth *a, struct us_hello *h)
 {
 	int rc;
 
-	if (!a->on)
+	if (!a->on || a->tls)
 		return 0;
 	rc = us_auth_random(a->nonce_p, sizeof(a->nonce_p));
 	if (rc < 0)
@@ -98,6 +129,8 @@ static int on_challenge(struct us_chanauth *a, struct us_transport *t, const str
 int us_chanauth_primary_msg(struct us_chanauth *a, struct us_transport *t,
 			    const struct us_msg_hdr *h, const void *body, char *why, size_t len)
 {
+	if (a->tls)
+		return 0; /* TLS authenticated the standby before this message */
 	if (h->type == US_MSG_CHALLENGE)
 		return on_challenge(a, t, h, body, why, len);
 	if (a->on && !us_transport_authenticated(t) && h->type != US_MSG_REFUSE) {
@@ -151,6 +184,8 @@ int us_chanauth_standby_msg(struct us_chanauth *a, struct us_transport *t,
 	struct us_hello hello;
 
 	*replay = 0;
+	if (a->tls)
+		return 0; /* TLS authenticated the primary before this message */
 	if (!a->on) {
 		if (h->type == US_MSG_HELLO &&
 		    us_proto_hello_decode(body, h->len, &hello, why, len) == 0 &&

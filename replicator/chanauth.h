@@ -25,10 +25,23 @@ struct us_chanauth {
 	size_t hello_len;
 	struct us_msg_hdr hello_hdr; /* standby: the held HELLO's header */
 	int waiting;		     /* standby: CHALLENGE sent, AUTH due */
+	struct us_tls *tls;	     /* TLS credentials, NULL: tls = off */
 };
 
-/** Load the key (if any) for @role; without one, warn loudly. @return 0 or -errno, logged. */
+/**
+ * Load the key (if any) and the TLS credentials for @role; without a key or
+ * TLS, warn loudly. @return 0 or -errno, logged.
+ */
 int us_chanauth_load(struct us_chanauth *a, const struct us_config *cfg, const char *role);
+
+/** Forget the key and the credentials; NULL-safe. */
+void us_chanauth_free(struct us_chanauth *a);
+
+/**
+ * A new connection, before anything is sent on it: start TLS when it is
+ * on (@server: the standby's accepted side). @return 0 or -errno, logged.
+ */
+int us_chanauth_connected(struct us_chanauth *a, struct us_transport *t, int server);
 
 /* ---- primary ---- */
 

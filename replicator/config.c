@@ -151,6 +151,12 @@ STR_SETTER(set_bridge, c->bridge)
 STR_SETTER(set_tap, c->tap)
 STR_SETTER(set_fence_command, c->fence_command)
 STR_SETTER(set_key_file, c->key_file)
+STR_SETTER(set_tls_dir, c->tls_dir)
+
+static int set_tls(struct us_config *c, const char *v)
+{
+	return us_tls_mode_parse(v, &c->tls);
+}
 
 static int set_outq_bytes(struct us_config *c, const char *v)
 {
@@ -356,6 +362,9 @@ static const struct key keys[] = {
 	{ "replication", "peer", set_peer, "the standby's host:port" },
 	{ "replication", "key_file", set_key_file,
 	  "the path of a key from `understudy keygen` (the same file on both hosts)" },
+	{ "replication", "tls", set_tls, "auto, off, psk or x509" },
+	{ "replication", "tls_dir", set_tls_dir, "a directory of ca-cert.pem, server-cert.pem, "
+	  "server-key.pem, client-cert.pem and client-key.pem" },
 	{ "replication", "listen", set_listen, "host:port" },
 	{ "replication", "hosts", us_config_set_hosts,
 	  "two NODE=HOST:PORT, e.g. hA=10.0.0.1:7300 hB=10.0.0.2:7300" },
@@ -398,6 +407,8 @@ void us_config_defaults(struct us_config *c)
 	snprintf(c->vm.shm_dir, sizeof(c->vm.shm_dir), "/dev/shm");
 	snprintf(c->listen, sizeof(c->listen), "0.0.0.0:7300");
 	c->transport = US_TRANSPORT_TCP;
+	c->tls = US_TLS_AUTO;
+	snprintf(c->tls_dir, sizeof(c->tls_dir), "%s", US_TLS_DIR_DEFAULT);
 	c->epoch_ms = 50;
 	c->pause_share_pct = 10;
 	c->epoch_ms_min = 10;
@@ -553,6 +564,31 @@ static int check_line_lengths(const char *path)
 	return bad ? -EINVAL : 0;
 }
 
+/*
+ * tls = auto: psk when there is a key_file and the transport is tcp (what
+ * the key can do best there), else off. psk and x509 need TCP: RDMA has no
+ * TLS (its channel is authenticated by key_file, not encrypted).
+ */
+static int resolve_tls(struct us_config *c, const char *path)
+{
+	if (c->tls == US_TLS_AUTO) {
+		c->tls = c->key_file[0] && c->transport == US_TRANSPORT_TCP ? US_TLS_PSK : US_TLS_OFF;
+		return 0;
+	}
+	if (c->tls != US_TLS_OFF && c->transport != US_TRANSPORT_TCP) {
+		us_log(LOG_ERR, US_TAG_MAIN, "%s: [replication] tls = %s needs transport = tcp: "
+		       "RDMA carries no TLS (set key_file for an authenticated channel there, "
+		       "and tls = auto or off)", path, us_tls_mode_name(c->tls));
+		return -EINVAL;
+	}
+	if (c->tls == US_TLS_PSK && !c->key_file[0]) {
+		us_log(LOG_ERR, US_TAG_MAIN, "%s: [replication] tls = psk takes its key from "
+		       "key_file: set key_file (make one with `understudy keygen FILE`)", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int us_config_load(struct us_config *c, const char *path)
 {
 	struct load_ctx ctx = { .c = c, .path = path };
@@ -575,7 +611,8 @@ int us_config_load(struct us_config *c, const char *path)
 		return -EINVAL;
 	if (c->promote_pacemaker)
 		c->membership = 0; /* Pacemaker's membership decides, not the daemon's */
-	return us_config_resolve_hosts(c, path);
+	rc = resolve_tls(c, path);
+	return rc < 0 ? rc : us_config_resolve_hosts(c, path);
 }
 
 int us_config_check(const struct us_config *c, const char *role)

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include "replicator/vmconf.h"
+#include "rdma/tls.h"
 #include "rdma/transport.h"
 
 #define US_CONFIG_MAX_HOSTS 2
@@ -19,6 +20,8 @@ struct us_config {
 	enum us_transport_kind transport;
 	char peer[128];			/* primary: the standby's host:port */
 	char key_file[256];		/* shared key: authenticated channel; "": none */
+	enum us_tls_mode tls;		/* TLS on TCP; auto resolved at load (off, psk, x509) */
+	char tls_dir[256];		/* x509: libvirt's layout of certificates */
 	char listen[128];		/* standby: host:port to listen on */
 	struct us_host_addr {		/* [replication] hosts: node=host:port each */
 		char node[32];

@@ -173,7 +173,8 @@ void us_pdisk_epoch_reset(struct us_pdisk *d)
 	d->n_writes = d->n_bytes = 0;
 }
 
-/* Hash and count @len bytes at @off as the transport chunks them. */
+/* Hash (unless @sum is NULL: an authenticated link) and count @len bytes at @off as the
+ * transport chunks them. */
 static void account(struct us_pdisk *d, XXH3_state_t *sum, uint64_t off, uint64_t len,
 		    uint32_t kind, const char *data)
 {
@@ -183,10 +184,12 @@ static void account(struct us_pdisk *d, XXH3_state_t *sum, uint64_t off, uint64_
 	for (at = 0; at < len; at += n) {
 		n = len - at < US_PROTO_MAX_DISK_CHUNK ? len - at : US_PROTO_MAX_DISK_CHUNK;
 		us_proto_disk_desc_encode(desc, off + at, (uint32_t)n, kind);
-		XXH3_64bits_update(sum, desc, sizeof(desc));
+		if (sum)
+			XXH3_64bits_update(sum, desc, sizeof(desc));
 		d->n_bytes += sizeof(desc);
 		if (kind == US_DISK_WRITE) {
-			XXH3_64bits_update(sum, data + at, n);
+			if (sum)
+				XXH3_64bits_update(sum, data + at, n);
 			d->n_bytes += n;
 		}
 		d->n_writes++;

@@ -90,7 +90,7 @@ static void sync_continue(struct us_primary *p)
 	}
 	if (!us_pdisk_hashes_ready(&p->disk))
 		return;	/* the standby's block hashes are still coming */
-	rc = us_pdisk_on(&p->disk) ? us_pdisk_sync_step(&p->disk, p->tx, p->sum) : 0;
+	rc = us_pdisk_on(&p->disk) ? us_pdisk_sync_step(&p->disk, p->tx, p->unsummed ? NULL : p->sum) : 0;
 	if (rc < 0)
 		us_primary_lost_standby(p, "cannot queue initial sync disk blocks");
 	if (rc != 0)
@@ -369,6 +369,11 @@ static void try_connect(void *data)
 	if (p->phase != PH_CONNECTING || p->tx)
 		return;
 	p->tx = us_transport_connect(p->loop, p->cfg->transport, p->cfg->peer, 1000);
+	p->unsummed = p->auth.on || p->auth.tls; /* as the standby decides (receiver.h) */
+	if (p->tx && us_chanauth_connected(&p->auth, p->tx, 0) < 0) {
+		us_transport_free(p->tx); /* logged; TLS cannot start: the next try says it again */
+		p->tx = NULL;
+	}
 	if (p->tx) {
 		us_log(LOG_NOTICE, US_TAG_PRIMARY, "connected to standby %s over %s", p->cfg->peer,
 		       us_transport_name(p->tx));
@@ -562,6 +567,11 @@ static int up_checks(struct us_primary *p)
 		       strerror(errno));
 	}
 	return rc;
+}
+
+static void down_checks(struct us_primary *p)
+{
+	us_chanauth_free(&p->auth);
 }
 
 /* The write log filled past its high-water mark: checkpoint now, not at the timer. */
@@ -805,7 +815,7 @@ struct stage {
 };
 
 static const struct stage stages[] = {
-	{ "checks", up_checks, NULL },
+	{ "checks", up_checks, down_checks },
 	{ "guest RAM file", up_ram, down_ram },
 	{ "disk and its NBD server", up_disk, down_disk },
 	{ "QEMU", up_qemu, down_qemu },

@@ -147,6 +147,8 @@ struct us_primary {
 	uint64_t epoch;
 	uint64_t acked;		/* US_EPOCH_NONE before ACK(0) */
 	XXH3_state_t *sum;
+	int unsummed;			/* the link is authenticated (key or TLS): its
+					 * tags cover every byte, no XXH3 sum (0 sent) */
 	uint64_t n_pages, n_page_bytes;
 	struct us_runs runs;
 	char *sendbuf;

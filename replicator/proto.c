@@ -22,6 +22,7 @@ struct wire_hdr {
 	uint32_t reserved;
 	uint64_t vm_id;
 	uint64_t epoch;
+	unsigned char tag[US_PROTO_TAG_LEN];
 };
 _Static_assert(sizeof(struct wire_hdr) == US_PROTO_HDR_SIZE, "header size");
 
@@ -98,7 +99,7 @@ static const char *const type_names[US_MSG_TYPE_MAX] = {
 	[US_MSG_SWITCHED] = "SWITCHED", [US_MSG_SWITCH_ASK] = "SWITCH_ASK",
 	[US_MSG_SUSPEND] = "SUSPEND", [US_MSG_SUSPEND_OK] = "SUSPEND_OK",
 	[US_MSG_HANDOFF] = "HANDOFF", [US_MSG_HANDOFF_OK] = "HANDOFF_OK",
-	[US_MSG_CHALLENGE] = "CHALLENGE", [US_MSG_AUTH] = "AUTH", [US_MSG_TAG] = "TAG",
+	[US_MSG_CHALLENGE] = "CHALLENGE", [US_MSG_AUTH] = "AUTH",
 };
 
 /* Fixed body sizes; 0 marks a variable-length body. */
@@ -110,7 +111,6 @@ static const size_t fixed_len[US_MSG_TYPE_MAX] = {
 	[US_MSG_ACK] = 0,
 	[US_MSG_SWITCHOVER] = 8,	/* the primary's part of the pause so far, us */
 	[US_MSG_CHALLENGE] = sizeof(struct wire_challenge),
-	[US_MSG_TAG] = US_PROTO_TAG_LEN,
 };
 
 static int fail(char *why, size_t whylen, const char *msg)
@@ -145,6 +145,7 @@ void us_proto_hdr_encode(void *out, const struct us_msg_hdr *h)
 		.vm_id = htole64(h->vm_id), .epoch = htole64(h->epoch),
 	};
 
+	memcpy(w.tag, h->tag, sizeof(w.tag));
 	memcpy(out, &w, sizeof(w));
 }
 
@@ -176,11 +177,20 @@ static int check_len(const struct us_msg_hdr *h, char *why, size_t whylen)
 	return 0;
 }
 
+/* A TLS handshake record (ClientHello): content type 22, version 3.x. */
+static int tls_record(const unsigned char *b)
+{
+	return b[0] == 22 && b[1] == 3 && b[2] <= 4;
+}
+
 int us_proto_hdr_decode(const void *in, struct us_msg_hdr *h, char *why, size_t whylen)
 {
 	struct wire_hdr w;
 
 	memcpy(&w, in, sizeof(w));
+	if (tls_record(in))
+		return fail(why, whylen, "the peer speaks TLS ([replication] tls is on there): "
+				 "set tls the same on both hosts");
 	if (le32toh(w.magic) != US_PROTO_MAGIC)
 		return fail(why, whylen, "bad magic: not an understudy replication peer");
 	h->version = le16toh(w.version);
@@ -188,6 +198,7 @@ int us_proto_hdr_decode(const void *in, struct us_msg_hdr *h, char *why, size_t 
 	h->len = le32toh(w.len);
 	h->vm_id = le64toh(w.vm_id);
 	h->epoch = le64toh(w.epoch);
+	memcpy(h->tag, w.tag, sizeof(h->tag));
 	if (h->version != US_PROTO_VERSION) {
 		snprintf(why, whylen, "peer speaks protocol version %u, this understudy speaks %u",
 			 h->version, US_PROTO_VERSION);

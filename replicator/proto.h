@@ -19,8 +19,9 @@
  *   paused, or waiting with nothing queued:
  *            KEEPALIVE (no body)          ──▶ the stream is alive; nothing else
  *
- * Every message starts with the same 32-byte header, little-endian, that
- * names the protocol version, the VM and the epoch. A header that does not
+ * Every message starts with the same 40-byte header, little-endian, that
+ * names the protocol version, the VM and the epoch, and carries the
+ * message's authentication tag once the channel is authenticated. A header that does not
  * parse, or a message out of sequence, closes the connection with a reason.
  */
 #ifndef US_PROTO_H
@@ -30,11 +31,14 @@
 #include <stdint.h>
 
 #define US_PROTO_MAGIC 0x53445355u	/* "USDS" */
-#define US_PROTO_VERSION 5u		/* 2: HELLO names the accelerator; 3: HELLO
+#define US_PROTO_VERSION 6u		/* 2: HELLO names the accelerator; 3: HELLO
 					 * carries the lineage and base epoch,
 					 * SWITCHOVER/SWITCHED; 4: HANDOFF; 5: the
-					 * HELLO's nonce, CHALLENGE/AUTH/TAG */
-#define US_PROTO_HDR_SIZE 32
+					 * HELLO's nonce, CHALLENGE/AUTH/TAG; 6: the
+					 * tag in the header, no TAG message */
+#define US_PROTO_HDR_SIZE 40
+#define US_PROTO_TAG_OFF 32		/* the header's tag field */
+#define US_PROTO_TAG_LEN 8		/* the header's tag: UMAC-64 (rdma/auth.h) */
 #define US_PROTO_PAGE_SIZE 4096u
 #define US_PROTO_MAX_RUN 256u		/* pages in one PAGES message */
 #define US_PROTO_MAX_DEVSTATE_CHUNK (1u << 20)
@@ -70,7 +74,7 @@ enum us_msg_type {
 	US_MSG_HANDOFF_OK = 17,	/* standby: holds n, waits for its promote */
 	US_MSG_CHALLENGE = 18,	/* standby: its nonce and its proof of the key (rdma/auth.h) */
 	US_MSG_AUTH = 19,	/* primary: no body; its tag proves the key */
-	US_MSG_TAG = 20,	/* either: the authentication tag of the message before */
+	/* 20 was protocol 5's TAG message: the tag is in the header now */
 	US_MSG_TYPE_MAX
 };
 
@@ -91,11 +95,12 @@ struct us_msg_hdr {
 	uint32_t len;		/* body bytes after the header */
 	uint64_t vm_id;
 	uint64_t epoch;
+	unsigned char tag[US_PROTO_TAG_LEN]; /* zero, or the message's tag
+				 * (rdma/auth.h) computed with this field zero */
 };
 
 #define US_HELLO_AUTH 1u	/* flags: the primary has a key and authenticates */
 #define US_PROTO_NONCE_LEN 32
-#define US_PROTO_TAG_LEN 8	/* a TAG's body: UMAC-64 (rdma/auth.h) */
 
 struct us_hello {
 	uint64_t ram_size;
@@ -160,7 +165,8 @@ struct us_epoch_end {
 	uint64_t devstate_bytes;
 	uint64_t disk_writes;	/* DISK messages */
 	uint64_t disk_bytes;	/* bytes of DISK bodies, descriptors included */
-	uint64_t checksum;	/* XXH3-64 over PAGES, DISK and DEVSTATE bodies, in order */
+	uint64_t checksum;	/* XXH3-64 over PAGES, DISK and DEVSTATE bodies, in order;
+				 * 0 on an authenticated link (its tags check every byte) */
 };
 
 #define US_EPOCH_NONE UINT64_MAX

@@ -61,6 +61,13 @@ struct us_receiver *us_receiver_new(const struct us_receiver_cfg *cfg,
 int us_receiver_input(struct us_receiver *rx, int hdr_rc, const struct us_msg_hdr *h,
 		      const void *body, char *why, size_t whylen);
 
+/**
+ * The link is (@on 1) or is not authenticated: with a key's tags or TLS
+ * every byte is checked on the way already, so EPOCH_END's XXH3 sum is
+ * neither computed nor checked (the primary sends 0; it decides alike).
+ */
+void us_receiver_set_authenticated(struct us_receiver *rx, int on);
+
 /** The connection is gone: discard a partly received epoch, wait for HELLO. */
 void us_receiver_reset(struct us_receiver *rx);
 

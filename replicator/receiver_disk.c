@@ -54,7 +54,7 @@ int us_rx_on_disk(struct us_receiver *rx, const struct us_msg_hdr *h, const void
 			 (unsigned long)rx->cfg.disk_staging_max);
 		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -ENOBUFS, why);
 	}
-	XXH3_64bits_update(rx->sum, body, h->len);
+	us_rx_sum(rx, body, h->len);
 	rx->n_disk++;
 	rx->n_disk_bytes += h->len;
 	return 0;

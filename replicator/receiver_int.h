@@ -31,6 +31,7 @@ struct us_receiver {
 	struct us_buf dev_committed;	/* device state of the committed epoch */
 	struct us_buf disk;		/* staged DISK bodies of @expect */
 	XXH3_state_t *sum;
+	int unsummed;			/* us_receiver_set_authenticated */
 	uint64_t n_pages, n_page_bytes;
 	uint64_t n_disk, n_disk_bytes;
 	struct us_receiver_stats st;
@@ -38,6 +39,9 @@ struct us_receiver {
 
 /* Send REFUSE(@code, @why), discard the open epoch, wait for HELLO; @return @rc. */
 int us_rx_refuse(struct us_receiver *rx, uint32_t code, int rc, const char *why);
+
+/* Add @len bytes to the epoch's XXH3 sum (not on an authenticated link). */
+void us_rx_sum(struct us_receiver *rx, const void *body, size_t len);
 
 /* A DISK message of the current epoch: staged, or written at once in epoch 0. */
 int us_rx_on_disk(struct us_receiver *rx, const struct us_msg_hdr *h, const void *body,

@@ -611,9 +611,14 @@ static void on_accept(void *opaque, struct us_transport *t)
 		us_transport_free(t);
 		return;
 	}
+	if (us_chanauth_connected(&s->auth, t, 1) < 0) {
+		us_transport_free(t); /* logged */
+		return;
+	}
 	s->tx = t;
 	s->auth.waiting = 0;
 	s->state = SB_RECEIVING;
+	us_receiver_set_authenticated(s->rx, s->auth.on || s->auth.tls);
 	us_transport_set_cbs(t, &cbs, s);
 	us_transport_set_vm(t, us_proto_vm_id(s->cfg->vm.name));
 	us_log(LOG_NOTICE, US_TAG_STANDBY, "primary connected from %s", us_transport_peer(t));
@@ -789,6 +794,11 @@ static int up_checks(struct us_standby *s)
 		return -errno;
 	}
 	return 0;
+}
+
+static void down_checks(struct us_standby *s)
+{
+	us_chanauth_free(&s->auth);
 }
 
 static int up_ram(struct us_standby *s)
@@ -1059,7 +1069,7 @@ struct stage {
 };
 
 static const struct stage stages[] = {
-	{ "checks", up_checks, NULL },
+	{ "checks", up_checks, down_checks },
 	{ "replica RAM file", up_ram, down_ram },
 	{ "replica disk and its NBD server", up_disk, down_disk },
 	{ "parked QEMU", up_qemu, down_qemu },

@@ -9,7 +9,7 @@ libqb-dev libjansson-dev libinih-dev libxxhash-dev libcmocka-dev
 qemu-system-x86 qemu-utils busybox-static cpio iproute2 kmod procps psmisc
 libc6-dev ca-certificates bc socat xz-utils cppcheck clang-format clang libclang-rt-14-dev
 corosync libcpg-dev libquorum-dev libvotequorum-dev libcmap-dev libcorosync-common-dev nettle-dev
-liblz4-dev libzstd-dev
+liblz4-dev libzstd-dev libgnutls28-dev openssl tcpdump
 rdma-core ibverbs-providers ibverbs-utils perftest libibverbs-dev librdmacm-dev
 systemd python3-libnbd libnbd-bin
 e2fsprogs

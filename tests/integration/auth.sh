@@ -45,7 +45,8 @@ stop_both() { lab_stop_host hA; lab_stop_host hB; }
 keyed_start() { # keyed_start H ROLE KEYFILE|""
 	local h=$1 role=$2 key=$3
 	lab_disk_make "$h"
-	lab_config "$h" "$LAB_DIR/$h.conf" ${key:+"[replication]" "key_file = $key"}
+	# tls = off: this test is about the tag layer (tls.sh covers TLS)
+	lab_config "$h" "$LAB_DIR/$h.conf" "[replication]" "tls = off" ${key:+"key_file = $key"}
 	ip netns exec "$(lab_ns "$h")" "$US_BIN" "$role" -c "$LAB_DIR/$h.conf" \
 		> "$LAB_DIR/$h.log" 2>&1 &
 	echo $! > "$LAB_DIR/$h.pid"

@@ -42,11 +42,14 @@ static int dial(const char *addr)
 	return fd;
 }
 
-static int send_msg(int fd, uint16_t type, uint64_t vm, const void *body, uint32_t len)
+static int send_msg(int fd, uint16_t type, uint64_t vm, const void *body, uint32_t len,
+		    const char *tag)
 {
 	struct us_msg_hdr h = { .version = US_PROTO_VERSION, .type = type, .len = len, .vm_id = vm };
 	char buf[US_PROTO_HDR_SIZE + 256];
 
+	if (tag)
+		memcpy(h.tag, tag, sizeof(h.tag));
 	us_proto_hdr_encode(buf, &h);
 	if (len)
 		memcpy(buf + US_PROTO_HDR_SIZE, body, len);
@@ -80,7 +83,7 @@ int main(int argc, char **argv)
 	if (getrandom(h.nonce, sizeof(h.nonce), 0) != sizeof(h.nonce) ||
 	    getrandom(tag, sizeof(tag), 0) != sizeof(tag))
 		return 2;
-	send_msg(fd, US_MSG_HELLO, vm, body, (uint32_t)us_proto_hello_encode(body, &h));
+	send_msg(fd, US_MSG_HELLO, vm, body, (uint32_t)us_proto_hello_encode(body, &h), NULL);
 	n = read(fd, in, US_PROTO_HDR_SIZE + 64);
 	if (n >= US_PROTO_HDR_SIZE) {
 		struct us_msg_hdr r;
@@ -89,8 +92,7 @@ int main(int argc, char **argv)
 		if (us_proto_hdr_decode(in, &r, why, sizeof(why)) == 0)
 			printf("standby answered %s\n", us_proto_type_name(r.type));
 	}
-	send_msg(fd, US_MSG_TAG, vm, tag, sizeof(tag)); /* a tag comes before its message */
-	send_msg(fd, US_MSG_AUTH, vm, NULL, 0);
+	send_msg(fd, US_MSG_AUTH, vm, NULL, 0, tag); /* a guessed tag in its header */
 	while ((n = read(fd, in, sizeof(in))) > 0)
 		total += n;
 	printf("standby closed the connection (%zd more bytes)\n", total);

@@ -425,6 +425,25 @@ static void corrupted_epoch_refused(void **state)
 	assert_untouched(f);
 }
 
+/* On an authenticated link the tags check every byte: EPOCH_END carries no
+ * XXH3 sum (0) and the receiver does not compute one (off such a link a
+ * wrong sum is refused: corrupted_epoch_refused). */
+static void authenticated_link_unsummed(void **state)
+{
+	struct fixture *f = *state;
+	struct us_receiver_stats st;
+
+	us_receiver_set_authenticated(f->rx, 1);
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(pages(f, 2, 3, 1, 8), 0);
+	assert_int_equal(devstate(f, 2, "dev2"), 0);
+	assert_int_equal(end(f, 2, XXH3_64bits_digest(f->sum)), 0); /* sends checksum 0 */
+	us_receiver_stats(f->rx, &st);
+	assert_true(st.committed == 2);
+	assert_int_equal(f->replica[3 * PG], 8);
+}
+
 static void incomplete_epoch_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -639,6 +658,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(truncated_pages_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(corrupted_epoch_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(incomplete_epoch_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(authenticated_link_unsummed, setup, teardown),
 		cmocka_unit_test_setup_teardown(staging_cap_enforced, setup, teardown),
 		cmocka_unit_test_setup_teardown(out_of_range_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(hello_mismatches_refused, setup, teardown),

@@ -488,11 +488,11 @@ static void doorbells_bounded_by_receives(void **state)
 		assert_int_equal(us_transport_send_pages(t, 1, i, 1, page), 0);
 	assert_int_equal(f.doorbells, 32);
 	assert_true(us_transport_queued(t) > 0);
-	give_credit(32 * (4096 + 32 + 16));	/* header + PAGES descriptor + page */
+	give_credit(32 * (4096 + US_PROTO_HDR_SIZE + 16)); /* header + PAGES descriptor + page */
 	run_briefly();
 	assert_int_equal(us_transport_queued(t), 0);
 	assert_true(f.doorbells > 32 && f.doorbells < 100);
-	assert_int_equal(f.bytes_written, 100 * (4096 + 32 + 16));
+	assert_int_equal(f.bytes_written, 100 * (4096 + US_PROTO_HDR_SIZE + 16));
 	assert_int_equal(closed_err, 0);
 	us_transport_free(t);
 }

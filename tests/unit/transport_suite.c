@@ -6,7 +6,8 @@
  * (replicator/receiver.c) behind the listener. Epochs of random page sets,
  * an empty one and one larger than the RDMA ring, and epochs of scattered
  * single pages (a PAGES message, over RDMA a doorbell, per page) arrive
- * byte-exact in the replica with ACKs in order; a connection killed mid-epoch leaves the last
+ * byte-exact in the replica with ACKs in order, also with the authenticated
+ * channel on; a connection killed mid-epoch leaves the last
  * committed epoch intact; a peer of another protocol version is refused;
  * transport = auto picks RDMA exactly when the address is on an RDMA device.
  * The standby runs on its own thread and loop (an RDMA connect waits for the
@@ -33,6 +34,7 @@
 #include <cmocka.h>
 #include <xxhash.h>
 
+#include "rdma/auth.h"
 #include "rdma/transport.h"
 #ifdef HAVE_RDMA
 #include "rdma/verbs_int.h"
@@ -71,6 +73,12 @@ static char *disk_model;		/* what the primary's image holds */
 #define DISK_BYTES (4u << 20)
 static struct peer srv, cli;
 static char addr[64];
+
+/* The authenticated channel: both sides tag every message (a fixed session). */
+static int auth_on;
+static const struct us_auth_key suite_key = { .k = "suite key, 32 bytes, not secret" };
+static const unsigned char nonce_p[US_AUTH_NONCE_LEN] = "suite primary nonce, 32 bytes..";
+static const unsigned char nonce_s[US_AUTH_NONCE_LEN] = "suite standby nonce, 32 bytes..";
 
 static void on_guard(void *data)
 {
@@ -141,6 +149,8 @@ static void on_accept(void *opaque, struct us_transport *t)
 	us_transport_free(srv.t);
 	srv.t = t;
 	us_transport_set_cbs(t, &cbs, NULL);
+	if (auth_on)
+		assert_int_equal(us_transport_auth_start(t, &suite_key, nonce_p, nonce_s, 0), 0);
 }
 
 static int cli_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const void *body)
@@ -223,6 +233,7 @@ static int teardown(void **state)
 #ifdef HAVE_RDMA
 	us_verbs_wire_version = US_PROTO_VERSION;
 #endif
+	auth_on = 0;
 	return 0;
 }
 
@@ -236,6 +247,9 @@ static void connect_client(void)
 	assert_string_equal(us_transport_name(cli.t), kind == US_TRANSPORT_RDMA ? "rdma" : "tcp");
 	us_transport_set_cbs(cli.t, &cbs, NULL);
 	us_transport_set_vm(cli.t, us_proto_vm_id(VM));
+	if (auth_on)
+		assert_int_equal(us_transport_auth_start(cli.t, &suite_key, nonce_p, nonce_s, 1),
+				 0);
 }
 
 static void hello(void)
@@ -411,6 +425,17 @@ static void epochs_arrive_exact(void **state)
 	assert_true(us_transport_queued(cli.t) == 0);
 }
 
+/* The same with the authenticated channel: every message tagged in its
+ * header as it leaves (over RDMA: in the ring, and the standby's SENDs). */
+static void authenticated_epochs_arrive_exact(void **state)
+{
+	auth_on = 1;
+	epochs_arrive_exact(state);
+	assert_true(us_transport_authenticated(cli.t));
+	assert_int_equal(__atomic_load_n(&srv.closed, __ATOMIC_SEQ_CST), 0);
+	assert_int_equal(cli.closed, 0);
+}
+
 /*
  * Two pipelined epochs of scattered single pages: over RDMA, many more
  * doorbells than the standby has receives posted (rdma_rxe.sh also checks
@@ -555,6 +580,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(epochs_arrive_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(authenticated_epochs_arrive_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(scattered_pages_arrive_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(disk_writes_arrive_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(killed_mid_epoch_keeps_committed, setup, teardown),
