@@ -275,3 +275,14 @@ int us_peer_status(const struct us_peer *w, json_t *obj)
 	json_decref(o);
 	return us_hb_status(w->hb, obj);
 }
+
+void us_peer_fence_forget(struct us_peer *w)
+{
+	if (w->fstate != US_FENCE_DONE && w->fstate != US_FENCE_FAILED)
+		return;
+	us_log(LOG_INFO, US_TAG_HB, "the fence of node %s (%s) is forgotten: a new peer connected",
+	       w->name, fence_names[w->fstate]);
+	us_fence_free(w->fence);
+	w->fence = NULL;
+	w->fstate = US_FENCE_NONE;
+}

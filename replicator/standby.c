@@ -22,7 +22,12 @@
  *
  * With [heartbeat] membership = corosync a lost stream only prepares (the
  * torn epoch is discarded); the decision waits for the primary to leave the
- * group and, in two-node mode, for its node to be fenced.
+ * group and, in two-node mode, for its node to be fenced. With [failover]
+ * decide = silence the stream's own silence (silence_ms, as this host could
+ * hear it: see us_failover_silence) starts the fence at once and the fence
+ * decides; the standby then looks every silence_ms / 5 (at most every
+ * LIVENESS_MS), and refuses a primary whose HELLO promises keepalives rarer
+ * than silence_ms / 3.
  */
 #include <config.h>
 
@@ -114,6 +119,8 @@ struct us_standby {
 	qb_loop_timer_handle park_timer;   /* the parked QEMU still starting */
 	struct us_imgstate_writer img_rec; /* the replica image's state record */
 	struct us_chanauth auth;	   /* the channel's key and handshake */
+	struct us_silence_watch watch;	   /* decide = silence: the stream's silence */
+	uint64_t silent_ms;		   /* ... as of the last look */
 };
 
 static void drop_tx(struct us_standby *s);
@@ -147,6 +154,9 @@ static void cluster_input(struct us_standby *s, struct us_failover_cluster *cl)
 
 	cl->membership = s->peer != NULL;
 	cl->stream_silent = !s->tx || us_transport_idle_ms(s->tx) > c->silence_ms;
+	cl->decide_silence = c->decide_silence;
+	cl->silent_ms = s->silent_ms;
+	cl->silence_ms = c->silence_ms;
 	cl->nodes = c->nodes;
 	cl->fence_command = c->fence_command;
 	cl->allow_unfenced = c->allow_unfenced;
@@ -276,6 +286,23 @@ static void stream_lost(struct us_standby *s, const char *why)
 		s->exit_rc = -EIO;
 }
 
+/* decide = silence: the stream is silent enough, or a fence runs or ran. */
+static int silence_counts(const struct us_standby *s)
+{
+	return s->cfg->decide_silence && (s->silent_ms >= s->cfg->silence_ms ||
+					  us_peer_fence_state(s->peer) != US_FENCE_NONE);
+}
+
+/* The look period: every LIVENESS_MS, or silence_ms / 5 with decide = silence. */
+static unsigned look_ms(const struct us_config *c)
+{
+	unsigned ms = c->silence_ms / 5;
+
+	if (!c->decide_silence || ms > LIVENESS_MS)
+		return LIVENESS_MS;
+	return ms < 2 ? 2 : ms;
+}
+
 /* The peer watch saw membership, quorum or fencing change. */
 static void cluster_changed(void *opaque)
 {
@@ -285,12 +312,25 @@ static void cluster_changed(void *opaque)
 	if (s->state == SB_ACTIVE)
 		return;
 	/* a primary joining or announcing decides nothing: keep the log quiet */
-	if (us_peer_state(s->peer) == US_PEER_MEMBER && us_peer_connected(s->peer))
+	if (us_peer_state(s->peer) == US_PEER_MEMBER && us_peer_connected(s->peer) &&
+	    !silence_counts(s))
 		return;
 	if (promote(s, US_TRIGGER_MEMBERSHIP, verdict, sizeof(verdict)) == -EIO) {
 		s->exit_rc = -EIO;
 		qb_loop_stop(s->loop);
 	}
+}
+
+/* decide = silence: how long the primary has been silent; ask when it counts. */
+static void watch_silence(struct us_standby *s)
+{
+	uint64_t now = now_ms(), last = s->tx ? now - us_transport_idle_ms(s->tx) : s->lost_ms;
+
+	if (!s->cfg->decide_silence || !s->peer)
+		return;
+	s->silent_ms = us_failover_silence(&s->watch, now, last, s->cfg->silence_ms / 2);
+	if (s->state != SB_ACTIVE && s->state != SB_SWITCHING && !s->handoff && silence_counts(s))
+		cluster_changed(s);
 }
 
 /* ---- the replication connection ---- */
@@ -614,6 +654,8 @@ static void on_accept(void *opaque, struct us_transport *t)
 	s->tx = t;
 	s->auth.waiting = 0;
 	s->state = SB_RECEIVING;
+	if (s->peer) /* an earlier primary's fence says nothing of this one */
+		us_peer_fence_forget(s->peer);
 	us_transport_set_cbs(t, &cbs, s);
 	us_transport_set_vm(t, us_proto_vm_id(s->cfg->vm.name));
 	us_log(LOG_NOTICE, US_TAG_STANDBY, "primary connected from %s", us_transport_peer(t));
@@ -647,9 +689,10 @@ static void check_liveness(void *data)
 	}
 	if (s->peer && s->state != SB_ACTIVE && us_peer_state(s->peer) == US_PEER_GONE)
 		cluster_changed(s); /* the stream may have gone silent since */
+	watch_silence(s);
 	if (s->exit_rc)
 		qb_loop_stop(s->loop);
-	qb_loop_timer_add(s->loop, QB_LOOP_LOW, LIVENESS_MS * 1000000ULL, s, check_liveness,
+	qb_loop_timer_add(s->loop, QB_LOOP_LOW, look_ms(s->cfg) * 1000000ULL, s, check_liveness,
 			  &s->liveness);
 }
 
@@ -688,6 +731,11 @@ static json_t *status_json(struct us_standby *s)
 		us_peer_status(s->peer, o);
 	if (o)
 		json_object_set_new(o, "decision", json_string(s->last_why));
+	if (o)
+		json_object_set_new(o, "decide",
+				    json_string(s->cfg->decide_silence ? "silence" : "membership"));
+	if (o)
+		json_object_set_new(o, "silent_ms", json_integer((json_int_t)s->silent_ms));
 	if (o)
 		json_object_set_new(o, "accel", json_string(s->cfg->vm.accel));
 	if (o)
@@ -958,6 +1006,7 @@ static int up_receiver(struct us_standby *s)
 		.disk_fd = s->img ? us_image_fd(s->img) : -1,
 		.disk_size = s->img ? us_image_size(s->img) : 0,
 		.disk_staging_max = s->cfg->disk_staging_max,
+		.keepalive_max_ms = s->cfg->decide_silence ? s->cfg->silence_ms / 3 : 0,
 	};
 
 	s->rx = us_receiver_new(&rc, &ops, s);
@@ -1039,7 +1088,7 @@ static int up_listen(struct us_standby *s)
 	       "standby for VM '%s' listening on %s; QEMU parked "
 	       "(pid %d)",
 	       s->cfg->vm.name, s->cfg->listen, us_qemu_pid(s->qemu));
-	qb_loop_timer_add(s->loop, QB_LOOP_LOW, LIVENESS_MS * 1000000ULL, s, check_liveness,
+	qb_loop_timer_add(s->loop, QB_LOOP_LOW, look_ms(s->cfg) * 1000000ULL, s, check_liveness,
 			  &s->liveness);
 	return 0;
 }
