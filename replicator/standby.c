@@ -737,6 +737,8 @@ static json_t *status_json(struct us_standby *s)
 	if (o)
 		json_object_set_new(o, "silent_ms", json_integer((json_int_t)s->silent_ms));
 	if (o)
+		json_object_set_new(o, "silence_ms", json_integer((json_int_t)s->cfg->silence_ms));
+	if (o)
 		json_object_set_new(o, "accel", json_string(s->cfg->vm.accel));
 	if (o)
 		json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
