@@ -25,8 +25,8 @@
  * group and, in two-node mode, for its node to be fenced. With [failover]
  * decide = silence the stream's own silence (silence_ms, as this host could
  * hear it: see us_failover_silence) starts the fence at once and the fence
- * decides; the standby then looks every silence_ms / 5 (at most every
- * LIVENESS_MS), and refuses a primary whose HELLO promises keepalives rarer
+ * decides; the standby then looks every silence_ms / 5 (at least every
+ * SILENCE_LOOK_MS), and refuses a primary whose HELLO promises keepalives rarer
  * than silence_ms / 3.
  */
 #include <config.h>
@@ -62,6 +62,8 @@
 
 #define LIVENESS_MS 100
 #define PARK_POLL_MS 50
+#define QUIET_LOG_MS 100   /* decide = silence: log quiet spells this long */
+#define SILENCE_LOOK_MS 20 /* decide = silence: look at least this often */
 
 enum sb_state { SB_WAITING, SB_RECEIVING, SB_ACTIVE, SB_SWITCHING };
 
@@ -121,6 +123,8 @@ struct us_standby {
 	struct us_chanauth auth;	   /* the channel's key and handshake */
 	struct us_silence_watch watch;	   /* decide = silence: the stream's silence */
 	uint64_t silent_ms;		   /* ... as of the last look */
+	uint64_t quiet_peak;		   /* the longest look of this quiet spell */
+	uint64_t quiet_max;		   /* the longest quiet spell that ended */
 };
 
 static void drop_tx(struct us_standby *s);
@@ -293,14 +297,15 @@ static int silence_counts(const struct us_standby *s)
 					  us_peer_fence_state(s->peer) != US_FENCE_NONE);
 }
 
-/* The look period: every LIVENESS_MS, or silence_ms / 5 with decide = silence. */
+/* The look period: every LIVENESS_MS, or with decide = silence every
+ * silence_ms / 5, at most SILENCE_LOOK_MS: the decision is at most that late. */
 static unsigned look_ms(const struct us_config *c)
 {
 	unsigned ms = c->silence_ms / 5;
 
-	if (!c->decide_silence || ms > LIVENESS_MS)
+	if (!c->decide_silence)
 		return LIVENESS_MS;
-	return ms < 2 ? 2 : ms;
+	return ms > SILENCE_LOOK_MS ? SILENCE_LOOK_MS : ms < 2 ? 2 : ms;
 }
 
 /* The peer watch saw membership, quorum or fencing change. */
@@ -321,6 +326,24 @@ static void cluster_changed(void *opaque)
 	}
 }
 
+/* A quiet spell of a live stream ended: the margin silence_ms has over it
+ * (bench/silence_soak.sh reads these lines; the look period rounds down). */
+static void note_quiet(struct us_standby *s)
+{
+	if (s->silent_ms >= s->quiet_peak) {
+		s->quiet_peak = s->silent_ms;
+		return;
+	}
+	if (s->quiet_peak >= QUIET_LOG_MS && s->tx)
+		us_log(LOG_INFO, US_TAG_STANDBY,
+		       "the primary's stream was quiet for %lu ms "
+		       "(silence_ms %u)",
+		       (unsigned long)s->quiet_peak, s->cfg->silence_ms);
+	if (s->tx && s->quiet_peak > s->quiet_max)
+		s->quiet_max = s->quiet_peak;
+	s->quiet_peak = s->silent_ms;
+}
+
 /* decide = silence: how long the primary has been silent; ask when it counts. */
 static void watch_silence(struct us_standby *s)
 {
@@ -329,6 +352,7 @@ static void watch_silence(struct us_standby *s)
 	if (!s->cfg->decide_silence || !s->peer)
 		return;
 	s->silent_ms = us_failover_silence(&s->watch, now, last, s->cfg->silence_ms / 2);
+	note_quiet(s);
 	if (s->state != SB_ACTIVE && s->state != SB_SWITCHING && !s->handoff && silence_counts(s))
 		cluster_changed(s);
 }
@@ -738,6 +762,8 @@ static json_t *status_json(struct us_standby *s)
 		json_object_set_new(o, "silent_ms", json_integer((json_int_t)s->silent_ms));
 	if (o)
 		json_object_set_new(o, "silence_ms", json_integer((json_int_t)s->cfg->silence_ms));
+	if (o)
+		json_object_set_new(o, "quiet_max_ms", json_integer((json_int_t)s->quiet_max));
 	if (o)
 		json_object_set_new(o, "accel", json_string(s->cfg->vm.accel));
 	if (o)
