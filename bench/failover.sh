@@ -161,8 +161,11 @@ round() {
 	exec {CFD}<&- {BFD}<&-
 	lab_replies_in_order "$log" >/dev/null || fail "round $r: replies not 1, 2, 3, ..."
 	decided "$mode" || fail "round $r: the promotion was not decided by decide = $mode: $(grep 'promotion' "$LAB_DIR/hB.log")"
-	[ "$mode" = membership ] || SILENCE=$(lab_field hB silence_ms)
-	figures "$(lab_field hB takeover_ms)" "$log" "$mode"
+	[ "$mode" = membership ] ||
+		SILENCE=$(grep -a -m1 -o 'silence_ms [0-9]*' "$LAB_DIR/hB.log" | cut -d' ' -f2)
+	# the new primary's status has no takeover_ms: its TAKEOVER line has
+	figures "$(grep -a -o 'guest running [0-9]* ms after' "$LAB_DIR/hB.log" | tail -1 | cut -d' ' -f3)" \
+		"$log" "$mode"
 	note "round $r, $mode: $(tail -1 "$LAB_DIR/rounds-$mode.txt") (running, first reply, takeover_ms, gap; ms)"
 	lab_stop_host hB
 }

@@ -277,7 +277,9 @@ static int promote(struct us_standby *s, enum us_trigger trigger, char *why, siz
 	return do_promote(s, why, whylen);
 }
 
-static void stream_lost(struct us_standby *s, const char *why)
+/* The stream is gone; @last_ms: when it was last heard (its silence counts
+ * from there). */
+static void stream_lost(struct us_standby *s, const char *why, uint64_t last_ms)
 {
 	char verdict[512];
 
@@ -285,7 +287,7 @@ static void stream_lost(struct us_standby *s, const char *why)
 	us_receiver_reset(s->rx);
 	if (s->state != SB_ACTIVE)
 		s->state = SB_WAITING;
-	s->lost_ms = now_ms();
+	s->lost_ms = last_ms;
 	if (promote(s, US_TRIGGER_STREAM_LOST, verdict, sizeof(verdict)) == -EIO)
 		s->exit_rc = -EIO;
 }
@@ -654,7 +656,7 @@ static void on_closed(void *opaque, int err, const char *why)
 		switch_take(s);
 		return;
 	}
-	stream_lost(s, why);
+	stream_lost(s, why, now_ms());
 }
 
 static void on_accept(void *opaque, struct us_transport *t)
@@ -706,10 +708,12 @@ static void check_liveness(void *data)
 	}
 	if (s->tx && s->state != SB_SWITCHING &&
 	    us_transport_idle_ms(s->tx) > s->cfg->peer_timeout_ms) {
+		uint64_t last = now_ms() - us_transport_idle_ms(s->tx);
+
 		snprintf(why, sizeof(why), "no message from the primary for %lu ms",
 			 (unsigned long)us_transport_idle_ms(s->tx));
 		drop_tx(s);
-		stream_lost(s, why);
+		stream_lost(s, why, last);
 	}
 	if (s->peer && s->state != SB_ACTIVE && us_peer_state(s->peer) == US_PEER_GONE)
 		cluster_changed(s); /* the stream may have gone silent since */
