@@ -8,14 +8,15 @@
 # false suspicion and every takeover an unneeded one; after one the pair is
 # set up again and the soak goes on until SECONDS of protected time passed.
 # The standby logs each quiet spell of the live stream of 100 ms or more
-# ("stream was quiet for N ms", as it heard it: its own stalls forgiven):
+# while it is promotable ("stream was quiet for N ms", as it heard it: its
+# own stalls forgiven):
 # the table counts them against thresholds, which is the margin silence_ms
 # has. Baseline from the same run: the stalls this machine imposes on a plain
 # process (a shell on the host sleeping 10 ms at a time, its oversleep).
 # Usage (root): bench/silence_soak.sh [SECONDS]   (default 1800, after ./scripts/build.sh)
 #   LAB_SILENCE_MS=MS  the silence_ms under test (default: the daemon's)
 #   SOAK_DIRTY=N       the dirtier's pages per second (default 20000)
-#   SOAK_OUT=DIR       keep quiet.txt (spells, ms) and stalls.txt there
+#   SOAK_OUT=DIR       keep quiet.txt (spells, ms), stalls.txt and the daemons' logs there
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 export top_srcdir=$top top_builddir=${top_builddir:-$top/build}
@@ -90,7 +91,8 @@ while (( PROTECTED < SECONDS_WANTED )); do
 	SILENCE=$(grep -a -m1 -o 'silence_ms [0-9]*' "$LAB_DIR"/hB-*.log 2>/dev/null | head -1 | awk '{print $2}')
 done
 kill "$PROBE_PID" 2>/dev/null; PROBE_PID=''
-[ -z "${SOAK_OUT:-}" ] || { mkdir -p "$SOAK_OUT" && cp "$LAB_DIR/quiet.txt" "$LAB_DIR/stalls.txt" "$SOAK_OUT/"; }
+[ -z "${SOAK_OUT:-}" ] || { mkdir -p "$SOAK_OUT" && cp "$LAB_DIR/quiet.txt" "$LAB_DIR/stalls.txt" \
+	"$LAB_DIR"/h[AB]-*.log "$SOAK_OUT/"; }
 printf '%-58s %10s\n' "measure (decide = silence, silence_ms ${LAB_SILENCE_MS:-default}, under load)" value
 printf '%-58s %10s\n' "protected time soaked, s" "$PROTECTED"
 printf '%-58s %10s\n' "false suspicions (fence started, nothing had failed)" "$FENCES"

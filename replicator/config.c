@@ -291,6 +291,7 @@ static int set_fence_delay(struct us_config *c, const char *v)
 
 static int set_silence(struct us_config *c, const char *v)
 {
+	c->silence_set = 1;
 	return parse_uint(v, 10, 600000, &c->silence_ms);
 }
 
@@ -396,7 +397,7 @@ void us_config_defaults(struct us_config *c)
 		c->node[0] = 0;
 	c->fence_timeout_ms = 30000;
 	c->fence_delay_ms = 3000;
-	c->silence_ms = 500;
+	c->silence_ms = US_SILENCE_MS_DEFAULT;
 	c->nodes = 2;
 }
 
@@ -552,6 +553,8 @@ int us_config_load(struct us_config *c, const char *path)
 		return -EINVAL;
 	if (c->promote_pacemaker)
 		c->membership = 0; /* Pacemaker's membership decides, not the daemon's */
+	if (c->decide_silence && !c->silence_set)
+		c->silence_ms = US_SILENCE_MS_FAST;
 	return us_config_resolve_hosts(c, path);
 }
 

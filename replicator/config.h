@@ -56,9 +56,16 @@ struct us_config {
 	unsigned fence_delay_ms;	/* primary: wait before fencing its standby */
 	unsigned silence_ms;		/* stream quiet this long counts as silent; the
 					   primary sends a KEEPALIVE every silence_ms / 3 */
+	int silence_set;		/* silence_ms given in the file */
 	unsigned nodes;			/* cluster size, for the two-node rule */
 	int allow_unfenced;		/* two-node without fencing: promote anyway */
 };
+
+/* [heartbeat] silence_ms when the file does not set it: with decide =
+ * membership, and with decide = silence (chosen with bench/silence_sweep.sh
+ * and bench/silence_soak.sh; see NEWS). */
+#define US_SILENCE_MS_DEFAULT 500
+#define US_SILENCE_MS_FAST 200
 
 /** Fill @c with the built-in defaults. */
 void us_config_defaults(struct us_config *c);

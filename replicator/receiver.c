@@ -154,7 +154,7 @@ static int check_hello(struct us_receiver *rx, const struct us_msg_hdr *h,
 	if (rx->cfg.keepalive_max_ms &&
 	    (!m->keepalive_ms || m->keepalive_ms > rx->cfg.keepalive_max_ms)) {
 		snprintf(why, whylen, "primary keepalive every %u ms, this standby needs <= %u "
-			 "(decide = silence): set silence_ms alike on both hosts", m->keepalive_ms,
+			 "(decide = silence): set decide and silence_ms alike on both", m->keepalive_ms,
 			 rx->cfg.keepalive_max_ms);
 		return us_rx_refuse(rx, US_REFUSE_LIVENESS, -EINVAL, why);
 	}

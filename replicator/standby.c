@@ -328,12 +328,15 @@ static void cluster_changed(void *opaque)
 	}
 }
 
-/* A quiet spell of a live stream ended: the margin silence_ms has over it
+/* A quiet spell of a live stream ended while this standby was promotable
+ * (only then can a silence decide): the margin silence_ms has over it
  * (bench/silence_soak.sh reads these lines; the look period rounds down). */
 static void note_quiet(struct us_standby *s)
 {
-	if (s->silent_ms >= s->quiet_peak) {
-		s->quiet_peak = s->silent_ms;
+	uint64_t ms = committed(s) == US_EPOCH_NONE || s->suspended ? 0 : s->silent_ms;
+
+	if (ms >= s->quiet_peak) {
+		s->quiet_peak = ms;
 		return;
 	}
 	if (s->quiet_peak >= QUIET_LOG_MS && s->tx)
@@ -343,7 +346,7 @@ static void note_quiet(struct us_standby *s)
 		       (unsigned long)s->quiet_peak, s->cfg->silence_ms);
 	if (s->tx && s->quiet_peak > s->quiet_max)
 		s->quiet_max = s->quiet_peak;
-	s->quiet_peak = s->silent_ms;
+	s->quiet_peak = ms;
 }
 
 /* decide = silence: how long the primary has been silent; ask when it counts. */

@@ -487,6 +487,7 @@ static void decide_silence(void **state)
 	load_ok(&c, "[heartbeat]\nnode = hB\nfence_command = /f\n[failover]\ndecide = silence\n"
 		    "[vm]\nkernel = /k\n");
 	assert_int_equal(c.decide_silence, 1);
+	assert_int_equal(c.silence_ms, US_SILENCE_MS_FAST); /* the fast mode's default */
 	assert_int_equal(us_config_check(&c, "standby"), 0);
 	assert_int_equal(us_config_check(&c, "primary"), -EINVAL); /* no peer: unrelated */
 	c.fence_command[0] = '\0';
@@ -504,8 +505,11 @@ static void decide_silence(void **state)
 	us_logcap_clear();
 	assert_int_equal(us_config_check(&c, "standby"), -EINVAL);
 	assert_non_null(strstr(us_logcap_text(), "promote = pacemaker"));
+	load_ok(&c, "[heartbeat]\nsilence_ms = 350\n[failover]\ndecide = silence\n");
+	assert_int_equal(c.silence_ms, 350); /* set: kept */
 	load_ok(&c, "[failover]\ndecide = membership\n");
 	assert_int_equal(c.decide_silence, 0);
+	assert_int_equal(c.silence_ms, US_SILENCE_MS_DEFAULT);
 	expect_refused("[failover]\ndecide = fast\n",
 		       "[failover] decide = 'fast' is not valid: expected membership or silence");
 }

@@ -289,7 +289,7 @@ static void keepalive_promise_checked(void **state)
 		f->hello_keepalive = bad[i];
 		assert_int_not_equal(hello(f, "demo", NPAGES * PG), 0);
 		assert_refused(f, US_REFUSE_LIVENESS, "this standby needs <= 100");
-		assert_non_null(strstr(f->refuse.reason, "set silence_ms alike"));
+		assert_non_null(strstr(f->refuse.reason, "set decide and silence_ms alike on both"));
 	}
 	f->hello_keepalive = 100;
 	assert_int_equal(hello(f, "demo", NPAGES * PG), 0);
