@@ -41,7 +41,7 @@ for s in $CANDIDATES; do
 		{ cat "$OUT/fo-$s.txt"; echo "FAIL: bench/failover.sh at silence_ms $s" >&2; exit 1; }
 	n=$(awk -v m="$s" '$1 >= m { n++ } END { print n + 0 }' "$OUT/soak/quiet.txt")
 	printf '%-10s %16s %18.1f %10s %10s %12s %12s\n' "$s" "$n" \
-		"$(awk -v n="$n" -v h="$hours" 'BEGIN { print h > 0 ? n / h : 0 }')" \
+		"$(awk -v n="$n" -v h="$hours" 'BEGIN { print (h > 0 ? n / h : 0) }')" \
 		"$(col "$OUT/fo-$s.txt" "QEMU running" 1)" "$(col "$OUT/fo-$s.txt" "QEMU running" 2)" \
 		"$(col "$OUT/fo-$s.txt" "first reply" 1)" "$(col "$OUT/fo-$s.txt" "first reply" 2)"
 done
