@@ -7,7 +7,9 @@
 #     the live stream as the standby heard it. A spell of at least a
 #     candidate's silence_ms is a takeover that candidate would have made
 #     with nothing failed. (Conservative: at 2000 the standby forgives only
-#     its own stalls of 1000 ms or more, a candidate those of silence_ms / 2.)
+#     its own stalls of 1000 ms or more, a candidate those of silence_ms / 2;
+#     and the primary's keepalives come every 250 ms, a candidate's every
+#     silence_ms / 3.)
 #  2. For each candidate, ROUNDS host kills in the fast mode (bench/failover.sh,
 #     MODES=silence): kill -> standby running and kill -> the client's first
 #     reply, p50 and p99.

@@ -65,7 +65,7 @@ struct us_config {
  * membership, and with decide = silence (chosen with bench/silence_sweep.sh
  * and bench/silence_soak.sh; see NEWS). */
 #define US_SILENCE_MS_DEFAULT 500
-#define US_SILENCE_MS_FAST 200
+#define US_SILENCE_MS_FAST 300
 
 /** Fill @c with the built-in defaults. */
 void us_config_defaults(struct us_config *c);
