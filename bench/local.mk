@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Benchmarks are run by hand (see bench/README), not by make check.
 EXTRA_DIST += bench/pause.sh bench/latency.sh bench/README
-# bench/failover: host kills, kill to standby running and to the client's first reply.
-EXTRA_DIST += bench/failover.sh
+# bench/failover: host kills, kill to standby running and to the client's first reply,
+# in both decision modes; bench/silence_soak: false takeovers of decide = silence
+# under load; bench/silence_sweep: silence_ms against false takeovers and failover.
+EXTRA_DIST += bench/failover.sh bench/silence_soak.sh bench/silence_sweep.sh
 noinst_PROGRAMS += bench/dirtyscan
 bench_dirtyscan_LDADD = $(US_LIBS)
 # bench/transport: epochs over TCP here, over soft-RoCE in a guest (bench/transport.sh).

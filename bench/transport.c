@@ -318,7 +318,7 @@ static int pr_connect(const char *addr, enum us_transport_kind kind)
 						     .drained = pr_drained,
 						     .closed = pr_closed };
 	struct us_hello h = { .ram_size = (uint64_t)NPAGES * PG, .page_size = PG, .accel = "tcg" };
-	char body[128];
+	char body[160];
 	int rc;
 
 	pr.loop = qb_loop_create();

@@ -6,7 +6,19 @@
  *   without membership: the stream is lost (the old, unsafe rule), or
  *   with membership: the primary left the group, the stream is silent, the
  *   cluster is quorate, and the primary's node is fenced (or the operator
- *   accepted running unfenced).
+ *   accepted running unfenced), or
+ *   with [failover] decide = silence (the fast mode), also: the primary's
+ *   stream was silent for silence_ms while corosync has not decided yet.
+ *   That silence starts the fence at once, and the fence decides: the
+ *   standby promotes only once it confirmed the primary's node is off, and
+ *   never when it failed. A silent stream decides in this mode, so the
+ *   primary must never be silent while alive: it sends a KEEPALIVE every
+ *   silence_ms / 3 whatever it does (replicator/loss.c), and this host's own
+ *   stalls do not count as the primary's silence (us_failover_silence). A
+ *   false suspicion (a live primary whose stream stalled) costs an unneeded
+ *   takeover, never a second active copy: its node is off before this one
+ *   runs. A primary that left the group cleanly (stopped by an operator) is
+ *   never fenced: the stream's silence gives corosync silence_ms to say so.
  * The primary degrades on the mirror rule; it fences the standby first so
  * that, in a partition, the side that fences first is the only one running.
  * The two-node rule binds only promotion: without a fence command a standby
@@ -70,6 +82,49 @@ static enum us_verdict cluster_rule(const struct us_failover_cluster *cl, const 
 	return US_VERDICT_FENCE;
 }
 
+/* decide = silence: the fence, started by a silent stream, decides. */
+static enum us_verdict silence_rule(const struct us_failover_cluster *cl, char *why,
+				    size_t whylen)
+{
+	if (cl->fence_state == US_FENCE_DONE) {
+		snprintf(why, whylen, "the primary's node is fenced: it is off (decide = silence)");
+		return US_VERDICT_PROMOTE;
+	}
+	if (cl->fence_state == US_FENCE_FAILED) {
+		snprintf(why, whylen, "fencing the primary's node failed: it may still run the VM; "
+			 "fix the fence command and act by hand once the node is off");
+		return US_VERDICT_REFUSE;
+	}
+	if (cl->fence_state != US_FENCE_NONE) {
+		snprintf(why, whylen, "the primary's stream is silent or it left the group: "
+			 "fencing its node first");
+		return US_VERDICT_FENCE;
+	}
+	if (cl->silent_ms < cl->silence_ms)
+		return cluster_rule(cl, "primary", US_VERDICT_PROMOTE, why, whylen);
+	if (!cl->fence_command || !*cl->fence_command) {
+		snprintf(why, whylen, "[failover] decide = silence without a fence command: a "
+			 "silent stream proves nothing until the primary's node is fenced");
+		return US_VERDICT_REFUSE;
+	}
+	snprintf(why, whylen, "the primary's stream was silent for %lu ms (silence_ms %u, "
+		 "decide = silence): fencing its node first", (unsigned long)cl->silent_ms,
+		 cl->silence_ms);
+	return US_VERDICT_FENCE;
+}
+
+uint64_t us_failover_silence(struct us_silence_watch *w, uint64_t now_ms, uint64_t last_ms,
+			     unsigned gap_ms)
+{
+	uint64_t from;
+
+	if (!w->look_ms || now_ms < w->look_ms || now_ms - w->look_ms >= gap_ms)
+		w->awake_ms = now_ms;
+	w->look_ms = now_ms;
+	from = last_ms > w->awake_ms ? last_ms : w->awake_ms;
+	return now_ms > from ? now_ms - from : 0;
+}
+
 enum us_verdict us_failover_decide(const struct us_failover_input *in, char *why, size_t whylen)
 {
 	if (in->active) {
@@ -115,6 +170,8 @@ enum us_verdict us_failover_decide(const struct us_failover_input *in, char *why
 			 "operator): not promoting; `understudy promote` takes over by hand");
 		return US_VERDICT_WAIT;
 	}
+	if (in->cl.decide_silence)
+		return silence_rule(&in->cl, why, whylen);
 	return cluster_rule(&in->cl, "primary", US_VERDICT_PROMOTE, why, whylen);
 }
 

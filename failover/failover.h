@@ -39,6 +39,9 @@ struct us_failover_cluster {
 	const char *fence_command;
 	int allow_unfenced;	/* [heartbeat] allow_unfenced: the explicit override */
 	int fence_state;	/* enum us_fence_state of the peer */
+	int decide_silence;	/* standby, [failover] decide = silence */
+	uint64_t silent_ms;	/* the stream quiet this long, as this host heard it */
+	unsigned silence_ms;	/* [heartbeat] silence_ms */
 };
 
 struct us_failover_input {
@@ -56,9 +59,32 @@ struct us_failover_input {
  * The single decision point for promotion. With membership, a lost stream is
  * a suspicion only: the standby promotes once the primary left the group,
  * the stream is silent too, and (two-node) the primary's node is fenced.
+ * With @cl.decide_silence a stream silent for silence_ms is evidence enough
+ * to fence the primary's node at once (FENCE), and the confirmed fence alone
+ * decides (PROMOTE); a failed fence never promotes (REFUSE).
  * @return the verdict; @why says why in words for the log and the operator.
  */
 enum us_verdict us_failover_decide(const struct us_failover_input *in, char *why, size_t whylen);
+
+/*
+ * How long the primary's stream has been silent, as this host could hear it:
+ * time spent stalled itself (its loop not running) is not the primary's
+ * silence, because the primary's messages may be waiting unread in the
+ * socket. Look every few milliseconds; a look that comes @gap_ms or more
+ * after the one before starts the count again from now.
+ */
+struct us_silence_watch {
+	uint64_t look_ms;	/* the last look, 0: none yet */
+	uint64_t awake_ms;	/* this host has looked without a gap since */
+};
+
+/**
+ * @last_ms: when the stream's last byte arrived (or it closed).
+ * @return the milliseconds of silence that count, from max(@last_ms, the
+ * end of this host's last gap) to @now_ms.
+ */
+uint64_t us_failover_silence(struct us_silence_watch *w, uint64_t now_ms, uint64_t last_ms,
+			     unsigned gap_ms);
 
 /**
  * The primary's counterpart: what to do when the standby stops answering.

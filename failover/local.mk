@@ -7,6 +7,11 @@ check_PROGRAMS += tests/unit/test_decide
 TESTS += tests/unit/test_decide
 tests_unit_test_decide_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_decide_LDADD = $(US_LIBS) $(CMOCKA_LIBS)
+# The fast mode, [failover] decide = silence, and the standby's silence watch.
+check_PROGRAMS += tests/unit/test_decide_silence
+TESTS += tests/unit/test_decide_silence
+tests_unit_test_decide_silence_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_decide_silence_LDADD = $(US_LIBS) $(CMOCKA_LIBS)
 
 
 # The Pacemaker resource agent (OCF 1.1): with --prefix=/usr it lands where

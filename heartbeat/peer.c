@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "heartbeat/fence.h"
 #include "heartbeat/peer.h"
@@ -38,6 +39,7 @@ struct us_peer {
 	struct us_fence *fence;
 	enum us_fence_state fstate;
 	int fence_rc;
+	uint64_t fence_t0;		/* when the fence command started, monotonic ms */
 	qb_loop_timer_handle delay;
 	struct us_votes votes;
 	int votes_known;
@@ -191,6 +193,14 @@ unsigned us_peer_nodes(const struct us_peer *w, unsigned fallback)
 
 /* ---- fencing ---- */
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void fence_done(void *opaque, const char *node, int rc)
 {
 	struct us_peer *w = opaque;
@@ -198,7 +208,8 @@ static void fence_done(void *opaque, const char *node, int rc)
 	w->fence_rc = rc;
 	w->fstate = rc == 0 ? US_FENCE_DONE : US_FENCE_FAILED;
 	if (rc == 0)
-		us_log(LOG_NOTICE, US_TAG_HB, "FENCED node %s: it is off", node);
+		us_log(LOG_NOTICE, US_TAG_HB, "FENCED node %s: it is off (fence command: %lu ms)",
+		       node, (unsigned long)(mono_ms() - w->fence_t0));
 	else
 		us_log(LOG_CRIT, US_TAG_HB, "fencing node %s FAILED after every attempt (%s): "
 		       "check the fence command; nothing is decided until it is off", node,
@@ -211,6 +222,7 @@ static void fence_now(void *data)
 	struct us_peer *w = data;
 
 	w->delay = 0;
+	w->fence_t0 = mono_ms();
 	us_log(LOG_WARNING, US_TAG_HB, "fencing node %s: %s %s", w->name, w->fence_command,
 	       w->name);
 	w->fence = us_fence_start(w->loop, &w->fo, w->name, fence_done, w);
@@ -274,4 +286,15 @@ int us_peer_status(const struct us_peer *w, json_t *obj)
 	}
 	json_decref(o);
 	return us_hb_status(w->hb, obj);
+}
+
+void us_peer_fence_forget(struct us_peer *w)
+{
+	if (w->fstate != US_FENCE_DONE && w->fstate != US_FENCE_FAILED)
+		return;
+	us_log(LOG_INFO, US_TAG_HB, "the fence of node %s (%s) is forgotten: a new peer connected",
+	       w->name, fence_names[w->fstate]);
+	us_fence_free(w->fence);
+	w->fence = NULL;
+	w->fstate = US_FENCE_NONE;
 }

@@ -76,6 +76,9 @@ int us_peer_fence(struct us_peer *w, int delay_ms);
  * itself (the other host of [replication] hosts). */
 int us_peer_fence_named(struct us_peer *w, const char *node, int delay_ms);
 enum us_fence_state us_peer_fence_state(const struct us_peer *w);
+/** Forget a finished fence (done or failed): a new peer connected, and a
+ * fence of the one before proves nothing of it. A fence under way stays. */
+void us_peer_fence_forget(struct us_peer *w);
 
 /** Add peer_node, peer_state, peer_epoch, fence, cluster, quorate, two_node and the
  * "membership" object to @obj for the status command. @return 0 or -ENOMEM. */

@@ -278,6 +278,17 @@ static int set_promote(struct us_config *c, const char *v)
 	return 0;
 }
 
+static int set_decide(struct us_config *c, const char *v)
+{
+	if (strcmp(v, "silence") == 0)
+		c->decide_silence = 1;
+	else if (strcmp(v, "membership") == 0)
+		c->decide_silence = 0;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 static int set_bool(int *dst, const char *v)
 {
 	if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
@@ -314,6 +325,7 @@ static int set_fence_delay(struct us_config *c, const char *v)
 
 static int set_silence(struct us_config *c, const char *v)
 {
+	c->silence_set = 1;
 	return parse_uint(v, 10, 600000, &c->silence_ms);
 }
 
@@ -381,6 +393,7 @@ static const struct key keys[] = {
 	{ "replication", "devstate", set_devstate, "migrate or xen-save" },
 	{ "failover", "promote", set_promote, "auto, manual or pacemaker" },
 	{ "failover", "reprotect", set_reprotect, "auto or manual" },
+	{ "failover", "decide", set_decide, "membership or silence" },
 	{ "heartbeat", "membership", set_membership, "corosync or none" },
 	{ "heartbeat", "node", set_node, "this host's node name, as in corosync.conf" },
 	{ "heartbeat", "fence_command", set_fence_command, "a program and its arguments" },
@@ -430,7 +443,7 @@ void us_config_defaults(struct us_config *c)
 		c->node[0] = 0;
 	c->fence_timeout_ms = 30000;
 	c->fence_delay_ms = 3000;
-	c->silence_ms = 500;
+	c->silence_ms = US_SILENCE_MS_DEFAULT;
 	c->nodes = 2;
 }
 
@@ -613,6 +626,29 @@ int us_config_load(struct us_config *c, const char *path)
 		c->membership = 0; /* Pacemaker's membership decides, not the daemon's */
 	rc = resolve_tls(c, path);
 	return rc < 0 ? rc : us_config_resolve_hosts(c, path);
+	if (c->decide_silence && !c->silence_set)
+		c->silence_ms = US_SILENCE_MS_FAST;
+	return us_config_resolve_hosts(c, path);
+}
+
+/* decide = silence: the standby fences on its own evidence, so it needs the
+ * fence command, the daemon's membership (a clean stop must not count) and
+ * the right to promote by itself. */
+static int check_decide(const struct us_config *c)
+{
+	const char *missing = !c->decide_silence	? NULL
+			      : c->promote_pacemaker	? "promote = pacemaker (Pacemaker decides)"
+			      : !c->membership		? "[heartbeat] membership = none"
+			      : !c->fence_command[0]	? "no [heartbeat] fence_command"
+							: NULL;
+
+	if (!missing)
+		return 0;
+	us_log(LOG_ERR, US_TAG_MAIN, "[failover] decide = silence cannot work with %s: the "
+	       "standby fences the primary's node on a silent stream and promotes only once the "
+	       "fence confirms it is off; set membership = corosync, a fence_command and promote "
+	       "= auto or manual, or use decide = membership", missing);
+	return -EINVAL;
 }
 
 int us_config_check(const struct us_config *c, const char *role)
@@ -649,6 +685,8 @@ int us_config_check(const struct us_config *c, const char *role)
 		       c->epoch_ms_min, c->epoch_ms_max);
 		return -EINVAL;
 	}
+	if (check_decide(c) < 0)
+		return -EINVAL;
 	if (c->staging_max && c->staging_max < c->vm.mem_bytes / 64) {
 		us_log(LOG_WARNING, US_TAG_MAIN, "staging_max %lu is small for %lu bytes of RAM: "
 		       "epochs dirtying more are refused", (unsigned long)c->staging_max,

@@ -44,6 +44,8 @@ struct us_config {
 	int promote_pacemaker;		/* Pacemaker promotes, demotes and fences: the
 					   daemon never promotes or degrades by itself */
 	int reprotect_auto;		/* an unprotected primary looks for a standby itself */
+	int decide_silence;		/* [failover] decide = silence: a silent stream
+					   starts the fence, the fence decides */
 	int log_level;			/* LOG_ERR..LOG_DEBUG */
 	char bridge[16];		/* [net] host bridge for the VM's tap, or "" */
 	char tap[16];			/* [net] tap name, "" = us-NAME */
@@ -57,10 +59,18 @@ struct us_config {
 	char fence_command[256];	/* run with the peer's node name appended */
 	unsigned fence_timeout_ms;	/* per attempt */
 	unsigned fence_delay_ms;	/* primary: wait before fencing its standby */
-	unsigned silence_ms;		/* stream quiet this long counts as silent */
+	unsigned silence_ms;		/* stream quiet this long counts as silent; the
+					   primary sends a KEEPALIVE every silence_ms / 3 */
+	int silence_set;		/* silence_ms given in the file */
 	unsigned nodes;			/* cluster size, for the two-node rule */
 	int allow_unfenced;		/* two-node without fencing: promote anyway */
 };
+
+/* [heartbeat] silence_ms when the file does not set it: with decide =
+ * membership, and with decide = silence (chosen with bench/silence_sweep.sh
+ * and bench/silence_soak.sh; see NEWS). */
+#define US_SILENCE_MS_DEFAULT 500
+#define US_SILENCE_MS_FAST 300
 
 /** Fill @c with the built-in defaults. */
 void us_config_defaults(struct us_config *c);

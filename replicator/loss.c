@@ -89,25 +89,33 @@ static void on_grace(void *data)
 }
 
 /*
- * Paused, between epochs longer than the standby's peer_timeout_ms, or in
- * the initial sync with nothing queued (waiting for the standby's disk
- * hashes), the primary sends nothing; the standby would take that silence
- * for a lost stream. A KEEPALIVE every KEEPALIVE_MS while nothing is queued
- * says it is not.
+ * Silence must mean death: a standby of [failover] decide = silence fences
+ * this host when its stream is quiet for silence_ms. So whatever the primary
+ * is doing (the guest held by `understudy pause`, suspended protection, a
+ * long checkpoint, the initial sync waiting for the disk hashes, a
+ * switchover) a KEEPALIVE goes out every us_primary_keepalive_ms, on a timer
+ * of its own at high priority; the HELLO promised that interval. Not before
+ * the handshake (the standby reads nothing but HELLO and AUTH then), and not
+ * behind queued sends: their bytes already reach the standby.
  */
-static void keepalive(struct us_primary *p)
+unsigned us_primary_keepalive_ms(const struct us_config *c)
 {
-	uint64_t now = us_epoch_now_us() / 1000;
+	unsigned ms = c->silence_ms / 3;
 
-	if (!p->tx || now - p->keepalive_ms < KEEPALIVE_MS)
-		return;
-	if (p->phase != PH_PAUSED && p->phase != PH_SYNC && p->phase != PH_IDLE &&
-	    !(p->phase == PH_HANDING && p->handoff))
-		return;
-	if (us_transport_busy(p->tx))
-		return;
-	if (us_transport_send_msg(p->tx, US_MSG_KEEPALIVE, p->epoch, NULL, 0) == 0)
-		p->keepalive_ms = now;
+	return ms > KEEPALIVE_MS ? KEEPALIVE_MS : ms ? ms : 1;
+}
+
+static void keepalive(void *data)
+{
+	struct us_primary *p = data;
+
+	p->ka_timer = 0;
+	if (p->tx && p->phase > PH_HANDSHAKE && p->phase != PH_HANDED &&
+	    !us_transport_busy(p->tx) &&
+	    us_transport_send_msg(p->tx, US_MSG_KEEPALIVE, p->epoch, NULL, 0) == 0)
+		p->keepalive_ms = us_epoch_now_us() / 1000;
+	qb_loop_timer_add(p->loop, QB_LOOP_HIGH, us_primary_keepalive_ms(p->cfg) * 1000000ULL, p,
+			  keepalive, &p->ka_timer);
 }
 
 static void log_verdict(struct us_primary *p, const char *why)
@@ -250,7 +258,6 @@ static void check_liveness(void *data)
 	char why[96];
 
 	p->live_timer = 0;
-	keepalive(p);
 	us_primary_note_image(p, 0);
 	if (p->switch_waiting && !p->tx &&
 	    us_epoch_now_us() / 1000 - p->switch_since_ms > p->cfg->peer_timeout_ms) {
@@ -317,6 +324,8 @@ int us_primary_loss_up(struct us_primary *p)
 {
 	qb_loop_timer_add(p->loop, QB_LOOP_LOW, LIVENESS_MS * 1000000ULL, p, check_liveness,
 			  &p->live_timer);
+	qb_loop_timer_add(p->loop, QB_LOOP_HIGH, us_primary_keepalive_ms(p->cfg) * 1000000ULL, p,
+			  keepalive, &p->ka_timer);
 	if (p->cfg->promote_pacemaker) {
 		us_log(LOG_NOTICE, US_TAG_PRIMARY,
 		       "[failover] promote = pacemaker: a lost standby holds output until "
@@ -336,6 +345,7 @@ int us_primary_loss_up(struct us_primary *p)
 void us_primary_loss_down(struct us_primary *p)
 {
 	qb_loop_timer_del(p->loop, p->live_timer);
+	qb_loop_timer_del(p->loop, p->ka_timer);
 	qb_loop_timer_del(p->loop, p->grace_timer);
 	us_peer_free(p->peer);
 	p->peer = NULL;

@@ -344,6 +344,7 @@ static void send_hello(struct us_primary *p)
 	h.disk_size = us_pdisk_size(&p->disk);
 	h.lineage = p->lineage;
 	h.base_epoch = p->base_epoch;
+	h.keepalive_ms = us_primary_keepalive_ms(p->cfg);
 	us_pdisk_new_peer(&p->disk);
 	us_transport_set_cbs(p->tx, &cbs, p);
 	us_transport_set_vm(p->tx, p->vm_id);

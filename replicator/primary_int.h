@@ -134,6 +134,7 @@ struct us_primary {
 	struct us_peer *peer;		/* NULL with [heartbeat] membership = none */
 	qb_loop_timer_handle grace_timer;
 	qb_loop_timer_handle live_timer;
+	qb_loop_timer_handle ka_timer;	/* the next KEEPALIVE (loss.c) */
 	int lost;			/* the standby is lost: output held */
 	uint64_t lost_ms;		/* since when */
 	int degraded;			/* output released without ACKs */
@@ -191,6 +192,9 @@ int us_epoch_reserve(struct us_primary *p, uint64_t pages, size_t chunks);
 void us_epoch_stage_chunk(struct us_primary *p, uint64_t first, uint32_t count, size_t off);
 
 /* loss.c */
+/** The most time between two messages to the standby (a KEEPALIVE when
+ * nothing else goes): silence_ms / 3, at most 250 ms. */
+unsigned us_primary_keepalive_ms(const struct us_config *c);
 void us_primary_lost_standby(struct us_primary *p, const char *why);
 void us_primary_acked(struct us_primary *p);
 int us_primary_loss_up(struct us_primary *p);

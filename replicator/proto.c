@@ -36,8 +36,10 @@ struct wire_hello {
 	uint64_t lineage;
 	uint64_t base_epoch;
 	unsigned char nonce[US_PROTO_NONCE_LEN];
+	uint32_t keepalive_ms;
+	uint32_t pad;
 };
-_Static_assert(sizeof(struct wire_hello) == 128, "hello size");
+_Static_assert(sizeof(struct wire_hello) == 136, "hello size");
 
 struct wire_challenge {
 	unsigned char nonce[US_PROTO_NONCE_LEN];
@@ -217,6 +219,7 @@ size_t us_proto_hello_encode(void *out, const struct us_hello *m)
 		.ram_size = htole64(m->ram_size), .page_size = htole32(m->page_size),
 		.flags = htole32(m->flags), .disk_size = htole64(m->disk_size),
 		.lineage = htole64(m->lineage), .base_epoch = htole64(m->base_epoch),
+		.keepalive_ms = htole32(m->keepalive_ms),
 	};
 
 	snprintf(w.vm_name, sizeof(w.vm_name), "%s", m->vm_name);
@@ -269,6 +272,7 @@ int us_proto_hello_decode(const void *in, size_t len, struct us_hello *m, char *
 	m->lineage = le64toh(w.lineage);
 	m->base_epoch = le64toh(w.base_epoch);
 	memcpy(m->nonce, w.nonce, sizeof(m->nonce));
+	m->keepalive_ms = le32toh(w.keepalive_ms);
 	return 0;
 }
 

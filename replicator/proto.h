@@ -16,8 +16,11 @@
  *            DEVSTATE(bytes) × k          ──▶ staged
  *            EPOCH_END(pages, bytes, disk, sum) ──▶ verified, complete
  *                                         ◀── ACK(n)   then staging → replica
- *   paused, or waiting with nothing queued:
+ *   at least every HELLO's keepalive_ms, whatever the primary is doing
+ *   (paused, suspended, mid-checkpoint, waiting):
  *            KEEPALIVE (no body)          ──▶ the stream is alive; nothing else
+ *                                             (a standby with [failover] decide =
+ *                                             silence fences on its absence)
  *
  * Every message starts with the same 40-byte header, little-endian, that
  * names the protocol version, the VM and the epoch, and carries the
@@ -31,11 +34,12 @@
 #include <stdint.h>
 
 #define US_PROTO_MAGIC 0x53445355u	/* "USDS" */
-#define US_PROTO_VERSION 6u		/* 2: HELLO names the accelerator; 3: HELLO
+#define US_PROTO_VERSION 7u		/* 2: HELLO names the accelerator; 3: HELLO
 					 * carries the lineage and base epoch,
 					 * SWITCHOVER/SWITCHED; 4: HANDOFF; 5: the
 					 * HELLO's nonce, CHALLENGE/AUTH/TAG; 6: the
-					 * tag in the header, no TAG message */
+					 * tag in the header, no TAG message; 7: the
+					 * HELLO's keepalive_ms, KEEPALIVE always */
 #define US_PROTO_HDR_SIZE 40
 #define US_PROTO_TAG_OFF 32		/* the header's tag field */
 #define US_PROTO_TAG_LEN 8		/* the header's tag: UMAC-64 (rdma/auth.h) */
@@ -86,6 +90,7 @@ enum us_refuse_code {
 	US_REFUSE_PROTOCOL = 5,		/* malformed or out-of-sequence message */
 	US_REFUSE_ACCEL = 6,		/* the other host runs another accelerator */
 	US_REFUSE_AUTH = 7,		/* a key on one side only, or a failed proof */
+	US_REFUSE_LIVENESS = 8,		/* keepalives too rare for the standby's silence_ms */
 };
 
 /* Decoded header, host byte order. */
@@ -114,6 +119,7 @@ struct us_hello {
 				 * holding it of the same lineage needs no sync.
 				 * US_EPOCH_NONE: sync from scratch */
 	unsigned char nonce[US_PROTO_NONCE_LEN]; /* fresh per connection (US_HELLO_AUTH) */
+	uint32_t keepalive_ms;	/* the primary sends something at least this often */
 };
 
 struct us_challenge {

@@ -162,6 +162,13 @@ static int check_hello(struct us_receiver *rx, const struct us_msg_hdr *h,
 			 (unsigned long)rx->cfg.disk_size);
 		return us_rx_refuse(rx, US_REFUSE_VM, -EINVAL, why);
 	}
+	if (rx->cfg.keepalive_max_ms &&
+	    (!m->keepalive_ms || m->keepalive_ms > rx->cfg.keepalive_max_ms)) {
+		snprintf(why, whylen, "primary keepalive every %u ms, this standby needs <= %u "
+			 "(decide = silence): set decide and silence_ms alike on both", m->keepalive_ms,
+			 rx->cfg.keepalive_max_ms);
+		return us_rx_refuse(rx, US_REFUSE_LIVENESS, -EINVAL, why);
+	}
 	if (strcmp(m->accel, rx->cfg.accel) != 0) {
 		snprintf(why, whylen, "accelerators differ: primary %s, standby %s: set [vm] accel "
 			 "alike on both hosts", m->accel, rx->cfg.accel);

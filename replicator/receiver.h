@@ -25,6 +25,8 @@ struct us_receiver_cfg {
 	int disk_fd;		/* the replica image, -1 for a VM without a disk */
 	uint64_t disk_size;	/* its size in bytes */
 	uint64_t disk_staging_max; /* cap on one epoch's staged disk writes, bytes */
+	uint32_t keepalive_max_ms; /* refuse a primary promising keepalives rarer than
+				      this (decide = silence); 0: any */
 };
 
 /* What the receiver asks of its owner. */

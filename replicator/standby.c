@@ -22,7 +22,12 @@
  *
  * With [heartbeat] membership = corosync a lost stream only prepares (the
  * torn epoch is discarded); the decision waits for the primary to leave the
- * group and, in two-node mode, for its node to be fenced.
+ * group and, in two-node mode, for its node to be fenced. With [failover]
+ * decide = silence the stream's own silence (silence_ms, as this host could
+ * hear it: see us_failover_silence) starts the fence at once and the fence
+ * decides; the standby then looks every silence_ms / 5 (at least every
+ * SILENCE_LOOK_MS), and refuses a primary whose HELLO promises keepalives rarer
+ * than silence_ms / 3.
  */
 #include <config.h>
 
@@ -57,6 +62,8 @@
 
 #define LIVENESS_MS 100
 #define PARK_POLL_MS 50
+#define QUIET_LOG_MS 100   /* decide = silence: log quiet spells this long */
+#define SILENCE_LOOK_MS 20 /* decide = silence: look at least this often */
 
 enum sb_state { SB_WAITING, SB_RECEIVING, SB_ACTIVE, SB_SWITCHING };
 
@@ -114,6 +121,10 @@ struct us_standby {
 	qb_loop_timer_handle park_timer;   /* the parked QEMU still starting */
 	struct us_imgstate_writer img_rec; /* the replica image's state record */
 	struct us_chanauth auth;	   /* the channel's key and handshake */
+	struct us_silence_watch watch;	   /* decide = silence: the stream's silence */
+	uint64_t silent_ms;		   /* ... as of the last look */
+	uint64_t quiet_peak;		   /* the longest look of this quiet spell */
+	uint64_t quiet_max;		   /* the longest quiet spell that ended */
 };
 
 static void drop_tx(struct us_standby *s);
@@ -147,6 +158,9 @@ static void cluster_input(struct us_standby *s, struct us_failover_cluster *cl)
 
 	cl->membership = s->peer != NULL;
 	cl->stream_silent = !s->tx || us_transport_idle_ms(s->tx) > c->silence_ms;
+	cl->decide_silence = c->decide_silence;
+	cl->silent_ms = s->silent_ms;
+	cl->silence_ms = c->silence_ms;
 	cl->nodes = c->nodes;
 	cl->fence_command = c->fence_command;
 	cl->allow_unfenced = c->allow_unfenced;
@@ -263,7 +277,9 @@ static int promote(struct us_standby *s, enum us_trigger trigger, char *why, siz
 	return do_promote(s, why, whylen);
 }
 
-static void stream_lost(struct us_standby *s, const char *why)
+/* The stream is gone; @last_ms: when it was last heard (its silence counts
+ * from there). */
+static void stream_lost(struct us_standby *s, const char *why, uint64_t last_ms)
 {
 	char verdict[512];
 
@@ -271,9 +287,27 @@ static void stream_lost(struct us_standby *s, const char *why)
 	us_receiver_reset(s->rx);
 	if (s->state != SB_ACTIVE)
 		s->state = SB_WAITING;
-	s->lost_ms = now_ms();
+	s->lost_ms = last_ms;
 	if (promote(s, US_TRIGGER_STREAM_LOST, verdict, sizeof(verdict)) == -EIO)
 		s->exit_rc = -EIO;
+}
+
+/* decide = silence: the stream is silent enough, or a fence runs or ran. */
+static int silence_counts(const struct us_standby *s)
+{
+	return s->cfg->decide_silence && (s->silent_ms >= s->cfg->silence_ms ||
+					  us_peer_fence_state(s->peer) != US_FENCE_NONE);
+}
+
+/* The look period: every LIVENESS_MS, or with decide = silence every
+ * silence_ms / 5, at most SILENCE_LOOK_MS: the decision is at most that late. */
+static unsigned look_ms(const struct us_config *c)
+{
+	unsigned ms = c->silence_ms / 5;
+
+	if (!c->decide_silence)
+		return LIVENESS_MS;
+	return ms > SILENCE_LOOK_MS ? SILENCE_LOOK_MS : ms < 2 ? 2 : ms;
 }
 
 /* The peer watch saw membership, quorum or fencing change. */
@@ -285,12 +319,47 @@ static void cluster_changed(void *opaque)
 	if (s->state == SB_ACTIVE)
 		return;
 	/* a primary joining or announcing decides nothing: keep the log quiet */
-	if (us_peer_state(s->peer) == US_PEER_MEMBER && us_peer_connected(s->peer))
+	if (us_peer_state(s->peer) == US_PEER_MEMBER && us_peer_connected(s->peer) &&
+	    !silence_counts(s))
 		return;
 	if (promote(s, US_TRIGGER_MEMBERSHIP, verdict, sizeof(verdict)) == -EIO) {
 		s->exit_rc = -EIO;
 		qb_loop_stop(s->loop);
 	}
+}
+
+/* A quiet spell of a live stream ended while this standby was promotable
+ * (only then can a silence decide): the margin silence_ms has over it
+ * (bench/silence_soak.sh reads these lines; the look period rounds down). */
+static void note_quiet(struct us_standby *s)
+{
+	uint64_t ms = committed(s) == US_EPOCH_NONE || s->suspended ? 0 : s->silent_ms;
+
+	if (ms >= s->quiet_peak) {
+		s->quiet_peak = ms;
+		return;
+	}
+	if (s->quiet_peak >= QUIET_LOG_MS && s->tx)
+		us_log(LOG_INFO, US_TAG_STANDBY,
+		       "the primary's stream was quiet for %lu ms "
+		       "(silence_ms %u)",
+		       (unsigned long)s->quiet_peak, s->cfg->silence_ms);
+	if (s->tx && s->quiet_peak > s->quiet_max)
+		s->quiet_max = s->quiet_peak;
+	s->quiet_peak = ms;
+}
+
+/* decide = silence: how long the primary has been silent; ask when it counts. */
+static void watch_silence(struct us_standby *s)
+{
+	uint64_t now = now_ms(), last = s->tx ? now - us_transport_idle_ms(s->tx) : s->lost_ms;
+
+	if (!s->cfg->decide_silence || !s->peer)
+		return;
+	s->silent_ms = us_failover_silence(&s->watch, now, last, s->cfg->silence_ms / 2);
+	note_quiet(s);
+	if (s->state != SB_ACTIVE && s->state != SB_SWITCHING && !s->handoff && silence_counts(s))
+		cluster_changed(s);
 }
 
 /* ---- the replication connection ---- */
@@ -590,7 +659,7 @@ static void on_closed(void *opaque, int err, const char *why)
 		switch_take(s);
 		return;
 	}
-	stream_lost(s, why);
+	stream_lost(s, why, now_ms());
 }
 
 static void on_accept(void *opaque, struct us_transport *t)
@@ -619,6 +688,8 @@ static void on_accept(void *opaque, struct us_transport *t)
 	s->auth.waiting = 0;
 	s->state = SB_RECEIVING;
 	us_receiver_set_authenticated(s->rx, s->auth.on || s->auth.tls);
+	if (s->peer) /* an earlier primary's fence says nothing of this one */
+		us_peer_fence_forget(s->peer);
 	us_transport_set_cbs(t, &cbs, s);
 	us_transport_set_vm(t, us_proto_vm_id(s->cfg->vm.name));
 	us_log(LOG_NOTICE, US_TAG_STANDBY, "primary connected from %s", us_transport_peer(t));
@@ -645,16 +716,19 @@ static void check_liveness(void *data)
 	}
 	if (s->tx && s->state != SB_SWITCHING &&
 	    us_transport_idle_ms(s->tx) > s->cfg->peer_timeout_ms) {
+		uint64_t last = now_ms() - us_transport_idle_ms(s->tx);
+
 		snprintf(why, sizeof(why), "no message from the primary for %lu ms",
 			 (unsigned long)us_transport_idle_ms(s->tx));
 		drop_tx(s);
-		stream_lost(s, why);
+		stream_lost(s, why, last);
 	}
 	if (s->peer && s->state != SB_ACTIVE && us_peer_state(s->peer) == US_PEER_GONE)
 		cluster_changed(s); /* the stream may have gone silent since */
+	watch_silence(s);
 	if (s->exit_rc)
 		qb_loop_stop(s->loop);
-	qb_loop_timer_add(s->loop, QB_LOOP_LOW, LIVENESS_MS * 1000000ULL, s, check_liveness,
+	qb_loop_timer_add(s->loop, QB_LOOP_LOW, look_ms(s->cfg) * 1000000ULL, s, check_liveness,
 			  &s->liveness);
 }
 
@@ -693,6 +767,15 @@ static json_t *status_json(struct us_standby *s)
 		us_peer_status(s->peer, o);
 	if (o)
 		json_object_set_new(o, "decision", json_string(s->last_why));
+	if (o)
+		json_object_set_new(o, "decide",
+				    json_string(s->cfg->decide_silence ? "silence" : "membership"));
+	if (o)
+		json_object_set_new(o, "silent_ms", json_integer((json_int_t)s->silent_ms));
+	if (o)
+		json_object_set_new(o, "silence_ms", json_integer((json_int_t)s->cfg->silence_ms));
+	if (o)
+		json_object_set_new(o, "quiet_max_ms", json_integer((json_int_t)s->quiet_max));
 	if (o)
 		json_object_set_new(o, "accel", json_string(s->cfg->vm.accel));
 	if (o)
@@ -968,6 +1051,7 @@ static int up_receiver(struct us_standby *s)
 		.disk_fd = s->img ? us_image_fd(s->img) : -1,
 		.disk_size = s->img ? us_image_size(s->img) : 0,
 		.disk_staging_max = s->cfg->disk_staging_max,
+		.keepalive_max_ms = s->cfg->decide_silence ? s->cfg->silence_ms / 3 : 0,
 	};
 
 	s->rx = us_receiver_new(&rc, &ops, s);
@@ -1049,7 +1133,7 @@ static int up_listen(struct us_standby *s)
 	       "standby for VM '%s' listening on %s; QEMU parked "
 	       "(pid %d)",
 	       s->cfg->vm.name, s->cfg->listen, us_qemu_pid(s->qemu));
-	qb_loop_timer_add(s->loop, QB_LOOP_LOW, LIVENESS_MS * 1000000ULL, s, check_liveness,
+	qb_loop_timer_add(s->loop, QB_LOOP_LOW, look_ms(s->cfg) * 1000000ULL, s, check_liveness,
 			  &s->liveness);
 	return 0;
 }

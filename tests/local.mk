@@ -42,6 +42,12 @@ noinst_PROGRAMS += tests/tools/framecap
 TESTS += tests/integration/install.sh
 EXTRA_DIST += tests/integration/install.sh
 
+# The fast decision mode ([failover] decide = silence): a paused primary is
+# never fenced, a failed fence never promotes, a stalled or killed primary is
+# fenced before the standby runs the only copy.
+TESTS += tests/integration/failover_silence.sh
+EXTRA_DIST += tests/integration/failover_silence.sh
+
 # The guest's disk workloads (ledger, fswriter) on a raw image under plain
 # QEMU, and the host's checker of the ledger's records.
 noinst_PROGRAMS += tests/tools/ledgercheck

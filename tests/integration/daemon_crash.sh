@@ -8,7 +8,8 @@
 # watch the window: hA's QEMU outlived its daemon and hB has not promoted
 # while the fence is pending. Asserted after: hB promoted only after
 # "FENCED node hA"; hA has no process and hB runs the only QEMU; the
-# client's replies are 1, 2, 3, ... on one connection.
+# client's replies are 1, 2, 3, ... on one connection. It holds in both
+# decision modes (LAB_DECIDE=silence: the silent stream starts the fence).
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 LAB_NIC=1
@@ -49,4 +50,4 @@ kill -TERM "$LAB_CLIENT_PID"
 wait "$LAB_CLIENT_PID" || fail "client: $(cat "$log.err")"
 lab_replies_in_order "$log" >&2 || fail "the client got repeated or diverging replies"
 note "$before replies before the crash, $(lab_replies "$log") in all; $(grep -a -o 'guest running [0-9]* ms' "$LAB_DIR/hB.log")"
-echo "PASS: a crashed primary daemon with live QEMU was fenced before the standby promoted; one copy runs"
+echo "PASS (decide = ${LAB_DECIDE:-membership}): a crashed primary daemon with live QEMU was fenced before the standby promoted; one copy runs"

@@ -9,12 +9,13 @@
 [ $# -eq 2 ] || { echo "usage: fence_lab.sh PREFIX NODE" >&2; exit 2; }
 ns="$1-$2"
 ip netns list | grep -q "^$ns\( \|$\)" || { echo "fence_lab: no lab host $ns" >&2; exit 1; }
+# looks every 10 ms: a takeover waits for this agent (5 s in all)
 i=0
-while [ $i -lt 50 ]; do
+while [ $i -lt 500 ]; do
 	pids=$(ip netns pids "$ns" 2>/dev/null)
 	[ -z "$pids" ] && exit 0
 	kill -9 $pids 2>/dev/null
-	sleep 0.1
+	sleep 0.01
 	i=$((i + 1))
 done
 echo "fence_lab: processes of $ns survive SIGKILL: $pids" >&2

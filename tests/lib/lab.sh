@@ -12,6 +12,10 @@
 # lib/corosync.sh) and the daemons use it: [heartbeat] membership = corosync,
 # node = hA/hB, and the lab's fence agent (tests/lib/fence_lab.sh). Without
 # it they run with membership = none (the stream-loss rule).
+# LAB_DECIDE=silence (with LAB_COROSYNC) runs both daemons in the fast mode,
+# [failover] decide = silence, and LAB_SILENCE_MS sets [heartbeat]
+# silence_ms; a test that runs in both modes reads LAB_DECIDE from the
+# environment (e.g. LAB_DECIDE=silence make check TESTS=.../partition.sh).
 #
 # With LAB_DISK=SIZE (e.g. 64M) the VM has a replicated disk: every host's
 # config says [vm] disk = $LAB_DIR/H/disk.img (lab_disk H), and lab_start
@@ -177,8 +181,10 @@ membership = $([ -n "${LAB_COROSYNC:-}" ] && echo corosync || echo none)
 node = $h
 fence_command = ${LAB_FENCE_COMMAND-$LAB_LIB/fence_lab.sh $LAB_PFX}
 fence_delay_ms = ${LAB_FENCE_DELAY_MS:-3000}
+${LAB_SILENCE_MS:+silence_ms = $LAB_SILENCE_MS}
 [failover]
 reprotect = ${LAB_REPROTECT:-auto}
+${LAB_DECIDE:+decide = $LAB_DECIDE}
 ${LAB_PROMOTE:+promote = $LAB_PROMOTE}
 [daemon]
 run_dir = $LAB_DIR/$h

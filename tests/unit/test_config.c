@@ -510,6 +510,42 @@ static void promote_pacemaker(void **state)
 	assert_int_equal(c.membership, 1);
 }
 
+/* [failover] decide = silence: only with membership, a fence command and a
+ * daemon that promotes; each refusal names what is missing and the way out. */
+static void decide_silence(void **state)
+{
+	struct us_config c;
+
+	load_ok(&c, "[heartbeat]\nnode = hB\nfence_command = /f\n[failover]\ndecide = silence\n"
+		    "[vm]\nkernel = /k\n");
+	assert_int_equal(c.decide_silence, 1);
+	assert_int_equal(c.silence_ms, US_SILENCE_MS_FAST); /* the fast mode's default */
+	assert_int_equal(us_config_check(&c, "standby"), 0);
+	assert_int_equal(us_config_check(&c, "primary"), -EINVAL); /* no peer: unrelated */
+	c.fence_command[0] = '\0';
+	us_logcap_clear();
+	assert_int_equal(us_config_check(&c, "standby"), -EINVAL);
+	assert_non_null(strstr(us_logcap_text(), "decide = silence cannot work with no "
+				 "[heartbeat] fence_command"));
+	assert_non_null(strstr(us_logcap_text(), "or use decide = membership"));
+	strcpy(c.fence_command, "/f");
+	c.membership = 0;
+	us_logcap_clear();
+	assert_int_equal(us_config_check(&c, "standby"), -EINVAL);
+	assert_non_null(strstr(us_logcap_text(), "membership = none"));
+	load_ok(&c, "[failover]\ndecide = silence\npromote = pacemaker\n[vm]\nkernel = /k\n");
+	us_logcap_clear();
+	assert_int_equal(us_config_check(&c, "standby"), -EINVAL);
+	assert_non_null(strstr(us_logcap_text(), "promote = pacemaker"));
+	load_ok(&c, "[heartbeat]\nsilence_ms = 350\n[failover]\ndecide = silence\n");
+	assert_int_equal(c.silence_ms, 350); /* set: kept */
+	load_ok(&c, "[failover]\ndecide = membership\n");
+	assert_int_equal(c.decide_silence, 0);
+	assert_int_equal(c.silence_ms, US_SILENCE_MS_DEFAULT);
+	expect_refused("[failover]\ndecide = fast\n",
+		       "[failover] decide = 'fast' is not valid: expected membership or silence");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -523,6 +559,7 @@ int main(void)
 		cmocka_unit_test(check_node_name), cmocka_unit_test(check_two_node_notice),
 		cmocka_unit_test_teardown(unknown_key_suggestions, cleanup),
 		cmocka_unit_test(shipped_example), cmocka_unit_test_teardown(promote_pacemaker, cleanup),
+		cmocka_unit_test_teardown(decide_silence, cleanup),
 	};
 	int rc;
 

@@ -85,8 +85,8 @@ static void hdr_other_version(void **state)
 static void hello_round_trip(void **state)
 {
 	struct us_hello in = { .ram_size = 256u << 20, .page_size = 4096, .vm_name = "demo",
-			       .accel = "kvm" }, out;
-	char buf[128], why[128];
+			       .accel = "kvm", .keepalive_ms = 166 }, out;
+	char buf[160], why[128];
 	size_t n = us_proto_hello_encode(buf, &in);
 
 	assert_int_equal(n, us_proto_fixed_len(US_MSG_HELLO));
@@ -94,6 +94,7 @@ static void hello_round_trip(void **state)
 	assert_string_equal(out.vm_name, "demo");
 	assert_string_equal(out.accel, "kvm");
 	assert_true(out.ram_size == in.ram_size);
+	assert_int_equal(out.keepalive_ms, 166);
 	assert_int_equal(us_proto_hello_decode(buf, n - 1, &out, why, sizeof(why)), -EBADMSG);
 	memset(buf + 16 + US_PROTO_NAME_MAX, 'x', US_PROTO_ACCEL_MAX);	/* unterminated accel */
 	assert_int_equal(us_proto_hello_decode(buf, n, &out, why, sizeof(why)), -EBADMSG);

@@ -46,7 +46,10 @@ struct fixture {
 	uint64_t pages, page_bytes, dev_bytes, disk_writes, disk_bytes;
 	uint64_t vm_id;
 	uint64_t hello_disk;		/* the disk size our HELLO announces */
+	uint32_t hello_keepalive;	/* the keepalive_ms our HELLO promises */
 };
+
+static uint32_t keepalive_max;		/* the next setup's receiver: keepalive_max_ms */
 
 static int fake_send(void *opaque, uint16_t type, uint64_t epoch, const void *body, size_t len)
 {
@@ -71,7 +74,8 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct us_receiver_cfg cfg = { .vm_name = "demo", .accel = "tcg", .ram_size = NPAGES * PG,
 				       .staging_max = 8 * (PG + 16), .devstate_max = 1 << 20,
-				       .disk_size = DISK_SIZE, .disk_staging_max = DISK_STAGING };
+				       .disk_size = DISK_SIZE, .disk_staging_max = DISK_STAGING,
+				       .keepalive_max_ms = keepalive_max };
 
 	f->replica = calloc(NPAGES, PG);
 	f->snapshot = malloc(NPAGES * PG);
@@ -122,8 +126,9 @@ static int feed(struct fixture *f, uint16_t type, uint64_t vm_id, uint64_t epoch
 
 static int hello_accel(struct fixture *f, const char *name, uint64_t ram, const char *accel)
 {
-	struct us_hello h = { .ram_size = ram, .page_size = PG, .disk_size = f->hello_disk };
-	char body[128];
+	struct us_hello h = { .ram_size = ram, .page_size = PG, .disk_size = f->hello_disk,
+			      .keepalive_ms = f->hello_keepalive };
+	char body[160];
 
 	strcpy(h.vm_name, name);
 	strcpy(h.accel, accel);
@@ -140,7 +145,7 @@ static int hello_from(struct fixture *f, uint64_t lineage, uint64_t base)
 {
 	struct us_hello h = { .ram_size = NPAGES * PG, .page_size = PG, .disk_size = f->hello_disk,
 			      .lineage = lineage, .base_epoch = base };
-	char body[128];
+	char body[160];
 
 	strcpy(h.vm_name, "demo");
 	strcpy(h.accel, "tcg");
@@ -270,6 +275,35 @@ static void assert_refused(struct fixture *f, uint32_t code, const char *words)
 	assert_int_equal(f->sent[f->nsent - 1], US_MSG_REFUSE);
 	assert_int_equal(f->refuse.code, code);
 	assert_non_null(strstr(f->refuse.reason, words));
+}
+
+/* A standby of decide = silence (keepalive_max_ms 100) refuses a primary
+ * promising rarer keepalives, or none, naming the fix; 100 passes. */
+static void keepalive_promise_checked(void **state)
+{
+	struct fixture *f = *state;
+	static const uint32_t bad[] = { 0, 101, 250 };
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		f->hello_keepalive = bad[i];
+		assert_int_not_equal(hello(f, "demo", NPAGES * PG), 0);
+		assert_refused(f, US_REFUSE_LIVENESS, "this standby needs <= 100");
+		assert_non_null(strstr(f->refuse.reason, "set decide and silence_ms alike on both"));
+	}
+	f->hello_keepalive = 100;
+	assert_int_equal(hello(f, "demo", NPAGES * PG), 0);
+	assert_int_equal(f->sent[f->nsent - 1], US_MSG_HELLO_OK);
+}
+
+static int setup_silence(void **state)
+{
+	int rc;
+
+	keepalive_max = 100;
+	rc = setup(state);
+	keepalive_max = 0;
+	return rc;
 }
 
 static void good_epochs_commit(void **state)
@@ -672,6 +706,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(disk_incomplete_epoch_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(disk_future_epoch_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(disk_range_and_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(keepalive_promise_checked, setup_silence, teardown),
 	};
 
 	us_log_init("test_receiver", LOG_CRIT, 0);

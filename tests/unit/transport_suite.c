@@ -256,7 +256,7 @@ static void hello(void)
 {
 	struct us_hello h = { .ram_size = (uint64_t)NPAGES * PG, .page_size = PG, .accel = "tcg",
 				  .disk_size = DISK_BYTES };
-	char body[128];
+	char body[160];
 
 	snprintf(h.vm_name, sizeof(h.vm_name), "%s", VM);
 	assert_int_equal(us_transport_send_msg(cli.t, US_MSG_HELLO, 0, body,
@@ -549,7 +549,7 @@ static void other_version_refused(void **state)
 #ifdef HAVE_RDMA
 		struct us_hello h = { .ram_size = (uint64_t)NPAGES * PG, .page_size = PG, .accel = "tcg",
 				  .disk_size = DISK_BYTES };
-		char body[128];
+		char body[160];
 
 		us_verbs_wire_version = US_PROTO_VERSION + 1;
 		connect_client();
