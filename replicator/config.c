@@ -624,11 +624,10 @@ int us_config_load(struct us_config *c, const char *path)
 		return -EINVAL;
 	if (c->promote_pacemaker)
 		c->membership = 0; /* Pacemaker's membership decides, not the daemon's */
-	rc = resolve_tls(c, path);
-	return rc < 0 ? rc : us_config_resolve_hosts(c, path);
 	if (c->decide_silence && !c->silence_set)
 		c->silence_ms = US_SILENCE_MS_FAST;
-	return us_config_resolve_hosts(c, path);
+	rc = resolve_tls(c, path);
+	return rc < 0 ? rc : us_config_resolve_hosts(c, path);
 }
 
 /* decide = silence: the standby fences on its own evidence, so it needs the
