@@ -3,7 +3,8 @@
 # The test command: installs the Debian packages, builds, builds the guest
 # image (cached in /var/cache/understudy), and runs every test (`make check`:
 # cmocka unit tests and integration tests with real QEMU and namespaces).
-# Then the sanitizer build (scripts/sanitize.sh) and make distcheck.
+# Then the sanitizer build (scripts/sanitize.sh), the fuzzers (scripts/fuzz.sh)
+# and make distcheck.
 # Prints the logs of failed tests and a closing "N passed, N failed" line.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +37,20 @@ else
 	pass=$((pass + 1))
 fi
 
+# The fuzzers (scripts/fuzz.sh, clang's libFuzzer): every seed, then each
+# harness for a bounded time; a crash fails, its input left as a new seed.
+"$top/scripts/fuzz.sh" > fuzz.log 2>&1
+frc=$?
+if [ $frc -ne 0 ]; then
+	echo "===== fuzz.log"
+	tail -80 fuzz.log
+	echo "understudy: the fuzzers FAILED (build/fuzz.log)"
+	failn=$((failn + 1))
+else
+	sed -n '/^harness/,$p' fuzz.log
+	pass=$((pass + 1))
+fi
+
 # The release tarball: make distcheck builds it, then configures, builds,
 # runs the unit tests, installs and uninstalls from it (distcheck-unit in
 # Makefile.am: the integration tests ran above, in this tree).
@@ -60,4 +75,4 @@ else
 fi
 # the closing line counts distcheck as one more test
 echo "understudy: $pass passed, $failn failed, $skip skipped"
-[ $rc -eq 0 ] && [ $drc -eq 0 ] && [ $src -eq 0 ]
+[ $rc -eq 0 ] && [ $drc -eq 0 ] && [ $src -eq 0 ] && [ $frc -eq 0 ]
