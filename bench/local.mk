@@ -5,6 +5,9 @@ EXTRA_DIST += bench/pause.sh bench/latency.sh bench/README
 EXTRA_DIST += bench/failover.sh
 noinst_PROGRAMS += bench/dirtyscan
 bench_dirtyscan_LDADD = $(US_LIBS)
+# bench/pagecopy: the pause's copy column apart: memcpy, hash, page faults.
+noinst_PROGRAMS += bench/pagecopy
+bench_pagecopy_LDADD = $(US_LIBS)
 # bench/transport: epochs over TCP here, over soft-RoCE in a guest (bench/transport.sh).
 # tests/lib/rxe.sh: the guest boot it shares with tests/integration/rdma_rxe.sh.
 EXTRA_DIST += bench/transport.sh tests/lib/rxe.sh

@@ -867,7 +867,7 @@ static void fini(struct us_primary *p)
 	if (p->stats)
 		fclose(p->stats);
 	us_runs_free(&p->runs);
-	free(p->sendbuf);
+	us_epoch_free_sendbuf(p);
 	free(p->chunks);
 	XXH3_freeState(p->sum);
 	free(p->switch_dev);

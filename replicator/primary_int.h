@@ -146,7 +146,7 @@ struct us_primary {
 	XXH3_state_t *sum;
 	uint64_t n_pages, n_page_bytes;
 	struct us_runs runs;
-	char *sendbuf;
+	char *sendbuf;		/* mmap'd, sendbuf_cap bytes (epoch.c) */
 	size_t sendbuf_cap;
 	struct chunk *chunks;
 	size_t n_chunks, chunks_cap;
@@ -174,6 +174,7 @@ struct us_primary {
 };
 
 #define PRIMARY_MAX_INFLIGHT 4	/* epochs sent and not yet acknowledged */
+#define SENDBUF_ALIGN (2u << 20) /* the send buffer grows in huge pages */
 
 /* epoch.c */
 void us_epoch_schedule(struct us_primary *p, uint64_t delay_ms);
@@ -183,6 +184,7 @@ uint64_t us_epoch_now_us(void);
 /* epochs sent and not yet acknowledged */
 uint64_t us_epoch_inflight(const struct us_primary *p);
 int us_epoch_reserve(struct us_primary *p, uint64_t pages, size_t chunks);
+void us_epoch_free_sendbuf(struct us_primary *p);
 void us_epoch_stage_chunk(struct us_primary *p, uint64_t first, uint32_t count, size_t off);
 
 /* loss.c */
