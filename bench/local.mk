@@ -20,3 +20,5 @@ endif
 EXTRA_DIST += bench/disk.sh
 # bench/switchover: the guest pause and client gap of planned switchovers.
 EXTRA_DIST += bench/switchover.sh
+# bench/scan: the idle scan against RAM size, 4 KiB pages on 1/2/N threads, 2 MiB huge pages.
+EXTRA_DIST += bench/scan.sh

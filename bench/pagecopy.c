@@ -35,25 +35,31 @@
 #define MAX_REPS 1000
 #define STRIDE 7919ul /* odd: a permutation of the pages */
 
-enum variant { V_MEMCPY, V_AGAIN, V_COPY_HASH, V_HASH_ONLY, V_FRESH_BUF, V_FRESH_MAP, V_POP_MAP, V_N };
+enum variant {
+	V_MEMCPY,
+	V_AGAIN,
+	V_COPY_HASH,
+	V_HASH_ONLY,
+	V_FRESH_BUF,
+	V_FRESH_MAP,
+	V_POP_MAP,
+	V_N
+};
 
 static const char *const names[V_N] = {
-	"memcpy of just-written pages",
-	"the same memcpy again (baseline)",
-	"copy + XXH3 per page (old pause)",
-	"XXH3 over the copy (after cont)",
-	"memcpy into a fresh buffer",
-	"memcpy from a fresh mapping",
+	"memcpy of just-written pages",	    "the same memcpy again (baseline)",
+	"copy + XXH3 per page (old pause)", "XXH3 over the copy (after cont)",
+	"memcpy into a fresh buffer",	    "memcpy from a fresh mapping",
 	"... fresh mapping, MAP_POPULATE",
 };
 
 struct bench {
 	int fd;
 	size_t npages, k;
-	char *ram;	/* the long-lived mapping, all faulted */
-	char *buf;	/* reused send buffer */
+	char *ram; /* the long-lived mapping, all faulted */
+	char *buf; /* reused send buffer */
 	uint64_t sink;
-	int to, from;	/* the writer child */
+	int to, from; /* the writer child */
 };
 
 static char ram_path[64];
@@ -163,7 +169,8 @@ static double run_variant(struct bench *b, enum variant v, unsigned round, long 
 	double t0 = now_ms(), t;
 
 	if (v == V_FRESH_BUF)
-		buf = mmap(NULL, b->k * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		buf = mmap(NULL, b->k * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			   -1, 0);
 	if (v == V_FRESH_MAP || v == V_POP_MAP)
 		ram = mmap(NULL, len, PROT_READ, MAP_SHARED | (v == V_POP_MAP ? MAP_POPULATE : 0),
 			   b->fd, 0);
@@ -277,12 +284,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("RAM file %zu MiB on /dev/shm, pages scattered, written by another process "
-	       "before each round; median of %d\n", mib, reps);
+	       "before each round; median of %d\n",
+	       mib, reps);
 	printf("%8s  %-34s %8s %8s %8s %8s\n", "pages", "variant", "cpu ms", "GB/s", "x base",
 	       "faults");
 	for (i = 0, rc = 0; i < sizeof(ks) / sizeof(ks[0]) && rc == 0; i++)
 		rc = run_k(&b, ks[i], reps);
-	fprintf(rc < 0 ? stderr : stdout, "%s(checksum sink %llx)\n", rc < 0 ? "pagecopy failed " : "",
-		(unsigned long long)b.sink);
+	fprintf(rc < 0 ? stderr : stdout, "%s(checksum sink %llx)\n",
+		rc < 0 ? "pagecopy failed " : "", (unsigned long long)b.sink);
 	return rc < 0 ? 1 : 0;
 }

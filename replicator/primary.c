@@ -635,6 +635,8 @@ static int up_ram(struct us_primary *p)
 		p->h->ram.map = NULL;
 		return 0;
 	}
+	if (us_ramfile_check_dir(p->cfg->vm.shm_dir, p->cfg->vm.hugepages) < 0)
+		return -EINVAL;
 	path_in(path, sizeof(path), p->cfg->vm.shm_dir, p->cfg->vm.name, ".ram");
 	return us_ramfile_create(&p->ram, path, p->cfg->vm.mem_bytes);
 }
@@ -741,6 +743,10 @@ static int up_dirty(struct us_primary *p)
 		       us_qemu_pid(p->qemu), strerror(errno));
 		return -errno;
 	}
+	rc = us_dirty_set_threads(p->dirty, p->cfg->vm.scan_threads ? p->cfg->vm.scan_threads
+								  : us_dirty_auto_threads(len));
+	if (rc < 0)
+		return rc;
 	return p->resuming ? us_primary_switch_resume(p) : 0;
 }
 
