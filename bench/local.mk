@@ -22,3 +22,5 @@ EXTRA_DIST += bench/disk.sh
 EXTRA_DIST += bench/switchover.sh
 # bench/scan: the idle scan against RAM size, 4 KiB pages on 1/2/N threads, 2 MiB huge pages.
 EXTRA_DIST += bench/scan.sh
+# bench/cpu: a CPU-bound guest protected at epoch_ms 25/50/100 beside unprotected.
+EXTRA_DIST += bench/cpu.sh
