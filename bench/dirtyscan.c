@@ -5,10 +5,11 @@
  * page, then dirties K pages on command (scattered or in one run); the parent
  * tracks it and times us_dirty_scan (wall clock, and this thread's CPU time,
  * which leaves out preemption on a busy machine). One table row per case.
- * -t N splits the scan across N threads (us_dirty_set_threads); -d DIR puts
+ * -t N[,M...] splits the scan across N threads (us_dirty_set_threads), then
+ * M, on the same populated region (a table per count); -d DIR puts
  * the file in DIR instead of /dev/shm: a hugetlbfs mount for 2 MiB pages
  * (bench/scan.sh mounts one and reserves the pages).
- * Usage: dirtyscan [-t THREADS] [-d DIR] [MIB [REPEATS]]
+ * Usage: dirtyscan [-t THREADS[,THREADS...]] [-d DIR] [MIB [REPEATS]]
  *        (default 1 thread, /dev/shm, 256 MiB, 30 repeats)
  */
 #include <config.h>
@@ -174,15 +175,33 @@ static int run_case(struct us_dirty *d, int to, int from, struct order o, int re
 	return rc;
 }
 
-static int parse_opts(int argc, char **argv, unsigned *threads)
+#define MAX_COUNTS 8
+
+/* -t 1,2,4: the thread counts, each 1 to US_DIRTY_THREADS_MAX. */
+static int parse_threads(char *arg, unsigned *threads, size_t *n)
+{
+	char *tok, *save = NULL;
+	long v;
+
+	for (*n = 0, tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		v = strtol(tok, NULL, 10);
+		if (*n == MAX_COUNTS || v < 1 || v > US_DIRTY_THREADS_MAX)
+			return -EINVAL;
+		threads[(*n)++] = (unsigned)v;
+	}
+	return *n ? 0 : -EINVAL;
+}
+
+static int parse_opts(int argc, char **argv, unsigned *threads, size_t *nthreads)
 {
 	struct statfs fs;
 	int c;
 
 	while ((c = getopt(argc, argv, "t:d:")) != -1) {
-		if (c == 't')
-			*threads = (unsigned)atoi(optarg);
-		else if (c == 'd')
+		if (c == 't') {
+			if (parse_threads(optarg, threads, nthreads) < 0)
+				return -EINVAL;
+		} else if (c == 'd')
 			ram_dir = optarg;
 		else
 			return -EINVAL;
@@ -194,8 +213,9 @@ static int parse_opts(int argc, char **argv, unsigned *threads)
 
 int main(int argc, char **argv)
 {
-	unsigned threads = 1;
-	int prc = parse_opts(argc, argv, &threads);
+	unsigned threads[MAX_COUNTS] = { 1 };
+	size_t nthreads = 1, t;
+	int prc = parse_opts(argc, argv, threads, &nthreads);
 	uint64_t mib = optind < argc ? strtoull(argv[optind], NULL, 0) : 256, npages = mib * 256;
 	int reps = optind + 1 < argc ? atoi(argv[optind + 1]) : 30, to = -1, from = -1, rc;
 	static const struct order cases[] = {
@@ -209,10 +229,10 @@ int main(int argc, char **argv)
 
 	us_log_init("dirtyscan", LOG_WARNING, 0);
 	if (prc < 0 || us_dirty_kernel_check(why, sizeof(why)) < 0 || reps < 1 ||
-	    npages < 10000 || threads < 1 || threads > US_DIRTY_THREADS_MAX) {
-		fprintf(stderr, "dirtyscan: %s\n", prc < 0 ? "usage: dirtyscan [-t THREADS] [-d DIR] "
-			"[MIB [REPEATS]]" : reps < 1 || npages < 10000 ? "need MIB >= 40 and REPEATS >= 1"
-			: threads < 1 || threads > US_DIRTY_THREADS_MAX ? "THREADS: 1 to 16" : why);
+	    npages < 10000) {
+		fprintf(stderr, "dirtyscan: %s\n", prc < 0 ? "usage: dirtyscan [-t THREADS[,...]] "
+			"[-d DIR] [MIB [REPEATS]], THREADS 1 to 16" : reps < 1 || npages < 10000 ?
+			"need MIB >= 40 and REPEATS >= 1" : why);
 		return 1;
 	}
 	atexit(cleanup);
@@ -230,18 +250,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dirtyscan: attach: %s\n", strerror(rc < 0 ? -rc : errno));
 		return 1;
 	}
-	rc = us_dirty_set_threads(d, threads);
-	if (rc < 0) {
-		fprintf(stderr, "dirtyscan: %u threads: %s\n", threads, strerror(-rc));
-		return 1;
-	}
 	printf("region %" PRIu64 " MiB (%" PRIu64 " pages of 4 KiB, all populated, mapped in %"
-	       PRIu64 " KiB pages), attach %.3f ms, %u thread(s), %d repeats\n", mib, npages,
-	       touch_stride >> 10, now_ms() - t0, threads, reps);
-	printf("%-10s %8s %8s %8s %8s %8s %8s %8s\n", "pattern", "dirtied", "found", "runs",
-	       "min ms", "med ms", "max ms", "cpu med");
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]) && rc == 0; i++)
-		rc = run_case(d, to, from, cases[i], reps);
+	       PRIu64 " KiB pages), attach %.3f ms, %d repeats\n", mib, npages,
+	       touch_stride >> 10, now_ms() - t0, reps);
+	for (t = 0; t < nthreads && rc == 0; t++) {
+		rc = us_dirty_set_threads(d, threads[t]);
+		if (rc < 0) {
+			fprintf(stderr, "dirtyscan: %u threads: %s\n", threads[t], strerror(-rc));
+			break;
+		}
+		printf("threads %u\n%-10s %8s %8s %8s %8s %8s %8s %8s\n", threads[t], "pattern",
+		       "dirtied", "found", "runs", "min ms", "med ms", "max ms", "cpu med");
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]) && rc == 0; i++)
+			rc = run_case(d, to, from, cases[i], reps);
+	}
 	us_dirty_free(d);
 	close(to);
 	close(from);

@@ -19,60 +19,72 @@ CPUS=$(nproc)
 [ -x "$bin" ] || { echo "scan: $bin not built: run ./scripts/build.sh" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "scan: run as root (hugetlbfs, nr_hugepages)" >&2; exit 1; }
 
-HP_SAVED=$(cat /proc/sys/vm/nr_hugepages)
+ADDED=0	# huge pages this run reserved: given back relative, others may reserve too
 MNT=$(mktemp -d /tmp/us-bench-scan.XXXXXX)
 DATA=$(mktemp /tmp/us-bench-scan-data.XXXXXX)
 cleanup() {
 	mountpoint -q "$MNT" && umount "$MNT"
 	rmdir "$MNT" 2>/dev/null
-	echo "$HP_SAVED" > /proc/sys/vm/nr_hugepages
+	release
 	rm -f "$DATA"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# idle_ms ARGS...: median wall ms and cpu ms of the idle row of dirtyscan.
-idle_ms() {
-	"$bin" "$@" | awk '$1 == "one" && $2 == "run" && $3 == 0 {print $7, $9; exit}'
+# idle_rows ARGS...: "THREADS WALL_MS CPU_MS" of the idle row, per thread count.
+idle_rows() {
+	"$bin" "$@" | awk '$1 == "threads" {t = $2}
+		$1 == "one" && $2 == "run" && $3 == 0 {print t, $7, $9}'
+}
+
+# row MIB KIND THREADS WALL CPU: one line of the table, against $base.
+row() {
+	printf '%8s  %-14s %7s | %10s %10s | %8.2f\n' "$1" "$2" "$3" "$4" "$5" \
+		"$(echo "$4 / $base" | bc -l)"
 }
 
 # reserve MIB: as many 2 MiB pages as MIB needs; fails if the kernel gives fewer.
 reserve() {
-	local want=$(( $1 / 2 ))
-	echo $(( HP_SAVED + want )) > /proc/sys/vm/nr_hugepages
-	[ "$(cat /proc/sys/vm/nr_hugepages)" -ge $(( HP_SAVED + want )) ]
+	local want=$(( $1 / 2 )) have
+	have=$(cat /proc/sys/vm/nr_hugepages)
+	echo $(( have + want )) > /proc/sys/vm/nr_hugepages
+	ADDED=$(( $(cat /proc/sys/vm/nr_hugepages) - have ))
+	[ "$ADDED" -ge "$want" ]
+}
+
+# release: give back what reserve took.
+release() {
+	[ "$ADDED" -gt 0 ] || return 0
+	echo $(( $(cat /proc/sys/vm/nr_hugepages) - ADDED )) > /proc/sys/vm/nr_hugepages
+	ADDED=0
 }
 
 printf '%8s  %-14s %7s | %10s %10s | %8s\n' "RAM MiB" "pages" "threads" "scan ms" "cpu ms" "x base"
+THREADS=1,2; [ "$CPUS" -gt 2 ] && THREADS=1,2,$CPUS
 for mib in $SIZES; do
 	base=""
-	for t in 1 2 $CPUS; do
-		[ "$t" -gt 1 ] && [ "$t" = 2 ] && [ "$CPUS" = 2 ] && [ -n "${did2:-}" ] && continue
-		read -r wall cpu < <(idle_ms -t "$t" "$mib" "$REPS")
-		[ -n "${wall:-}" ] || { echo "scan: dirtyscan failed at $mib MiB" >&2; exit 1; }
+	while read -r t wall cpu; do
 		[ -z "$base" ] && base=$wall
-		[ "$t" = 2 ] && did2=1
-		printf '%8s  %-14s %7s | %10s %10s | %8.2f\n' "$mib" "4 KiB" "$t" "$wall" "$cpu" \
-			"$(echo "$wall / $base" | bc -l)"
+		row "$mib" "4 KiB" "$t" "$wall" "$cpu"
 		echo "4k-${t}t $mib $wall" >> "$DATA"
-	done
-	did2=""
+	done < <(idle_rows -t "$THREADS" "$mib" "$REPS")
+	[ -n "$base" ] || { echo "scan: dirtyscan failed at $mib MiB" >&2; exit 1; }
 	if ! reserve "$mib"; then
-		echo "$HP_SAVED" > /proc/sys/vm/nr_hugepages
+		release
 		printf '%8s  %-14s %7s | %s\n' "$mib" "2 MiB (huge)" "-" \
 			"skipped: the kernel could not reserve $(( mib / 2 )) huge pages"
 		continue
 	fi
 	mount -t hugetlbfs -o pagesize=2M none "$MNT" || exit 1
-	for t in 1 2; do
-		read -r wall cpu < <(idle_ms -t "$t" -d "$MNT" "$mib" "$REPS")
-		[ -n "${wall:-}" ] || { echo "scan: dirtyscan on hugetlbfs failed at $mib MiB" >&2; exit 1; }
-		printf '%8s  %-14s %7s | %10s %10s | %8.2f\n' "$mib" "2 MiB (huge)" "$t" "$wall" "$cpu" \
-			"$(echo "$wall / $base" | bc -l)"
+	n=0
+	while read -r t wall cpu; do
+		row "$mib" "2 MiB (huge)" "$t" "$wall" "$cpu"
 		echo "huge-${t}t $mib $wall" >> "$DATA"
-	done
+		n=$(( n + 1 ))
+	done < <(idle_rows -t 1,2 -d "$MNT" "$mib" "$REPS")
+	[ "$n" -gt 0 ] || { echo "scan: dirtyscan on hugetlbfs failed at $mib MiB" >&2; exit 1; }
 	umount "$MNT"
-	echo "$HP_SAVED" > /proc/sys/vm/nr_hugepages
+	release
 done
 echo "idle guest (nothing written): median of $REPS scans, wall ms; cpu ms is the calling thread's"
 echo "own time; x base = against 4 KiB pages on 1 thread at the same size, same run. $CPUS CPUs, shared."
