@@ -74,21 +74,23 @@ protected() {
 	CSV=$csv.tail
 }
 
-printf '%-5s %-9s %-8s %9s %9s | %-13s %-13s %-13s %-13s %-13s %-13s | %7s | %10s %10s\n' \
+printf '%-5s %-9s %-8s %9s %9s | %-13s %-13s %-13s %-13s %-13s %-13s %-13s | %7s | %10s %10s\n' \
 	"build" "rate/s" "devstate" "pages/ep" "dev KB" "stop ms" "scan ms" "copy ms" "devstate ms" "cont ms" \
-	"pause ms" "ep/s" "guest p/s" "unprot p/s"
-printf '%-5s %-9s %-8s %9s %9s | %-13s %-13s %-13s %-13s %-13s %-13s | %7s | %10s %10s\n' \
-	"" "" "" "p50" "max" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "" "" ""
+	"pause ms" "after cont" "ep/s" "guest p/s" "unprot p/s"
+printf '%-5s %-9s %-8s %9s %9s | %-13s %-13s %-13s %-13s %-13s %-13s %-13s | %7s | %10s %10s\n' \
+	"" "" "" "p50" "max" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "" "" ""
 for rate in $RATES; do
   base=$(unprotected "$rate")
   for LAB_DEVSTATE in $DEVSTATES; do
    for US_BIN in $BINS; do
 	build=this; [ "$US_BIN" != "$THIS_BIN" ] && build=base
 	protected "$rate"
-	awk -F, 'NR>1 {print $0 "," ($4+$5+$6+$7+$8)}' "$CSV" > "$CSV.sum"
-	sed -i '1i epoch,pages,dev_bytes,stop_us,scan_us,copy_us,dev_us,cont_us,ack_ms,pause_us' "$CSV.sum"
+	# send_us (column 10) is 0 for a build that queued the epoch inside the pause
+	awk -F, 'NR>1 {print $1","$2","$3","$4","$5","$6","$7","$8","$9","($4+$5+$6+$7+$8)","($10+0)}' \
+		"$CSV" > "$CSV.sum"
+	sed -i '1i epoch,pages,dev_bytes,stop_us,scan_us,copy_us,dev_us,cont_us,ack_ms,pause_us,send_us' "$CSV.sum"
 	row=""
-	for col in 4 5 6 7 8 10; do
+	for col in 4 5 6 7 8 10 11; do
 		row="$row $(printf '%-13s' "$(pct "$CSV.sum" $col 50)/$(pct "$CSV.sum" $col 99)")"
 	done
 	pages=$(tail -n +2 "$CSV.sum" | cut -d, -f2 | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
@@ -115,4 +117,4 @@ if [ -n "${PAUSE_PLOT:-}" ] && command -v gnuplot >/dev/null; then
 fi
 echo "epochs per row: $EPOCHS at epoch_ms=50; guest p/s = the dirtier's pages/s under protection, unprot p/s = the same guest without understudy (baseline, same run)."
 echo "devstate overlaps scan+copy (migrate runs in QEMU meanwhile); its column is the wait left after copy. QEMU runs under TCG here: orders of magnitude only."
-echo "build: this = $THIS_BIN${PAUSE_BASE_BIN:+, base = $PAUSE_BASE_BIN (same run, row before)}. Since the epoch's checksum and queueing run after cont, the cont column includes them when they outlast QEMU's resume: an upper bound of the guest's pause."
+echo "build: this = $THIS_BIN${PAUSE_BASE_BIN:+, base = $PAUSE_BASE_BIN (same run, row before)}. Since the epoch's checksum and queueing run after cont (\"after cont\": their time, 0 for a build that did them inside the pause), the cont column includes them when they outlast QEMU's resume: an upper bound of the guest's pause."

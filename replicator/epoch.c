@@ -219,6 +219,7 @@ static void send_cont(struct us_primary *p)
 
 static void finish_epoch(struct us_primary *p, const void *buf, size_t len)
 {
+	uint64_t t = us_epoch_now_us();
 	int rc;
 
 	p->cur.dev_bytes = len;
@@ -234,6 +235,7 @@ static void finish_epoch(struct us_primary *p, const void *buf, size_t len)
 			us_primary_lost_standby(p, "cannot queue the epoch for sending");
 	}
 	us_primary_resume_sized(p, p->cur.epoch, p->n_page_bytes, p->disk.n_bytes);
+	p->cur.send_us = us_epoch_now_us() - t;
 	p->cur.sent_ms = us_epoch_now_us() / 1000;
 	p->hist[p->cur.epoch % 256] = p->cur;
 	us_primary_epoch_sent(p);

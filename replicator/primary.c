@@ -171,10 +171,10 @@ void us_primary_stats(struct us_primary *p, struct epoch_times *t)
 {
 	if (!p->stats || !t->acked || !t->resumed)
 		return;
-	fprintf(p->stats, "%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu\n", (unsigned long)t->epoch,
+	fprintf(p->stats, "%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu\n", (unsigned long)t->epoch,
 		(unsigned long)t->pages, (unsigned long)t->dev_bytes, (unsigned long)t->stop_us,
 		(unsigned long)t->scan_us, (unsigned long)t->copy_us, (unsigned long)t->dev_us,
-		(unsigned long)t->cont_us, (unsigned long)t->ack_ms);
+		(unsigned long)t->cont_us, (unsigned long)t->ack_ms, (unsigned long)t->send_us);
 	fflush(p->stats);
 }
 
@@ -861,7 +861,8 @@ static int init(struct us_primary *p, const struct us_config *cfg, const struct 
 		p->stats = fopen(o->stats_path, "w");
 		if (!p->stats)
 			return -errno;
-		fprintf(p->stats, "epoch,pages,dev_bytes,stop_us,scan_us,copy_us,dev_us,cont_us,ack_ms\n");
+		fprintf(p->stats, "epoch,pages,dev_bytes,stop_us,scan_us,copy_us,dev_us,cont_us,ack_ms,"
+			"send_us\n");
 	}
 	qb_loop_signal_add(p->loop, QB_LOOP_HIGH, SIGTERM, p, on_signal, &p->sig_term);
 	qb_loop_signal_add(p->loop, QB_LOOP_HIGH, SIGINT, p, on_signal, &p->sig_int);

@@ -48,6 +48,7 @@ struct epoch_times {
 	uint64_t pages;
 	uint64_t dev_bytes;
 	uint64_t stop_us, scan_us, copy_us, dev_us, cont_us;
+	uint64_t send_us;	/* checksum, tags, queueing: after "cont" went out */
 	uint64_t start_ms;	/* monotonic, when "stop" was sent */
 	uint64_t sent_ms;	/* when EPOCH_END was queued */
 	uint64_t ack_ms;	/* EPOCH_END queued to ACK, once acked */
