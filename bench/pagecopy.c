@@ -13,12 +13,14 @@
  * writes the pages before each round, as the guest would, so the source is
  * not hot in this core's cache. Median of REPEATS rounds of this thread's
  * CPU time (page faults included, preemption not), ms and GB/s.
- * Usage: pagecopy [MIB [REPEATS]]   (default 256 MiB, 30 repeats)
+ * Usage: pagecopy [MIB [REPEATS [DIR]]]   (default 256 MiB, 30 repeats, /dev/shm;
+ *        a hugetlbfs DIR maps the file on 2 MiB pages, as [vm] hugepages)
  */
 #include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,7 +64,7 @@ struct bench {
 	int to, from; /* the writer child */
 };
 
-static char ram_path[64];
+static char ram_path[PATH_MAX];
 static pid_t child = -1;
 
 static void cleanup(void)
@@ -245,12 +247,12 @@ static int start_writer(struct bench *b)
 	return 0;
 }
 
-static int setup(struct bench *b, size_t mib, size_t kmax)
+static int setup(struct bench *b, size_t mib, size_t kmax, const char *dir)
 {
 	size_t len = mib << 20;
 
 	b->npages = len / PAGE;
-	snprintf(ram_path, sizeof(ram_path), "/dev/shm/us-bench-pagecopy-%d", (int)getpid());
+	snprintf(ram_path, sizeof(ram_path), "%s/us-bench-pagecopy-%d", dir, (int)getpid());
 	b->fd = open(ram_path, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (b->fd < 0 || posix_fallocate(b->fd, 0, (off_t)len) != 0)
 		return -ENOSPC;
@@ -266,6 +268,7 @@ int main(int argc, char **argv)
 {
 	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 0) : 256;
 	int reps = argc > 2 ? atoi(argv[2]) : 30;
+	const char *dir = argc > 3 ? argv[3] : "/dev/shm";
 	static const size_t ks[] = { 1000, 6000, 10000 };
 	struct bench b = { .fd = -1 };
 	size_t i;
@@ -278,14 +281,14 @@ int main(int argc, char **argv)
 	atexit(cleanup);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	rc = setup(&b, mib, ks[2]);
+	rc = setup(&b, mib, ks[2], dir);
 	if (rc < 0) {
-		fprintf(stderr, "pagecopy: %s in /dev/shm: %s\n", ram_path, strerror(-rc));
+		fprintf(stderr, "pagecopy: %s: %s\n", ram_path, strerror(-rc));
 		return 1;
 	}
-	printf("RAM file %zu MiB on /dev/shm, pages scattered, written by another process "
+	printf("RAM file %zu MiB in %s, pages scattered, written by another process "
 	       "before each round; median of %d\n",
-	       mib, reps);
+	       mib, dir, reps);
 	printf("%8s  %-34s %8s %8s %8s %8s\n", "pages", "variant", "cpu ms", "GB/s", "x base",
 	       "faults");
 	for (i = 0, rc = 0; i < sizeof(ks) / sizeof(ks[0]) && rc == 0; i++)
