@@ -60,9 +60,13 @@ uint64_t us_epoch_inflight(const struct us_primary *p)
  */
 static int grow_sendbuf(struct us_primary *p, size_t bytes)
 {
-	size_t len = bytes > 2 * p->sendbuf_cap ? bytes : 2 * p->sendbuf_cap;
+	size_t len = 2 * p->sendbuf_cap;
 	void *n;
 
+	if (p->staging_max && len > p->staging_max)
+		len = p->staging_max;	/* doubling stays under the standby's cap */
+	if (len < bytes)
+		len = bytes;
 	len = (len + SENDBUF_ALIGN - 1) & ~(size_t)(SENDBUF_ALIGN - 1);
 	n = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (n == MAP_FAILED)
