@@ -5,13 +5,19 @@
  * page, then dirties K pages on command (scattered or in one run); the parent
  * tracks it and times us_dirty_scan (wall clock, and this thread's CPU time,
  * which leaves out preemption on a busy machine). One table row per case.
- * Usage: dirtyscan [MIB [REPEATS]]   (default 256 MiB, 30 repeats)
+ * -t N[,M...] splits the scan across N threads (us_dirty_set_threads), then
+ * M, on the same populated region (a table per count); -d DIR puts
+ * the file in DIR instead of /dev/shm: a hugetlbfs mount for 2 MiB pages
+ * (bench/scan.sh mounts one and reserves the pages).
+ * Usage: dirtyscan [-t THREADS[,THREADS...]] [-d DIR] [MIB [REPEATS]]
+ *        (default 1 thread, /dev/shm, 256 MiB, 30 repeats)
  */
 #include <config.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
+#include <linux/magic.h>
 
 #include "replicator/dirty.h"
 #include "replicator/log.h"
@@ -32,7 +40,9 @@ struct order {
 	uint32_t scattered;
 };
 
-static char ram_path[64];
+static char ram_path[PATH_MAX];
+static const char *ram_dir = "/dev/shm";
+static uint64_t touch_stride = PAGE;	/* the mapping's page size */
 static pid_t child_pid = -1;
 
 static void cleanup(void)
@@ -82,7 +92,7 @@ static void child_loop(int in, int out, uint64_t npages)
 					 MAP_SHARED, fd, 0);
 	if (ram == MAP_FAILED)
 		_exit(1);
-	for (i = 0; i < npages; i++)
+	for (i = 0; i < npages; i += touch_stride / PAGE)
 		ram[i * PAGE] = 1;
 	if (write(out, "r", 1) != 1)
 		_exit(1);
@@ -103,7 +113,7 @@ static int start_child(uint64_t npages, int *to, int *from)
 	int a[2], b[2], fd;
 	char c;
 
-	snprintf(ram_path, sizeof(ram_path), "/dev/shm/us-bench-dirtyscan-%d", (int)getpid());
+	snprintf(ram_path, sizeof(ram_path), "%s/us-bench-dirtyscan-%d", ram_dir, (int)getpid());
 	fd = open(ram_path, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (fd < 0 || ftruncate(fd, (off_t)(npages * PAGE)) < 0)
 		return -errno;
@@ -165,10 +175,49 @@ static int run_case(struct us_dirty *d, int to, int from, struct order o, int re
 	return rc;
 }
 
+#define MAX_COUNTS 8
+
+/* -t 1,2,4: the thread counts, each 1 to US_DIRTY_THREADS_MAX. */
+static int parse_threads(char *arg, unsigned *threads, size_t *n)
+{
+	char *tok, *save = NULL;
+	long v;
+
+	for (*n = 0, tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		v = strtol(tok, NULL, 10);
+		if (*n == MAX_COUNTS || v < 1 || v > US_DIRTY_THREADS_MAX)
+			return -EINVAL;
+		threads[(*n)++] = (unsigned)v;
+	}
+	return *n ? 0 : -EINVAL;
+}
+
+static int parse_opts(int argc, char **argv, unsigned *threads, size_t *nthreads)
+{
+	struct statfs fs;
+	int c;
+
+	while ((c = getopt(argc, argv, "t:d:")) != -1) {
+		if (c == 't') {
+			if (parse_threads(optarg, threads, nthreads) < 0)
+				return -EINVAL;
+		} else if (c == 'd')
+			ram_dir = optarg;
+		else
+			return -EINVAL;
+	}
+	if (statfs(ram_dir, &fs) == 0 && fs.f_type == HUGETLBFS_MAGIC)
+		touch_stride = (uint64_t)fs.f_bsize;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	uint64_t mib = argc > 1 ? strtoull(argv[1], NULL, 0) : 256, npages = mib * 256;
-	int reps = argc > 2 ? atoi(argv[2]) : 30, to = -1, from = -1, rc;
+	unsigned threads[MAX_COUNTS] = { 1 };
+	size_t nthreads = 1, t;
+	int prc = parse_opts(argc, argv, threads, &nthreads);
+	uint64_t mib = optind < argc ? strtoull(argv[optind], NULL, 0) : 256, npages = mib * 256;
+	int reps = optind + 1 < argc ? atoi(argv[optind + 1]) : 30, to = -1, from = -1, rc;
 	static const struct order cases[] = {
 		{ 0, 0 }, { 1000, 1 }, { 10000, 1 }, { 1000, 0 }, { 10000, 0 },
 	};
@@ -179,8 +228,10 @@ int main(int argc, char **argv)
 	size_t i;
 
 	us_log_init("dirtyscan", LOG_WARNING, 0);
-	if (us_dirty_kernel_check(why, sizeof(why)) < 0 || reps < 1 || npages < 10000) {
-		fprintf(stderr, "dirtyscan: %s\n", reps < 1 || npages < 10000 ?
+	if (prc < 0 || us_dirty_kernel_check(why, sizeof(why)) < 0 || reps < 1 ||
+	    npages < 10000) {
+		fprintf(stderr, "dirtyscan: %s\n", prc < 0 ? "usage: dirtyscan [-t THREADS[,...]] "
+			"[-d DIR] [MIB [REPEATS]], THREADS 1 to 16" : reps < 1 || npages < 10000 ?
 			"need MIB >= 40 and REPEATS >= 1" : why);
 		return 1;
 	}
@@ -199,12 +250,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dirtyscan: attach: %s\n", strerror(rc < 0 ? -rc : errno));
 		return 1;
 	}
-	printf("region %" PRIu64 " MiB (%" PRIu64 " pages, all populated), attach %.3f ms,"
-	       " %d repeats\n", mib, npages, now_ms() - t0, reps);
-	printf("%-10s %8s %8s %8s %8s %8s %8s %8s\n", "pattern", "dirtied", "found", "runs",
-	       "min ms", "med ms", "max ms", "cpu med");
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]) && rc == 0; i++)
-		rc = run_case(d, to, from, cases[i], reps);
+	printf("region %" PRIu64 " MiB (%" PRIu64 " pages of 4 KiB, all populated, mapped in %"
+	       PRIu64 " KiB pages), attach %.3f ms, %d repeats\n", mib, npages,
+	       touch_stride >> 10, now_ms() - t0, reps);
+	for (t = 0; t < nthreads && rc == 0; t++) {
+		rc = us_dirty_set_threads(d, threads[t]);
+		if (rc < 0) {
+			fprintf(stderr, "dirtyscan: %u threads: %s\n", threads[t], strerror(-rc));
+			break;
+		}
+		printf("threads %u\n%-10s %8s %8s %8s %8s %8s %8s %8s\n", threads[t], "pattern",
+		       "dirtied", "found", "runs", "min ms", "med ms", "max ms", "cpu med");
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]) && rc == 0; i++)
+			rc = run_case(d, to, from, cases[i], reps);
+	}
 	us_dirty_free(d);
 	close(to);
 	close(from);

@@ -7,6 +7,9 @@ EXTRA_DIST += bench/pause.sh bench/latency.sh bench/README
 EXTRA_DIST += bench/failover.sh bench/silence_soak.sh bench/silence_sweep.sh
 noinst_PROGRAMS += bench/dirtyscan
 bench_dirtyscan_LDADD = $(US_LIBS)
+# bench/pagecopy: the pause's copy column apart: memcpy, hash, page faults.
+noinst_PROGRAMS += bench/pagecopy
+bench_pagecopy_LDADD = $(US_LIBS)
 # bench/transport: epochs over TCP here, over soft-RoCE in a guest (bench/transport.sh).
 # tests/lib/rxe.sh: the guest boot it shares with tests/integration/rdma_rxe.sh.
 EXTRA_DIST += bench/transport.sh tests/lib/rxe.sh
@@ -23,3 +26,7 @@ endif
 EXTRA_DIST += bench/disk.sh
 # bench/switchover: the guest pause and client gap of planned switchovers.
 EXTRA_DIST += bench/switchover.sh
+# bench/scan: the idle scan against RAM size, 4 KiB pages on 1/2/N threads, 2 MiB huge pages.
+EXTRA_DIST += bench/scan.sh
+# bench/cpu: a CPU-bound guest protected at epoch_ms 25/50/100 beside unprotected.
+EXTRA_DIST += bench/cpu.sh

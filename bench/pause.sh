@@ -8,15 +8,25 @@
 # Each rate runs with both device-state methods (migrate, xen-save).
 # Real QEMU under TCG on a shared 2-core machine: orders of magnitude only.
 # Usage (root): bench/pause.sh [EPOCHS]   (after ./scripts/build.sh)
+# PAUSE_RATES and PAUSE_DEVSTATE choose the rows (defaults below). With
+# PAUSE_BASE_BIN=/path/to/an/older/understudy every row is run with that
+# binary too, right before this build's: a before/after in the same run.
+# PAUSE_PLOT=FILE.png draws the pause p50 against the dirty pages per epoch
+# (gnuplot), one line per binary.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 export top_srcdir=$top top_builddir=${top_builddir:-$top/build}
 . "$top/tests/lib/common.sh"
 EPOCHS=${1:-250}
-RATES="0 20000 200000"		# pages/s: 0, 1000 and 10000 pages per 50 ms epoch
+RATES=${PAUSE_RATES:-0 20000 200000}	# pages/s: 0, 1000 and 10000 pages per 50 ms epoch
+DEVSTATES=${PAUSE_DEVSTATE:-migrate xen-save}
+BINS="$US_BIN"
+[ -n "${PAUSE_BASE_BIN:-}" ] && BINS="$PAUSE_BASE_BIN $US_BIN"
+THIS_BIN=$US_BIN
+PLOT_DATA=$(mktemp /tmp/us-pause-plot.XXXXXX)
 LAB_MEM=256M
 . "$top/tests/lib/lab.sh"
-trap lab_down EXIT
+trap 'lab_down; rm -f "$PLOT_DATA"' EXIT
 lab_up || fail "cannot create the lab"
 
 # pct FILE COLUMN P: the P-th percentile of a CSV column.
@@ -64,26 +74,47 @@ protected() {
 	CSV=$csv.tail
 }
 
-printf '%-9s %-8s %9s %9s | %-13s %-13s %-13s %-13s %-13s %-13s | %7s | %10s %10s\n' \
-	"rate/s" "devstate" "pages/ep" "dev KB" "stop ms" "scan ms" "copy ms" "devstate ms" "cont ms" \
-	"pause ms" "ep/s" "guest p/s" "unprot p/s"
-printf '%-9s %-8s %9s %9s | %-13s %-13s %-13s %-13s %-13s %-13s | %7s | %10s %10s\n' \
-	"" "" "p50" "max" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "" "" ""
+printf '%-5s %-9s %-8s %9s %9s | %-13s %-13s %-13s %-13s %-13s %-13s %-13s | %7s | %10s %10s\n' \
+	"build" "rate/s" "devstate" "pages/ep" "dev KB" "stop ms" "scan ms" "copy ms" "devstate ms" "cont ms" \
+	"pause ms" "after cont" "ep/s" "guest p/s" "unprot p/s"
+printf '%-5s %-9s %-8s %9s %9s | %-13s %-13s %-13s %-13s %-13s %-13s %-13s | %7s | %10s %10s\n' \
+	"" "" "" "p50" "max" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "" "" ""
 for rate in $RATES; do
   base=$(unprotected "$rate")
-  for LAB_DEVSTATE in migrate xen-save; do
+  for LAB_DEVSTATE in $DEVSTATES; do
+   for US_BIN in $BINS; do
+	build=this; [ "$US_BIN" != "$THIS_BIN" ] && build=base
 	protected "$rate"
-	awk -F, 'NR>1 {print $0 "," ($4+$5+$6+$7+$8)}' "$CSV" > "$CSV.sum"
-	sed -i '1i epoch,pages,dev_bytes,stop_us,scan_us,copy_us,dev_us,cont_us,ack_ms,pause_us' "$CSV.sum"
+	# send_us (column 10) is 0 for a build that queued the epoch inside the pause
+	awk -F, 'NR>1 {print $1","$2","$3","$4","$5","$6","$7","$8","$9","($4+$5+$6+$7+$8)","($10+0)}' \
+		"$CSV" > "$CSV.sum"
+	sed -i '1i epoch,pages,dev_bytes,stop_us,scan_us,copy_us,dev_us,cont_us,ack_ms,pause_us,send_us' "$CSV.sum"
 	row=""
-	for col in 4 5 6 7 8 10; do
+	for col in 4 5 6 7 8 10 11; do
 		row="$row $(printf '%-13s' "$(pct "$CSV.sum" $col 50)/$(pct "$CSV.sum" $col 99)")"
 	done
-	printf '%-9s %-8s %9s %9s |%s | %7s | %10s %10s\n' "$rate" "$LAB_DEVSTATE" \
-		"$(tail -n +2 "$CSV.sum" | cut -d, -f2 | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')" \
+	pages=$(tail -n +2 "$CSV.sum" | cut -d, -f2 | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+	printf '%-5s %-9s %-8s %9s %9s |%s | %7s | %10s %10s\n' "$build" "$rate" "$LAB_DEVSTATE" \
+		"$pages" \
 		"$(( $(tail -n +2 "$CSV.sum" | cut -d, -f3 | sort -n | tail -1) / 1024 ))" \
 		"$row" "$EPS" "$PROT_RATE" "$base"
+	echo "$build-$LAB_DEVSTATE $pages $(pct "$CSV.sum" 10 50)" >> "$PLOT_DATA"
+   done
   done
 done
+if [ -n "${PAUSE_PLOT:-}" ] && command -v gnuplot >/dev/null; then
+	for series in $(cut -d' ' -f1 "$PLOT_DATA" | sort -u); do
+		grep "^$series " "$PLOT_DATA" | sort -k2 -n > "$PLOT_DATA.$series"
+	done
+	plots=""
+	for f in "$PLOT_DATA".*; do
+		plots="$plots${plots:+, }'$f' using 2:3 with linespoints title '${f##*.}'"
+	done
+	gnuplot -e "set terminal png size 800,500; set output '$PAUSE_PLOT';
+		set xlabel 'dirty pages per epoch (p50)'; set ylabel 'pause p50 (ms)';
+		set key top left; plot $plots" && echo "plot: $PAUSE_PLOT"
+	rm -f "$PLOT_DATA".*
+fi
 echo "epochs per row: $EPOCHS at epoch_ms=50; guest p/s = the dirtier's pages/s under protection, unprot p/s = the same guest without understudy (baseline, same run)."
 echo "devstate overlaps scan+copy (migrate runs in QEMU meanwhile); its column is the wait left after copy. QEMU runs under TCG here: orders of magnitude only."
+echo "build: this = $THIS_BIN${PAUSE_BASE_BIN:+, base = $PAUSE_BASE_BIN (same run, row before)}. Since the epoch's checksum and queueing run after cont (\"after cont\": their time, 0 for a build that did them inside the pause), the cont column includes them when they outlast QEMU's resume: an upper bound of the guest's pause."

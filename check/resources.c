@@ -49,7 +49,8 @@ static void check_shm(const struct us_config *cfg, const struct us_check_sys *sy
 	if (avail + reuse < cfg->vm.mem_bytes)
 		us_check_add(r, "shm_dir", US_CHECK_FAIL,
 			     "make room there, enlarge the tmpfs "
-			     "(mount -o remount,size=...) or point [daemon] shm_dir elsewhere",
+			     "(mount -o remount,size=...), reserve huge pages for a hugetlbfs "
+			     "(/proc/sys/vm/nr_hugepages) or point [daemon] shm_dir elsewhere",
 			     "%s has %llu MiB free, the guest's RAM file needs %llu MiB",
 			     cfg->vm.shm_dir, MIB(avail + reuse), MIB(cfg->vm.mem_bytes));
 	else

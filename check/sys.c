@@ -108,6 +108,30 @@ static int sys_pagemap_scan(void)
 	return rc;
 }
 
+/* A hugetlbfs without size= reports no blocks: its room is the free pool. */
+static uint64_t hugetlb_pool_free(uint64_t pagesize)
+{
+	unsigned long long free = 0, resv = 0;
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/free_hugepages",
+		 (unsigned long long)(pagesize >> 10));
+	f = fopen(path, "re");
+	if (!f || fscanf(f, "%llu", &free) != 1)
+		free = 0;
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/resv_hugepages",
+		 (unsigned long long)(pagesize >> 10));
+	f = fopen(path, "re");
+	if (!f || fscanf(f, "%llu", &resv) != 1)
+		resv = 0;
+	if (f)
+		fclose(f);
+	return free > resv ? (free - resv) * pagesize : 0;
+}
+
 static int sys_space(const char *dir, uint64_t *avail, int *tmpfs)
 {
 	struct statfs st;
@@ -115,6 +139,8 @@ static int sys_space(const char *dir, uint64_t *avail, int *tmpfs)
 	if (statfs(dir, &st) < 0)
 		return -errno;
 	*avail = (uint64_t)st.f_bavail * st.f_bsize;
+	if (st.f_type == HUGETLBFS_MAGIC && st.f_blocks == 0)
+		*avail = hugetlb_pool_free((uint64_t)st.f_bsize);
 	*tmpfs = st.f_type == TMPFS_MAGIC;
 	return 0;
 }

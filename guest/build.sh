@@ -5,7 +5,7 @@
 # busybox, guest/init, the modules below with their dependencies (virtio_net
 # for the NIC; virtio_blk, ext4 and crc32c_generic, which ext4's and jbd2's
 # metadata checksums ask the crypto API for, for the disk workloads), and the
-# workloads counter, dirtier, service, ledger and fswriter compiled here
+# workloads counter, dirtier, service, ledger, fswriter and cpu compiled here
 # with gcc -static. The cache holds the kernel (vmlinux), initrd.img and
 # guest.env (US_GUEST_KERNEL=..., US_GUEST_INITRD=...,
 # US_GUEST_KERNEL_VERSION=...), which is also printed on stdout, so
@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
 	*) die "usage: build.sh [--cache DIR] [--force]" ;;
 	esac
 done
-WORKLOADS="counter dirtier service ledger fswriter"
+WORKLOADS="counter dirtier service ledger fswriter cpu"
 MODULES="virtio_net virtio_pci virtio_blk ext4 crc32c_generic"
 
 # sources_hash: what the image is made from, hashed.

@@ -7,7 +7,7 @@ EXTRA_DIST += guest/build.sh guest/fetch-kernel.sh guest/mkinitramfs.sh guest/in
 	guest/counter.c guest/counter.h guest/dirtier.c guest/service.c \
 	guest/workload.c guest/workload.h \
 	guest/ledger.c guest/ledger.h guest/ledger_format.c guest/lineserver.c guest/lineserver.h \
-	guest/fswriter.c \
+	guest/fswriter.c guest/cpu.c \
 	tests/integration/guest_boot.sh
 
 noinst_PROGRAMS += tests/tools/findcounter

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "replicator/config.h"
+#include "replicator/dirty.h"
 #include "replicator/log.h"
 
 typedef int (*setter_fn)(struct us_config *c, const char *v);
@@ -334,6 +335,24 @@ static int set_nodes(struct us_config *c, const char *v)
 	return parse_uint(v, 2, 32, &c->nodes);
 }
 
+static int set_hugepages(struct us_config *c, const char *v)
+{
+	if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
+		c->vm.hugepages = strcmp(v, "on") == 0;
+		return 0;
+	}
+	return set_bool(&c->vm.hugepages, v);
+}
+
+static int set_scan_threads(struct us_config *c, const char *v)
+{
+	if (strcmp(v, "auto") == 0) {
+		c->vm.scan_threads = 0;
+		return 0;
+	}
+	return parse_uint(v, 1, US_DIRTY_THREADS_MAX, &c->vm.scan_threads);
+}
+
 static int set_allow_unfenced(struct us_config *c, const char *v)
 {
 	return set_bool(&c->allow_unfenced, v);
@@ -365,6 +384,9 @@ static const struct key keys[] = {
 	{ "vm", "append", set_append, "a kernel command line" },
 	{ "vm", "disk", set_disk, "a path to a raw disk image" },
 	{ "vm", "mac", set_mac, "a MAC address like 52:54:00:12:34:56" },
+	{ "vm", "hugepages", set_hugepages,
+	  "on (guest RAM on 2 MiB huge pages: [daemon] shm_dir on hugetlbfs) or off" },
+	{ "vm", "scan_threads", set_scan_threads, "auto or 1 to 16" },
 	{ "net", "bridge", set_bridge, "a bridge name (at most 15 characters)" },
 	{ "net", "tap", set_tap, "a tap name (at most 15 characters)" },
 	{ "net", "outq_max_bytes", set_outq_bytes, "a size of at least 64K" },

@@ -358,12 +358,13 @@ struct us_dirty *us_dirty_attach(pid_t pid, uint64_t addr, uint64_t len)
 	return NULL;
 }
 
-static int add_regions(const struct us_dirty *d, struct us_runs *out, long n)
+static int add_regions(const struct us_dirty *d, const struct page_region *vec,
+		       struct us_runs *out, long n)
 {
 	const struct page_region *r;
 	int rc;
 
-	for (r = d->vec; r < d->vec + n; r++) {
+	for (r = vec; r < vec + n; r++) {
 		rc = us_runs_add(out, (r->start - d->addr) / d->pagesize,
 				 (r->end - r->start) / d->pagesize);
 		if (rc < 0)
@@ -372,21 +373,22 @@ static int add_regions(const struct us_dirty *d, struct us_runs *out, long n)
 	return 0;
 }
 
-int us_dirty_scan(struct us_dirty *d, struct us_runs *out)
+int us_dirty_scan_range(struct us_dirty *d, uint64_t start, uint64_t end,
+			struct page_region *vec, struct us_runs *out)
 {
-	uint64_t start = d->addr, end = d->addr + d->len, walk_end;
+	uint64_t walk_end;
 	long n;
 	int rc;
 
 	while (start < end) {
-		n = scan_once(d->pagemap, start, end, d->vec, d->veclen, &walk_end);
+		n = scan_once(d->pagemap, start, end, vec, d->veclen, &walk_end);
 		if (n < 0) {
 			us_log(LOG_ERR, US_TAG_DIRTY, "PAGEMAP_SCAN of pid %d: %s%s", (int)d->pid,
 			       strerror((int)-n), n == -EPERM ? " (part of the range is"
 			       " no longer tracked: did QEMU remap guest RAM?)" : "");
 			return (int)n;
 		}
-		rc = add_regions(d, out, n);
+		rc = add_regions(d, vec, out, n);
 		if (rc < 0)
 			return rc;
 		if (walk_end <= start || walk_end > end)
@@ -396,12 +398,20 @@ int us_dirty_scan(struct us_dirty *d, struct us_runs *out)
 	return 0;
 }
 
+int us_dirty_scan(struct us_dirty *d, struct us_runs *out)
+{
+	if (d->pool)
+		return us_dirty_pool_scan(d, out);
+	return us_dirty_scan_range(d, d->addr, d->addr + d->len, d->vec, out);
+}
+
 void us_dirty_free(struct us_dirty *d)
 {
 	struct uffdio_range range;
 
 	if (!d)
 		return;
+	us_dirty_pool_free(d);
 	if (d->uffd >= 0) {
 		range.start = d->addr;
 		range.len = d->len;

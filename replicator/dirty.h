@@ -43,6 +43,19 @@ struct us_dirty *us_dirty_attach(pid_t pid, uint64_t addr, uint64_t len);
  */
 int us_dirty_scan(struct us_dirty *d, struct us_runs *out);
 
+/**
+ * Split every later scan across @threads threads (the caller's included),
+ * each walking its own slice of the range; 1 scans on the caller alone.
+ * The guest's vCPUs are stopped during the scan, so the cores are free.
+ * @return 0, -EINVAL (0 or more than US_DIRTY_THREADS_MAX), -errno.
+ */
+int us_dirty_set_threads(struct us_dirty *d, unsigned threads);
+
+#define US_DIRTY_THREADS_MAX 16
+
+/** The scan threads `scan_threads = auto` picks for a range of @len bytes. */
+unsigned us_dirty_auto_threads(uint64_t len);
+
 /** Stop tracking and close the userfaultfd; NULL-safe. */
 void us_dirty_free(struct us_dirty *d);
 

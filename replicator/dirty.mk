@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Dirty tracking: runs, uffd injection, PAGEMAP_SCAN.
 libunderstudy_a_SOURCES += replicator/runs.c replicator/runs.h \
-	replicator/dirty.c replicator/dirty.h replicator/dirty_int.h \
+	replicator/dirty.c replicator/dirty.h replicator/dirty_int.h replicator/dirty_threads.c \
 	replicator/inject.c replicator/inject.h replicator/uffd_compat.h
 
 check_PROGRAMS += tests/unit/test_runs

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 
 #include "replicator/log.h"
 #include "replicator/primary_int.h"
@@ -52,18 +53,47 @@ uint64_t us_epoch_inflight(const struct us_primary *p)
 	return p->acked == US_EPOCH_NONE ? p->epoch : p->epoch - p->acked - 1;
 }
 
+/*
+ * The send buffer: anonymous memory, asked for on huge pages and faulted in
+ * when it grows (a fault per 4 KiB page in the pause cost more than the copy
+ * on this machine, see bench/pagecopy), and kept for the next epochs.
+ */
+static int grow_sendbuf(struct us_primary *p, size_t bytes)
+{
+	size_t len = 2 * p->sendbuf_cap;
+	void *n;
+
+	if (p->staging_max && len > p->staging_max)
+		len = p->staging_max;	/* doubling stays under the standby's cap */
+	if (len < bytes)
+		len = bytes;
+	len = (len + SENDBUF_ALIGN - 1) & ~(size_t)(SENDBUF_ALIGN - 1);
+	n = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (n == MAP_FAILED)
+		return -ENOMEM;
+	madvise(n, len, MADV_HUGEPAGE);	/* best effort: THP may be off */
+	madvise(n, len, MADV_POPULATE_WRITE);
+	us_epoch_free_sendbuf(p);
+	p->sendbuf = n;
+	p->sendbuf_cap = len;
+	return 0;
+}
+
+void us_epoch_free_sendbuf(struct us_primary *p)
+{
+	if (p->sendbuf)
+		munmap(p->sendbuf, p->sendbuf_cap);
+	p->sendbuf = NULL;
+	p->sendbuf_cap = 0;
+}
+
 int us_epoch_reserve(struct us_primary *p, uint64_t pages, size_t chunks)
 {
 	size_t bytes = pages * US_PROTO_PAGE_SIZE;
 	void *n;
 
-	if (bytes > p->sendbuf_cap) {
-		n = realloc(p->sendbuf, bytes);
-		if (!n)
-			return -ENOMEM;
-		p->sendbuf = n;
-		p->sendbuf_cap = bytes;
-	}
+	if (bytes > p->sendbuf_cap && grow_sendbuf(p, bytes) < 0)
+		return -ENOMEM;
 	if (chunks > p->chunks_cap) {
 		n = realloc(p->chunks, chunks * sizeof(*p->chunks));
 		if (!n)
@@ -83,23 +113,39 @@ static size_t count_chunks(const struct us_runs *r)
 	return n;
 }
 
-void us_epoch_stage_chunk(struct us_primary *p, uint64_t first, uint32_t count, size_t off)
+/* Copy a chunk of pages into the send buffer: the only work of the pause. */
+static void copy_chunk(struct us_primary *p, uint64_t first, uint32_t count, size_t off)
 {
-	char desc[US_PROTO_PAGES_DESC];
 	size_t len = (size_t)count * US_PROTO_PAGE_SIZE;
 
 	memcpy(p->sendbuf + off, (char *)p->ram.map + first * US_PROTO_PAGE_SIZE, len);
-	us_proto_pages_desc_encode(desc, first, count);
-	if (!p->unsummed) { /* an authenticated link checks every byte already */
-		XXH3_64bits_update(p->sum, desc, sizeof(desc));
-		XXH3_64bits_update(p->sum, p->sendbuf + off, len);
-	}
 	p->chunks[p->n_chunks++] = (struct chunk){ first, count, off };
 	p->n_pages += count;
-	p->n_page_bytes += sizeof(desc) + len;
+	p->n_page_bytes += US_PROTO_PAGES_DESC + len;
 }
 
-/* Copy the dirty pages out of guest RAM while the guest is stopped. */
+/* Add a staged chunk to the epoch's checksum, as the receiver will see it. */
+static void hash_chunk(struct us_primary *p, const struct chunk *c)
+{
+	char desc[US_PROTO_PAGES_DESC];
+
+	if (p->unsummed) /* an authenticated link checks every byte already */
+		return;
+	us_proto_pages_desc_encode(desc, c->first, c->count);
+	XXH3_64bits_update(p->sum, desc, sizeof(desc));
+	XXH3_64bits_update(p->sum, p->sendbuf + c->off, (size_t)c->count * US_PROTO_PAGE_SIZE);
+}
+
+void us_epoch_stage_chunk(struct us_primary *p, uint64_t first, uint32_t count, size_t off)
+{
+	copy_chunk(p, first, count, off);
+	hash_chunk(p, &p->chunks[p->n_chunks - 1]);
+}
+
+/*
+ * Copy the dirty pages out of guest RAM while the guest is stopped; their
+ * checksum is taken from the copy after "cont" (queue_epoch).
+ */
 static int copy_pages(struct us_primary *p)
 {
 	size_t i, nchunks = count_chunks(&p->runs), off = 0;
@@ -114,7 +160,7 @@ static int copy_pages(struct us_primary *p)
 	for (i = 0; i < p->runs.n; i++) {
 		for (first = p->runs.v[i].first, left = p->runs.v[i].count; left; left -= n) {
 			n = left > US_PROTO_MAX_RUN ? US_PROTO_MAX_RUN : left;
-			us_epoch_stage_chunk(p, first, n, off);
+			copy_chunk(p, first, n, off);
 			off += (size_t)n * US_PROTO_PAGE_SIZE;
 			first += n;
 		}
@@ -130,9 +176,11 @@ static int queue_epoch(struct us_primary *p, const void *dev, size_t dev_len)
 	size_t i;
 	int rc = 0;
 
-	for (i = 0; i < p->n_chunks && rc == 0; i++)
+	for (i = 0; i < p->n_chunks && rc == 0; i++) {
+		hash_chunk(p, &p->chunks[i]);
 		rc = us_transport_send_pages(p->tx, p->epoch, p->chunks[i].first,
 					     p->chunks[i].count, p->sendbuf + p->chunks[i].off);
+	}
 	if (rc == 0)
 		rc = us_pdisk_send(&p->disk, p->tx, p->epoch, p->unsummed ? NULL : p->sum);
 	e.disk_writes = p->disk.n_writes;
@@ -191,8 +239,16 @@ static void on_cont(void *opaque, json_t *ret, const char *err)
 	us_epoch_schedule(p, next > now_ms ? next - now_ms : 0);
 }
 
+static void send_cont(struct us_primary *p)
+{
+	p->cur.cont_us = us_epoch_now_us();
+	if (us_qmp_send(p->qmp, "cont", NULL, on_cont, p) < 0)
+		fatal(p, "cont", "QMP connection lost");
+}
+
 static void finish_epoch(struct us_primary *p, const void *buf, size_t len)
 {
+	uint64_t t = us_epoch_now_us();
 	int rc;
 
 	p->cur.dev_bytes = len;
@@ -208,21 +264,22 @@ static void finish_epoch(struct us_primary *p, const void *buf, size_t len)
 			us_primary_lost_standby(p, "cannot queue the epoch for sending");
 	}
 	us_primary_resume_sized(p, p->cur.epoch, p->n_page_bytes, p->disk.n_bytes);
+	p->cur.send_us = us_epoch_now_us() - t;
 	p->cur.sent_ms = us_epoch_now_us() / 1000;
 	p->hist[p->cur.epoch % 256] = p->cur;
 	us_primary_epoch_sent(p);
 	p->epoch++;
 }
 
-static void on_devstate(void *opaque, int rc, const void *buf, size_t len)
+/* A switchover, a demote or `understudy pause` keeps the guest stopped. */
+static int holds_guest(const struct us_primary *p)
 {
-	struct us_primary *p = opaque;
+	return p->switch_wanted || p->demoted || p->pause_wanted;
+}
 
-	p->cur.dev_us = us_epoch_now_us() - p->cur.dev_us;
-	if (rc < 0) {
-		fatal(p, "device state", strerror(-rc));
-		return;
-	}
+/* The epoch's end with the guest held: as before, nothing races the send. */
+static void finish_held(struct us_primary *p, const void *buf, size_t len)
+{
 	finish_epoch(p, buf, len);
 	if (us_primary_switch_hold(p, buf, len))
 		return;	/* the final epoch of a switchover: the guest stays stopped */
@@ -236,9 +293,29 @@ static void on_devstate(void *opaque, int rc, const void *buf, size_t len)
 		       (unsigned long)(p->epoch - 1));
 		return;
 	}
-	p->cur.cont_us = us_epoch_now_us();
-	if (us_qmp_send(p->qmp, "cont", NULL, on_cont, p) < 0)
-		fatal(p, "cont", "QMP connection lost");
+	send_cont(p);
+}
+
+/*
+ * Device state is in: the guest may run again. "cont" goes first, then the
+ * checksum, the channel's tags and the queueing of the epoch, from the copy
+ * made in the pause, while QEMU resumes the guest (bench/pagecopy).
+ */
+static void on_devstate(void *opaque, int rc, const void *buf, size_t len)
+{
+	struct us_primary *p = opaque;
+
+	p->cur.dev_us = us_epoch_now_us() - p->cur.dev_us;
+	if (rc < 0) {
+		fatal(p, "device state", strerror(-rc));
+		return;
+	}
+	if (holds_guest(p)) {
+		finish_held(p, buf, len);
+		return;
+	}
+	send_cont(p);
+	finish_epoch(p, buf, len);
 }
 
 static void on_stopped(void *opaque, json_t *ret, const char *err)

@@ -171,10 +171,10 @@ void us_primary_stats(struct us_primary *p, struct epoch_times *t)
 {
 	if (!p->stats || !t->acked || !t->resumed)
 		return;
-	fprintf(p->stats, "%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu\n", (unsigned long)t->epoch,
+	fprintf(p->stats, "%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu\n", (unsigned long)t->epoch,
 		(unsigned long)t->pages, (unsigned long)t->dev_bytes, (unsigned long)t->stop_us,
 		(unsigned long)t->scan_us, (unsigned long)t->copy_us, (unsigned long)t->dev_us,
-		(unsigned long)t->cont_us, (unsigned long)t->ack_ms);
+		(unsigned long)t->cont_us, (unsigned long)t->ack_ms, (unsigned long)t->send_us);
 	fflush(p->stats);
 }
 
@@ -650,6 +650,8 @@ static int up_ram(struct us_primary *p)
 		p->h->ram.map = NULL;
 		return 0;
 	}
+	if (us_ramfile_check_dir(p->cfg->vm.shm_dir, p->cfg->vm.hugepages) < 0)
+		return -EINVAL;
 	path_in(path, sizeof(path), p->cfg->vm.shm_dir, p->cfg->vm.name, ".ram");
 	return us_ramfile_create(&p->ram, path, p->cfg->vm.mem_bytes);
 }
@@ -756,6 +758,10 @@ static int up_dirty(struct us_primary *p)
 		       us_qemu_pid(p->qemu), strerror(errno));
 		return -errno;
 	}
+	rc = us_dirty_set_threads(p->dirty, p->cfg->vm.scan_threads ? p->cfg->vm.scan_threads
+								  : us_dirty_auto_threads(len));
+	if (rc < 0)
+		return rc;
 	return p->resuming ? us_primary_switch_resume(p) : 0;
 }
 
@@ -872,7 +878,8 @@ static int init(struct us_primary *p, const struct us_config *cfg, const struct 
 		p->stats = fopen(o->stats_path, "w");
 		if (!p->stats)
 			return -errno;
-		fprintf(p->stats, "epoch,pages,dev_bytes,stop_us,scan_us,copy_us,dev_us,cont_us,ack_ms\n");
+		fprintf(p->stats, "epoch,pages,dev_bytes,stop_us,scan_us,copy_us,dev_us,cont_us,ack_ms,"
+			"send_us\n");
 	}
 	qb_loop_signal_add(p->loop, QB_LOOP_HIGH, SIGTERM, p, on_signal, &p->sig_term);
 	qb_loop_signal_add(p->loop, QB_LOOP_HIGH, SIGINT, p, on_signal, &p->sig_int);
@@ -884,7 +891,7 @@ static void fini(struct us_primary *p)
 	if (p->stats)
 		fclose(p->stats);
 	us_runs_free(&p->runs);
-	free(p->sendbuf);
+	us_epoch_free_sendbuf(p);
 	free(p->chunks);
 	XXH3_freeState(p->sum);
 	free(p->switch_dev);

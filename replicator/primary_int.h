@@ -49,6 +49,7 @@ struct epoch_times {
 	uint64_t pages;
 	uint64_t dev_bytes;
 	uint64_t stop_us, scan_us, copy_us, dev_us, cont_us;
+	uint64_t send_us;	/* checksum, tags, queueing: after "cont" went out */
 	uint64_t start_ms;	/* monotonic, when "stop" was sent */
 	uint64_t start_us;	/* the same, in microseconds */
 	uint64_t sent_ms;	/* when EPOCH_END was queued */
@@ -152,7 +153,7 @@ struct us_primary {
 					 * tags cover every byte, no XXH3 sum (0 sent) */
 	uint64_t n_pages, n_page_bytes;
 	struct us_runs runs;
-	char *sendbuf;
+	char *sendbuf;		/* mmap'd, sendbuf_cap bytes (epoch.c) */
 	size_t sendbuf_cap;
 	struct chunk *chunks;
 	size_t n_chunks, chunks_cap;
@@ -180,6 +181,7 @@ struct us_primary {
 };
 
 #define PRIMARY_MAX_INFLIGHT 4	/* epochs sent and not yet acknowledged */
+#define SENDBUF_ALIGN (2u << 20) /* the send buffer grows in huge pages */
 
 /* epoch.c */
 void us_epoch_schedule(struct us_primary *p, uint64_t delay_ms);
@@ -189,6 +191,7 @@ uint64_t us_epoch_now_us(void);
 /* epochs sent and not yet acknowledged */
 uint64_t us_epoch_inflight(const struct us_primary *p);
 int us_epoch_reserve(struct us_primary *p, uint64_t pages, size_t chunks);
+void us_epoch_free_sendbuf(struct us_primary *p);
 void us_epoch_stage_chunk(struct us_primary *p, uint64_t first, uint32_t count, size_t off);
 
 /* loss.c */

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Guest RAM files on tmpfs, created at full size and locked (see ramfile.h). */
+/*
+ * Guest RAM files on tmpfs or hugetlbfs, created at full size, locked and
+ * mapped with their page tables filled (see ramfile.h).
+ */
 #include <config.h>
 
 #include <errno.h>
@@ -8,11 +11,20 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "replicator/log.h"
 #include "replicator/ramfile.h"
+
+static int is_hugetlbfs(const char *dir)
+{
+	struct statfs fs;
+
+	return statfs(dir, &fs) == 0 && fs.f_type == HUGETLBFS_MAGIC;
+}
 
 static void log_nospace(const char *path, uint64_t size)
 {
@@ -26,9 +38,26 @@ static void log_nospace(const char *path, uint64_t size)
 		*slash = 0;
 	if (statvfs(dir, &vfs) == 0)
 		avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
-	us_log(LOG_ERR, US_TAG_MAIN, "not enough space in %s for %llu MiB of guest RAM (%llu MiB "
-	       "free): free it, enlarge it (mount -o remount,size=... %s) or lower [vm] memory",
-	       dir, (unsigned long long)(size >> 20), avail >> 20, dir);
+	if (is_hugetlbfs(dir))
+		us_log(LOG_ERR, US_TAG_MAIN, "not enough huge pages in %s for %llu MiB of guest RAM "
+		       "(%llu MiB free): reserve more (echo N > /proc/sys/vm/nr_hugepages, N 2 MiB "
+		       "pages) or lower [vm] memory", dir, (unsigned long long)(size >> 20),
+		       avail >> 20);
+	else
+		us_log(LOG_ERR, US_TAG_MAIN, "not enough space in %s for %llu MiB of guest RAM (%llu "
+		       "MiB free): free it, enlarge it (mount -o remount,size=... %s) or lower [vm] "
+		       "memory", dir, (unsigned long long)(size >> 20), avail >> 20, dir);
+}
+
+int us_ramfile_check_dir(const char *dir, int hugepages)
+{
+	if (!hugepages || is_hugetlbfs(dir))
+		return 0;
+	us_log(LOG_ERR, US_TAG_MAIN, "[vm] hugepages = on, but %s is not a hugetlbfs mount: "
+	       "mount one (mount -t hugetlbfs none /dev/hugepages), reserve pages "
+	       "(/proc/sys/vm/nr_hugepages) and set [daemon] shm_dir to it, or set hugepages = off",
+	       dir);
+	return -EINVAL;
 }
 
 static int open_locked(const char *path)
@@ -69,7 +98,8 @@ int us_ramfile_create(struct us_ramfile *r, const char *path, uint64_t size)
 		log_nospace(path, size);
 	if (rc < 0)
 		goto fail;
-	r->map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+	/* page tables filled now: a fault in the pause costs more than a page's copy */
+	r->map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, 0);
 	if (r->map == MAP_FAILED) {
 		r->map = NULL;
 		rc = -errno;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Guest RAM files on tmpfs (/dev/shm): the primary's RAM, shared with QEMU,
- * and the standby's replica. Created at full size up front, so a full /dev/shm
+ * Guest RAM files on tmpfs (/dev/shm) or, with [vm] hugepages, on hugetlbfs:
+ * the primary's RAM, shared with QEMU, and the standby's replica. Created at full size up front, so a full /dev/shm
  * is an error at start-up, never a SIGBUS in the middle of an epoch.
  */
 #ifndef US_RAMFILE_H
@@ -23,6 +23,12 @@ struct us_ramfile {
  * -ENOSPC (not enough room, logged with the free space), -errno.
  */
 int us_ramfile_create(struct us_ramfile *r, const char *path, uint64_t size);
+
+/**
+ * With @hugepages, check that @dir is a hugetlbfs mount (logged with the fix
+ * when not). @return 0 or -EINVAL.
+ */
+int us_ramfile_check_dir(const char *dir, int hugepages);
 
 /** Unmap, close and (if @remove) delete the file; safe on a closed one. */
 void us_ramfile_close(struct us_ramfile *r, int remove);

@@ -894,6 +894,8 @@ static int up_ram(struct us_standby *s)
 		s->h->ram.map = NULL;
 		return 0;
 	}
+	if (us_ramfile_check_dir(s->cfg->vm.shm_dir, s->cfg->vm.hugepages) < 0)
+		return -EINVAL;
 	snprintf(path, sizeof(path), "%s/understudy-%s.replica", s->cfg->vm.shm_dir,
 		 s->cfg->vm.name);
 	return us_ramfile_create(&s->ram, path, s->cfg->vm.mem_bytes);

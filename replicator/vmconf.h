@@ -24,6 +24,8 @@ struct us_vm_config {
 	char mac[18];			/* NIC MAC, "" for no NIC */
 	char run_dir[PATH_MAX];		/* sockets, pid files, serial logs */
 	char shm_dir[PATH_MAX];		/* where the RAM files live (/dev/shm) */
+	int hugepages;			/* shm_dir must be hugetlbfs (2 MiB pages) */
+	unsigned scan_threads;		/* dirty scan threads, 0: auto */
 };
 
 #endif

@@ -33,6 +33,9 @@ EXTRA_DIST += tests/lab tests/lib/lab.sh tests/lib/common.sh tests/lib/fswriter.
 	tests/integration/failover_tcp.sh tests/integration/degraded.sh \
 	tests/integration/partition.sh tests/integration/daemon_crash.sh \
 	tests/integration/corosync_restart.sh
+# Guest RAM on huge pages ([vm] hugepages), replica exact.
+TESTS += tests/integration/hugepages.sh
+EXTRA_DIST += tests/integration/hugepages.sh
 
 # The LAN frame counter the takeover tests use to see the guest's RARP announce.
 noinst_PROGRAMS += tests/tools/framecap

@@ -50,6 +50,8 @@ static void defaults(void **state)
 	assert_string_equal(c.vm.name, "vm0");
 	assert_true(c.vm.mem_bytes == 256u << 20);
 	assert_int_equal(c.epoch_ms, 50);
+	assert_int_equal(c.vm.hugepages, 0);
+	assert_int_equal(c.vm.scan_threads, 0);	/* auto */
 	assert_int_equal(c.transport, US_TRANSPORT_TCP);
 	assert_int_equal(c.promote_auto, 1);
 	assert_int_equal(us_config_check(&c, "standby"), -EINVAL);	/* nothing to boot */
@@ -60,7 +62,7 @@ static void full_file(void **state)
 	struct us_config c;
 
 	write_conf("[vm]\nname = web-1\nmemory = 512M\nvcpus = 2\nkernel = /k\ninitrd = /i\n"
-		   "mac = 52:54:00:12:34:56\n[replication]\npeer = 10.0.0.2:7300\nepoch_ms = 25\n"
+		   "mac = 52:54:00:12:34:56\nhugepages = on\nscan_threads = 3\n[replication]\npeer = 10.0.0.2:7300\nepoch_ms = 25\n"
 		   "transport = auto\nstaging_max = 64M\ndevstate = xen-save\ndisk_log_max = 32M\n"
 		   "disk_staging_max = 1G\n[failover]\npromote = manual\n"
 		   "[daemon]\nrun_dir = /tmp/x\nlog_level = debug\n");
@@ -69,6 +71,8 @@ static void full_file(void **state)
 	assert_string_equal(c.vm.name, "web-1");
 	assert_true(c.vm.mem_bytes == 512u << 20);
 	assert_int_equal(c.vm.vcpus, 2);
+	assert_int_equal(c.vm.hugepages, 1);
+	assert_int_equal(c.vm.scan_threads, 3);
 	assert_string_equal(c.peer, "10.0.0.2:7300");
 	assert_int_equal(c.epoch_ms, 25);
 	assert_int_equal(c.transport, US_TRANSPORT_AUTO);
@@ -87,6 +91,7 @@ static void bad_inputs(void **state)
 		"[replication]\nepoch_ms = 1\n", "[replication]\ntransport = carrier-pigeon\n",
 		"[failover]\npromote = sometimes\n", "[replication]\ndevstate = telepathy\n", "no section or equals sign\n",
 		"[replication]\ndisk_log_max = 1M\n", "[replication]\ndisk_staging_max = big\n",
+		"[vm]\nhugepages = maybe\n", "[vm]\nscan_threads = 0\n", "[vm]\nscan_threads = 17\n",
 	};
 	struct us_config c;
 	size_t i;

@@ -502,6 +502,43 @@ static void assert_run(const struct us_runs *r, size_t i, uint64_t first, uint64
 
 /* ---- real kernel ---- */
 
+/* Scan threads: the same runs, a run across the slice boundary merged once. */
+static void test_real_scan_threads(void **state)
+{
+	struct fixture *f = *state;
+
+	attach(f);
+	assert_int_equal(us_dirty_set_threads(f->dirty, 0), -EINVAL);
+	assert_int_equal(us_dirty_set_threads(f->dirty, US_DIRTY_THREADS_MAX + 1), -EINVAL);
+	/* 4 MiB: at most two slices of 2 MiB, the boundary at page 512 */
+	assert_int_equal(us_dirty_set_threads(f->dirty, 4), 0);
+	scan(f);
+	assert_int_equal(f->runs.n, 0);
+	child_write(f->child, 3);
+	child_write(f->child, 511);
+	child_write(f->child, 512);
+	child_write(f->child, 700);
+	child_write(f->child, NPAGES - 1);
+	scan(f);
+	assert_int_equal(f->runs.n, 4);
+	assert_run(&f->runs, 0, 3, 1);
+	assert_run(&f->runs, 1, 511, 2);
+	assert_run(&f->runs, 2, 700, 1);
+	assert_run(&f->runs, 3, NPAGES - 1, 1);
+	assert_int_equal(f->runs.pages, 5);
+	scan(f);
+	assert_int_equal(f->runs.n, 0);
+	child_write(f->child, 600);		/* re-armed in the worker's slice too */
+	scan(f);
+	assert_int_equal(f->runs.n, 1);
+	assert_run(&f->runs, 0, 600, 1);
+	assert_int_equal(us_dirty_set_threads(f->dirty, 1), 0);	/* back to one */
+	child_write(f->child, 513);
+	scan(f);
+	assert_int_equal(f->runs.n, 1);
+	assert_run(&f->runs, 0, 513, 1);
+}
+
 static void test_real_kernel_check(void **state)
 {
 	char why[256] = "";
@@ -821,6 +858,7 @@ int main(void)
 		WITH(test_real_scan_exact, setup_poll),
 		WITH(test_real_scan_exact, setup_poll_thread),
 		WITH(test_real_scan_exact, setup_sleep_main),
+		WITH(test_real_scan_threads, setup_poll),
 		WITH(test_real_rewrites_count_once, setup_poll),
 		WITH(test_real_scan_resumes_when_vector_full, setup_poll),
 		WITH(test_real_other_mapping_not_seen, setup_poll),
