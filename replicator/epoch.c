@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "replicator/log.h"
+#include "replicator/pace.h"
 #include "replicator/primary_int.h"
 
 uint64_t us_epoch_now_us(void)
@@ -147,23 +148,24 @@ static int queue_epoch(struct us_primary *p, const void *dev, size_t dev_len)
 static void on_cont(void *opaque, json_t *ret, const char *err)
 {
 	struct us_primary *p = opaque;
-	uint64_t now_ms, next;
+	struct epoch_times *t = &p->hist[p->cur.epoch % 256];
+	uint64_t pause_us;
 
 	if (err) {
 		fatal(p, "cont", err);
 		return;
 	}
-	p->hist[p->cur.epoch % 256].cont_us = us_epoch_now_us() - p->cur.cont_us;
-	p->hist[p->cur.epoch % 256].resumed = 1;
-	us_primary_stats(p, &p->hist[p->cur.epoch % 256]);
+	t->cont_us = us_epoch_now_us() - p->cur.cont_us;
+	t->resumed = 1;
+	us_primary_stats(p, t);
 	if (p->phase != PH_CHECKPOINT)
 		return;
 	p->phase = p->tx ? PH_IDLE : p->seeking ? PH_CONNECTING : PH_DEGRADED;
 	if (!p->tx)
 		return;
-	now_ms = us_epoch_now_us() / 1000;
-	next = p->cur.start_ms + p->cfg->epoch_ms;
-	us_epoch_schedule(p, next > now_ms ? next - now_ms : 0);
+	pause_us = t->stop_us + t->scan_us + t->copy_us + t->dev_us + t->cont_us;
+	us_epoch_schedule(p, us_pace_delay_ms(p->cur.start_ms, us_epoch_now_us() / 1000,
+					      p->cfg->epoch_ms, pause_us));
 }
 
 static void finish_epoch(struct us_primary *p, const void *buf, size_t len)

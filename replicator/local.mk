@@ -10,6 +10,7 @@ libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
 	replicator/ctl.c replicator/ctl.h \
 	replicator/primary_int.h replicator/primary.h \
 	replicator/epoch.c replicator/loss.c replicator/primary.c \
+	replicator/pace.c replicator/pace.h \
 	replicator/handover.h replicator/role.c replicator/role.h \
 	replicator/pdisk.c replicator/pdisk.h \
 	replicator/standby.c replicator/standby.h \
@@ -18,6 +19,11 @@ libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
 bin_PROGRAMS += understudy
 understudy_SOURCES = replicator/main.c replicator/imgcmd.c replicator/imgcmd.h
 understudy_LDADD = $(US_LIBS)
+
+check_PROGRAMS += tests/unit/test_pace
+TESTS += tests/unit/test_pace
+tests_unit_test_pace_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_pace_LDADD = $(US_LIBS) $(CMOCKA_LIBS)
 
 include replicator/dirty.mk
 include replicator/qemu.mk
