@@ -39,6 +39,7 @@ struct us_nbd {
 	const struct us_nbd_ops *ops;
 	void *opaque;
 	int no_zeroes; /* client negotiated NBD_FLAG_C_NO_ZEROES */
+	int unflushed; /* a change since the last fdatasync (FLUSH has work to do) */
 	uint8_t *buf;  /* request payload, grown to the largest READ/WRITE */
 	size_t buf_size;
 	uint8_t opt[NBD_OPT_DATA_MAX];

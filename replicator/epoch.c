@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 
 #include "replicator/log.h"
+#include "replicator/pace.h"
 #include "replicator/primary_int.h"
 
 uint64_t us_epoch_now_us(void)
@@ -217,26 +218,26 @@ static void note_len(struct us_primary *p, unsigned prev_ms, unsigned len_ms)
 static void on_cont(void *opaque, json_t *ret, const char *err)
 {
 	struct us_primary *p = opaque;
-	uint64_t now_us = us_epoch_now_us(), now_ms, next;
+	struct epoch_times *t = &p->hist[p->cur.epoch % 256];
+	uint64_t now_us = us_epoch_now_us(), pause_us = now_us - p->cur.start_us;
 	unsigned len_ms, prev_ms = p->len.cur_ms;
 
 	if (err) {
 		fatal(p, "cont", err);
 		return;
 	}
-	p->hist[p->cur.epoch % 256].cont_us = now_us - p->cur.cont_us;
-	len_ms = us_epochlen_next(&p->len, p->cur.start_us, now_us - p->cur.start_us);
+	t->cont_us = now_us - p->cur.cont_us;
+	len_ms = us_epochlen_next(&p->len, p->cur.start_us, pause_us);
 	note_len(p, prev_ms, len_ms);
-	p->hist[p->cur.epoch % 256].resumed = 1;
-	us_primary_stats(p, &p->hist[p->cur.epoch % 256]);
+	t->resumed = 1;
+	us_primary_stats(p, t);
 	if (p->phase != PH_CHECKPOINT)
 		return;
 	p->phase = p->tx ? PH_IDLE : p->seeking ? PH_CONNECTING : PH_DEGRADED;
 	if (!p->tx)
 		return;
-	now_ms = us_epoch_now_us() / 1000;
-	next = p->cur.start_ms + len_ms;
-	us_epoch_schedule(p, next > now_ms ? next - now_ms : 0);
+	us_epoch_schedule(p, us_pace_delay_ms(p->cur.start_ms, us_epoch_now_us() / 1000, len_ms,
+					      pause_us));
 }
 
 static void send_cont(struct us_primary *p)

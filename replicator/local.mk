@@ -11,6 +11,7 @@ libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
 	replicator/primary_int.h replicator/primary.h \
 	replicator/pagehash.c replicator/pagehash.h \
 	replicator/epoch.c replicator/epochlen.c replicator/epochlen.h replicator/loss.c replicator/primary.c \
+	replicator/pace.c replicator/pace.h \
 	replicator/handover.h replicator/role.c replicator/role.h \
 	replicator/pdisk.c replicator/pdisk.h \
 	replicator/standby.c replicator/standby.h \
@@ -19,6 +20,11 @@ libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
 bin_PROGRAMS += understudy
 understudy_SOURCES = replicator/main.c replicator/imgcmd.c replicator/imgcmd.h
 understudy_LDADD = $(US_LIBS)
+
+check_PROGRAMS += tests/unit/test_pace
+TESTS += tests/unit/test_pace
+tests_unit_test_pace_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_pace_LDADD = $(US_LIBS) $(CMOCKA_LIBS)
 
 include replicator/dirty.mk
 include replicator/qemu.mk

@@ -535,6 +535,7 @@ static void fua_and_flush_sync_before_reply(void **state)
 	assert_int_equal(syncs, 0);
 	assert_int_equal(cl_cmd(fd, NBD_CMD_WRITE, NBD_CMD_FLAG_FUA, 512, sizeof(data), data), 0);
 	assert_int_equal(syncs, 1);
+	assert_int_equal(cl_cmd(fd, NBD_CMD_WRITE, 0, 1024, sizeof(data), data), 0);
 	assert_int_equal(cl_cmd(fd, NBD_CMD_FLUSH, 0, 0, 0, NULL), 0);
 	assert_int_equal(syncs, 2);
 	assert_int_equal(cl_cmd(fd, NBD_CMD_TRIM, NBD_CMD_FLAG_FUA, 0, 4096, NULL), 0);
@@ -544,7 +545,42 @@ static void fua_and_flush_sync_before_reply(void **state)
 	assert_int_equal(cl_cmd(fd, NBD_CMD_READ, NBD_CMD_FLAG_FUA, 0, 16, NULL), 0);
 	recv_all(fd, data, 16);
 	cl_close(fd);
-	assert_int_equal(changes_seen(), 4);
+	assert_int_equal(changes_seen(), 5);
+}
+
+/*
+ * QEMU flushes at every checkpoint's stop and again at its migration: a
+ * FLUSH with nothing changed since the last fdatasync replies without one,
+ * but every change (write, trim, write-zeroes) and every new client makes
+ * the next FLUSH sync, and a FLUSH never replies before its sync.
+ */
+static void flush_syncs_only_what_changed(void **state)
+{
+	struct fix *f = *state;
+	uint8_t data[512] = { 5 };
+	int fd = cl_open(f);
+
+	syncs = 0;
+	assert_int_equal(cl_cmd(fd, NBD_CMD_FLUSH, 0, 0, 0, NULL), 0);
+	assert_int_equal(syncs, 1); /* a new client: what came before is synced once */
+	assert_int_equal(cl_cmd(fd, NBD_CMD_FLUSH, 0, 0, 0, NULL), 0);
+	assert_int_equal(syncs, 1);
+	assert_int_equal(cl_cmd(fd, NBD_CMD_WRITE, 0, 0, sizeof(data), data), 0);
+	assert_int_equal(cl_cmd(fd, NBD_CMD_FLUSH, 0, 0, 0, NULL), 0);
+	assert_int_equal(syncs, 2);
+	assert_int_equal(cl_cmd(fd, NBD_CMD_FLUSH, 0, 0, 0, NULL), 0);
+	assert_int_equal(syncs, 2);
+	assert_int_equal(cl_cmd(fd, NBD_CMD_TRIM, 0, 0, 4096, NULL), 0);
+	assert_int_equal(cl_cmd(fd, NBD_CMD_FLUSH, 0, 0, 0, NULL), 0);
+	assert_int_equal(syncs, 3);
+	assert_int_equal(cl_cmd(fd, NBD_CMD_WRITE_ZEROES, 0, 0, 4096, NULL), 0);
+	assert_int_equal(cl_cmd(fd, NBD_CMD_FLUSH, 0, 0, 0, NULL), 0);
+	assert_int_equal(syncs, 4);
+	cl_close(fd);
+	fd = cl_open(f);
+	assert_int_equal(cl_cmd(fd, NBD_CMD_FLUSH, 0, 0, 0, NULL), 0);
+	assert_int_equal(syncs, 5);
+	cl_close(fd);
 }
 
 /* ---- the server's life ---- */
@@ -665,6 +701,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(half_write_is_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_request_magic_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(fua_and_flush_sync_before_reply, setup, teardown),
+		cmocka_unit_test_setup_teardown(flush_syncs_only_what_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(stop_with_client_connected, setup, teardown),
 		cmocka_unit_test_setup_teardown(live_socket_refused_stale_replaced, setup,
 						teardown),
