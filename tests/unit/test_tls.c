@@ -284,8 +284,10 @@ static void older_plain_peer(void **state)
 		qb_loop_run(srv.loop);
 	close(fd);
 	assert_int_equal(srv.msgs[US_MSG_HELLO], 0);
-	snprintf(want, sizeof(want), "speaks protocol version 5 without TLS, this understudy "
-		 "speaks %u: run the same understudy on both hosts", US_PROTO_VERSION);
+	snprintf(want, sizeof(want),
+		 "speaks protocol version 5 without TLS, this understudy "
+		 "speaks %u: run the same understudy on both hosts",
+		 US_PROTO_VERSION);
 	assert_non_null(strstr(srv.why, want));
 }
 
