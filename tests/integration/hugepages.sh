@@ -21,8 +21,9 @@ huge_down() {
 }
 trap huge_down EXIT
 
-# both hosts' RAM files: LAB_MEM (256M) each in 2 MiB pages
-need=$(( 2 * 256 / 2 ))
+# both hosts' RAM files: LAB_MEM each, in 2 MiB pages
+LAB_MEM=128M
+need=$(( 2 * ${LAB_MEM%M} / 2 ))
 have=$(cat /proc/sys/vm/nr_hugepages)
 echo $(( have + need )) > /proc/sys/vm/nr_hugepages
 ADDED=$(( $(cat /proc/sys/vm/nr_hugepages) - have ))
