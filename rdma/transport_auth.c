@@ -12,6 +12,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,13 +39,27 @@ int us_transport_auth_tag(struct us_transport *t, uint16_t type, uint64_t epoch,
 	return t->ops->send_msg(t, US_MSG_TAG, epoch, tag, sizeof(tag));
 }
 
+/*
+ * A message failed its tag: log it, and tell the peer why in a REFUSE (our
+ * own direction is intact, so its tag proves the REFUSE is ours), so that
+ * both sides' logs name the message and the cause. The transport flushes
+ * it before it closes (tcp.c: linger_flush).
+ */
 static int refuse(struct us_transport *t, const struct us_msg_hdr *h, const char *what)
 {
+	struct us_refuse r = { .code = US_REFUSE_AUTH };
+	char body[160];
+
 	us_log(LOG_ERR, US_TAG_PROTO,
 	       "%s: %s %s of epoch %lu: %s; closing the connection, nothing of it applied", t->peer,
 	       what, us_proto_type_name(h->type), (unsigned long)h->epoch,
 	       "altered on the way, replayed, reordered or injected by someone without the key");
 	t->tag_have = 0;
+	snprintf(r.reason, sizeof(r.reason),
+		 "%s %s of epoch %lu (altered, replayed or injected on "
+		 "the way)",
+		 what, us_proto_type_name(h->type), (unsigned long)h->epoch);
+	us_transport_send_msg(t, US_MSG_REFUSE, h->epoch, body, us_proto_refuse_encode(body, &r));
 	return 1;
 }
 

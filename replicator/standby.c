@@ -528,6 +528,20 @@ static int auth_gate(struct us_standby *s, const struct us_msg_hdr *h, const voi
 	return -1;
 }
 
+/* The primary refused a message of ours (one that failed its tag on the
+ * way, transport_auth.c): say why the connection ends. */
+static int primary_refused(struct us_standby *s, const struct us_msg_hdr *h, const void *body)
+{
+	struct us_refuse r;
+	char why[160];
+
+	if (us_proto_refuse_decode(body, h->len, &r, why, sizeof(why)) < 0)
+		snprintf(r.reason, sizeof(r.reason), "%s", why);
+	us_log(LOG_ERR, US_TAG_STANDBY, "primary %s refused: %s; the connection ends",
+	       us_transport_peer(s->tx), r.reason);
+	return 1;
+}
+
 static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const void *body)
 {
 	struct us_standby *s = opaque;
@@ -543,7 +557,8 @@ static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const vo
 		if (rc > 0)
 			return 0;
 	}
-
+	if (hdr_rc == 0 && h->type == US_MSG_REFUSE)
+		return primary_refused(s, h, body);
 	if (hdr_rc == 0 && h->type == US_MSG_SWITCHOVER && s->state == SB_RECEIVING)
 		return on_switchover(s, h, body);
 	if (hdr_rc == 0 && h->type == US_MSG_HANDOFF && s->state == SB_RECEIVING)
@@ -582,8 +597,9 @@ static void on_closed(void *opaque, int err, const char *why)
 
 	if (s->auth.waiting)
 		us_log(LOG_ERR, US_TAG_STANDBY,
-		       "the primary closed the connection before it authenticated: the two hosts' "
-		       "key_file differ, or it is not our primary");
+		       "the primary %s closed the connection before it authenticated: the two "
+		       "hosts' key_file differ, or it is not our primary; nothing applied",
+		       us_transport_peer(s->tx));
 	s->auth.waiting = 0;
 	drop_tx(s);
 	if (s->state == SB_SWITCHING) {
