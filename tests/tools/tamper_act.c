@@ -137,10 +137,11 @@ static int forge_ack(struct tp_proxy *p, struct tp_session *s, int dir, struct t
  * on; each answer lets the next recorded handshake message go. */
 static void replay_answer(struct tp_proxy *p, struct tp_session *s, struct tp_unit *u)
 {
-	size_t n = strlen(s->replay_seen);
+	char *seen = p->st.replay_answers;
+	size_t n = strlen(seen);
 
 	tp_log("replay-hello: the standby answered %s", tf_type_name(u->f.type));
-	snprintf(s->replay_seen + n, sizeof(s->replay_seen) - n, "%s%s", n ? "," : "",
+	snprintf(seen + n, sizeof(p->st.replay_answers) - n, "%s%s", n ? "," : "",
 		 tf_type_name(u->f.type));
 	free(u);
 	if (s->replay_next < p->rec.hello.count) {

@@ -149,16 +149,11 @@ static int cmd_stats(struct tp_proxy *p, int argc, char **argv, char *msg, size_
 {
 	const struct tp_stats *s = &p->st;
 	const struct tp_session *live = tp_live(p);
-	const char *answered = "";
-	int i;
-
-	for (i = 0; i < TP_MAX_SESSIONS; i++)
-		if (p->sess[i].used && p->sess[i].replay)
-			answered = p->sess[i].replay_seen;
+	const char *answered = s->replay_answers;
 	snprintf(msg, len,
 		 "sessions=%lu live=%d blocked=%lu p2s=%lu s2p=%lu flipped=%lu dropped=%lu "
 		 "injected=%lu forged=%lu replayed_epochs=%lu replayed_hellos=%lu "
-		 "recorded_hello=%u recorded_epoch=%ld replaying=%s last=%s",
+		 "recorded_hello=%u recorded_epoch=%ld replay_answers=%s last=%s",
 		 (unsigned long)s->sessions, live ? live->id : 0, (unsigned long)s->blocked,
 		 (unsigned long)s->units[TP_P2S], (unsigned long)s->units[TP_S2P],
 		 (unsigned long)s->flipped, (unsigned long)s->dropped, (unsigned long)s->injected,

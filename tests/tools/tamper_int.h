@@ -40,18 +40,18 @@ struct tp_side {
 	int fd;		   /* -1 when closed (or a replay's primary) */
 	unsigned char *rx; /* bytes read, not yet a whole unit */
 	size_t rx_len;
-	size_t prefix_len;  /* bytes of rx that are a prefix awaiting its message */
-	int raw;	    /* the framing was lost: bytes pass as they come */
-	int closing;	    /* the other side is gone: close once out is written */
-	struct tp_list out; /* units to write to this side */
-	uint64_t units;	    /* units read from this side */
+	size_t prefix_len;     /* bytes of rx that are a prefix awaiting its message */
+	int raw;	       /* the framing was lost: bytes pass as they come */
+	int closing;	       /* the other side is gone: close once out is written */
+	uint64_t linger_until; /* finished (FIN sent): read and dropped until then */
+	struct tp_list out;    /* units to write to this side */
+	uint64_t units;	       /* units read from this side */
 };
 
 struct tp_session {
 	int used, id;
 	int replay;		/* the primary side is replay-hello's recording */
 	unsigned replay_next;	/* next recorded handshake unit to send */
-	char replay_seen[96];	/* what the standby answered the replay */
 	struct tp_side side[2]; /* [0] the primary (accepted), [1] the standby */
 	int tagged[2];		/* a prefix (TAG) was seen in each direction */
 	uint64_t vm_id;
@@ -84,7 +84,8 @@ struct tp_rec {
 struct tp_stats {
 	uint64_t sessions, blocked, units[2], flipped, dropped, injected, forged, replayed_epochs,
 		replayed_hellos;
-	char last[96]; /* the last action, "flip:PAGES:57" */
+	char last[96];		 /* the last action, "flip:PAGES:57" */
+	char replay_answers[96]; /* what the standby answered the last replay-hello */
 };
 
 struct tp_proxy {

@@ -35,7 +35,9 @@
  *   stats             counters and the last action, as key=value words:
  *                     sessions live blocked p2s s2p flipped dropped injected
  *                     forged replayed_epochs replayed_hellos recorded_hello
- *                     recorded_epoch replaying last (ACTION:TYPE:EPOCH)
+ *                     recorded_epoch replay_answers (what the standby answered
+ *                     the last replay-hello, e.g. CHALLENGE,REFUSE) and last
+ *                     (the last action, ACTION:TYPE:EPOCH)
  *   help              the commands
  *
  * TYPE is a message type as proto.h names it (PAGES, DEVSTATE, EPOCH_END,
@@ -65,6 +67,7 @@
 #include "tests/tools/tamper_int.h"
 
 #define CONNECT_MS 3000
+#define LINGER_MS 2000
 
 static size_t rx_cap(void)
 {
@@ -345,30 +348,47 @@ static const char *side_name(int i)
 	return i == 0 ? "primary" : "standby";
 }
 
-/* Side @i is gone: the other gets what is queued for it, then closes. */
+static void close_fd(struct tp_session *s, int i)
+{
+	struct tp_side *sd = &s->side[i];
+
+	if (sd->fd >= 0)
+		close(sd->fd);
+	sd->fd = -1;
+	sd->rx_len = sd->prefix_len = 0;
+	sd->linger_until = 0;
+	tp_list_clear(&sd->out);
+	if (s->side[0].fd < 0 && s->side[1].fd < 0) {
+		tp_log("session %d: ended", s->id);
+		session_free(s);
+	}
+}
+
+/*
+ * Side @i has been given all it will get: a FIN, then what its peer still
+ * sends is read and thrown away until it closes too (or LINGER_MS), since
+ * closing with its bytes unread would send a RST, and a RST can make the
+ * peer lose the REFUSE just passed on to it.
+ */
+static void finish(struct tp_session *s, int i)
+{
+	shutdown(s->side[i].fd, SHUT_WR);
+	s->side[i].linger_until = tp_now_ms() + LINGER_MS;
+}
+
+/* Side @i is gone: the other gets what is queued for it, then finishes. */
 static void side_closed(struct tp_session *s, int i, const char *why)
 {
 	struct tp_side *o = &s->side[!i];
 
 	if (s->replay && i == 1)
-		tp_log("replay-hello: the standby closed the connection (%s; it answered: %s)", why,
-		       *s->replay_seen ? s->replay_seen : "nothing");
+		tp_log("replay-hello: the standby closed the connection (%s)", why);
 	else
 		tp_log("session %d: the %s's side closed (%s)", s->id, side_name(i), why);
-	close(s->side[i].fd);
-	s->side[i].fd = -1;
-	s->side[i].rx_len = s->side[i].prefix_len = 0;
-	tp_list_clear(&s->side[i].out);
 	o->closing = 1;
-	if (o->fd >= 0 && !o->out.head) {
-		shutdown(o->fd, SHUT_RDWR);
-		close(o->fd);
-		o->fd = -1;
-	}
-	if (s->side[0].fd < 0 && s->side[1].fd < 0) {
-		tp_log("session %d: ended", s->id);
-		session_free(s);
-	}
+	if (o->fd >= 0 && !o->out.head && !o->linger_until)
+		finish(s, !i);
+	close_fd(s, i);
 }
 
 static void accept_primary(struct tp_proxy *p)
@@ -418,6 +438,7 @@ int tp_replay_open(struct tp_proxy *p)
 	s->replay = 1;
 	s->replay_next = 1;
 	p->st.replayed_hellos++;
+	p->st.replay_answers[0] = 0;
 	snprintf(p->st.last, sizeof(p->st.last), "replay-hello:HELLO:%lu",
 		 (unsigned long)p->rec.hello.head->f.epoch);
 	tp_log("session %d: replay-hello: connected to the standby, sending the HELLO recorded in "
@@ -481,7 +502,15 @@ static void parse_side(struct tp_proxy *p, struct tp_session *s, int i)
 static void read_side(struct tp_proxy *p, struct tp_session *s, int i)
 {
 	struct tp_side *sd = &s->side[i];
-	ssize_t n = read(sd->fd, sd->rx + sd->rx_len, rx_cap() - sd->rx_len);
+	ssize_t n;
+
+	if (sd->linger_until) { /* finished: its bytes go nowhere */
+		n = read(sd->fd, sd->rx, rx_cap());
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			close_fd(s, i);
+		return;
+	}
+	n = read(sd->fd, sd->rx + sd->rx_len, rx_cap() - sd->rx_len);
 
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		parse_side(p, s, i);
@@ -496,7 +525,26 @@ static void read_side(struct tp_proxy *p, struct tp_session *s, int i)
 
 /* ---- writing ---- */
 
-static void write_side(struct tp_session *s, int i)
+/*
+ * A peer that refuses a message sends its REFUSE and closes; our next write
+ * to it fails. What it sent before closing is still to be read: pass it on
+ * before the side closes, so the other peer learns why.
+ */
+static void drain_side(struct tp_proxy *p, struct tp_session *s, int i, const char *why)
+{
+	struct tp_side *sd = &s->side[i];
+	ssize_t n;
+
+	while (s->used && sd->fd >= 0 && sd->rx_len < rx_cap() &&
+	       (n = read(sd->fd, sd->rx + sd->rx_len, rx_cap() - sd->rx_len)) > 0) {
+		sd->rx_len += (size_t)n;
+		parse_side(p, s, i);
+	}
+	if (s->used && sd->fd >= 0)
+		side_closed(s, i, why);
+}
+
+static void write_side(struct tp_proxy *p, struct tp_session *s, int i)
 {
 	struct tp_side *sd = &s->side[i];
 	uint64_t now = tp_now_ms();
@@ -508,7 +556,7 @@ static void write_side(struct tp_session *s, int i)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n < 0) {
-			side_closed(s, i, strerror(errno));
+			drain_side(p, s, i, strerror(errno));
 			return;
 		}
 		u->off += (size_t)n;
@@ -516,10 +564,8 @@ static void write_side(struct tp_session *s, int i)
 			return;
 		free(list_pop(&sd->out));
 	}
-	if (!sd->out.head && sd->closing) {
-		shutdown(sd->fd, SHUT_RDWR);
-		side_closed(s, i, "the other side had closed");
-	}
+	if (!sd->out.head && sd->closing && !sd->linger_until)
+		finish(s, i);
 }
 
 /* ---- control clients ---- */
@@ -577,7 +623,8 @@ struct pf_ref {
 
 static int want_read(const struct tp_session *s, int i)
 {
-	return !s->side[i].closing && s->side[!i].out.bytes < TP_QUEUE_HIGH;
+	return s->side[i].linger_until ||
+	       (!s->side[i].closing && s->side[!i].out.bytes < TP_QUEUE_HIGH);
 }
 
 /* The poll set, and how long until the next delayed message falls due. */
@@ -611,6 +658,9 @@ static int build_poll(struct tp_proxy *p, struct pollfd *pf, struct pf_ref *ref,
 				       (h && h->due_ms <= now ? POLLOUT : 0);
 			if (h && h->due_ms > now && (int)(h->due_ms - now) < *timeout)
 				*timeout = (int)(h->due_ms - now);
+			if (sd->linger_until && (int)(sd->linger_until - now) < *timeout)
+				*timeout =
+					sd->linger_until > now ? (int)(sd->linger_until - now) : 0;
 			ref[n++] = (struct pf_ref){ .what = PF_SIDE, .idx = i, .side = k };
 		}
 	}
@@ -633,8 +683,21 @@ static void dispatch(struct tp_proxy *p, const struct pollfd *pf, const struct p
 		if (pf->revents & (POLLIN | POLLHUP | POLLERR))
 			read_side(p, s, ref->side);
 		if (s->used && s->side[ref->side].fd == pf->fd && (pf->revents & POLLOUT))
-			write_side(s, ref->side);
+			write_side(p, s, ref->side);
 	}
+}
+
+/* Delayed messages now due, and finished sides that lingered long enough. */
+static void timers(struct tp_proxy *p, struct tp_session *s, int i)
+{
+	const struct tp_side *sd = &s->side[i];
+
+	if (!s->used || sd->fd < 0)
+		return;
+	if (sd->linger_until && sd->linger_until <= tp_now_ms())
+		close_fd(s, i);
+	else if (sd->out.head)
+		write_side(p, s, i);
 }
 
 static void run(struct tp_proxy *p)
@@ -650,11 +713,9 @@ static void run(struct tp_proxy *p)
 		for (i = 0; i < n && !p->stop; i++)
 			if (pf[i].revents)
 				dispatch(p, &pf[i], &ref[i]);
-		for (i = 0; i < TP_MAX_SESSIONS; i++) /* delayed messages now due */
+		for (i = 0; i < TP_MAX_SESSIONS; i++)
 			for (n = 0; n < 2; n++)
-				if (p->sess[i].used && p->sess[i].side[n].fd >= 0 &&
-				    p->sess[i].side[n].out.head)
-					write_side(&p->sess[i], n);
+				timers(p, &p->sess[i], n);
 	}
 }
 
