@@ -81,3 +81,9 @@ tests_tools_tamperproxy_LDADD = $(US_LIBS)
 TESTS += tests/integration/tamper_stream.sh tests/integration/tamper_hello.sh
 EXTRA_DIST += tests/lib/tamper.sh tests/integration/tamper_stream.sh \
 	tests/integration/tamper_hello.sh
+check_PROGRAMS += tests/unit/test_tamper_frame
+TESTS += tests/unit/test_tamper_frame
+tests_unit_test_tamper_frame_SOURCES = tests/unit/test_tamper_frame.c tests/tools/tamper_frame.c \
+	tests/tools/tamper_frame.h
+tests_unit_test_tamper_frame_CFLAGS = $(US_UNIT_CFLAGS)
+tests_unit_test_tamper_frame_LDADD = $(US_UNIT_LIBS)
