@@ -595,7 +595,8 @@ static void on_closed(void *opaque, int err, const char *why)
 {
 	struct us_standby *s = opaque;
 
-	if (s->auth.waiting)
+	/* -ECONNABORTED: we closed it, on a refused message that said why */
+	if (s->auth.waiting && err != -ECONNABORTED)
 		us_log(LOG_ERR, US_TAG_STANDBY,
 		       "the primary %s closed the connection before it authenticated: the two "
 		       "hosts' key_file differ, or it is not our primary; nothing applied",

@@ -41,8 +41,8 @@ tamper_logged hB "authentication tag mismatch on AUTH" ||
 	fail "replayed HELLO: the standby did not refuse the recorded AUTH"
 lab_wait 10 sh -c "grep -q 'replay-hello: the standby closed' '$TAMPER_LOG'" ||
 	fail "replayed HELLO: the standby did not close the connection"
-[ "$(tamper_stat replaying)" = CHALLENGE,REFUSE ] ||
-	fail "replayed HELLO: the standby answered $(tamper_stat replaying), not a CHALLENGE then a REFUSE"
+[ "$(tamper_stat replay_answers)" = CHALLENGE,REFUSE ] ||
+	fail "replayed HELLO: the standby answered $(tamper_stat replay_answers), not a CHALLENGE then a REFUSE"
 grep -q "replay-hello: the standby answered REFUSE" "$TAMPER_LOG" || fail "no REFUSE"
 tamper_replica_same "$e" || fail "replayed HELLO: the replica is not as at epoch $e"
 note "replayed HELLO: challenged, its AUTH refused, the refusal sent back, replica as at epoch $e"
