@@ -515,13 +515,14 @@ static int auth_gate(struct us_standby *s, const struct us_msg_hdr *h, const voi
 		     int *replay)
 {
 	struct us_refuse r = { .code = US_REFUSE_AUTH };
-	char out[160];
+	char out[160], why[256];
 	int rc;
 
-	rc = us_chanauth_standby_msg(&s->auth, s->tx, h, body, replay, r.reason, sizeof(r.reason));
+	rc = us_chanauth_standby_msg(&s->auth, s->tx, h, body, replay, why, sizeof(why));
 	if (rc >= 0)
 		return rc;
-	us_log(LOG_ERR, US_TAG_STANDBY, "%s; nothing applied", r.reason);
+	us_log(LOG_ERR, US_TAG_STANDBY, "%s; nothing applied", why);
+	snprintf(r.reason, sizeof(r.reason), "%s", why); /* the wire's reason is shorter */
 	if (!us_transport_authenticated(s->tx))
 		us_transport_send_msg(s->tx, US_MSG_REFUSE, 0, out,
 				      us_proto_refuse_encode(out, &r));
