@@ -26,8 +26,11 @@ static int parse_type(const char *name, uint16_t *type, char *msg, size_t len)
 	*type = tf_type_by_name(name);
 	if (*type && !tf_is_prefix(*type))
 		return 0;
-	snprintf(msg, len, "unknown message type '%s' (PAGES, DEVSTATE, EPOCH_END, ACK, ...)",
-		 name);
+	if (*type)
+		snprintf(msg, len, "%s travels with the message after it: name that message", name);
+	else
+		snprintf(msg, len,
+			 "unknown message type '%s' (PAGES, DEVSTATE, EPOCH_END, ACK, ...)", name);
 	return -EINVAL;
 }
 
