@@ -78,8 +78,9 @@ tests_tools_tamperproxy_SOURCES = tests/tools/tamperproxy.c tests/tools/tamper_a
 	tests/tools/tamper_ctl.c tests/tools/tamper_frame.c tests/tools/tamper_frame.h \
 	tests/tools/tamper_int.h
 tests_tools_tamperproxy_LDADD = $(US_LIBS)
-TESTS += tests/integration/tamper_stream.sh tests/integration/tamper_hello.sh
-EXTRA_DIST += tests/lib/tamper.sh tests/integration/tamper_stream.sh \
+TESTS += tests/integration/tamper_stream.sh tests/integration/tamper_replay.sh \
+	tests/integration/tamper_hello.sh
+EXTRA_DIST += tests/lib/tamper.sh tests/integration/tamper_stream.sh tests/integration/tamper_replay.sh \
 	tests/integration/tamper_hello.sh
 check_PROGRAMS += tests/unit/test_tamper_frame
 TESTS += tests/unit/test_tamper_frame
