@@ -13,6 +13,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,13 +31,27 @@ void us_transport_auth_seal(struct us_transport *t, char *hdr, size_t hdr_len, c
 	us_auth_tag(t->auth, hdr, hdr_len, NULL, 0, body, body_len, tag);
 }
 
+/*
+ * A message failed its tag: log it, and tell the peer why in a REFUSE (our
+ * own direction is intact, so its tag proves the REFUSE is ours), so that
+ * both sides' logs name the message and the cause. The transport flushes
+ * it before it closes (tcp.c: linger_flush).
+ */
 static int refuse(struct us_transport *t, const struct us_msg_hdr *h)
 {
+	struct us_refuse r = { .code = US_REFUSE_AUTH };
+	char body[160];
+
 	us_log(LOG_ERR, US_TAG_PROTO,
 	       "%s: authentication tag mismatch on %s of epoch %lu: %s; closing the connection, "
 	       "nothing of it applied",
 	       t->peer, us_proto_type_name(h->type), (unsigned long)h->epoch,
 	       "altered on the way, replayed, reordered or injected by someone without the key");
+	snprintf(r.reason, sizeof(r.reason),
+		 "authentication tag mismatch on %s of epoch %lu (altered, replayed or injected "
+		 "on the way)",
+		 us_proto_type_name(h->type), (unsigned long)h->epoch);
+	us_transport_send_msg(t, US_MSG_REFUSE, h->epoch, body, us_proto_refuse_encode(body, &r));
 	return 1;
 }
 

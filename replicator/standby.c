@@ -584,17 +584,32 @@ static int auth_gate(struct us_standby *s, const struct us_msg_hdr *h, const voi
 		     int *replay)
 {
 	struct us_refuse r = { .code = US_REFUSE_AUTH };
-	char out[160];
+	char out[160], why[256];
 	int rc;
 
-	rc = us_chanauth_standby_msg(&s->auth, s->tx, h, body, replay, r.reason, sizeof(r.reason));
+	rc = us_chanauth_standby_msg(&s->auth, s->tx, h, body, replay, why, sizeof(why));
 	if (rc >= 0)
 		return rc;
-	us_log(LOG_ERR, US_TAG_STANDBY, "%s; nothing applied", r.reason);
+	us_log(LOG_ERR, US_TAG_STANDBY, "%s; nothing applied", why);
+	snprintf(r.reason, sizeof(r.reason), "%s", why); /* the wire's reason is shorter */
 	if (!us_transport_authenticated(s->tx))
 		us_transport_send_msg(s->tx, US_MSG_REFUSE, 0, out,
 				      us_proto_refuse_encode(out, &r));
 	return -1;
+}
+
+/* The primary refused a message of ours (one that failed its tag on the
+ * way, transport_auth.c): say why the connection ends. */
+static int primary_refused(struct us_standby *s, const struct us_msg_hdr *h, const void *body)
+{
+	struct us_refuse r;
+	char why[160];
+
+	if (us_proto_refuse_decode(body, h->len, &r, why, sizeof(why)) < 0)
+		snprintf(r.reason, sizeof(r.reason), "%s", why);
+	us_log(LOG_ERR, US_TAG_STANDBY, "primary %s refused: %s; the connection ends",
+	       us_transport_peer(s->tx), r.reason);
+	return 1;
 }
 
 static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const void *body)
@@ -612,7 +627,8 @@ static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const vo
 		if (rc > 0)
 			return 0;
 	}
-
+	if (hdr_rc == 0 && h->type == US_MSG_REFUSE)
+		return primary_refused(s, h, body);
 	if (hdr_rc == 0 && h->type == US_MSG_SWITCHOVER && s->state == SB_RECEIVING)
 		return on_switchover(s, h, body);
 	if (hdr_rc == 0 && h->type == US_MSG_HANDOFF && s->state == SB_RECEIVING)
@@ -649,10 +665,12 @@ static void on_closed(void *opaque, int err, const char *why)
 {
 	struct us_standby *s = opaque;
 
-	if (s->auth.waiting)
+	/* -ECONNABORTED: we closed it, on a refused message that said why */
+	if (s->auth.waiting && err != -ECONNABORTED)
 		us_log(LOG_ERR, US_TAG_STANDBY,
-		       "the primary closed the connection before it authenticated: the two hosts' "
-		       "key_file differ, or it is not our primary");
+		       "the primary %s closed the connection before it authenticated: the two "
+		       "hosts' key_file differ, or it is not our primary; nothing applied",
+		       us_transport_peer(s->tx));
 	s->auth.waiting = 0;
 	drop_tx(s);
 	if (s->state == SB_SWITCHING) {

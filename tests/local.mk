@@ -77,3 +77,23 @@ TESTS += tests/integration/ocf_agent.sh tests/integration/pcmk_cycle.sh \
 EXTRA_DIST += tests/integration/ocf_agent.sh tests/integration/pcmk_cycle.sh \
 	tests/integration/pcmk_split.sh tests/integration/pcmk_coldstart.sh \
 	tests/lib/pcmk.sh tests/lib/pcmk_node.sh tests/lib/fence_understudy_lab
+
+# Hostile-peer tests (issue 13): a tampering proxy on the replication link
+# (tests/tools/tamperproxy, its framing knowledge in tamper_frame.c) flips,
+# drops, injects, replays and forges messages between keyed daemons; the
+# replica must stay byte-for-byte as at the last committed epoch.
+check_PROGRAMS += tests/tools/tamperproxy
+tests_tools_tamperproxy_SOURCES = tests/tools/tamperproxy.c tests/tools/tamper_act.c \
+	tests/tools/tamper_ctl.c tests/tools/tamper_frame.c tests/tools/tamper_frame.h \
+	tests/tools/tamper_int.h
+tests_tools_tamperproxy_LDADD = $(US_LIBS)
+TESTS += tests/integration/tamper_stream.sh tests/integration/tamper_replay.sh \
+	tests/integration/tamper_hello.sh
+EXTRA_DIST += tests/lib/tamper.sh tests/integration/tamper_stream.sh tests/integration/tamper_replay.sh \
+	tests/integration/tamper_hello.sh
+check_PROGRAMS += tests/unit/test_tamper_frame
+TESTS += tests/unit/test_tamper_frame
+tests_unit_test_tamper_frame_SOURCES = tests/unit/test_tamper_frame.c tests/tools/tamper_frame.c \
+	tests/tools/tamper_frame.h
+tests_unit_test_tamper_frame_CFLAGS = $(US_UNIT_CFLAGS)
+tests_unit_test_tamper_frame_LDADD = $(US_UNIT_LIBS)
