@@ -10,7 +10,11 @@
  * So the guest always runs US_PACE_RUN_PER_PAUSE times as long as it was
  * paused: checkpoints take at most a fifth of its time however long they
  * get, and the epoch stretches instead (output waits longer, never the
- * guest's work). Short pauses keep the configured interval.
+ * guest's work). Short pauses keep the configured interval. The stretch
+ * stops at US_PACE_MAX_EPOCHS intervals: the pause of a sync's epoch 0
+ * (all of RAM copied) is seconds long, and an epoch after it that ran four
+ * times that long grew so large that its ACK came past peer_timeout_ms on
+ * a loaded host (bench/disk.sh lost its standby so).
  */
 #include <config.h>
 
@@ -20,6 +24,9 @@ uint64_t us_pace_delay_ms(uint64_t start_ms, uint64_t now_ms, uint64_t epoch_ms,
 {
 	uint64_t next = start_ms + epoch_ms;
 	uint64_t run_ms = (pause_us * US_PACE_RUN_PER_PAUSE + 999) / 1000;
+
+	if (run_ms > epoch_ms * US_PACE_MAX_EPOCHS)
+		run_ms = epoch_ms * US_PACE_MAX_EPOCHS;
 
 	if (next < now_ms + run_ms)
 		next = now_ms + run_ms;

@@ -9,8 +9,10 @@
 
 #include <stdint.h>
 
-/* The guest runs at least this many times the last pause between checkpoints. */
+/* The guest runs at least this many times the last pause between checkpoints... */
 #define US_PACE_RUN_PER_PAUSE 4
+/* ...but never longer than this many epoch intervals (epoch 0's pause copies all RAM). */
+#define US_PACE_MAX_EPOCHS 10
 
 /**
  * @start_ms: when the last checkpoint began (QMP stop sent), monotonic;

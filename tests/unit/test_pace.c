@@ -3,7 +3,7 @@
  * Unit tests of the checkpoint pacing (replicator/pace.c): a short pause
  * keeps the epoch interval, a long one gives the guest US_PACE_RUN_PER_PAUSE
  * times the pause to run before the next checkpoint, so checkpoints never
- * follow each other back to back.
+ * follow each other back to back, up to US_PACE_MAX_EPOCHS intervals.
  */
 #include <config.h>
 
@@ -51,6 +51,14 @@ static void test_boundary_and_rounding(void **state)
 	assert_int_equal(us_pace_delay_ms(1000, 1012, 50, 12001), 49);
 }
 
+/* Epoch 0's pause (all of RAM, 1.3 s): the guest runs 10 intervals, not 5 s. */
+static void test_stretch_is_capped(void **state)
+{
+	(void)state;
+	assert_int_equal(us_pace_delay_ms(1000, 2300, 50, 1300000), 50 * US_PACE_MAX_EPOCHS);
+	assert_int_equal(us_pace_delay_ms(1000, 1600, 100, 600000), 100 * US_PACE_MAX_EPOCHS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -58,6 +66,7 @@ int main(void)
 		cmocka_unit_test(test_long_pause_gives_the_guest_its_share),
 		cmocka_unit_test(test_pause_past_interval_never_back_to_back),
 		cmocka_unit_test(test_boundary_and_rounding),
+		cmocka_unit_test(test_stretch_is_capped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
