@@ -17,3 +17,5 @@ endif
 EXTRA_DIST += bench/disk.sh
 # bench/switchover: the guest pause and client gap of planned switchovers.
 EXTRA_DIST += bench/switchover.sh
+# bench/campaign: understudy-lab campaigns of every fault, counter and script checkers.
+EXTRA_DIST += bench/campaign.sh

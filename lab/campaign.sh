@@ -53,10 +53,14 @@ lab_window_stall() {
 lab_round() {
 	local r=$1 f=$2 delay=$3 hold=$4 t0 ti t1 why='' viol stall n before from to
 	t0=$(lab_now_ms)
+	# a round after a failed one starts from a protected pair, or not at all
+	lab_protected || lab_heal 240 2> "$CAMP_OUT/round.err" ||
+		why="the pair was not protected before the fault: $(tr '\n' ' ' < "$CAMP_OUT/round.err")"
 	from=$(lab_primary)
 	sleep_ms "$delay"
 	ti=$(lab_now_ms)
-	lab_inject "$f" 2> "$CAMP_OUT/round.err" || why="inject failed: $(tr '\n' ' ' < "$CAMP_OUT/round.err")"
+	[ -n "$why" ] || lab_inject "$f" 2> "$CAMP_OUT/round.err" ||
+		why="inject failed: $(tr '\n' ' ' < "$CAMP_OUT/round.err")"
 	sleep_ms "$hold"
 	if [ -z "$why" ]; then
 		lab_heal 240 2> "$CAMP_OUT/round.err" || why="no recovery: $(tr '\n' ' ' < "$CAMP_OUT/round.err")"
@@ -106,12 +110,24 @@ lab_keep_failed() {
 	printf '%s\n' "$4" > "$d/violations"
 }
 
+# lab_baseline: the client's gaps between replies before the first fault
+# (the same run's baseline), as JSON {p50, p99, max}.
+lab_baseline() {
+	local first
+	first=$(head -1 "$CAMP_OUT/faults.dat" | cut -d' ' -f1)
+	lab_history | awk -v end="${first:-0}" 'NR > 1 && $1 < end { print $1 - p } { p = $1 }' |
+		jq -s 'sort | if length == 0 then {} else {p50: .[((length - 1) * 0.5 | floor)],
+			p99: .[((length - 1) * 0.99 | floor)], max: max} end'
+}
+
 # lab_summary: summary.json from rounds.jsonl (per fault: rounds, passed,
-# failover p50/p99/max), printed as a table too.
+# failover p50/p99/max; the baseline), printed as a table too.
 lab_summary() {
-	jq -s --argjson seed "$CAMP_SEED" --arg faults "$CAMP_FAULTS" --arg checker "$(lab_client_model)" '
+	jq -s --argjson seed "$CAMP_SEED" --arg faults "$CAMP_FAULTS" --arg checker "$(lab_client_model)" \
+		--argjson baseline "$(lab_baseline)" '
 		def pct(p): sort | .[((length - 1) * p | floor)];
 		{seed: $seed, faults: ($faults | split(",")), checker: $checker,
+		 baseline_gap_ms: $baseline,
 		 rounds: length, passed: map(select(.passed)) | length,
 		 failed: map(select(.passed | not)) | length,
 		 violations: (map(.violations[]) | group_by(split(" ")[2]) |
@@ -124,6 +140,7 @@ lab_summary() {
 		(.per_fault | to_entries[] | [.key, .value.rounds, .value.passed,
 		 .value.failover_ms.p50, .value.failover_ms.p99, .value.failover_ms.max] |
 		 "\(.[0] | . + " " * (20 - length)) \(.[1] | tostring | " " * (6 - length) + .) \(.[2] | tostring | " " * (6 - length) + .) \(.[3] | tostring | " " * (7 - length) + .) \(.[4] | tostring | " " * (7 - length) + .) \(.[5] | tostring | " " * (7 - length) + .)"),
+		"baseline (no fault, before round 1): gap between replies p50 \(.baseline_gap_ms.p50) ms, p99 \(.baseline_gap_ms.p99) ms, max \(.baseline_gap_ms.max) ms",
 		"rounds \(.rounds): \(.passed) passed, \(.failed) failed; violations: \(.violations)"' \
 		"$CAMP_OUT/summary.json"
 }

@@ -73,7 +73,7 @@ lab_frames_start() {
 	local h
 	for h in hA hB; do
 		ip netns exec "$(lab_ns lan)" "$LAB_TOOLS/framecap" -c 2000000000 -t 8640000 "$LAB_PFX$h" \
-			0x0800 "$(lab_guest_mac)" > "$LAB_DIR/frames.$h" 2> "$LAB_DIR/frames.$h.err" &
+			all "$(lab_guest_mac)" > "$LAB_DIR/frames.$h" 2> "$LAB_DIR/frames.$h.err" &
 		disown $!
 		lab_wait 10 grep -s -q listening "$LAB_DIR/frames.$h.err" ||
 			{ lab_log "framecap on $h's LAN port did not start: $(cat "$LAB_DIR/frames.$h.err")"; return 1; }

@@ -140,6 +140,7 @@ lab_tamper_start() {
 lab_cmd_inject() {
 	[ -n "$1" ] || bad_usage "inject needs a FAULT (understudy-lab faults lists them)"
 	lab_cmd_load
+	lab_fault_known "$1" && { lab_faults_usable "$1" || exit 1; }
 	lab_inject "$1" || exit 1
 	echo "injected $1"
 }
@@ -182,10 +183,19 @@ lab_cmd_down() {
 # lab_cmd_faults_list: --faults as a list of known faults, or fail.
 lab_cmd_faults_list() {
 	local f
-	[ "$FAULTS" != all ] || FAULTS=$(echo $LAB_FAULTS | tr ' ' '\n' | grep -v '^tamper' | paste -sd,)
+	local skipped=''
+	if [ "$FAULTS" = all ]; then
+		FAULTS=''
+		for f in $LAB_FAULTS; do
+			if lab_faults_usable "$f" 2>/dev/null; then FAULTS=$FAULTS${FAULTS:+,}$f
+			else skipped="$skipped $f"; fi
+		done
+		[ -z "$skipped" ] || lab_log "--faults all: left out, they cannot run here:$skipped"
+	fi
 	for f in ${FAULTS//,/ }; do
 		lab_fault_known "$f" || bad_usage "--faults: unknown fault '$f' (understudy-lab faults lists them)"
 	done
+	lab_faults_usable "$FAULTS" || exit 1
 }
 
 lab_cmd_campaign() {

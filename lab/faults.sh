@@ -46,6 +46,25 @@ lab_primary() {
 }
 lab_other() { [ "$1" = hA ] && echo hB || echo hA; }
 
+# lab_netem_ok: this kernel has tc netem (sch_netem), tried in a namespace of its own.
+lab_netem_ok() { unshare -n sh -c 'ip link set lo up && tc qdisc add dev lo root netem delay 1ms' 2>/dev/null; }
+
+# lab_faults_usable LIST: the faults of LIST (comma-separated) can run here;
+# else says which cannot and why.
+lab_faults_usable() {
+	local f
+	for f in ${1//,/ }; do
+		case $f in
+		loss | delay | duplicate | reorder)
+			lab_netem_ok || { lab_log "fault $f needs tc netem, which this kernel lacks: modprobe sch_netem" \
+				"(CONFIG_NET_SCH_NETEM), or leave $f out of --faults"; return 1; } ;;
+		tamper-*)
+			[ -x "$LAB_TOOLS/tamperproxy" ] || { lab_log "fault $f needs $LAB_TOOLS/tamperproxy," \
+				"which this build lacks; leave it out of --faults"; return 1; } ;;
+		esac
+	done
+}
+
 lab_netem() { lab_exec hA tc qdisc replace dev "${LAB_PFX}a" root netem "$@" &&
 	lab_exec hB tc qdisc replace dev "${LAB_PFX}b" root netem "$@"; }
 
@@ -109,13 +128,18 @@ lab_undo() {
 	return 0
 }
 
-# lab_settled: one host runs the guest and the other is off or a standby
-# (no takeover or fence still under way).
+# lab_settled: one host runs the guest and either the other is off and the
+# primary has decided so (it seeks a standby: state unprotected or syncing;
+# a standby started before that decision would be fenced by it), or the
+# other is its standby and the pair is protected.
 lab_settled() {
 	local p s
 	p=$(lab_primary) || return 1
 	s=$(lab_other "$p")
-	lab_host_empty "$s" && return 0
+	if lab_host_empty "$s"; then
+		case $(lab_field "$p" state) in unprotected | syncing) return 0 ;; esac
+		return 1
+	fi
 	[ "$(lab_field "$s" role)" = standby ] && [ "$(lab_field "$p" state)" = protected ]
 }
 

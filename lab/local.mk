@@ -17,3 +17,16 @@ dist_lab_SCRIPTS = lab/fence_lab.sh
 labexamplesdir = $(docdir)/examples
 dist_labexamples_SCRIPTS = lab/examples/counter-client.sh
 pkglibexec_PROGRAMS = tests/tools/reqclient tests/tools/framecap
+
+# The command end to end: checkers, name collisions, SIGINT, a short campaign.
+TESTS += tests/integration/lab_campaign.sh
+EXTRA_DIST += tests/integration/lab_campaign.sh
+# Run by scripts/broken.sh in its --enable-test-early-release build only.
+EXTRA_DIST += tests/integration/lab_broken.sh
+
+# A test-only build (configure --enable-test-early-release, scripts/broken.sh)
+# releases output before the ACK: it must never be installed.
+if TEST_EARLY_RELEASE
+install-exec-local:
+	@echo "understudy: this build releases output before its ACK (--enable-test-early-release): never install it" >&2; exit 1
+endif

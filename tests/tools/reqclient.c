@@ -105,7 +105,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	wall = argc == 6;
-	struct sigaction sa = { .sa_handler = on_term };	/* no SA_RESTART */
+	struct sigaction sa = { .sa_handler = on_term }; /* no SA_RESTART */
 
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
