@@ -82,7 +82,8 @@ lab_cmd_up() {
 	mkdir -p "$LAB_DIR" && lab_cmd_save_env || exit 1
 	lab_up || die "cannot make the lab's namespaces"
 	for h in hA hB; do
-		[ -z "$LAB_IMAGE" ] || cp --sparse=always "$LAB_IMAGE" "$(lab_disk "$h")" || exit 1
+		[ -z "$LAB_IMAGE" ] || { lab_disk_vol "$h" && cp --sparse=always "$LAB_IMAGE" "$(lab_disk "$h")"; } ||
+			exit 1
 	done
 	LAB_CMD_DOWN=''
 	echo "lab $ID up: hosts $(lab_ns hA) $(lab_ns hB) (replication $(lab_ip hA) <-> $(lab_ip hB))," \
@@ -128,13 +129,13 @@ lab_answered() {
 	lab_history_grows 0 20
 }
 
-# lab_tamper_start: not wired yet: tamperproxy is being written
-# (tests/tools/tamperproxy.c); see lab_tamper for the interface assumed.
+# lab_tamper_start: the pair's stream through tampering proxies from now on
+# (lab_config, lab_start); remembered in lab.env for later commands.
 lab_tamper_start() {
 	[ -x "$LAB_TOOLS/tamperproxy" ] ||
 		{ lab_log "--tamper needs $LAB_TOOLS/tamperproxy, which this build does not have"; return 1; }
-	lab_log "--tamper: putting the proxy on the link is not done yet"
-	return 1
+	LAB_TAMPER_PORT=7301
+	echo "declare -g LAB_TAMPER_PORT=7301" >> "$LAB_DIR/lab.env"
 }
 
 lab_cmd_inject() {
@@ -202,6 +203,7 @@ lab_cmd_campaign() {
 	local own=''
 	[ -n "$SEED" ] && [ -n "$FAULTS" ] && [ -n "$ROUNDS" ] || bad_usage "campaign needs --seed, --faults and --rounds"
 	[[ $SEED =~ ^[0-9]+$ ]] && [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || bad_usage "--seed and --rounds are numbers"
+	if [ -f "$LAB_DIR/lab.env" ]; then lab_cmd_load; else LAB_DISK=${UP_DISK:-${UP_IMAGE:+image}}; fi
 	lab_cmd_faults_list
 	CAMP_SEED=$SEED CAMP_FAULTS=$FAULTS CAMP_ROUNDS=$ROUNDS CAMP_OUT=${OUT:-./campaign-$SEED}
 	if [ -n "$DRY" ]; then lab_schedule "$SEED" "$FAULTS" "$ROUNDS"; return 0; fi
@@ -214,6 +216,7 @@ lab_cmd_campaign() {
 		LAB_CMD_DOWN=1
 		lab_cmd_load
 		[ -z "$CHECKER" ] || { LAB_CHECKER_SCRIPT=$(realpath "$CHECKER"); echo "$LAB_CHECKER_SCRIPT" > "$LAB_DIR/checker"; }
+		case ,$FAULTS, in *,tamper-*) TAMPER=1 ;; esac
 		lab_cmd_start_pair || exit 1
 	fi
 	lab_cmd_load

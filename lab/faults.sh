@@ -10,7 +10,7 @@
 
 LAB_FAULTS="power-off-primary power-off-standby kill-daemon stop-standby
 partition-repl partition-lan loss delay duplicate reorder corosync-restart
-tamper-flip tamper-replay tamper-inject tamper-forge-ack"
+disk-full tamper-flip tamper-replay tamper-inject tamper-forge-ack"
 
 # lab_fault_help: one line per fault, for --help and `understudy-lab faults`.
 lab_fault_help() {
@@ -26,6 +26,7 @@ delay               tc netem: 40 ms +- 20 ms delay
 duplicate           tc netem: 10 % duplicated packets
 reorder             tc netem: 20 ms delay, 25 % of packets sent at once (reordered)
 corosync-restart    stop and start the primary's corosync
+disk-full           fill the file system under the standby's disk image (needs: up --disk)
 tamper-flip         tamperproxy: corrupt the next EPOCH message    (needs: run --tamper)
 tamper-replay       tamperproxy: replay the last epoch             (needs: run --tamper)
 tamper-inject       tamperproxy: inject a forged EPOCH message     (needs: run --tamper)
@@ -58,6 +59,9 @@ lab_faults_usable() {
 		loss | delay | duplicate | reorder)
 			lab_netem_ok || { lab_log "fault $f needs tc netem, which this kernel lacks: modprobe sch_netem" \
 				"(CONFIG_NET_SCH_NETEM), or leave $f out of --faults"; return 1; } ;;
+		disk-full)
+			[ -n "${LAB_DISK:-}" ] || { lab_log "fault $f needs a replicated disk: up --disk SIZE" \
+				"(and a guest that writes it, e.g. --append 'us.run=ledger us.disk=/dev/vda')"; return 1; } ;;
 		tamper-*)
 			[ -x "$LAB_TOOLS/tamperproxy" ] || { lab_log "fault $f needs $LAB_TOOLS/tamperproxy," \
 				"which this build lacks; leave it out of --faults"; return 1; } ;;
@@ -87,6 +91,7 @@ lab_inject() {
 	duplicate) lab_netem duplicate 10% ;;
 	reorder) lab_netem delay 20ms reorder 75% 50% ;;
 	corosync-restart) cs_stop "$p" && cs_start "$p" ;;
+	disk-full) lab_fill "$s" ;;
 	tamper-flip) lab_tamper "flip EPOCH" ;;
 	tamper-replay) lab_tamper "replay-epoch" ;;
 	tamper-inject) lab_tamper "inject EPOCH" ;;
@@ -94,17 +99,47 @@ lab_inject() {
 	esac
 }
 
-# lab_tamper CMD: one command to the tampering proxy (tests/tools/tamperproxy,
-# started by `run --tamper` on the standby's side of the link, its control
-# socket $LAB_DIR/tamper.sock); it answers one line "ok ..." or "err ...".
+# The tampering proxy (tests/tools/tamperproxy, `run --tamper`): one per
+# host, in its namespace, listening on LAB_TAMPER_PORT of the host's
+# replication address and connecting to its standby's 7300 (lab_config);
+# the primary connects to the other host's proxy. Its control socket is
+# $LAB_DIR/H/tamper.sock, one text command a line, answered "ok ..." or
+# "err ..." (flip TYPE, replay-epoch, inject TYPE, forge-ack, pass).
+
+# lab_tamper_proxy H: start host H's proxy unless it runs.
+lab_tamper_proxy() {
+	local h=$1 sock=$LAB_DIR/$1/tamper.sock
+	kill -0 "$(cat "$LAB_DIR/$h/tamper.pid" 2>/dev/null)" 2>/dev/null && return 0
+	rm -f "$sock"
+	ip netns exec "$(lab_ns "$h")" "$LAB_TOOLS/tamperproxy" --listen "$(lab_ip "$h"):$LAB_TAMPER_PORT" \
+		--connect "$(lab_ip "$h"):7300" --ctl "$sock" > "$LAB_DIR/$h/tamper.log" 2>&1 &
+	echo $! > "$LAB_DIR/$h/tamper.pid"
+	disown $!
+	lab_wait 10 test -S "$sock" ||
+		{ lab_log "tamperproxy on $h did not start: $(tail -n 3 "$LAB_DIR/$h/tamper.log")"; return 1; }
+}
+
+# lab_fill H: fill host H's disk volume (a tmpfs: no machine-wide effect).
+lab_fill() {
+	local v=$LAB_DIR/$1/vol
+	mountpoint -q "$v" || { lab_log "$1 has no disk volume (up --disk)"; return 1; }
+	dd if=/dev/zero of="$v/filler" bs=1M status=none 2>/dev/null
+	[ "$(df --output=avail -B1 "$v" | tail -1)" -lt $(( 1 << 20 )) ] ||
+		{ lab_log "could not fill $v"; return 1; }
+}
+
+# lab_tamper CMD: one command to the proxy in front of the standby, the
+# one the primary's stream passes through; 0 on "ok".
 lab_tamper() {
-	local reply
-	[ -S "$LAB_DIR/tamper.sock" ] ||
-		{ lab_log "no tampering proxy: start the pair with 'understudy-lab run --tamper'"; return 1; }
-	reply=$(echo "$1" | socat -t 5 - UNIX-CONNECT:"$LAB_DIR/tamper.sock" 2>&1)
+	local p s reply sock
+	p=$(lab_primary) || { lab_log "no host runs the guest"; return 1; }
+	s=$(lab_other "$p")
+	sock=$LAB_DIR/$s/tamper.sock
+	[ -S "$sock" ] || { lab_log "no tampering proxy on $s: start the pair with 'understudy-lab run --tamper'"; return 1; }
+	reply=$(echo "$1" | socat -t 5 - UNIX-CONNECT:"$sock" 2>&1)
 	case $reply in
 	ok*) return 0 ;;
-	*) lab_log "tamperproxy refused '$1': ${reply:-no answer}"; return 1 ;;
+	*) lab_log "tamperproxy on $s refused '$1': ${reply:-no answer}"; return 1 ;;
 	esac
 }
 
@@ -116,6 +151,7 @@ lab_undo() {
 	lab_exec hB ip link set "${LAB_PFX}b" up 2>/dev/null
 	lab_exec hA tc qdisc del dev "${LAB_PFX}a" root 2>/dev/null
 	lab_exec hB tc qdisc del dev "${LAB_PFX}b" root 2>/dev/null
+	rm -f "$LAB_DIR"/h[AB]/vol/filler
 	for h in hA hB; do
 		ip netns exec "$(lab_ns lan)" ip link set "$LAB_PFX$h" up 2>/dev/null
 		pid=$(lab_daemon_pid "$h")
@@ -123,7 +159,10 @@ lab_undo() {
 		[ -z "${LAB_COROSYNC:-}" ] || lab_host_empty "$h" ||
 			kill -0 "$(cs_pid "$h")" 2>/dev/null || cs_start "$h"
 	done
-	[ ! -S "$LAB_DIR/tamper.sock" ] || lab_tamper pass
+	for h in hA hB; do
+		[ ! -S "$LAB_DIR/$h/tamper.sock" ] ||
+			echo pass | socat -t 5 - UNIX-CONNECT:"$LAB_DIR/$h/tamper.sock" > /dev/null 2>&1
+	done
 	rm -f "$LAB_DIR/faults.active"
 	return 0
 }

@@ -130,6 +130,9 @@ lab_down() {
 		ip netns del "$(lab_ns "$h")" 2>/dev/null
 	done
 	cs_cleanup
+	for h in hA hB; do
+		! mountpoint -q "$LAB_DIR/$h/vol" 2>/dev/null || umount "$LAB_DIR/$h/vol"
+	done
 	# libqb's blackboxes of the daemons and tools (qb-understudy-PID-
 	# blackbox-*), which outlive even a clean exit: with LAB_OWN_SHM (set by
 	# understudy-lab, which may run beside production daemons) only those of
@@ -210,6 +213,11 @@ shm_dir = $(lab_shm "$h")
 CONF
 	local line
 	for line in "$@"; do echo "$line" >> "$f"; done
+	# LAB_TAMPER_PORT (understudy-lab run --tamper): each host's standby
+	# listens on 7300 behind a tampering proxy on LAB_TAMPER_PORT (lab_start)
+	[ -z "${LAB_TAMPER_PORT:-}" ] ||
+		printf '[replication]\nhosts = hA=%s:%s hB=%s:%s\nlisten = %s:7300\n' "$(lab_ip hA)" \
+			"$LAB_TAMPER_PORT" "$(lab_ip hB)" "$LAB_TAMPER_PORT" "$(lab_ip "$h")" >> "$f"
 	# last, under its own header: extra lines without one stay in [daemon]
 	[ -z "${LAB_DISK:-}" ] || printf '[vm]\ndisk = %s\n' "$(lab_disk "$h")" >> "$f"
 }
@@ -218,14 +226,28 @@ CONF
 # that a RAM file of one host can never be taken for the other's.
 lab_shm() { echo "/dev/shm/$LAB_PFX-$1"; }
 
-# lab_disk H: the path of host H's disk image (LAB_DISK).
-lab_disk() { echo "$LAB_DIR/$1/disk.img"; }
+# lab_disk H: the path of host H's disk image (LAB_DISK); with LAB_DISK_VOL
+# (understudy-lab) it is on a tmpfs of its own, $LAB_DIR/H/vol, which the
+# disk-full fault fills without touching the machine's file systems.
+lab_disk() {
+	if [ -n "${LAB_DISK_VOL:-}" ]; then echo "$LAB_DIR/$1/vol/disk.img"
+	else echo "$LAB_DIR/$1/disk.img"; fi
+}
+
+# lab_disk_vol H: mount host H's disk volume: the image's size plus 16 MiB.
+lab_disk_vol() {
+	local d=$LAB_DIR/$1/vol
+	mountpoint -q "$d" && return 0
+	mkdir -p "$d" && mount -t tmpfs -o size=$(( $(numfmt --from=iec "$LAB_DISK") + (16 << 20) )) \
+		"lab-$LAB_PFX-$1" "$d" || { lab_log "cannot mount a tmpfs on $d for $1's disk"; return 1; }
+}
 
 # lab_disk_make H: with LAB_DISK, a sparse image of LAB_DISK bytes for host H
 # unless it has one already.
 lab_disk_make() {
 	[ -n "${LAB_DISK:-}" ] && [ ! -e "$(lab_disk "$1")" ] || return 0
 	mkdir -p "$LAB_DIR/$1"
+	[ -z "${LAB_DISK_VOL:-}" ] || lab_disk_vol "$1" || return 1
 	truncate -s "$LAB_DISK" "$(lab_disk "$1")" ||
 		{ lab_log "cannot make a $LAB_DISK image $(lab_disk "$1")"; return 1; }
 }
@@ -238,6 +260,7 @@ lab_start() {
 	if [ -n "${LAB_COROSYNC:-}" ] && ! kill -0 "$(cs_pid "$h")" 2>/dev/null; then
 		cs_start "$h" || return 1
 	fi
+	[ -z "${LAB_TAMPER_PORT:-}" ] || lab_tamper_proxy "$h" || return 1
 	# not lab_exec: a function would run in a subshell and $! be the subshell's
 	ip netns exec "$(lab_ns "$h")" "$US_BIN" "$role" -c "$LAB_DIR/$h.conf" "$@" \
 		> "$LAB_DIR/$h.log" 2>&1 &
