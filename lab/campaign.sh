@@ -43,10 +43,12 @@ lab_window_violations() {
 }
 
 # lab_window_stall FROM TO: the longest gap between replies that ended in
-# [FROM, TO], in ms (the client's view of the fault: its failover time).
+# [FROM, TO], or the one still open at TO, in ms (the client's view of the
+# fault: its failover time).
 lab_window_stall() {
 	lab_history | awk -v a="$1" -v b="$2" \
-		'NR > 1 && $1 >= a && $1 <= b && $1 - p > m { m = $1 - p } { p = $1 } END { print m + 0 }'
+		'NR > 1 && $1 >= a && $1 <= b && $1 - p > m { m = $1 - p } $1 <= b { p = $1 }
+		 END { if (p && b - (p > a ? p : a) > m) m = b - (p > a ? p : a); print m + 0 }'
 }
 
 # lab_round R FAULT DELAY HOLD: one round; appends its JSON to rounds.jsonl.
@@ -66,8 +68,17 @@ lab_round() {
 		lab_heal 240 2> "$CAMP_OUT/round.err" || why="no recovery: $(tr '\n' ' ' < "$CAMP_OUT/round.err")"
 	fi
 	before=$(lab_history | wc -l)
-	[ -n "$why" ] || lab_wait 60 lab_history_grows "$before" 5 || why="the client got no reply after the heal"
-	lab_client_alive || { why="${why:+$why; }the client's connection broke: $(lab_client_error)"; lab_client_start; }
+	if [ -z "$why" ] && ! lab_wait 60 lab_history_grows "$before" 5; then
+		# a connection stuck for good (its TCP saw data the surviving guest
+		# never sent): a new connection shows what state the guest has
+		why="the client got no reply after the heal"
+		lab_client_stop
+	fi
+	if ! lab_client_alive; then
+		lab_client_alive || why="${why:+$why; }the client's connection broke: $(lab_client_error)"
+		lab_client_start
+		lab_wait 60 lab_history_grows "$before" 3
+	fi
 	t1=$(lab_now_ms)
 	to=$(lab_primary)
 	viol=$(lab_window_violations "$t0" "$t1")

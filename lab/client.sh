@@ -47,6 +47,15 @@ lab_client_start() {
 	disown $!
 }
 
+# lab_client_stop: end the client (its connection with it).
+lab_client_stop() {
+	local pid
+	pid=$(cat "$(LAB_CLIENT_DIR)/pid" 2>/dev/null)
+	[ -n "$pid" ] || return 0
+	kill -TERM $(ps -o pid= --ppid "$pid" 2>/dev/null) "$pid" 2>/dev/null
+	lab_wait 10 eval '! kill -0 "$pid" 2>/dev/null'
+}
+
 lab_client_alive() { kill -0 "$(cat "$(LAB_CLIENT_DIR)/pid" 2>/dev/null)" 2>/dev/null; }
 lab_client_error() { local d; d=$(LAB_CLIENT_DIR); tail -n 3 "$d/$(cat "$d/n")".err 2>/dev/null | tr '\n' ' '; }
 lab_client_model() { cat "$(LAB_CLIENT_DIR)/model" 2>/dev/null || echo counter; }

@@ -21,6 +21,18 @@ lab_cmd_teardown() {
 	return 0
 }
 
+# lab_vm_answers: a daemon of VM $LAB_VM answers here; the blackbox the
+# status client leaves in /dev/shm is removed (nothing else of libqb's).
+lab_vm_answers() {
+	local pid rc
+	"$US_BIN" status --vm "$LAB_VM" >/dev/null 2>&1 &
+	pid=$!
+	wait "$pid"
+	rc=$?
+	rm -f /dev/shm/qb-understudy-"$pid"-blackbox-*
+	return "$rc"
+}
+
 # lab_collision: print what already uses the lab's names; 0 when none does.
 lab_collision() {
 	local found=''
@@ -29,7 +41,7 @@ lab_collision() {
 	[ -e "$LAB_DIR" ] && found="$found $LAB_DIR;"
 	compgen -G "/dev/shm/$LAB_PFX-*" >/dev/null && found="$found /dev/shm/$LAB_PFX-*;"
 	compgen -G "/dev/shm/understudy-$LAB_VM.*" >/dev/null && found="$found RAM files of a VM $LAB_VM in /dev/shm;"
-	"$US_BIN" status --vm "$LAB_VM" >/dev/null 2>&1 && found="$found a running daemon of VM $LAB_VM;"
+	lab_vm_answers && found="$found a running daemon of VM $LAB_VM;"
 	grep -l -s -E "^[[:space:]]*name[[:space:]]*=[[:space:]]*$LAB_VM([[:space:];]|$)" /etc/understudy/*.conf \
 		>/dev/null 2>&1 && found="$found a VM named $LAB_VM in /etc/understudy;"
 	[ -z "$found" ] && return 0
