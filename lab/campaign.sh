@@ -71,11 +71,12 @@ lab_round() {
 	if [ -z "$why" ] && ! lab_wait 60 lab_history_grows "$before" 5; then
 		# a connection stuck for good (its TCP saw data the surviving guest
 		# never sent): a new connection shows what state the guest has
-		why="the client got no reply after the heal"
+		why="the client got no reply after the heal (a new connection checks the state)"
 		lab_client_stop
+	elif ! lab_client_alive; then
+		why="${why:+$why; }the client's connection broke: $(lab_client_error)"
 	fi
 	if ! lab_client_alive; then
-		lab_client_alive || why="${why:+$why; }the client's connection broke: $(lab_client_error)"
 		lab_client_start
 		lab_wait 60 lab_history_grows "$before" 3
 	fi

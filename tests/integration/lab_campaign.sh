@@ -67,9 +67,11 @@ set +m
 lab_wait() { local d=$(( $(date +%s) + $1 )); shift; until "$@"; do [ "$(date +%s)" -lt "$d" ] || return 1; sleep 0.2; done; }
 lab_wait 60 grep -a -q 'QEMU for' "/tmp/understudy-lab-uslab$ID/hA.log" 2>/dev/null || fail "run never started hA's QEMU"
 kill -INT "$rpid"
-wait "$rpid" && fail "run exited 0 after SIGINT"
+wait "$rpid"
+rc=$?
 lab_gone || fail "SIGINT during run left the lab: $(ip netns list | grep "uslab$ID-") $(ls -d /dev/shm/uslab$ID-* /tmp/understudy-lab-uslab$ID 2>/dev/null)"
-note "SIGINT during run: $(grep -c removing "$WORK/run.out") removal, nothing left"
+grep -q "removing the lab" "$WORK/run.out" || fail "run did not say it removed the lab: $(cat "$WORK/run.out")"
+note "SIGINT during run: exit $rc, the lab removed, nothing left"
 
 # 4. a campaign
 faults=power-off-primary,power-off-standby,kill-daemon,stop-standby,partition-repl,partition-lan,corosync-restart
