@@ -30,3 +30,5 @@ EXTRA_DIST += bench/switchover.sh
 EXTRA_DIST += bench/scan.sh
 # bench/cpu: a CPU-bound guest protected at epoch_ms 25/50/100 beside unprotected.
 EXTRA_DIST += bench/cpu.sh
+# bench/campaign: understudy-lab campaigns of every fault, counter and script checkers.
+EXTRA_DIST += bench/campaign.sh

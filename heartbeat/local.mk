@@ -3,7 +3,7 @@
 libunderstudy_a_SOURCES += heartbeat/membership.h heartbeat/membership.c \
 	heartbeat/fence.h heartbeat/fence.c heartbeat/peer.h heartbeat/peer.c \
 	heartbeat/votes.h heartbeat/votes.c
-EXTRA_DIST += heartbeat/corosync.conf.example tests/lib/corosync.sh tests/lib/fence_lab.sh \
+EXTRA_DIST += heartbeat/corosync.conf.example \
 	tests/integration/membership.sh
 
 check_PROGRAMS += tests/unit/test_fence tests/tools/hbprobe

@@ -12,7 +12,7 @@ corosync libcpg-dev libquorum-dev libvotequorum-dev libcmap-dev libcorosync-comm
 liblz4-dev libzstd-dev libgnutls28-dev openssl tcpdump
 rdma-core ibverbs-providers ibverbs-utils perftest libibverbs-dev librdmacm-dev
 systemd python3-libnbd libnbd-bin
-e2fsprogs
+e2fsprogs jq gnuplot-nox
 pacemaker pacemaker-cli-utils resource-agents"
 
 [ "$(id -u)" = 0 ] || { echo "deps.sh: run as root (apt-get install)" >&2; exit 1; }

@@ -21,7 +21,7 @@ tests_unit_test_tcp_LDADD = $(US_UNIT_LIBS)
 
 # Integration tests: real QEMU, real namespaces (tests/lib/lab.sh).
 check_PROGRAMS += tests/tools/fakepeer
-noinst_PROGRAMS += tests/tools/reqclient
+# tests/tools/reqclient: installed for understudy-lab (lab/local.mk)
 tests_tools_fakepeer_LDADD = $(US_LIBS)
 TESTS += tests/integration/bad_input.sh tests/integration/failover_counter.sh \
 	tests/integration/replica_exact.sh tests/integration/failover_tcp.sh \
@@ -38,7 +38,7 @@ TESTS += tests/integration/hugepages.sh
 EXTRA_DIST += tests/integration/hugepages.sh
 
 # The LAN frame counter the takeover tests use to see the guest's RARP announce.
-noinst_PROGRAMS += tests/tools/framecap
+# tests/tools/framecap: installed for understudy-lab (lab/local.mk)
 
 # Installing like a service: make install DESTDIR=..., the unit verified by
 # systemd-analyze, the manual page rendered, every config key documented.

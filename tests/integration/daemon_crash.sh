@@ -25,7 +25,7 @@ active() { lab_runs_vm hB; }
 alive() { local st; st=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null); [ -n "$st" ] && [ "$st" != Z ]; }
 
 lab_up || fail "cannot build the lab"
-printf '#!/bin/sh\nsleep 1.5\nexec %s %s "$1"\n' "$LAB_LIB/fence_lab.sh" "$LAB_PFX" > "$LAB_FENCE_COMMAND"
+printf '#!/bin/sh\nsleep 1.5\nexec %s %s "$1"\n' "$LAB_HOME/fence_lab.sh" "$LAB_PFX" > "$LAB_FENCE_COMMAND"
 chmod +x "$LAB_FENCE_COMMAND"
 lab_protected_pair "$log" || fail "no protected pair"
 sleep_ms "$(rand_ms 200 2000)"

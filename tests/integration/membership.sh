@@ -1,10 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Corosync membership with real corosync on hA and hB (tests/lib/corosync.sh)
+# Corosync membership with real corosync on hA and hB (lab/corosync.sh)
 # and tests/tools/hbprobe running heartbeat/membership on each host:
 #  1. both probes see the other join, with its node name, role and epoch,
 #     and the cluster is quorate; the status JSON lists the peer;
-#  2. fencing hB (tests/lib/fence_lab.sh: every process of hB killed) makes hA's probe report hB left
+#  2. fencing hB (lab/fence_lab.sh: every process of hB killed) makes hA's probe report hB left
 #     (the kill-to-report time is printed with the token used) while hA
 #     stays quorate (two_node: which is why promotion needs fencing);
 #  3. hB back, then the replication link cut: both sides see the other leave
@@ -24,7 +24,7 @@ command -v corosync >/dev/null || fail "corosync missing: apt-get install corosy
 [ -x "$PROBE" ] || fail "$PROBE not built: run make check"
 CS_TOKEN=${CS_TOKEN:-300}
 . "$top_srcdir/tests/lib/lab.sh"
-. "$top_srcdir/tests/lib/corosync.sh"
+
 trap 'cs_cleanup; lab_down' EXIT
 
 out() { echo "$LAB_DIR/$1/probe.out"; }
@@ -34,7 +34,7 @@ wait_line() { lab_wait "$3" has_line "$1" "$2"; }
 line_ms() { grep -E "$2" "$(out "$1")" | sed -n "${3:-1}p" | sed 's/.* t=//'; }
 count() { grep -c -E "$2" "$(out "$1")" 2>/dev/null; }
 at_least() { [ "$(count "$1" "$2")" -ge "$3" ]; }
-FENCE="$top_srcdir/tests/lib/fence_lab.sh $LAB_PFX"
+FENCE="$LAB_HOME/fence_lab.sh $LAB_PFX"
 # probe H ROLE EPOCH [FENCE]: start hbprobe on host H; it fences with FENCE
 probe() {
 	ip netns exec "$(lab_ns "$1")" env HBPROBE_FENCE="${4:-}" "$PROBE" "$LAB_VM" "$1" "$2" "$3" > "$(out "$1")" 2> "$LAB_DIR/$1/probe.err" &
@@ -60,7 +60,7 @@ has_line hA '^status .*"connected":true.*"name":"hB","role":"standby","epoch":5'
 
 # 2. standby host dies: hA fences it with the lab's fence agent
 t0=$(date +%s%3N)
-lab_exec hA "$top_srcdir/tests/lib/fence_lab.sh" "$LAB_PFX" hB || fail "the lab fence agent failed"
+lab_exec hA "$LAB_HOME/fence_lab.sh" "$LAB_PFX" hB || fail "the lab fence agent failed"
 [ -z "$(ip netns pids "$(lab_ns hB)")" ] || fail "hB still has processes after fencing"
 wait_line hA '^left 2 hB ' 30 || fail "hA's probe never reported hB left: $(why hA)"
 ms=$(( $(line_ms hA '^left 2 hB ') - t0 ))

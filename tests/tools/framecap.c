@@ -7,8 +7,10 @@
  * stops after COUNT such frames, after SECONDS or on SIGTERM. It says
  * "framecap: listening" on stderr once the socket is bound. The takeover
  * tests use it to see the RARP (0x8035) that QEMU's announce-self sends from
- * the guest's MAC. Exits 0 once COUNT frames matched, 3 if fewer did, 1 on a
- * usage or socket error.
+ * the guest's MAC. ETHERTYPE "all" takes every frame (ETH_P_ALL): on a port
+ * of a bridge only such a socket sees the frames the bridge forwards, which
+ * understudy-lab's dual-active check needs. Exits 0 once COUNT frames
+ * matched, 3 if fewer did, 1 on a usage or socket error.
  */
 #include <config.h>
 
@@ -54,7 +56,7 @@ static long now_ms(clockid_t clock)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: framecap [-c COUNT] [-t SECONDS] IFACE ETHERTYPE SRC-MAC\n"
+	fprintf(stderr, "usage: framecap [-c COUNT] [-t SECONDS] IFACE ETHERTYPE|all SRC-MAC\n"
 			"  e.g. framecap -c 1 -t 60 lan0 0x8035 52:54:00:77:2a:10\n");
 }
 
@@ -77,6 +79,15 @@ static int parse_mac(const char *s, unsigned char *mac)
 }
 
 /* @return 0 or -EINVAL with the reason printed. */
+static int parse_src(struct capture *c, const char *mac)
+{
+	if (parse_mac(mac, c->mac) < 0) {
+		fprintf(stderr, "framecap: '%s' is not a MAC address\n", mac);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_args(struct capture *c, int argc, char **argv)
 {
 	char *end;
@@ -98,17 +109,17 @@ static int parse_args(struct capture *c, int argc, char **argv)
 	if (argc - optind != 3)
 		return -EINVAL;
 	c->ifname = argv[optind];
+	if (!strcmp(argv[optind + 1], "all")) {
+		c->ethertype = ETH_P_ALL;
+		return parse_src(c, argv[optind + 2]);
+	}
 	c->ethertype = strtoul(argv[optind + 1], &end, 0);
 	if (*end || c->ethertype < ETH_P_802_3_MIN || c->ethertype > 0xffff) {
 		fprintf(stderr, "framecap: '%s' is not an ethertype (0x0600-0xffff)\n",
 			argv[optind + 1]);
 		return -EINVAL;
 	}
-	if (parse_mac(argv[optind + 2], c->mac) < 0) {
-		fprintf(stderr, "framecap: '%s' is not a MAC address\n", argv[optind + 2]);
-		return -EINVAL;
-	}
-	return 0;
+	return parse_src(c, argv[optind + 2]);
 }
 
 /* Bind c->fd to the ethertype on the interface; @return 0 or -errno, printed. */
@@ -155,8 +166,8 @@ static int take_frame(struct capture *c)
 	ssize_t n;
 
 	n = recvfrom(c->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fromlen);
-	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
+	if (n < 0) /* ENETDOWN: the link went down (a lab fault) and may come back */
+		return errno == EINTR || errno == ENETDOWN ? 0 : -errno;
 	if (n < (ssize_t)sizeof(*eh) || from.sll_pkttype == PACKET_OUTGOING ||
 	    memcmp(eh->ether_shost, c->mac, ETH_ALEN))
 		return 0;

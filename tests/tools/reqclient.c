@@ -3,8 +3,11 @@
  * A client of the guest's counter service for the output-commit tests: one
  * TCP connection, one request at a time, as fast as replies come. Each reply
  * (the counter's new value) is logged as "MS VALUE US" (milliseconds since the
- * first reply, the value, the request's round trip in microseconds). Exits 0 on SIGTERM or after SECONDS, 3 if the connection was
- * reset or closed, 4 on a malformed reply, 2 if it never connected.
+ * first reply, the value, the request's round trip in microseconds); with
+ * a fifth argument "wall", MS is wall-clock milliseconds since the epoch
+ * instead (understudy-lab lines the replies up with its faults). Exits 0 on
+ * SIGTERM or after SECONDS, 3 if the connection was reset or closed, 4 on a
+ * malformed reply, 2 if it never connected. Installed for understudy-lab.
  */
 #include <config.h>
 
@@ -37,6 +40,17 @@ static long now_us(void)
 static long now_ms(void)
 {
 	return now_us() / 1000;
+}
+
+/* The time stamp of a reply: since the first reply, or the wall clock. */
+static long stamp_ms(int wall, long t0)
+{
+	struct timespec ts;
+
+	if (!wall)
+		return now_ms() - t0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
 static int connect_retry(const char *host, int port, int seconds)
@@ -84,13 +98,14 @@ int main(int argc, char **argv)
 	char line[64];
 	long t0 = -1, count = 0, seconds, sent;
 	FILE *log;
-	int fd, n;
+	int fd, n, wall;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: reqclient HOST PORT SECONDS LOGFILE\n");
+	if (argc != 5 && !(argc == 6 && !strcmp(argv[5], "wall"))) {
+		fprintf(stderr, "usage: reqclient HOST PORT SECONDS LOGFILE [wall]\n");
 		return 1;
 	}
-	struct sigaction sa = { .sa_handler = on_term };	/* no SA_RESTART */
+	wall = argc == 6;
+	struct sigaction sa = { .sa_handler = on_term }; /* no SA_RESTART */
 
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -119,7 +134,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "reqclient: malformed reply '%s'\n", line);
 			return 4;
 		}
-		fprintf(log, "%ld %ld %ld\n", now_ms() - t0, atol(line), now_us() - sent);
+		fprintf(log, "%ld %ld %ld\n", stamp_ms(wall, t0), atol(line), now_us() - sent);
 		fflush(log);
 		count++;
 	}

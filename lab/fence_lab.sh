@@ -3,7 +3,7 @@
 # The lab's fence agent: "powers off" lab host NODE by SIGKILLing every
 # process in its network namespace PREFIX-NODE, and exits 0 only once the
 # host is empty. Use as the daemon's fence command:
-#   fence_command = /path/to/tests/lib/fence_lab.sh us<LAB_ID>
+#   fence_command = /path/to/lab/fence_lab.sh us<LAB_ID>
 # (the daemon appends the node name, hA or hB).
 # Usage: fence_lab.sh PREFIX NODE
 [ $# -eq 2 ] || { echo "usage: fence_lab.sh PREFIX NODE" >&2; exit 2; }

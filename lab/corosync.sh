@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Real corosync 3 in the lab (sourced after tests/lib/lab.sh): one corosync
+# Real corosync 3 in the lab (sourced by lab/lab.sh): one corosync
 # per host hA/hB (nodeid 1/2, named hA/hB), knet over UDP on the replication
 # link (and with CS_LAN=1 a second, passive knet link over the LAN, on the
 # address lab_lan_ip gives br0), two_node quorum, token 300 ms. Each runs in its host's network
@@ -9,8 +9,7 @@
 # in the same host (lab_exec). lab_down kills them with the host; cs_cleanup
 # removes the libqb files they leave in /dev/shm.
 #
-# Usage:  . tests/lib/lab.sh; . tests/lib/corosync.sh; lab_up; cs_start hA; ...
-#         trap 'cs_cleanup; lab_down' EXIT
+# Usage:  . lab/lab.sh; lab_up; cs_start hA; ...; trap lab_down EXIT
 
 CS_TOKEN=${CS_TOKEN:-300}
 CS_PIDS=""
@@ -67,6 +66,7 @@ cs_start() {
 	ip netns exec "$(lab_ns "$h")" unshare -m sh -c 'mount -t tmpfs none /run && mount -t tmpfs none /var/lib/corosync && exec corosync -f -c "$0"' "$conf" \
 		>> "$LAB_DIR/$h/corosync.log" 2>&1 &
 	pid=$!
+	lab_record_pid "$pid"
 	disown "$pid"	# no "Killed" job notice when the lab kills it
 	echo "$pid" > "$LAB_DIR/$h/corosync.pid"
 	CS_PIDS="$CS_PIDS $pid"
