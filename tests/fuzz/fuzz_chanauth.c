@@ -2,7 +2,7 @@
 /*
  * libFuzzer harness of the authenticated channel's handshake and tags, as a
  * hostile peer reaches them: replicator/chanauth.c (HELLO held, CHALLENGE,
- * AUTH) and rdma/transport_auth.c (a TAG before every message, checked
+ * AUTH) and rdma/transport_auth.c (a tag in every message's header, checked
  * before anyone acts on it), on a transport whose sends go nowhere, with
  * the real receiver behind on the standby's side (as replicator/standby.c
  * wires them) and the protocol's decoders behind on the primary's. The
@@ -12,7 +12,7 @@
  *   flag 1: this side is the primary (it sent a HELLO first), else the standby;
  *   flag 2: this side has the key FUZZ_KEY (else it has none);
  *   flag 4: the peer holds the key too: the harness writes the true proof
- *           into a CHALLENGE and sends the true TAG before each message
+ *           into a CHALLENGE and the true tag into each message's header
  *           once the channel is up, so the fuzzer reaches past the
  *           handshake into tagged traffic.
  * Checks: no message reaches the receiver (standby) or its decoder
@@ -207,36 +207,34 @@ static const void *true_challenge(const struct us_msg_hdr *h, const void *body, 
 	return out;
 }
 
-/* FLAG_PEER_KEYED: the TAG the peer sends before @h, once the channel is up. */
-static int send_tag(const struct us_msg_hdr *h, const void *body)
+/* FLAG_PEER_KEYED: the true tag of @h, as the keyed peer writes it into the
+ * header (protocol 6 on: the tag rides in the message's own header). */
+static void seal(struct us_msg_hdr *h, const void *body)
 {
-	struct us_msg_hdr th = { .version = US_PROTO_VERSION,
-				 .type = US_MSG_TAG,
-				 .len = US_PROTO_TAG_LEN,
-				 .vm_id = h->vm_id,
-				 .epoch = h->epoch };
-	unsigned char hdr[US_PROTO_HDR_SIZE], tag[US_PROTO_TAG_LEN];
+	unsigned char hdr[US_PROTO_HDR_SIZE];
 
 	if (f.primary && !f.peer_on && us_transport_authenticated(&f.t)) {
 		us_auth_session_init(&f.peer, &fuzz_key, f.a.nonce_p, f.nonce_s, 0);
 		f.peer_on = 1;
 	}
-	if (!f.peer_on || h->type == US_MSG_TAG)
-		return 0;
+	if (!f.peer_on)
+		return;
+	memset(h->tag, 0, sizeof(h->tag));
 	us_proto_hdr_encode(hdr, h);
-	us_auth_tag(&f.peer, hdr, sizeof(hdr), NULL, 0, body, h->len, tag);
-	return f.t.cbs.msg(f.t.opaque, 0, &th, tag);
+	us_auth_tag(&f.peer, hdr, sizeof(hdr), NULL, 0, body, h->len, h->tag);
 }
 
 static int deliver(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const void *body)
 {
 	char challenge[64];
+	struct us_msg_hdr sealed;
 
 	if (f.peer_keyed && hdr_rc == 0) {
 		if (f.primary)
 			body = true_challenge(h, body, challenge);
-		if (send_tag(h, body))
-			return 1;
+		sealed = *h;
+		seal(&sealed, body);
+		h = &sealed;
 	}
 	return f.t.cbs.msg(f.t.opaque, hdr_rc, h, body);
 }
