@@ -148,6 +148,12 @@ lab_tamper_start() {
 		{ lab_log "--tamper needs $LAB_TOOLS/tamperproxy, which this build does not have"; return 1; }
 	LAB_TAMPER_PORT=7301
 	echo "declare -g LAB_TAMPER_PORT=7301" >> "$LAB_DIR/lab.env"
+	# keyed, or a forged ACK would release held output: tamper faults show
+	# what the authenticated channel refuses
+	LAB_KEY_FILE=$LAB_DIR/replication.key
+	"$US_BIN" keygen "$LAB_KEY_FILE" > /dev/null ||
+		{ lab_log "understudy keygen $LAB_KEY_FILE failed"; return 1; }
+	echo "declare -g LAB_KEY_FILE=$LAB_KEY_FILE" >> "$LAB_DIR/lab.env"
 }
 
 lab_cmd_inject() {

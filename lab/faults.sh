@@ -27,9 +27,9 @@ duplicate           tc netem: 10 % duplicated packets
 reorder             tc netem: 20 ms delay, 25 % of packets sent at once (reordered)
 corosync-restart    stop and start the primary's corosync
 disk-full           fill the file system under the standby's disk image (needs: up --disk)
-tamper-flip         tamperproxy: corrupt the next EPOCH message    (needs: run --tamper)
+tamper-flip         tamperproxy: flip a byte in the next PAGES message (needs: run --tamper)
 tamper-replay       tamperproxy: replay the last epoch             (needs: run --tamper)
-tamper-inject       tamperproxy: inject a forged EPOCH message     (needs: run --tamper)
+tamper-inject       tamperproxy: inject a made-up PAGES message    (needs: run --tamper)
 tamper-forge-ack    tamperproxy: forge an ACK towards the primary  (needs: run --tamper)
 TXT
 }
@@ -92,9 +92,9 @@ lab_inject() {
 	reorder) lab_netem delay 20ms reorder 75% 50% ;;
 	corosync-restart) cs_stop "$p" && cs_start "$p" ;;
 	disk-full) lab_fill "$s" ;;
-	tamper-flip) lab_tamper "flip EPOCH" ;;
+	tamper-flip) lab_tamper "flip PAGES" ;;
 	tamper-replay) lab_tamper "replay-epoch" ;;
-	tamper-inject) lab_tamper "inject EPOCH" ;;
+	tamper-inject) lab_tamper "inject PAGES" ;;
 	tamper-forge-ack) lab_tamper "forge-ack" ;;
 	esac
 }

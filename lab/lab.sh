@@ -224,6 +224,10 @@ CONF
 	[ -z "${LAB_TAMPER_PORT:-}" ] ||
 		printf '[replication]\nhosts = hA=%s:%s hB=%s:%s\nlisten = %s:7300\n' "$(lab_ip hA)" \
 			"$LAB_TAMPER_PORT" "$(lab_ip hB)" "$LAB_TAMPER_PORT" "$(lab_ip "$h")" >> "$f"
+	# LAB_KEY_FILE: an authenticated channel; tls = off keeps it readable to
+	# the tampering proxy (the tags are what a tamper fault meets)
+	[ -z "${LAB_KEY_FILE:-}" ] ||
+		printf '[replication]\nkey_file = %s\ntls = off\n' "$LAB_KEY_FILE" >> "$f"
 	# last, under its own header: extra lines without one stay in [daemon]
 	[ -z "${LAB_DISK:-}" ] || printf '[vm]\ndisk = %s\n' "$(lab_disk "$h")" >> "$f"
 }

@@ -16,7 +16,7 @@ dist_lab_DATA = lab/lab.sh lab/corosync.sh lab/faults.sh lab/client.sh lab/campa
 dist_lab_SCRIPTS = lab/fence_lab.sh
 labexamplesdir = $(docdir)/examples
 dist_labexamples_SCRIPTS = lab/examples/counter-client.sh
-pkglibexec_PROGRAMS = tests/tools/reqclient tests/tools/framecap
+pkglibexec_PROGRAMS = tests/tools/reqclient tests/tools/framecap tests/tools/tamperproxy
 
 # The command end to end: checkers, name collisions, SIGINT, a short campaign.
 TESTS += tests/integration/lab_campaign.sh

@@ -82,7 +82,7 @@ EXTRA_DIST += tests/integration/ocf_agent.sh tests/integration/pcmk_cycle.sh \
 # (tests/tools/tamperproxy, its framing knowledge in tamper_frame.c) flips,
 # drops, injects, replays and forges messages between keyed daemons; the
 # replica must stay byte-for-byte as at the last committed epoch.
-check_PROGRAMS += tests/tools/tamperproxy
+# installed for understudy-lab's tamper faults (lab/local.mk: pkglibexecdir)
 tests_tools_tamperproxy_SOURCES = tests/tools/tamperproxy.c tests/tools/tamper_act.c \
 	tests/tools/tamper_ctl.c tests/tools/tamper_frame.c tests/tools/tamper_frame.h \
 	tests/tools/tamper_int.h
