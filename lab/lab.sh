@@ -414,14 +414,15 @@ lab_qemus() {
 # lab_host_empty H: no process runs in host H (it is off, or was fenced).
 lab_host_empty() { [ -z "$(ip netns pids "$(lab_ns "$1")" 2>/dev/null)" ]; }
 
-# lab_protected_pair LOG: standby on hB, primary on hA, the guest's service
-# and a client on hC logging to LOG (its pid in LAB_CLIENT_PID), and wait
-# for 20 replies (and, with LAB_COROSYNC, both daemons in the group).
+# lab_protected_pair LOG [START]: standby on hB, primary on hA (each started
+# by START H ROLE, lab_start unless given), the guest's service and a client
+# on hC logging to LOG (its pid in LAB_CLIENT_PID), and wait for 20 replies
+# (and, with LAB_COROSYNC, both daemons in the group).
 lab_protected_pair() {
-	local log=$1
-	lab_start hB standby
+	local log=$1 start=${2:-lab_start}
+	"$start" hB standby
 	lab_wait 30 lab_field hB state >/dev/null || { lab_log "standby did not start"; return 1; }
-	lab_start hA primary
+	"$start" hA primary
 	ip netns exec "$(lab_ns hC)" "$top_builddir/tests/tools/reqclient" "$LAB_GUEST_IP" 7777 600 \
 		"$log" 2> "$log.err" &
 	LAB_CLIENT_PID=$!

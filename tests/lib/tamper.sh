@@ -64,18 +64,7 @@ tamper_start() {
 
 # tamper_pair LOG: the keyed pair through the proxy, a client on hC logging
 # its replies to LOG (pid in LAB_CLIENT_PID), 20 replies seen.
-tamper_pair() {
-	local log=$1
-	tamper_start hB standby
-	lab_wait 30 lab_field hB state >/dev/null || { lab_log "standby did not start"; return 1; }
-	tamper_start hA primary
-	ip netns exec "$(lab_ns hC)" "$top_builddir/tests/tools/reqclient" "$LAB_GUEST_IP" 7777 600 \
-		"$log" 2> "$log.err" &
-	LAB_CLIENT_PID=$!
-	lab_wait 180 lab_replies_at_least "$log" 20 ||
-		{ lab_log "$(lab_guest_failed hA 180 "come up" \
-			"no reply to the client on hC: $(tr '\n' ' ' < "$log.err")")"; return 1; }
-}
+tamper_pair() { lab_protected_pair "$1" tamper_start; }
 
 tamper_replica() { echo "$(lab_shm hB)/understudy-$LAB_VM.replica"; }
 tamper_committed_is() { [ "$(lab_field hB committed)" = "$1" ]; }
