@@ -4,7 +4,11 @@
  * second, writing one word per page and cycling through its buffer, in 10 ms
  * slices; once a second it prints "us-dirtier pages/s=N" with the rate it
  * achieved. It gives the checkpoint engine a known, steady dirty rate.
- * Usage: dirtier [PAGES_PER_SECOND [BUFFER_MIB]] (defaults 1000 and 64).
+ * SAME_PERCENT of the writes store the word the page already holds: the
+ * page is dirtied but its content stays as it was (what the engine's
+ * unchanged-page skip is for).
+ * Usage: dirtier [PAGES_PER_SECOND [BUFFER_MIB [SAME_PERCENT]]] (defaults
+ * 1000, 64 and 0).
  */
 #include <config.h>
 
@@ -28,13 +32,19 @@ struct dirtier {
 	uint64_t stamp;         /* value written, new for every write */
 	uint64_t rate;          /* pages per second asked for */
 	uint64_t credit;        /* pages owed, in units of 1/1e9 page */
+	uint64_t same;          /* percent of writes that keep the content */
 };
 
 /* touch: write @n pages, continuing where the last slice stopped. */
 static void touch(struct dirtier *d, uint64_t n)
 {
 	while (n--) {
-		d->buf[d->next * d->page_words] = ++d->stamp;
+		volatile uint64_t *w = &d->buf[d->next * d->page_words];
+		uint64_t v = *w;	/* what the page holds */
+
+		if (++d->stamp % 100 >= d->same)
+			v = d->stamp;	/* else dirtied, content unchanged */
+		*w = v;
 		if (++d->next == d->npages)
 			d->next = 0;
 	}
@@ -58,13 +68,16 @@ static uint64_t slice(struct dirtier *d, uint64_t elapsed_ns)
 	return n;
 }
 
-static int parse_args(int argc, char **argv, uint64_t *rate, uint64_t *mib)
+static int parse_args(int argc, char **argv, uint64_t *rate, uint64_t *mib, uint64_t *same)
 {
 	*rate = DEFAULT_RATE;
 	*mib = DEFAULT_MIB;
+	*same = 0;
 	if (argc > 1 && us_wl_parse_u64(argv[1], 0, MAX_RATE, rate) < 0)
 		return -1;
 	if (argc > 2 && us_wl_parse_u64(argv[2], 1, MAX_MIB, mib) < 0)
+		return -1;
+	if (argc > 3 && us_wl_parse_u64(argv[3], 0, 100, same) < 0)
 		return -1;
 	return 0;
 }
@@ -89,8 +102,8 @@ int main(int argc, char **argv)
 	struct dirtier d = { 0 };
 	uint64_t mib, last, now, report, written = 0;
 
-	if (parse_args(argc, argv, &d.rate, &mib) < 0) {
-		us_wl_print("us-dirtier: usage: dirtier [PAGES_PER_SECOND<=%d [MIB<=%d]]",
+	if (parse_args(argc, argv, &d.rate, &mib, &d.same) < 0) {
+		us_wl_print("us-dirtier: usage: dirtier [PAGES_PER_SECOND<=%d [MIB<=%d [SAME%%<=100]]]",
 			    MAX_RATE, MAX_MIB);
 		return 2;
 	}
@@ -99,8 +112,8 @@ int main(int argc, char **argv)
 			    (unsigned long long)mib);
 		return 1;
 	}
-	us_wl_print("us-dirtier start rate=%llu mib=%llu",
-		    (unsigned long long)d.rate, (unsigned long long)mib);
+	us_wl_print("us-dirtier start rate=%llu mib=%llu same=%llu%%", (unsigned long long)d.rate,
+		    (unsigned long long)mib, (unsigned long long)d.same);
 	last = report = us_wl_now_ns();
 	for (;;) {
 		us_wl_sleep_until(last + SLICE_NS);

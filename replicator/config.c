@@ -344,6 +344,15 @@ static int set_hugepages(struct us_config *c, const char *v)
 	return set_bool(&c->vm.hugepages, v);
 }
 
+static int set_skip_unchanged(struct us_config *c, const char *v)
+{
+	if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
+		c->skip_unchanged = strcmp(v, "on") == 0;
+		return 0;
+	}
+	return set_bool(&c->skip_unchanged, v);
+}
+
 static int set_scan_threads(struct us_config *c, const char *v)
 {
 	if (strcmp(v, "auto") == 0) {
@@ -413,6 +422,7 @@ static const struct key keys[] = {
 	{ "replication", "disk_log_max", set_disk_log_max, "a size of at least 4M" },
 	{ "replication", "disk_staging_max", set_disk_staging_max, "a size of at least 4M" },
 	{ "replication", "devstate", set_devstate, "migrate or xen-save" },
+	{ "replication", "skip_unchanged", set_skip_unchanged, "on or off" },
 	{ "failover", "promote", set_promote, "auto, manual or pacemaker" },
 	{ "failover", "reprotect", set_reprotect, "auto or manual" },
 	{ "failover", "decide", set_decide, "membership or silence" },
@@ -452,6 +462,7 @@ void us_config_defaults(struct us_config *c)
 	c->connect_timeout_ms = 60000;
 	c->devstate_max = 64u << 20;
 	c->devstate_xen = 1;
+	c->skip_unchanged = 1;
 	c->disk_log_max = 64u << 20;
 	c->disk_staging_max = 256u << 20;
 	c->promote_auto = 1;

@@ -121,8 +121,6 @@ static void copy_chunk(struct us_primary *p, uint64_t first, uint32_t count, siz
 
 	memcpy(p->sendbuf + off, (char *)p->ram.map + first * US_PROTO_PAGE_SIZE, len);
 	p->chunks[p->n_chunks++] = (struct chunk){ first, count, off };
-	p->n_pages += count;
-	p->n_page_bytes += US_PROTO_PAGES_DESC + len;
 }
 
 /* Add a staged chunk to the epoch's checksum, as the receiver will see it. */
@@ -137,10 +135,13 @@ static void hash_chunk(struct us_primary *p, const struct chunk *c)
 	XXH3_64bits_update(p->sum, p->sendbuf + c->off, (size_t)c->count * US_PROTO_PAGE_SIZE);
 }
 
+/* The initial sync's pages: sent whole, counted in epoch 0. */
 void us_epoch_stage_chunk(struct us_primary *p, uint64_t first, uint32_t count, size_t off)
 {
 	copy_chunk(p, first, count, off);
 	hash_chunk(p, &p->chunks[p->n_chunks - 1]);
+	p->n_pages += count;
+	p->n_page_bytes += US_PROTO_PAGES_DESC + (size_t)count * US_PROTO_PAGE_SIZE;
 }
 
 /*
@@ -169,19 +170,62 @@ static int copy_pages(struct us_primary *p)
 	return 0;
 }
 
+/* Send pages [first, first + count) of a staged chunk, at @off in the send buffer. */
+static int send_run(struct us_primary *p, uint64_t first, uint32_t count, size_t off)
+{
+	struct chunk c = { first, count, off };
+
+	p->n_pages += count;
+	p->n_page_bytes += US_PROTO_PAGES_DESC + (size_t)count * US_PROTO_PAGE_SIZE;
+	hash_chunk(p, &c);
+	return us_transport_send_pages(p->tx, p->epoch, first, count, p->sendbuf + off);
+}
+
+/*
+ * Send a staged chunk, leaving out the pages whose content is as it was
+ * last sent (skip_unchanged): the standby holds them already, since epochs
+ * apply in order and a lost epoch ends the session (the table is
+ * forgotten at the next sync). The rest go as runs of consecutive pages.
+ */
+static int send_chunk(struct us_primary *p, const struct chunk *c)
+{
+	uint32_t i, start = 0;
+	int rc = 0;
+
+	if (!p->sent.pages)
+		return send_run(p, c->first, c->count, c->off);
+	for (i = 0; i < c->count && rc == 0; i++) {
+		const char *page = p->sendbuf + c->off + (size_t)i * US_PROTO_PAGE_SIZE;
+
+		if (!us_pagehash_unchanged(&p->sent, c->first + i, page))
+			continue;
+		p->unchanged_pages++;
+		if (i > start)
+			rc = send_run(p, c->first + start, i - start,
+				      c->off + (size_t)start * US_PROTO_PAGE_SIZE);
+		start = i + 1;
+	}
+	if (rc == 0 && c->count > start)
+		rc = send_run(p, c->first + start, c->count - start,
+			      c->off + (size_t)start * US_PROTO_PAGE_SIZE);
+	return rc;
+}
+
 /* On the wire, as in the checksum: pages, disk writes, device state. */
 static int queue_epoch(struct us_primary *p, const void *dev, size_t dev_len)
 {
-	struct us_epoch_end e = { .epoch = p->epoch, .pages = p->n_pages,
-				  .page_bytes = p->n_page_bytes, .devstate_bytes = dev_len };
+	struct us_epoch_end e = { .epoch = p->epoch, .devstate_bytes = dev_len };
 	size_t i;
 	int rc = 0;
 
-	for (i = 0; i < p->n_chunks && rc == 0; i++) {
-		hash_chunk(p, &p->chunks[i]);
-		rc = us_transport_send_pages(p->tx, p->epoch, p->chunks[i].first,
-					     p->chunks[i].count, p->sendbuf + p->chunks[i].off);
-	}
+	if (p->cfg->skip_unchanged && !p->sent.pages && !p->sent_failed &&
+	    (p->sent_failed = us_pagehash_init(&p->sent, p->ram.size / US_PROTO_PAGE_SIZE) < 0))
+		us_log(LOG_WARNING, US_TAG_PRIMARY, "skip_unchanged: no memory for the table of "
+		       "page hashes; every dirty page is sent");
+	for (i = 0; i < p->n_chunks && rc == 0; i++)
+		rc = send_chunk(p, &p->chunks[i]);
+	e.pages = p->n_pages;
+	e.page_bytes = p->n_page_bytes;
 	if (rc == 0)
 		rc = us_pdisk_send(&p->disk, p->tx, p->epoch, p->unsummed ? NULL : p->sum);
 	e.disk_writes = p->disk.n_writes;
@@ -253,17 +297,17 @@ static void finish_epoch(struct us_primary *p, const void *buf, size_t len)
 	int rc;
 
 	p->cur.dev_bytes = len;
-	p->cur.pages = p->n_pages;
-	p->ram_sent_bytes += p->tx ? p->n_page_bytes : 0;
-	if (p->epoch == 0 && p->tx)
-		p->sync_ram_bytes = p->n_page_bytes;
 	if (p->tx) {
 		rc = queue_epoch(p, buf, len);
 		if (rc == 0 && p->seeking)
 			p->seek_sent = 1;	/* the standby may commit it now */
+		p->ram_sent_bytes += p->n_page_bytes;
+		if (p->epoch == 0)
+			p->sync_ram_bytes = p->n_page_bytes;
 		if (rc < 0)
 			us_primary_lost_standby(p, "cannot queue the epoch for sending");
 	}
+	p->cur.pages = p->n_pages;
 	us_primary_resume_sized(p, p->cur.epoch, p->n_page_bytes, p->disk.n_bytes);
 	p->cur.send_us = us_epoch_now_us() - t;
 	p->cur.sent_ms = us_epoch_now_us() / 1000;

@@ -110,6 +110,7 @@ void us_primary_sync_start(struct us_primary *p)
 	p->sync_last_pct = -10;
 	XXH3_64bits_reset(p->sum);
 	p->n_pages = p->n_page_bytes = 0;
+	us_pagehash_forget(&p->sent);	/* a new standby holds only what this session sends */
 	us_pdisk_epoch_reset(&p->disk);
 	sync_continue(p);
 }
@@ -432,6 +433,8 @@ static json_t *status_json(struct us_primary *p)
 				    json_integer((json_int_t)us_epochlen_share_permille(&p->len)));
 		json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
 		json_object_set_new(o, "ram_sent_bytes", json_integer((json_int_t)p->ram_sent_bytes));
+		json_object_set_new(o, "unchanged_pages",
+				    json_integer((json_int_t)p->unchanged_pages));
 		json_object_set_new(o, "sync_ram_bytes", json_integer((json_int_t)p->sync_ram_bytes));
 		json_object_set_new(o, "syncs", json_integer((json_int_t)p->syncs));
 		json_object_set_new(o, "sync_sent_bytes", json_integer((json_int_t)p->sync_sent_total));
@@ -892,6 +895,7 @@ static void fini(struct us_primary *p)
 		fclose(p->stats);
 	us_runs_free(&p->runs);
 	us_epoch_free_sendbuf(p);
+	us_pagehash_free(&p->sent);
 	free(p->chunks);
 	XXH3_freeState(p->sum);
 	free(p->switch_dev);

@@ -19,6 +19,7 @@
 #include "replicator/config.h"
 #include "replicator/ctl.h"
 #include "replicator/devstate.h"
+#include "replicator/pagehash.h"
 #include "replicator/dirty.h"
 #include "replicator/epochlen.h"
 #include "replicator/qemu.h"
@@ -158,6 +159,9 @@ struct us_primary {
 	struct chunk *chunks;
 	size_t n_chunks, chunks_cap;
 	uint64_t staging_max;	/* the standby's cap, from HELLO_OK */
+	struct us_pagehash sent;	/* what each page held when last sent (skip_unchanged) */
+	int sent_failed;		/* no memory for it: every dirty page is sent */
+	uint64_t unchanged_pages;	/* dirty pages not sent: left as last sent */
 
 	/* initial sync */
 	uint64_t sync_next;	/* next page to stream */
