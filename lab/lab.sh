@@ -202,6 +202,7 @@ hosts = hA=$(lab_ip hA):7300 hB=$(lab_ip hB):7300
 epoch_ms = ${LAB_EPOCH_MS:-50}
 peer_timeout_ms = ${LAB_PEER_TIMEOUT_MS:-2000}
 devstate = ${LAB_DEVSTATE:-xen-save}
+${LAB_COMPRESS:+compress = $LAB_COMPRESS}
 ${LAB_DISK_LOG_MAX:+disk_log_max = $LAB_DISK_LOG_MAX}
 [heartbeat]
 membership = $([ -n "${LAB_COROSYNC:-}" ] && echo corosync || echo none)

@@ -353,6 +353,14 @@ static int set_skip_unchanged(struct us_config *c, const char *v)
 	return set_bool(&c->skip_unchanged, v);
 }
 
+static int set_compress(struct us_config *c, const char *v)
+{
+	if (strcmp(v, "off") != 0 && strcmp(v, "lz4") != 0)
+		return -EINVAL;
+	c->compress_lz4 = strcmp(v, "lz4") == 0;
+	return 0;
+}
+
 static int set_scan_threads(struct us_config *c, const char *v)
 {
 	if (strcmp(v, "auto") == 0) {
@@ -423,6 +431,7 @@ static const struct key keys[] = {
 	{ "replication", "disk_staging_max", set_disk_staging_max, "a size of at least 4M" },
 	{ "replication", "devstate", set_devstate, "migrate or xen-save" },
 	{ "replication", "skip_unchanged", set_skip_unchanged, "on or off" },
+	{ "replication", "compress", set_compress, "off or lz4" },
 	{ "failover", "promote", set_promote, "auto, manual or pacemaker" },
 	{ "failover", "reprotect", set_reprotect, "auto or manual" },
 	{ "failover", "decide", set_decide, "membership or silence" },

@@ -40,6 +40,7 @@ struct us_config {
 	uint64_t disk_log_max;		/* primary: disk writes held in memory, bytes */
 	uint64_t disk_staging_max;	/* standby: one epoch's staged disk writes, bytes */
 	int devstate_xen;		/* capture with xen-save-devices-state */
+	int compress_lz4;		/* primary: [replication] compress = lz4 */
 	int skip_unchanged;		/* primary: a dirtied page left as last sent
 					   is not sent again (replicator/pagehash.c) */
 	int promote_auto;		/* standby promotes itself on stream loss */

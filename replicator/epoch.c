@@ -174,7 +174,13 @@ static int copy_pages(struct us_primary *p)
 static int send_run(struct us_primary *p, uint64_t first, uint32_t count, size_t off)
 {
 	struct chunk c = { first, count, off };
+	int rc;
 
+	if (p->cfg->compress_lz4) {
+		rc = us_epoch_send_lz4(p, first, count, p->sendbuf + off);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+	}
 	p->n_pages += count;
 	p->n_page_bytes += US_PROTO_PAGES_DESC + (size_t)count * US_PROTO_PAGE_SIZE;
 	hash_chunk(p, &c);

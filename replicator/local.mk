@@ -3,14 +3,14 @@ libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
 	replicator/vmconf.h replicator/buf.c replicator/buf.h \
 	replicator/proto.c replicator/proto.h \
 	replicator/receiver.c replicator/receiver.h replicator/receiver_int.h \
-	replicator/receiver_disk.c \
+	replicator/receiver_disk.c replicator/receiver_lz4.c \
 	replicator/config.c replicator/config_hosts.c replicator/config.h replicator/key.c replicator/key.h \
 	replicator/chanauth.c replicator/chanauth.h \
 	replicator/ramfile.c replicator/ramfile.h \
 	replicator/ctl.c replicator/ctl.h \
 	replicator/primary_int.h replicator/primary.h \
 	replicator/pagehash.c replicator/pagehash.h \
-	replicator/epoch.c replicator/epochlen.c replicator/epochlen.h replicator/loss.c replicator/primary.c \
+	replicator/epoch.c replicator/epoch_lz4.c replicator/epochlen.c replicator/epochlen.h replicator/loss.c replicator/primary.c \
 	replicator/pace.c replicator/pace.h \
 	replicator/handover.h replicator/role.c replicator/role.h \
 	replicator/pdisk.c replicator/pdisk.h \

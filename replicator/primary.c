@@ -435,6 +435,9 @@ static json_t *status_json(struct us_primary *p)
 		json_object_set_new(o, "ram_sent_bytes", json_integer((json_int_t)p->ram_sent_bytes));
 		json_object_set_new(o, "unchanged_pages",
 				    json_integer((json_int_t)p->unchanged_pages));
+		json_object_set_new(o, "compress", json_string(p->cfg->compress_lz4 ? "lz4" : "off"));
+		json_object_set_new(o, "compress_saved_bytes",
+				    json_integer((json_int_t)p->lz4_saved_bytes));
 		json_object_set_new(o, "sync_ram_bytes", json_integer((json_int_t)p->sync_ram_bytes));
 		json_object_set_new(o, "syncs", json_integer((json_int_t)p->syncs));
 		json_object_set_new(o, "sync_sent_bytes", json_integer((json_int_t)p->sync_sent_total));
@@ -896,6 +899,7 @@ static void fini(struct us_primary *p)
 	us_runs_free(&p->runs);
 	us_epoch_free_sendbuf(p);
 	us_pagehash_free(&p->sent);
+	free(p->zbuf);
 	free(p->chunks);
 	XXH3_freeState(p->sum);
 	free(p->switch_dev);

@@ -162,6 +162,8 @@ struct us_primary {
 	struct us_pagehash sent;	/* what each page held when last sent (skip_unchanged) */
 	int sent_failed;		/* no memory for it: every dirty page is sent */
 	uint64_t unchanged_pages;	/* dirty pages not sent: left as last sent */
+	char *zbuf;			/* compress = lz4: one compressed run (epoch_lz4.c) */
+	uint64_t lz4_saved_bytes;	/* bytes compression kept off the link */
 
 	/* initial sync */
 	uint64_t sync_next;	/* next page to stream */
@@ -197,6 +199,10 @@ uint64_t us_epoch_inflight(const struct us_primary *p);
 int us_epoch_reserve(struct us_primary *p, uint64_t pages, size_t chunks);
 void us_epoch_free_sendbuf(struct us_primary *p);
 void us_epoch_stage_chunk(struct us_primary *p, uint64_t first, uint32_t count, size_t off);
+
+/* epoch_lz4.c: send a run as PAGES_LZ4; @return 1 when sent so, 0 when it is
+ * not worth it (send it plain), -errno on a transport error. */
+int us_epoch_send_lz4(struct us_primary *p, uint64_t first, uint32_t count, const void *data);
 
 /* loss.c */
 /** The most time between two messages to the standby (a KEEPALIVE when

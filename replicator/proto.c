@@ -102,6 +102,7 @@ static const char *const type_names[US_MSG_TYPE_MAX] = {
 	[US_MSG_SUSPEND] = "SUSPEND", [US_MSG_SUSPEND_OK] = "SUSPEND_OK",
 	[US_MSG_HANDOFF] = "HANDOFF", [US_MSG_HANDOFF_OK] = "HANDOFF_OK",
 	[US_MSG_CHALLENGE] = "CHALLENGE", [US_MSG_AUTH] = "AUTH",
+	[US_MSG_PAGES_LZ4] = "PAGES_LZ4",
 };
 
 /* Fixed body sizes; 0 marks a variable-length body. */
@@ -165,7 +166,8 @@ static int check_len(const struct us_msg_hdr *h, char *why, size_t whylen)
 			 us_proto_type_name(h->type), h->len, fixed);
 		return -EBADMSG;
 	}
-	if (h->type == US_MSG_PAGES && (h->len > US_PROTO_MAX_BODY || h->len < US_PROTO_PAGES_DESC))
+	if ((h->type == US_MSG_PAGES || h->type == US_MSG_PAGES_LZ4) &&
+	    (h->len > US_PROTO_MAX_BODY || h->len < US_PROTO_PAGES_DESC))
 		return fail(why, whylen, "PAGES body length out of bounds");
 	if (h->type == US_MSG_DEVSTATE && (h->len == 0 || h->len > US_PROTO_MAX_DEVSTATE_CHUNK))
 		return fail(why, whylen, "DEVSTATE chunk length out of bounds");
@@ -346,6 +348,27 @@ int us_proto_pages_decode(const void *in, size_t len, struct us_pages *m, char *
 	if (m->first > UINT64_MAX - m->count)
 		return fail(why, whylen, "PAGES run overflows");
 	m->data = (const char *)in + sizeof(w);
+	return 0;
+}
+
+int us_proto_pages_lz4_decode(const void *in, size_t len, struct us_pages *m, size_t *zlen,
+			      char *why, size_t whylen)
+{
+	struct wire_pages w;
+
+	if (len <= sizeof(w))
+		return fail(why, whylen, "PAGES_LZ4 without data");
+	memcpy(&w, in, sizeof(w));
+	m->first = le64toh(w.first);
+	m->count = le32toh(w.count);
+	if (m->count == 0 || m->count > US_PROTO_MAX_RUN)
+		return fail(why, whylen, "PAGES_LZ4 with a page count of 0 or over the run limit");
+	if (len >= sizeof(w) + (size_t)m->count * US_PROTO_PAGE_SIZE)
+		return fail(why, whylen, "PAGES_LZ4 no smaller than its pages");
+	if (m->first > UINT64_MAX - m->count)
+		return fail(why, whylen, "PAGES_LZ4 run overflows");
+	m->data = (const char *)in + sizeof(w);
+	*zlen = len - sizeof(w);
 	return 0;
 }
 

@@ -34,12 +34,13 @@
 #include <stdint.h>
 
 #define US_PROTO_MAGIC 0x53445355u	/* "USDS" */
-#define US_PROTO_VERSION 7u		/* 2: HELLO names the accelerator; 3: HELLO
+#define US_PROTO_VERSION 8u		/* 2: HELLO names the accelerator; 3: HELLO
 					 * carries the lineage and base epoch,
 					 * SWITCHOVER/SWITCHED; 4: HANDOFF; 5: the
 					 * HELLO's nonce, CHALLENGE/AUTH/TAG; 6: the
 					 * tag in the header, no TAG message; 7: the
-					 * HELLO's keepalive_ms, KEEPALIVE always */
+					 * HELLO's keepalive_ms, KEEPALIVE always;
+					 * 8: PAGES_LZ4 */
 #define US_PROTO_HDR_SIZE 40
 #define US_PROTO_TAG_OFF 32		/* the header's tag field */
 #define US_PROTO_TAG_LEN 8		/* the header's tag: UMAC-64 (rdma/auth.h) */
@@ -79,6 +80,8 @@ enum us_msg_type {
 	US_MSG_CHALLENGE = 18,	/* standby: its nonce and its proof of the key (rdma/auth.h) */
 	US_MSG_AUTH = 19,	/* primary: no body; its tag proves the key */
 	/* 20 was protocol 5's TAG message: the tag is in the header now */
+	US_MSG_PAGES_LZ4 = 21,	/* primary: PAGES whose data is one LZ4 block ([replication]
+				 * compress = lz4); staged as PAGES once decompressed */
 	US_MSG_TYPE_MAX
 };
 
@@ -208,6 +211,9 @@ size_t us_proto_refuse_encode(void *out, const struct us_refuse *m);
 int us_proto_refuse_decode(const void *in, size_t len, struct us_refuse *m, char *why, size_t whylen);
 size_t us_proto_pages_desc_encode(void *out, uint64_t first, uint32_t count);
 int us_proto_pages_decode(const void *in, size_t len, struct us_pages *m, char *why, size_t whylen);
+/* PAGES_LZ4: the descriptor, then @m->data points at the LZ4 block of *@zlen bytes. */
+int us_proto_pages_lz4_decode(const void *in, size_t len, struct us_pages *m, size_t *zlen,
+			      char *why, size_t whylen);
 size_t us_proto_disk_desc_encode(void *out, uint64_t offset, uint32_t length, uint32_t kind);
 int us_proto_disk_decode(const void *in, size_t len, struct us_disk *m, char *why, size_t whylen);
 size_t us_proto_hashes_desc_encode(void *out, uint64_t first, uint32_t count);

@@ -72,6 +72,7 @@ void us_receiver_free(struct us_receiver *rx)
 	if (!rx)
 		return;
 	us_buf_free(&rx->pages);
+	free(rx->unz);
 	us_buf_free(&rx->dev);
 	us_buf_free(&rx->dev_committed);
 	us_buf_free(&rx->disk);
@@ -392,8 +393,8 @@ static int check_sequence(struct us_receiver *rx, const struct us_msg_hdr *h,
 	}
 	if (rx->state == RX_HELLO || h->type == US_MSG_KEEPALIVE)
 		return 0;
-	if (h->type != US_MSG_PAGES && h->type != US_MSG_DEVSTATE && h->type != US_MSG_EPOCH_END &&
-	    h->type != US_MSG_DISK) {
+	if (h->type != US_MSG_PAGES && h->type != US_MSG_PAGES_LZ4 &&
+	    h->type != US_MSG_DEVSTATE && h->type != US_MSG_EPOCH_END && h->type != US_MSG_DISK) {
 		snprintf(why, whylen, "unexpected %s from the primary", us_proto_type_name(h->type));
 		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -EPROTO, why);
 	}
@@ -416,6 +417,7 @@ static const rx_handler handlers[US_MSG_TYPE_MAX] = {
 	[US_MSG_DEVSTATE] = on_devstate,
 	[US_MSG_EPOCH_END] = on_epoch_end,
 	[US_MSG_DISK] = us_rx_on_disk,
+	[US_MSG_PAGES_LZ4] = us_rx_on_pages_lz4,
 };
 
 int us_receiver_input(struct us_receiver *rx, int hdr_rc, const struct us_msg_hdr *h,

@@ -33,6 +33,7 @@ struct us_receiver {
 	XXH3_state_t *sum;
 	int unsummed;			/* us_receiver_set_authenticated */
 	uint64_t n_pages, n_page_bytes;
+	char *unz;			/* a PAGES body decompressed (receiver_lz4.c) */
 	uint64_t n_disk, n_disk_bytes;
 	struct us_receiver_stats st;
 };
@@ -46,6 +47,10 @@ void us_rx_sum(struct us_receiver *rx, const void *body, size_t len);
 /* A DISK message of the current epoch: staged, or written at once in epoch 0. */
 int us_rx_on_disk(struct us_receiver *rx, const struct us_msg_hdr *h, const void *body,
 		  char *why, size_t whylen);
+
+/* A PAGES_LZ4 message: decompressed, then as PAGES (receiver_lz4.c). */
+int us_rx_on_pages_lz4(struct us_receiver *rx, const struct us_msg_hdr *h, const void *body,
+		       char *why, size_t whylen);
 
 /* Write the staged DISK messages of the verified epoch to the image. */
 int us_rx_disk_apply_staged(struct us_receiver *rx);

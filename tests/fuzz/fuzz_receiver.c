@@ -2,12 +2,12 @@
 /*
  * libFuzzer harness of what a hostile primary reaches on a standby: the
  * protocol's decoders (replicator/proto.c) with the real receiver state
- * machine behind them (receiver.c, receiver_disk.c), over an in-memory
- * replica RAM and a memfd replica image. Beyond crashes it checks the
- * standby's promise: the replica and its image change only by an accepted
- * page or disk write of the initial sync or by a verified EPOCH_END, and a
- * refused message leaves the committed epoch and its device state as they
- * were.
+ * machine behind them (receiver.c, receiver_disk.c, receiver_lz4.c), over
+ * an in-memory replica RAM and a memfd replica image. Beyond crashes it
+ * checks the standby's promise: the replica and its image change only by
+ * an accepted page or disk write of the initial sync or by a verified
+ * EPOCH_END, and a refused message leaves the committed epoch and its
+ * device state as they were.
  *
  * Input: one byte of flags, then the bytes a primary sends (messages of
  * proto.h, framed as on TCP; a refusal or a bad header closes the
@@ -80,15 +80,19 @@ static void closed(void *opaque)
 static void count_body(struct fz *f, const struct us_msg_hdr *h, const void *body)
 {
 	struct us_pages p;
+	size_t zlen;
 
 	if (h->type == US_MSG_HELLO || h->type == US_MSG_EPOCH_END) {
 		open_epoch(f);
 		return;
 	}
-	if (h->type != US_MSG_PAGES && h->type != US_MSG_DISK && h->type != US_MSG_DEVSTATE)
+	if (h->type != US_MSG_PAGES && h->type != US_MSG_PAGES_LZ4 && h->type != US_MSG_DISK &&
+	    h->type != US_MSG_DEVSTATE)
 		return;
 	XXH3_64bits_update(f->sum, body, h->len);
-	if (h->type == US_MSG_PAGES && us_proto_pages_decode(body, h->len, &p, NULL, 0) == 0) {
+	if ((h->type == US_MSG_PAGES && us_proto_pages_decode(body, h->len, &p, NULL, 0) == 0) ||
+	    (h->type == US_MSG_PAGES_LZ4 &&
+	     us_proto_pages_lz4_decode(body, h->len, &p, &zlen, NULL, 0) == 0)) {
 		f->pages += p.count;
 		f->page_bytes += h->len;
 	} else if (h->type == US_MSG_DISK) {
@@ -142,7 +146,9 @@ static void check_after(struct fz *f, int rc, const struct us_msg_hdr *h,
 			const struct us_receiver_stats *st0, uint64_t dev0)
 {
 	struct us_receiver_stats st;
-	int sync_write = (h->type == US_MSG_PAGES || h->type == US_MSG_DISK) && h->epoch == 0;
+	int sync_write = (h->type == US_MSG_PAGES || h->type == US_MSG_PAGES_LZ4 ||
+			  h->type == US_MSG_DISK) &&
+			 h->epoch == 0;
 
 	us_receiver_stats(f->rx, &st);
 	if (changed(f))

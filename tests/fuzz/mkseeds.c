@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <lz4.h>
 #include <xxhash.h>
 
 #include "disk/nbd_proto.h"
@@ -109,7 +110,7 @@ static void epoch_msg(struct seed *s, uint16_t type, uint64_t epoch, const void 
 {
 	msg(s, type, epoch, body, len);
 	XXH3_64bits_update(s->sum, body, len);
-	if (type == US_MSG_PAGES) {
+	if (type == US_MSG_PAGES || type == US_MSG_PAGES_LZ4) {
 		s->end.pages += pages;
 		s->end.page_bytes += len;
 	} else if (type == US_MSG_DISK) {
@@ -127,6 +128,21 @@ static void pages(struct seed *s, uint64_t epoch, uint64_t first, uint32_t count
 
 	memset(body + n, fill, (size_t)count * US_PROTO_PAGE_SIZE);
 	epoch_msg(s, US_MSG_PAGES, epoch, body, (uint32_t)(n + count * US_PROTO_PAGE_SIZE), count);
+}
+
+/* PAGES_LZ4: @count pages of @fill, one LZ4 block (compress = lz4). */
+static void pages_lz4(struct seed *s, uint64_t epoch, uint64_t first, uint32_t count, int fill)
+{
+	static char plain[4 * US_PROTO_PAGE_SIZE];
+	static char body[US_PROTO_PAGES_DESC + LZ4_COMPRESSBOUND(sizeof(plain))];
+	size_t n = us_proto_pages_desc_encode(body, first, count);
+	int z;
+
+	memset(plain, fill, (size_t)count * US_PROTO_PAGE_SIZE);
+	plain[0] = 1; /* not all one byte */
+	z = LZ4_compress_default(plain, body + n, (int)(count * US_PROTO_PAGE_SIZE),
+				 (int)(sizeof(body) - n));
+	epoch_msg(s, US_MSG_PAGES_LZ4, epoch, body, (uint32_t)(n + (size_t)z), count);
 }
 
 static void disk(struct seed *s, uint64_t epoch, uint64_t off, uint32_t len, uint32_t kind)
@@ -206,6 +222,15 @@ static void receiver_seeds(struct seed *s, const char *dir)
 	msg(s, US_MSG_ACK, 0, NULL, 0);
 	sync_and_epoch(s);
 	save(s, dir, "receiver", "version-torn");
+	start(s, 0); /* compressed pages (protocol 8) in epoch 1 */
+	hello(s, 0x1234, US_EPOCH_NONE, 0);
+	pages(s, 0, 0, 2, 0x11);
+	devstate(s, 0, 100);
+	end_epoch(s, 0);
+	pages_lz4(s, 1, 6, 3, 0x66);
+	devstate(s, 1, 50);
+	end_epoch(s, 1);
+	save(s, dir, "receiver", "lz4");
 }
 
 static void chanauth_seeds(struct seed *s, const char *dir)

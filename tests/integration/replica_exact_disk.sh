@@ -13,11 +13,14 @@
 # client's last reply (at most one more: the request in flight). While
 # paused no reply may reach the client; after `understudy resume` replies go
 # on, and at the end they are exactly 1, 2, 3, ... on one connection.
+# The primary compresses its pages (compress = lz4, PAGES_LZ4), and the
+# status must show bytes saved by it: the replica is exact through it.
 set -u
 . "$(dirname "$0")/../lib/common.sh"
 LAB_NIC=1
 LAB_APPEND="us.run=ledger us.disk=/dev/vda"
 LAB_DISK=64M
+LAB_COMPRESS=lz4
 # A paused primary sends KEEPALIVEs: with membership = none a standby would
 # promote once the stream is silent for the lab's 2 s peer_timeout_ms, and
 # each round below stays paused longer than that (checked at the end).
@@ -70,6 +73,10 @@ lab_wait 60 lab_replies_at_least "$log" $(( $(lab_replies "$log") + 20 )) || fai
 [ "$(lab_field hA state)" = protected ] || fail "primary not protected after resume"
 grep -q "stream lost\|TAKEOVER" "$LAB_DIR/hB.log" &&
 	fail "the standby took a paused primary for lost: $(grep -m1 'stream lost\|TAKEOVER' "$LAB_DIR/hB.log")"
+saved=$(lab_field hA compress_saved_bytes)
+[ "$(lab_field hA compress)" = lz4 ] && [ "${saved:-0}" -gt 0 ] ||
+	fail "compress = lz4 saved nothing: $(lab_field hA compress) $saved"
+note "compress = lz4 kept $((saved >> 10)) KiB off the link ($(($(lab_field hA ram_sent_bytes) >> 10)) KiB of pages sent)"
 kill -TERM "$LAB_CLIENT_PID"
 wait "$LAB_CLIENT_PID" || fail "client exit $?: $(cat "$log.err")"
 lab_replies_in_order "$log" ||

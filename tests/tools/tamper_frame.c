@@ -2,7 +2,7 @@
 /*
  * The tampering proxy's knowledge of the wire format, in one table and a
  * few functions over replicator/proto.h's own decoder (tamper_frame.h).
- * Today (protocol 7): a 40-byte header, then the body; an authenticated
+ * Today (protocol 8): a 40-byte header, then the body; an authenticated
  * message carries its tag in its own header (no frame is a prefix any more;
  * the proxy's prefix handling stays for a format that brings one back).
  */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <cmocka.h>
+#include <lz4.h>
 #include <xxhash.h>
 
 #include "replicator/log.h"
@@ -208,6 +209,32 @@ static int pages(struct fixture *f, uint64_t epoch, uint64_t first, uint32_t cou
 	return rc;
 }
 
+/* PAGES_LZ4 of @count pages from @first, page i's bytes = @fill + i; @flip
+ * XORs a byte of the compressed block (a corrupted block). */
+static int pages_lz4(struct fixture *f, uint64_t epoch, uint64_t first, uint32_t count, int fill,
+		     int flip)
+{
+	size_t plain = (size_t)count * PG;
+	char *data = malloc(plain), *body = malloc(US_PROTO_PAGES_DESC + LZ4_compressBound(plain));
+	uint32_t i;
+	int z, rc;
+
+	for (i = 0; i < count; i++)
+		memset(data + (size_t)i * PG, fill + (int)i, PG);
+	z = LZ4_compress_default(data, body + US_PROTO_PAGES_DESC, (int)plain,
+				 LZ4_compressBound(plain));
+	assert_true(z > 0 && (size_t)z < plain);
+	body[US_PROTO_PAGES_DESC + z / 2] ^= flip;
+	us_proto_pages_desc_encode(body, first, count);
+	XXH3_64bits_update(f->sum, body, US_PROTO_PAGES_DESC + z);
+	f->pages += count;
+	f->page_bytes += US_PROTO_PAGES_DESC + z;
+	rc = feed(f, US_MSG_PAGES_LZ4, f->vm_id, epoch, body, US_PROTO_PAGES_DESC + z);
+	free(data);
+	free(body);
+	return rc;
+}
+
 static int devstate(struct fixture *f, uint64_t epoch, const char *text)
 {
 	XXH3_64bits_update(f->sum, text, strlen(text));
@@ -336,6 +363,67 @@ static void staged_not_applied_before_end(void **state)
 	assert_int_equal(devstate(f, 2, "dev2"), 0);
 	assert_int_equal(end(f, 2, 0), 0);
 	assert_int_equal(f->replica[10 * PG], 9);
+}
+
+/* Compressed pages (compress = lz4): staged like PAGES and applied at the
+ * verified EPOCH_END, beside plain PAGES in the same epoch. */
+static void lz4_pages_staged_then_applied(void **state)
+{
+	struct fixture *f = *state;
+	int i;
+
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(pages_lz4(f, 2, 10, 4, 20, 0), 0);
+	assert_int_equal(pages(f, 2, 30, 1, 9), 0);
+	assert_int_equal(f->replica[10 * PG], 1); /* staged only */
+	assert_int_equal(devstate(f, 2, "dev2"), 0);
+	assert_int_equal(end(f, 2, 0), 0);
+	assert_true(committed(f) == 2);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(f->replica[(10 + i) * PG], 20 + i);
+		assert_int_equal(f->replica[(10 + i) * PG + PG - 1], 20 + i);
+	}
+	assert_int_equal(f->replica[30 * PG], 9);
+}
+
+/* A block that does not decompress to its pages is refused, naming why;
+ * nothing is applied. */
+static void lz4_corrupt_block_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(pages_lz4(f, 2, 10, 4, 20, 0x55), -EBADMSG);
+	assert_refused(f, US_REFUSE_PROTOCOL, "does not decompress");
+	assert_untouched(f);
+}
+
+/* ... as is a block no smaller than its pages, and one outside RAM. */
+static void lz4_bad_runs_refused(void **state)
+{
+	struct fixture *f = *state;
+	char body[US_PROTO_PAGES_DESC + PG + 8];
+
+	commit_two_epochs(f);
+	begin(f);
+	us_proto_pages_desc_encode(body, 10, 1);
+	memset(body + US_PROTO_PAGES_DESC, 0, sizeof(body) - US_PROTO_PAGES_DESC);
+	assert_int_equal(feed(f, US_MSG_PAGES_LZ4, f->vm_id, 2, body, sizeof(body)), -EBADMSG);
+	assert_refused(f, US_REFUSE_PROTOCOL, "no smaller than its pages");
+	assert_untouched(f);
+}
+
+static void lz4_out_of_range_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(pages_lz4(f, 2, NPAGES - 2, 4, 20, 0), -ERANGE);
+	assert_refused(f, US_REFUSE_PROTOCOL, "outside guest RAM");
+	assert_untouched(f);
 }
 
 static void torn_epoch_discarded(void **state)
@@ -686,6 +774,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(good_epochs_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(staged_not_applied_before_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(torn_epoch_discarded, setup, teardown),
+		cmocka_unit_test_setup_teardown(lz4_pages_staged_then_applied, setup, teardown),
+		cmocka_unit_test_setup_teardown(lz4_corrupt_block_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(lz4_bad_runs_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(lz4_out_of_range_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(duplicate_epoch_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(future_epoch_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(foreign_vm_refused, setup, teardown),
