@@ -28,9 +28,11 @@ lab_up || fail "cannot build the lab"
 "$US_BIN" keygen "$LAB_DIR/k2" >/dev/null || fail "keygen failed"
 replica() { echo "$(lab_shm hB)/understudy-$LAB_VM.replica"; }
 sum_replica() { md5sum < "$(replica)" | cut -d' ' -f1; }
-# settled_sum: the replica's sum once the parked QEMU's start-up writes are over
+# settled_sum: the replica's sum once the standby made the file and the
+# parked QEMU's start-up writes are over
 settled_sum() {
 	local a b i
+	lab_wait 30 test -e "$(replica)" || { echo "no replica file"; return 1; }
 	b=$(sum_replica)
 	for i in $(seq 10); do
 		sleep 1
@@ -68,7 +70,7 @@ stop_both
 # 2. different keys
 keyed_start hB standby "$LAB_DIR/k2"
 standby_up
-before=$(settled_sum)
+before=$(settled_sum) || fail "the standby made no replica file: $(tail -3 "$LAB_DIR/hB.log")"
 keyed_start hA primary "$LAB_DIR/k1"
 lab_wait 30 grep -q "failed authentication: its proof does not match our key" "$LAB_DIR/hA.log" ||
 	fail "the primary did not refuse a standby with another key: $(tail -3 "$LAB_DIR/hA.log")"
@@ -102,7 +104,7 @@ stop_both
 # 4. a keyless peer replays a HELLO
 keyed_start hB standby "$LAB_DIR/k1"
 standby_up
-before=$(settled_sum)
+before=$(settled_sum) || fail "the standby made no replica file: $(tail -3 "$LAB_DIR/hB.log")"
 out=$(lab_exec hA "$NOKEY" "$(lab_ip hB):7300" "$LAB_VM") || fail "nokeypeer: $out"
 printf '%s\n' "$out" | grep -q "standby answered CHALLENGE" || fail "no CHALLENGE: $out"
 lab_wait 10 grep -q "authentication tag mismatch on AUTH" "$LAB_DIR/hB.log" ||
