@@ -23,33 +23,32 @@ pass=$(grep -h -c '^:test-result: PASS' $(find . -name '*.trs') | paste -sd+ | b
 failn=$(grep -h -c -E '^:test-result: (FAIL|ERROR|XPASS)' $(find . -name '*.trs') | paste -sd+ | bc)
 skip=$(grep -h -c '^:test-result: SKIP' $(find . -name '*.trs') | paste -sd+ | bc)
 
-# The sanitizer build (ASan, UBSan): the unit tests and a takeover, with no
-# report (scripts/sanitize.sh); counted as one more test.
-"$top/scripts/sanitize.sh" > sanitize.log 2>&1
-src=$?
-if [ $src -ne 0 ]; then
-	echo "===== sanitize.log"
-	tail -60 sanitize.log
-	echo "understudy: the sanitizer build FAILED (build/sanitize.log)"
+# stage WHAT LOG LINES SHOW CMD...: run one more stage, counted as one more
+# test; on failure the last LINES of LOG, else SHOW (a command) summarises it.
+stage() {
+	local what=$1 log=$2 lines=$3 show=$4
+	shift 4
+	if "$@" > "$log" 2>&1; then
+		eval "$show"
+		pass=$((pass + 1))
+		return 0
+	fi
+	echo "===== $log"
+	tail -"$lines" "$log"
+	echo "understudy: $what FAILED (build/$log)"
 	failn=$((failn + 1))
-else
-	tail -1 sanitize.log
-	pass=$((pass + 1))
-fi
+	return 1
+}
+
+# The sanitizer build (ASan, UBSan): the unit tests and a takeover, with no
+# report (scripts/sanitize.sh).
+stage "the sanitizer build" sanitize.log 60 'tail -1 sanitize.log' "$top/scripts/sanitize.sh"
+src=$?
 
 # The fuzzers (scripts/fuzz.sh, clang's libFuzzer): every seed, then each
 # harness for a bounded time; a crash fails, its input left as a new seed.
-"$top/scripts/fuzz.sh" > fuzz.log 2>&1
+stage "the fuzzers" fuzz.log 80 "sed -n '/^harness/,\$p' fuzz.log" "$top/scripts/fuzz.sh"
 frc=$?
-if [ $frc -ne 0 ]; then
-	echo "===== fuzz.log"
-	tail -80 fuzz.log
-	echo "understudy: the fuzzers FAILED (build/fuzz.log)"
-	failn=$((failn + 1))
-else
-	sed -n '/^harness/,$p' fuzz.log
-	pass=$((pass + 1))
-fi
 
 # The release tarball: make distcheck builds it, then configures, builds,
 # runs the unit tests, installs and uninstalls from it (distcheck-unit in
