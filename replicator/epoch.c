@@ -144,9 +144,40 @@ void us_epoch_stage_chunk(struct us_primary *p, uint64_t first, uint32_t count, 
 	p->n_page_bytes += US_PROTO_PAGES_DESC + (size_t)count * US_PROTO_PAGE_SIZE;
 }
 
+/* Below this many pages the copy stays on the loop's thread: waking the
+ * others would cost more than it saves. */
+#define COPY_SPLIT_PAGES 1024
+
+/* One span per dirty run: contiguous in guest RAM and in the send buffer. */
+static int copy_spans(struct us_primary *p)
+{
+	size_t i, off = 0;
+
+	if (p->runs.n > p->spans_cap) {
+		struct us_copy_span *n = realloc(p->spans, p->runs.n * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		p->spans = n;
+		p->spans_cap = p->runs.n;
+	}
+	for (i = 0; i < p->runs.n; i++) {
+		size_t len = (size_t)p->runs.v[i].count * US_PROTO_PAGE_SIZE;
+
+		p->spans[i] = (struct us_copy_span){
+			p->sendbuf + off, (char *)p->ram.map + p->runs.v[i].first * US_PROTO_PAGE_SIZE,
+			len
+		};
+		off += len;
+	}
+	us_copier_run(p->runs.pages >= COPY_SPLIT_PAGES ? p->copier : NULL, p->spans, p->runs.n);
+	return 0;
+}
+
 /*
- * Copy the dirty pages out of guest RAM while the guest is stopped; their
- * checksum is taken from the copy after "cont" (queue_epoch).
+ * Copy the dirty pages out of guest RAM while the guest is stopped (split
+ * across the copier's threads when there are many); their checksum is
+ * taken from the copy after "cont" (queue_epoch).
  */
 static int copy_pages(struct us_primary *p)
 {
@@ -162,12 +193,12 @@ static int copy_pages(struct us_primary *p)
 	for (i = 0; i < p->runs.n; i++) {
 		for (first = p->runs.v[i].first, left = p->runs.v[i].count; left; left -= n) {
 			n = left > US_PROTO_MAX_RUN ? US_PROTO_MAX_RUN : left;
-			copy_chunk(p, first, n, off);
+			p->chunks[p->n_chunks++] = (struct chunk){ first, n, off };
 			off += (size_t)n * US_PROTO_PAGE_SIZE;
 			first += n;
 		}
 	}
-	return 0;
+	return copy_spans(p);
 }
 
 /* Send pages [first, first + count) of a staged chunk, at @off in the send buffer. */

@@ -10,6 +10,7 @@ libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
 	replicator/ctl.c replicator/ctl.h \
 	replicator/primary_int.h replicator/primary.h \
 	replicator/pagehash.c replicator/pagehash.h \
+	replicator/copier.c replicator/copier.h \
 	replicator/epoch.c replicator/epoch_lz4.c replicator/epochlen.c replicator/epochlen.h replicator/loss.c replicator/primary.c \
 	replicator/pace.c replicator/pace.h \
 	replicator/handover.h replicator/role.c replicator/role.h \
@@ -20,6 +21,11 @@ libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
 bin_PROGRAMS += understudy
 understudy_SOURCES = replicator/main.c replicator/imgcmd.c replicator/imgcmd.h
 understudy_LDADD = $(US_LIBS)
+
+check_PROGRAMS += tests/unit/test_copier
+TESTS += tests/unit/test_copier
+tests_unit_test_copier_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_copier_LDADD = $(US_LIBS) $(CMOCKA_LIBS)
 
 check_PROGRAMS += tests/unit/test_pace
 TESTS += tests/unit/test_pace

@@ -748,6 +748,23 @@ static int up_qmp(struct us_primary *p)
 	return -EIO;
 }
 
+/* The pause's copy threads: one per CPU, at most COPY_THREADS_MAX. */
+#define COPY_THREADS_MAX 4
+static int up_copier(struct us_primary *p)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = cpus < 1 ? 1 : cpus > COPY_THREADS_MAX ? COPY_THREADS_MAX : (unsigned)cpus;
+
+	p->copier = us_copier_new(n);
+	if (!p->copier) {
+		us_log(LOG_CRIT, US_TAG_PRIMARY, "cannot start %u page-copy threads: %s", n,
+		       strerror(errno));
+		return -errno;
+	}
+	us_log(LOG_INFO, US_TAG_PRIMARY, "the pause copies dirty pages on up to %u threads", n);
+	return 0;
+}
+
 static int up_dirty(struct us_primary *p)
 {
 	uint64_t addr, len;
@@ -768,11 +785,16 @@ static int up_dirty(struct us_primary *p)
 								  : us_dirty_auto_threads(len));
 	if (rc < 0)
 		return rc;
+	rc = up_copier(p);
+	if (rc < 0)
+		return rc;
 	return p->resuming ? us_primary_switch_resume(p) : 0;
 }
 
 static void down_dirty(struct us_primary *p)
 {
+	us_copier_free(p->copier);
+	p->copier = NULL;
 	us_dirty_free(p->dirty);
 	p->dirty = NULL;
 }
@@ -899,6 +921,7 @@ static void fini(struct us_primary *p)
 	us_runs_free(&p->runs);
 	us_epoch_free_sendbuf(p);
 	us_pagehash_free(&p->sent);
+	free(p->spans);
 	free(p->zbuf);
 	free(p->chunks);
 	XXH3_freeState(p->sum);

@@ -18,6 +18,7 @@
 #include "replicator/chanauth.h"
 #include "replicator/config.h"
 #include "replicator/ctl.h"
+#include "replicator/copier.h"
 #include "replicator/devstate.h"
 #include "replicator/pagehash.h"
 #include "replicator/dirty.h"
@@ -158,6 +159,9 @@ struct us_primary {
 	size_t sendbuf_cap;
 	struct chunk *chunks;
 	size_t n_chunks, chunks_cap;
+	struct us_copier *copier;	/* the pause's copy on several threads */
+	struct us_copy_span *spans;	/* one per dirty run, for the copier */
+	size_t spans_cap;
 	uint64_t staging_max;	/* the standby's cap, from HELLO_OK */
 	struct us_pagehash sent;	/* what each page held when last sent (skip_unchanged) */
 	int sent_failed;		/* no memory for it: every dirty page is sent */
