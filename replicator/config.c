@@ -326,7 +326,6 @@ static int set_fence_delay(struct us_config *c, const char *v)
 
 static int set_silence(struct us_config *c, const char *v)
 {
-	c->silence_set = 1;
 	return parse_uint(v, 10, 600000, &c->silence_ms);
 }
 
@@ -666,8 +665,6 @@ int us_config_load(struct us_config *c, const char *path)
 		return -EINVAL;
 	if (c->promote_pacemaker)
 		c->membership = 0; /* Pacemaker's membership decides, not the daemon's */
-	if (c->decide_silence && !c->silence_set)
-		c->silence_ms = US_SILENCE_MS_FAST;
 	rc = resolve_tls(c, path);
 	return rc < 0 ? rc : us_config_resolve_hosts(c, path);
 }

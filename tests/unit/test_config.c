@@ -524,7 +524,7 @@ static void decide_silence(void **state)
 	load_ok(&c, "[heartbeat]\nnode = hB\nfence_command = /f\n[failover]\ndecide = silence\n"
 		    "[vm]\nkernel = /k\n");
 	assert_int_equal(c.decide_silence, 1);
-	assert_int_equal(c.silence_ms, US_SILENCE_MS_FAST); /* the fast mode's default */
+	assert_int_equal(c.silence_ms, US_SILENCE_MS_DEFAULT); /* the same in the fast mode */
 	assert_int_equal(us_config_check(&c, "standby"), 0);
 	assert_int_equal(us_config_check(&c, "primary"), -EINVAL); /* no peer: unrelated */
 	c.fence_command[0] = '\0';
