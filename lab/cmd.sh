@@ -8,6 +8,12 @@
 lab_cmd_exit() {
 	local rc=$?
 	[ -z "$LAB_CMD_DOWN" ] && return "$rc"
+	# a second signal (Ctrl-C again, or timeout(1) signalling the whole
+	# process group after its child) must not cut the removal short: it
+	# ran the INT trap, `exit 130`, in the middle of it, and its subshell
+	# (signals back at their defaults) died, which left the lab's state
+	# and shm_dirs behind; ignored here, also for every command it runs
+	trap '' INT TERM HUP
 	lab_log "removing the lab (the command failed or was interrupted)"
 	LAB_CMD_DOWN=''
 	lab_cmd_teardown
@@ -94,7 +100,7 @@ lab_cmd_up() {
 	mkdir -p "$LAB_DIR" && lab_cmd_save_env || exit 1
 	lab_up || die "cannot make the lab's namespaces"
 	for h in hA hB; do
-		[ -z "$LAB_IMAGE" ] || { lab_disk_vol "$h" && cp --sparse=always "$LAB_IMAGE" "$(lab_disk "$h")"; } ||
+		[ -z "$LAB_IMAGE" ] || { lab_vol_mount "$h" && cp --sparse=always "$LAB_IMAGE" "$(lab_disk "$h")"; } ||
 			exit 1
 	done
 	LAB_CMD_DOWN=''
