@@ -32,7 +32,7 @@ disk-full           the standby's image full: every write and fsync fails with E
 slow-disk           every write and fsync of the standby's image 50 ms late (slowfs;
                     needs: up --disk)
 tamper-flip         tamperproxy: flip a byte in the next PAGES message (needs: run --tamper)
-tamper-replay       tamperproxy: replay the last epoch             (needs: run --tamper)
+tamper-replay       tamperproxy: record the next epoch and replay it (needs: run --tamper)
 tamper-inject       tamperproxy: inject a made-up PAGES message    (needs: run --tamper)
 tamper-forge-ack    tamperproxy: forge an ACK towards the primary  (needs: run --tamper)
 TXT
@@ -91,7 +91,7 @@ lab_inject() {
 	disk-full) lab_disk_full "$s" ;;
 	slow-disk) lab_slow_disk "$s" ;;
 	tamper-flip) lab_tamper "flip PAGES" ;;
-	tamper-replay) lab_tamper "replay-epoch" ;;
+	tamper-replay) lab_tamper_replay ;;
 	tamper-inject) lab_tamper "inject PAGES" ;;
 	tamper-forge-ack) lab_tamper "forge-ack" ;;
 	esac
@@ -118,18 +118,45 @@ lab_tamper_proxy() {
 }
 
 # lab_tamper CMD: one command to the proxy in front of the standby, the
-# one the primary's stream passes through; 0 on "ok".
+# one the primary's stream passes through; 0 on "ok", its answer in
+# LAB_TAMPER_REPLY.
 lab_tamper() {
-	local p s reply sock
+	local p s sock
 	p=$(lab_primary) || { lab_log "no host runs the guest"; return 1; }
 	s=$(lab_other "$p")
 	sock=$LAB_DIR/$s/tamper.sock
 	[ -S "$sock" ] || { lab_log "no tampering proxy on $s: start the pair with 'understudy-lab run --tamper'"; return 1; }
-	reply=$(echo "$1" | socat -t 5 - UNIX-CONNECT:"$sock" 2>&1)
-	case $reply in
+	LAB_TAMPER_REPLY=$(echo "$1" | socat -t 5 - UNIX-CONNECT:"$sock" 2>&1)
+	case $LAB_TAMPER_REPLY in
 	ok*) return 0 ;;
-	*) lab_log "tamperproxy on $s refused '$1': ${reply:-no answer}"; return 1 ;;
+	*) lab_log "tamperproxy on $s refused '$1': ${LAB_TAMPER_REPLY:-no answer}"; return 1 ;;
 	esac
+}
+
+# lab_tamper_recorded: the proxy holds a whole epoch to replay ("record").
+lab_tamper_recorded() { lab_tamper stats && [[ $LAB_TAMPER_REPLY != *recorded_epoch=-1* ]]; }
+
+# lab_tamper_replay: record the next epoch, then send it again.
+lab_tamper_replay() {
+	lab_tamper record && lab_wait 20 lab_tamper_recorded ||
+		{ lab_log "tamperproxy recorded no epoch in 20 s"; return 1; }
+	lab_tamper replay-epoch
+}
+
+# lab_tamper_heal: every proxy passing everything again; after a tamper
+# fault, its counters (flipped, injected, forged, replayed_epochs...) in
+# the lab's fault.stats.
+lab_tamper_heal() {
+	local h sock reply
+	for h in hA hB; do
+		sock=$LAB_DIR/$h/tamper.sock
+		[ -S "$sock" ] || continue
+		if grep -q '^tamper-' "$LAB_DIR/faults.active" 2>/dev/null; then
+			reply=$(echo stats | socat -t 5 - UNIX-CONNECT:"$sock" 2>&1)
+			echo "$h tamperproxy ${reply#ok }" >> "$LAB_DIR/fault.stats"
+		fi
+		echo pass | socat -t 5 - UNIX-CONNECT:"$sock" > /dev/null 2>&1
+	done
 }
 
 # lab_undo: undo every reversible fault (idempotent: links up, qdiscs gone,
@@ -149,10 +176,7 @@ lab_undo() {
 		[ -z "${LAB_COROSYNC:-}" ] || lab_host_empty "$h" ||
 			kill -0 "$(cs_pid "$h")" 2>/dev/null || cs_start "$h"
 	done
-	for h in hA hB; do
-		[ ! -S "$LAB_DIR/$h/tamper.sock" ] ||
-			echo pass | socat -t 5 - UNIX-CONNECT:"$LAB_DIR/$h/tamper.sock" > /dev/null 2>&1
-	done
+	lab_tamper_heal
 	rm -f "$LAB_DIR/faults.active"
 	return 0
 }

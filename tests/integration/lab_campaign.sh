@@ -7,9 +7,9 @@
 #  2. it refuses to start where its names are in use (here a RAM file in
 #     /dev/shm named like its VM's, as a real VM of that name would have),
 #     and leaves that file alone;
-#  3. SIGINT to the process group of `run` (a terminal's Ctrl-C) while it
-#     starts the pair removes the whole lab: namespaces, processes, mounts,
-#     shm_dirs, state;
+#  3. SIGINT to the process group of `run` (a terminal's Ctrl-C), twice,
+#     while it starts the pair removes the whole lab: namespaces, processes,
+#     mounts, shm_dirs, state;
 #  4. a short campaign, one round of each fault kind (with real QEMU,
 #     corosync and the lab's fence agent, the guest's ledger on a replicated
 #     disk): the host faults, loss through the netem fallback (linkfault,
@@ -86,6 +86,10 @@ run=$!
 qemu_up() { grep -a -q 'QEMU for .* started' "/tmp/understudy-lab-uslab$ID/hA.log" 2>/dev/null; }
 wait_for 120 qemu_up || fail "run never started the primary's QEMU: $(cat "$WORK/run.out")"
 kill -INT -- -"$run"
+# and again a second later, in the middle of the removal, as a user pressing
+# Ctrl-C twice or timeout(1) (which signals its child, then the group) does
+sleep 1
+kill -INT -- -"$run" 2>/dev/null
 ended() { ! kill -0 "$run" 2>/dev/null; }
 wait_for 120 ended || fail "run still runs 120 s after SIGINT: $(cat "$WORK/run.out")"
 wait "$run"
