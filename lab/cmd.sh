@@ -7,7 +7,11 @@
 # lab_cmd_exit: the EXIT trap: remove the lab when a command failed half-way.
 lab_cmd_exit() {
 	local rc=$?
-	[ -z "$LAB_CMD_DOWN" ] && return "$rc"
+	if [ -z "$LAB_CMD_DOWN" ]; then
+		# a campaign in a lab the user made leaves it, but not with a fault in force
+		[ -z "${LAB_CMD_UNDO:-}" ] || { trap '' INT TERM HUP; lab_log "undoing the faults in force"; lab_undo; }
+		return "$rc"
+	fi
 	# a second signal (Ctrl-C again, or timeout(1) signalling the whole
 	# process group after its child) must not cut the removal short: it
 	# ran the INT trap, `exit 130`, in the middle of it, and its subshell
@@ -244,8 +248,10 @@ lab_cmd_campaign() {
 		lab_cmd_start_pair || exit 1
 	fi
 	lab_cmd_load
+	[ -n "$own" ] || LAB_CMD_UNDO=1
 	lab_campaign
 	local rc=$?
+	LAB_CMD_UNDO=''
 	echo "campaign seed $SEED: $CAMP_OUT/summary.json"
 	[ -z "$own" ] || { LAB_CMD_DOWN=''; lab_cmd_teardown; }
 	return "$rc"

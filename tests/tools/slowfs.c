@@ -92,12 +92,14 @@ static void sf_write_stats(void)
 		rename(tmp, stats_path);
 }
 
-/* sf_fault: the fault for one write or fsync: 0 after the delay, or -ENOSPC */
-static int sf_fault(void)
+/* sf_fault: the fault for one write or fsync (counted in COUNT, from the
+ * setting in force on): 0 after the delay, or -ENOSPC */
+static int sf_fault(unsigned long *count)
 {
 	struct timespec ts;
 
 	sf_read_ctl();
+	(*count)++;
 	if (enospc) {
 		refused++;
 		sf_write_stats();
@@ -174,8 +176,7 @@ static int sf_write(const char *path, const char *buf, size_t len, off_t off,
 	ssize_t n;
 	int rc;
 
-	writes++;
-	rc = sf_fault();
+	rc = sf_fault(&writes);
 	if (rc < 0)
 		return rc;
 	n = pwrite(fi->fh, buf, len, off);
@@ -186,8 +187,7 @@ static int sf_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
 	int rc;
 
-	fsyncs++;
-	rc = sf_fault();
+	rc = sf_fault(&fsyncs);
 	if (rc < 0)
 		return rc;
 	return (datasync ? fdatasync(fi->fh) : fsync(fi->fh)) < 0 ? -errno : 0;
