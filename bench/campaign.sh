@@ -2,7 +2,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # bench/campaign: understudy-lab campaigns of every fault this machine can run
 # (understudy-lab --faults all), first with the built-in counter checker on
-# the guest's disk-backed ledger (a 64 MiB replicated disk), then with the example script-defined checker (lab/examples/counter-client.sh,
+# the guest's disk-backed ledger (a 4 GiB replicated disk: the ledger writes
+# a 4 KiB record per reply, about 130 a second here, and has no wrap, so a
+# 64 MiB disk was full after two minutes; the image is sparse on a tmpfs, so
+# only what the ledger wrote takes memory), then with the example
+# script-defined checker (lab/examples/counter-client.sh,
 # the same counter service through a bash /dev/tcp client), ROUNDS rounds in
 # all (default 100, split 70/30). Each campaign prints its rounds, then a
 # table per fault of rounds passed and failover time (the client's longest
@@ -37,7 +41,7 @@ campaign() {
 mkdir -p "$OUT" || exit 1
 # the counter checker on the guest's ledger (every reply a record on its
 # replicated disk), so the disk and the disk-full fault are in the campaign
-campaign counter "$counter_rounds" "$SEED" --disk 64M --append "us.run=ledger us.disk=/dev/vda"
+campaign counter "$counter_rounds" "$SEED" --disk 4G --append "us.run=ledger us.disk=/dev/vda"
 campaign script "$script_rounds" $(( SEED + 1 )) --checker "$top/lab/examples/counter-client.sh"
 echo "replay: $LAB campaign --seed $SEED --faults all --rounds $counter_rounds (and --seed $(( SEED + 1 )) for the script)"
 exit "$bad"

@@ -53,7 +53,7 @@ lab_window_stall() {
 
 # lab_round R FAULT DELAY HOLD: one round; appends its JSON to rounds.jsonl.
 lab_round() {
-	local r=$1 f=$2 delay=$3 hold=$4 t0 ti t1 why='' viol stall n before from to
+	local r=$1 f=$2 delay=$3 hold=$4 t0 ti t1 why='' viol stall n before from to acted
 	t0=$(lab_now_ms)
 	# a round after a failed one starts from a protected pair, or not at all
 	lab_protected || lab_heal 240 2> "$CAMP_OUT/round.err" ||
@@ -61,12 +61,14 @@ lab_round() {
 	from=$(lab_primary)
 	sleep_ms "$delay"
 	ti=$(lab_now_ms)
-	[ -n "$why" ] || lab_inject "$f" 2> "$CAMP_OUT/round.err" ||
+	# the seed of the fault's own randomness (linkfault): the round's, from the campaign's
+	[ -n "$why" ] || LAB_FAULT_SEED=$(( CAMP_SEED * 1000 + r )) lab_inject "$f" 2> "$CAMP_OUT/round.err" ||
 		why="inject failed: $(tr '\n' ' ' < "$CAMP_OUT/round.err")"
 	sleep_ms "$hold"
 	if [ -z "$why" ]; then
 		lab_heal 240 2> "$CAMP_OUT/round.err" || why="no recovery: $(tr '\n' ' ' < "$CAMP_OUT/round.err")"
 	fi
+	acted=$(cat "$LAB_DIR/fault.stats" 2>/dev/null)
 	before=$(lab_history | wc -l)
 	if [ -z "$why" ] && ! lab_wait 60 lab_history_grows "$before" 5; then
 		# a connection stuck for good (its TCP saw data the surviving guest
@@ -87,7 +89,7 @@ lab_round() {
 	n=$(printf '%s' "$viol" | grep -c violation)
 	[ "$n" = 0 ] || why="${why:+$why; }$n violations"
 	lab_round_json "$r" "$f" "$delay" "$hold" "$ti" "$t1" "$stall" "${from:-?}" "${to:-?}" "$why" "$viol" \
-		>> "$CAMP_OUT/rounds.jsonl"
+		"$acted" >> "$CAMP_OUT/rounds.jsonl"
 	echo "$ti $f" >> "$CAMP_OUT/faults.dat"
 	printf 'round %d/%d %-18s %s (client stall %d ms, primary %s -> %s)\n' "$r" "$CAMP_ROUNDS" "$f" \
 		"$([ -z "$why" ] && echo passed || echo "FAILED: $why")" "$stall" "${from:-?}" "${to:-?}" >&2
@@ -96,15 +98,17 @@ lab_round() {
 }
 
 # lab_round_json R FAULT DELAY HOLD INJECT_MS END_MS STALL FROM TO WHY VIOLATIONS
+# ACTED (the fault tools' counters: "HOST TOOL mechanism ... NAME N ..." lines)
 lab_round_json() {
 	jq -c -n --argjson round "$1" --arg fault "$2" --argjson delay_ms "$3" --argjson hold_ms "$4" \
 		--argjson inject_ms "$5" --argjson end_ms "$6" --argjson failover_ms "$7" \
-		--arg primary_before "$8" --arg primary_after "$9" --arg why "${10}" --arg viol "${11}" \
+		--arg primary_before "$8" --arg primary_after "$9" --arg why "${10}" --arg viol "${11}" --arg acted "${12}" \
 		'{round: $round, fault: $fault, delay_ms: $delay_ms, hold_ms: $hold_ms,
 		  inject_ms: $inject_ms, end_ms: $end_ms, failover_ms: $failover_ms,
 		  primary_before: $primary_before, primary_after: $primary_after,
 		  passed: ($why == ""), why: $why,
-		  violations: ($viol | split("\n") | map(select(length > 0)))}'
+		  violations: ($viol | split("\n") | map(select(length > 0))),
+		  acted: ($acted | split("\n") | map(select(length > 0)))}'
 }
 
 # lab_keep_failed R FROM TO VIOLATIONS: the logs of a failed round.
@@ -148,11 +152,14 @@ lab_summary() {
 			rounds: length, passed: map(select(.passed)) | length,
 			failover_ms: (map(.failover_ms) | {p50: pct(0.5), p99: pct(0.99), max: max})}}) | from_entries)}
 	' "$CAMP_OUT/rounds.jsonl" > "$CAMP_OUT/summary.json"
-	jq -r '"fault                rounds passed  p50 ms  p99 ms  max ms",
-		(.per_fault | to_entries[] | [.key, .value.rounds, .value.passed,
-		 .value.failover_ms.p50, .value.failover_ms.p99, .value.failover_ms.max] |
-		 "\(.[0] | . + " " * (20 - length)) \(.[1] | tostring | " " * (6 - length) + .) \(.[2] | tostring | " " * (6 - length) + .) \(.[3] | tostring | " " * (7 - length) + .) \(.[4] | tostring | " " * (7 - length) + .) \(.[5] | tostring | " " * (7 - length) + .)"),
-		"baseline (no fault, before round 1): gap between replies p50 \(.baseline_gap_ms.p50) ms, p99 \(.baseline_gap_ms.p99) ms, max \(.baseline_gap_ms.max) ms",
+	# the padding is printf's: jq 1.6 (Debian 12) repeats strings ("  " * n)
+	# through freed memory (jq issues 2115, 2117), which crashed the table
+	# after its header
+	printf '%-20s %6s %6s %7s %7s %7s\n' fault rounds passed 'p50 ms' 'p99 ms' 'max ms'
+	jq -r '.per_fault | to_entries[] | [.key, .value.rounds, .value.passed, .value.failover_ms.p50,
+		.value.failover_ms.p99, .value.failover_ms.max] | @tsv' "$CAMP_OUT/summary.json" |
+		awk -F '\t' '{ printf "%-20s %6s %6s %7s %7s %7s\n", $1, $2, $3, $4, $5, $6 }'
+	jq -r '"baseline (no fault, before round 1): gap between replies p50 \(.baseline_gap_ms.p50) ms, p99 \(.baseline_gap_ms.p99) ms, max \(.baseline_gap_ms.max) ms",
 		"rounds \(.rounds): \(.passed) passed, \(.failed) failed; violations: \(.violations)"' \
 		"$CAMP_OUT/summary.json"
 }

@@ -7,7 +7,17 @@
 # lab_cmd_exit: the EXIT trap: remove the lab when a command failed half-way.
 lab_cmd_exit() {
 	local rc=$?
-	[ -z "$LAB_CMD_DOWN" ] && return "$rc"
+	if [ -z "$LAB_CMD_DOWN" ]; then
+		# a campaign in a lab the user made leaves it, but not with a fault in force
+		[ -z "${LAB_CMD_UNDO:-}" ] || { trap '' INT TERM HUP; lab_log "undoing the faults in force"; lab_undo; }
+		return "$rc"
+	fi
+	# a second signal (Ctrl-C again, or timeout(1) signalling the whole
+	# process group after its child) must not cut the removal short: it
+	# ran the INT trap, `exit 130`, in the middle of it, and its subshell
+	# (signals back at their defaults) died, which left the lab's state
+	# and shm_dirs behind; ignored here, also for every command it runs
+	trap '' INT TERM HUP
 	lab_log "removing the lab (the command failed or was interrupted)"
 	LAB_CMD_DOWN=''
 	lab_cmd_teardown
@@ -94,7 +104,7 @@ lab_cmd_up() {
 	mkdir -p "$LAB_DIR" && lab_cmd_save_env || exit 1
 	lab_up || die "cannot make the lab's namespaces"
 	for h in hA hB; do
-		[ -z "$LAB_IMAGE" ] || { lab_disk_vol "$h" && cp --sparse=always "$LAB_IMAGE" "$(lab_disk "$h")"; } ||
+		[ -z "$LAB_IMAGE" ] || { lab_vol_mount "$h" && cp --sparse=always "$LAB_IMAGE" "$(lab_disk "$h")"; } ||
 			exit 1
 	done
 	LAB_CMD_DOWN=''
@@ -122,6 +132,9 @@ lab_cmd_start_pair() {
 	lab_wait 30 lab_field hB state >/dev/null || { lab_log "the standby did not start: $(tail -3 "$LAB_DIR/hB.log")"; return 1; }
 	lab_start hA primary
 	lab_frames_start || return 1
+	# a checker script that finds no guest yet exits before its model line
+	[ -z "${LAB_CHECKER_SCRIPT:-}" ] || lab_wait 240 lab_guest_listens ||
+		{ lab_log "$(lab_guest_failed hA 240 "listen on port $LAB_PORT")"; return 1; }
 	lab_client_start
 	lab_wait 240 lab_answered ||
 		{ lab_log "$(lab_guest_failed hA 240 "answer the client" "$(lab_client_error)")"; return 1; }
@@ -130,14 +143,27 @@ lab_cmd_start_pair() {
 	lab_wait 120 lab_protected || { lab_log "the pair is not protected: $(lab_field hA state)"; return 1; }
 }
 
-# lab_answered: the client has 20 replies; a daemon that exited ends the
-# command at once (exit 1: the EXIT trap removes the lab) with its last words.
-lab_answered() {
+# lab_guest_listens: the guest's service takes a connection from hC (the
+# daemons are checked as in lab_answered).
+lab_guest_listens() {
+	lab_answered_daemons || exit 1
+	ip netns exec "$(lab_ns hC)" timeout --foreground 2 bash -c 'exec 3<> "/dev/tcp/$0/$1"' \
+		"$LAB_GUEST_IP" "$LAB_PORT" 2>/dev/null
+}
+
+# lab_answered_daemons: both daemons run; else says which exited and how.
+lab_answered_daemons() {
 	local h
 	for h in hA hB; do
 		kill -0 "$(lab_daemon_pid "$h")" 2>/dev/null ||
-			{ lab_log "$h's daemon exited: $(grep -a -v ' debug: ' "$LAB_DIR/$h.log" | tail -n 3 | tr '\n' ' ')"; exit 1; }
+			{ lab_log "$h's daemon exited: $(grep -a -v ' debug: ' "$LAB_DIR/$h.log" | tail -n 3 | tr '\n' ' ')"; return 1; }
 	done
+}
+
+# lab_answered: the client has 20 replies; a daemon that exited ends the
+# command at once (exit 1: the EXIT trap removes the lab) with its last words.
+lab_answered() {
+	lab_answered_daemons || exit 1
 	lab_history_grows 0 20
 }
 
@@ -238,8 +264,10 @@ lab_cmd_campaign() {
 		lab_cmd_start_pair || exit 1
 	fi
 	lab_cmd_load
+	[ -n "$own" ] || LAB_CMD_UNDO=1
 	lab_campaign
 	local rc=$?
+	LAB_CMD_UNDO=''
 	echo "campaign seed $SEED: $CAMP_OUT/summary.json"
 	[ -z "$own" ] || { LAB_CMD_DOWN=''; lab_cmd_teardown; }
 	return "$rc"

@@ -10,7 +10,7 @@
 
 LAB_FAULTS="power-off-primary power-off-standby kill-daemon stop-standby
 partition-repl partition-lan loss delay duplicate reorder corosync-restart
-disk-full tamper-flip tamper-replay tamper-inject tamper-forge-ack"
+disk-full slow-disk tamper-flip tamper-replay tamper-inject tamper-forge-ack"
 
 # lab_fault_help: one line per fault, for --help and `understudy-lab faults`.
 lab_fault_help() {
@@ -21,14 +21,18 @@ kill-daemon         SIGKILL the primary's daemon only; its QEMU and corosync liv
 stop-standby        SIGSTOP the standby's daemon (heal: SIGCONT)
 partition-repl      the replication link (which carries corosync) down on both ends
 partition-lan       the primary's port on the LAN bridge down: the client is cut off
-loss                tc netem on the replication link: 5 % loss
-delay               tc netem: 40 ms +- 20 ms delay
-duplicate           tc netem: 10 % duplicated packets
-reorder             tc netem: 20 ms delay, 25 % of packets sent at once (reordered)
+loss                5 % of the replication link's packets lost (tc netem; without
+                    sch_netem: linkfault through iptables NFQUEUE, seeded)
+delay               the same way: 40 ms +- 20 ms delay
+duplicate           the same way: 10 % duplicated packets
+reorder             the same way: 75 % of packets sent at once, the rest 20 ms late
 corosync-restart    stop and start the primary's corosync
-disk-full           fill the file system under the standby's disk image (needs: up --disk)
+disk-full           the standby's image full: every write and fsync fails with ENOSPC
+                    (slowfs, FUSE, under the image; needs: up --disk)
+slow-disk           every write and fsync of the standby's image 50 ms late (slowfs;
+                    needs: up --disk)
 tamper-flip         tamperproxy: flip a byte in the next PAGES message (needs: run --tamper)
-tamper-replay       tamperproxy: replay the last epoch             (needs: run --tamper)
+tamper-replay       tamperproxy: record the next epoch and replay it (needs: run --tamper)
 tamper-inject       tamperproxy: inject a made-up PAGES message    (needs: run --tamper)
 tamper-forge-ack    tamperproxy: forge an ACK towards the primary  (needs: run --tamper)
 TXT
@@ -47,9 +51,6 @@ lab_primary() {
 }
 lab_other() { [ "$1" = hA ] && echo hB || echo hA; }
 
-# lab_netem_ok: this kernel has tc netem (sch_netem), tried in a namespace of its own.
-lab_netem_ok() { unshare -n sh -c 'ip link set lo up && tc qdisc add dev lo root netem delay 1ms' 2>/dev/null; }
-
 # lab_faults_usable LIST: the faults of LIST (comma-separated) can run here;
 # else says which cannot and why.
 lab_faults_usable() {
@@ -57,9 +58,10 @@ lab_faults_usable() {
 	for f in ${1//,/ }; do
 		case $f in
 		loss | delay | duplicate | reorder)
-			lab_netem_ok || { lab_log "fault $f needs tc netem, which this kernel lacks: modprobe sch_netem" \
-				"(CONFIG_NET_SCH_NETEM), or leave $f out of --faults"; return 1; } ;;
-		disk-full)
+			lab_netem_ok || lab_linkfault_ok || { lab_log "fault $f needs tc netem, which this kernel" \
+				"lacks (modprobe sch_netem), or iptables and $LAB_TOOLS/linkfault; or leave $f out of" \
+				"--faults"; return 1; } ;;
+		disk-full | slow-disk)
 			[ -n "${LAB_DISK:-}" ] || { lab_log "fault $f needs a replicated disk: up --disk SIZE" \
 				"(and a guest that writes it, e.g. --append 'us.run=ledger us.disk=/dev/vda')"; return 1; } ;;
 		tamper-*)
@@ -69,9 +71,6 @@ lab_faults_usable() {
 	done
 }
 
-lab_netem() { lab_exec hA tc qdisc replace dev "${LAB_PFX}a" root netem "$@" &&
-	lab_exec hB tc qdisc replace dev "${LAB_PFX}b" root netem "$@"; }
-
 # lab_inject FAULT: apply FAULT; 0, or 1 with the reason on stderr.
 lab_inject() {
 	local f=$1 p s
@@ -79,6 +78,7 @@ lab_inject() {
 	p=$(lab_primary) || { lab_log "no host runs the guest: start the pair with 'understudy-lab run'"; return 1; }
 	s=$(lab_other "$p")
 	echo "$f $p" >> "$LAB_DIR/faults.active"
+	rm -f "$LAB_DIR/fault.stats"
 	case $f in
 	power-off-primary) lab_kill_host "$p" ;;
 	power-off-standby) lab_kill_host "$s" ;;
@@ -86,14 +86,12 @@ lab_inject() {
 	stop-standby) kill -STOP "$(lab_daemon_pid "$s")" ;;
 	partition-repl) lab_exec hA ip link set "${LAB_PFX}a" down && lab_exec hB ip link set "${LAB_PFX}b" down ;;
 	partition-lan) ip netns exec "$(lab_ns lan)" ip link set "$LAB_PFX$p" down ;;
-	loss) lab_netem loss 5% ;;
-	delay) lab_netem delay 40ms 20ms ;;
-	duplicate) lab_netem duplicate 10% ;;
-	reorder) lab_netem delay 20ms reorder 75% 50% ;;
+	loss | delay | duplicate | reorder) lab_link_fault "$f" ;;
 	corosync-restart) cs_stop "$p" && cs_start "$p" ;;
-	disk-full) lab_fill "$s" ;;
+	disk-full) lab_disk_full "$s" ;;
+	slow-disk) lab_slow_disk "$s" ;;
 	tamper-flip) lab_tamper "flip PAGES" ;;
-	tamper-replay) lab_tamper "replay-epoch" ;;
+	tamper-replay) lab_tamper_replay ;;
 	tamper-inject) lab_tamper "inject PAGES" ;;
 	tamper-forge-ack) lab_tamper "forge-ack" ;;
 	esac
@@ -119,28 +117,46 @@ lab_tamper_proxy() {
 		{ lab_log "tamperproxy on $h did not start: $(tail -n 3 "$LAB_DIR/$h/tamper.log")"; return 1; }
 }
 
-# lab_fill H: fill host H's disk volume (a tmpfs: no machine-wide effect).
-lab_fill() {
-	local v=$LAB_DIR/$1/vol
-	mountpoint -q "$v" || { lab_log "$1 has no disk volume (up --disk)"; return 1; }
-	dd if=/dev/zero of="$v/filler" bs=1M status=none 2>/dev/null
-	[ "$(df --output=avail -B1 "$v" | tail -1)" -lt $(( 1 << 20 )) ] ||
-		{ lab_log "could not fill $v"; return 1; }
-}
-
 # lab_tamper CMD: one command to the proxy in front of the standby, the
-# one the primary's stream passes through; 0 on "ok".
+# one the primary's stream passes through; 0 on "ok", its answer in
+# LAB_TAMPER_REPLY.
 lab_tamper() {
-	local p s reply sock
+	local p s sock
 	p=$(lab_primary) || { lab_log "no host runs the guest"; return 1; }
 	s=$(lab_other "$p")
 	sock=$LAB_DIR/$s/tamper.sock
 	[ -S "$sock" ] || { lab_log "no tampering proxy on $s: start the pair with 'understudy-lab run --tamper'"; return 1; }
-	reply=$(echo "$1" | socat -t 5 - UNIX-CONNECT:"$sock" 2>&1)
-	case $reply in
+	LAB_TAMPER_REPLY=$(echo "$1" | socat -t 5 - UNIX-CONNECT:"$sock" 2>&1)
+	case $LAB_TAMPER_REPLY in
 	ok*) return 0 ;;
-	*) lab_log "tamperproxy on $s refused '$1': ${reply:-no answer}"; return 1 ;;
+	*) lab_log "tamperproxy on $s refused '$1': ${LAB_TAMPER_REPLY:-no answer}"; return 1 ;;
 	esac
+}
+
+# lab_tamper_recorded: the proxy holds a whole epoch to replay ("record").
+lab_tamper_recorded() { lab_tamper stats && [[ $LAB_TAMPER_REPLY != *recorded_epoch=-1* ]]; }
+
+# lab_tamper_replay: record the next epoch, then send it again.
+lab_tamper_replay() {
+	lab_tamper record && lab_wait 20 lab_tamper_recorded ||
+		{ lab_log "tamperproxy recorded no epoch in 20 s"; return 1; }
+	lab_tamper replay-epoch
+}
+
+# lab_tamper_heal: every proxy passing everything again; after a tamper
+# fault, its counters (flipped, injected, forged, replayed_epochs...) in
+# the lab's fault.stats.
+lab_tamper_heal() {
+	local h sock reply
+	for h in hA hB; do
+		sock=$LAB_DIR/$h/tamper.sock
+		[ -S "$sock" ] || continue
+		if grep -q '^tamper-' "$LAB_DIR/faults.active" 2>/dev/null; then
+			reply=$(echo stats | socat -t 5 - UNIX-CONNECT:"$sock" 2>&1)
+			echo "$h tamperproxy ${reply#ok }" >> "$LAB_DIR/fault.stats"
+		fi
+		echo pass | socat -t 5 - UNIX-CONNECT:"$sock" > /dev/null 2>&1
+	done
 }
 
 # lab_undo: undo every reversible fault (idempotent: links up, qdiscs gone,
@@ -151,7 +167,8 @@ lab_undo() {
 	lab_exec hB ip link set "${LAB_PFX}b" up 2>/dev/null
 	lab_exec hA tc qdisc del dev "${LAB_PFX}a" root 2>/dev/null
 	lab_exec hB tc qdisc del dev "${LAB_PFX}b" root 2>/dev/null
-	rm -f "$LAB_DIR"/h[AB]/vol/filler
+	lab_linkfault_stop
+	lab_slow_heal
 	for h in hA hB; do
 		ip netns exec "$(lab_ns lan)" ip link set "$LAB_PFX$h" up 2>/dev/null
 		pid=$(lab_daemon_pid "$h")
@@ -159,12 +176,16 @@ lab_undo() {
 		[ -z "${LAB_COROSYNC:-}" ] || lab_host_empty "$h" ||
 			kill -0 "$(cs_pid "$h")" 2>/dev/null || cs_start "$h"
 	done
-	for h in hA hB; do
-		[ ! -S "$LAB_DIR/$h/tamper.sock" ] ||
-			echo pass | socat -t 5 - UNIX-CONNECT:"$LAB_DIR/$h/tamper.sock" > /dev/null 2>&1
-	done
+	lab_tamper_heal
 	rm -f "$LAB_DIR/faults.active"
 	return 0
+}
+
+# lab_off H: host H runs no daemon and no QEMU: it is off, was fenced, or
+# its daemon stopped by itself (a standby whose disk failed stops so).
+lab_off() {
+	lab_host_empty "$1" && return 0
+	! kill -0 "$(lab_daemon_pid "$1")" 2>/dev/null && [ "$(lab_qemus "$1")" = 0 ]
 }
 
 # lab_settled: one host runs the guest and either the other is off and the
@@ -175,7 +196,7 @@ lab_settled() {
 	local p s
 	p=$(lab_primary) || return 1
 	s=$(lab_other "$p")
-	if lab_host_empty "$s"; then
+	if lab_off "$s"; then
 		case $(lab_field "$p" state) in unprotected | syncing) return 0 ;; esac
 		return 1
 	fi
@@ -193,7 +214,7 @@ lab_heal() {
 		{ lab_log "no host took the guest over within $secs s"; return 1; }
 	p=$(lab_primary)
 	s=$(lab_other "$p")
-	if lab_host_empty "$s"; then
+	if lab_off "$s"; then
 		lab_start "$s" standby || return 1
 	fi
 	lab_wait "$secs" lab_protected ||

@@ -46,6 +46,8 @@ LAB_LIB=${LAB_LIB:-$LAB_HOME}
 CS_TOKEN=${CS_TOKEN:-1000}
 # shellcheck source=lab/corosync.sh
 . "$LAB_HOME/corosync.sh"
+# shellcheck source=lab/slowdisk.sh
+. "$LAB_HOME/slowdisk.sh"
 LAB_CLIENT_IP=10.77.$LAB_NET.100
 
 # A signal ends the shell through its EXIT trap, so the lab is removed then too.
@@ -135,7 +137,7 @@ lab_down() {
 	done
 	cs_cleanup
 	for h in hA hB; do
-		! mountpoint -q "$LAB_DIR/$h/vol" 2>/dev/null || umount "$LAB_DIR/$h/vol"
+		lab_vol_umount "$h"
 	done
 	# libqb's blackboxes of the daemons and tools (qb-understudy-PID-
 	# blackbox-*), which outlive even a clean exit: with LAB_OWN_SHM (set by
@@ -238,19 +240,12 @@ CONF
 lab_shm() { echo "/dev/shm/$LAB_PFX-$1"; }
 
 # lab_disk H: the path of host H's disk image (LAB_DISK); with LAB_DISK_VOL
-# (understudy-lab) it is on a tmpfs of its own, $LAB_DIR/H/vol, which the
-# disk-full fault fills without touching the machine's file systems.
+# (understudy-lab) on a volume of its own (lab/slowdisk.sh: a tmpfs seen
+# through slowfs), which the disk faults act on without touching the
+# machine's file systems.
 lab_disk() {
-	if [ -n "${LAB_DISK_VOL:-}" ]; then echo "$LAB_DIR/$1/vol/disk.img"
+	if [ -n "${LAB_DISK_VOL:-}" ]; then echo "$LAB_DIR/$1/disk/disk.img"
 	else echo "$LAB_DIR/$1/disk.img"; fi
-}
-
-# lab_disk_vol H: mount host H's disk volume: the image's size plus 16 MiB.
-lab_disk_vol() {
-	local d=$LAB_DIR/$1/vol
-	mountpoint -q "$d" && return 0
-	mkdir -p "$d" && mount -t tmpfs -o size=$(( $(numfmt --from=iec "$LAB_DISK") + (16 << 20) )) \
-		"lab-$LAB_PFX-$1" "$d" || { lab_log "cannot mount a tmpfs on $d for $1's disk"; return 1; }
 }
 
 # lab_disk_make H: with LAB_DISK, a sparse image of LAB_DISK bytes for host H
@@ -258,7 +253,7 @@ lab_disk_vol() {
 lab_disk_make() {
 	[ -n "${LAB_DISK:-}" ] && [ ! -e "$(lab_disk "$1")" ] || return 0
 	mkdir -p "$LAB_DIR/$1"
-	[ -z "${LAB_DISK_VOL:-}" ] || lab_disk_vol "$1" || return 1
+	[ -z "${LAB_DISK_VOL:-}" ] || lab_vol_mount "$1" || return 1
 	truncate -s "$LAB_DISK" "$(lab_disk "$1")" ||
 		{ lab_log "cannot make a $LAB_DISK image $(lab_disk "$1")"; return 1; }
 }

@@ -12,11 +12,20 @@ CLEANFILES += understudy-lab
 EXTRA_DIST += lab/understudy-lab.in
 labdir = $(pkgdatadir)/lab
 dist_lab_DATA = lab/lab.sh lab/corosync.sh lab/faults.sh lab/client.sh lab/campaign.sh \
-	lab/cmd.sh lab/check.awk lab/dual.awk
+	lab/cmd.sh lab/check.awk lab/dual.awk lab/linkfault.sh lab/slowdisk.sh
 dist_lab_SCRIPTS = lab/fence_lab.sh
 labexamplesdir = $(docdir)/examples
 dist_labexamples_SCRIPTS = lab/examples/counter-client.sh
-pkglibexec_PROGRAMS = tests/tools/reqclient tests/tools/framecap tests/tools/tamperproxy
+pkglibexec_PROGRAMS = tests/tools/reqclient tests/tools/framecap tests/tools/tamperproxy \
+	tests/tools/linkfault tests/tools/slowfs
+# linkfault: loss/delay/duplicate/reorder through NFQUEUE where sch_netem is missing
+tests_tools_linkfault_SOURCES = tests/tools/linkfault.c
+tests_tools_linkfault_CFLAGS = $(AM_CFLAGS) $(NFQUEUE_CFLAGS)
+tests_tools_linkfault_LDADD = $(NFQUEUE_LIBS)
+# slowfs: the slow-disk fault, a FUSE passthrough with late writes and fsyncs
+tests_tools_slowfs_SOURCES = tests/tools/slowfs.c
+tests_tools_slowfs_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS)
+tests_tools_slowfs_LDADD = $(FUSE3_LIBS)
 
 # The command end to end: checkers, name collisions, SIGINT, a short campaign.
 TESTS += tests/integration/lab_campaign.sh

@@ -13,6 +13,7 @@ liblz4-dev libzstd-dev libgnutls28-dev openssl tcpdump
 rdma-core ibverbs-providers ibverbs-utils perftest libibverbs-dev librdmacm-dev
 systemd python3-libnbd libnbd-bin
 e2fsprogs jq gnuplot-nox
+iptables libnetfilter-queue-dev libfuse3-dev fuse3
 pacemaker pacemaker-cli-utils resource-agents"
 
 [ "$(id -u)" = 0 ] || { echo "deps.sh: run as root (apt-get install)" >&2; exit 1; }
