@@ -65,6 +65,24 @@ static void *map_aligned(size_t size)
 	return m + head;
 }
 
+size_t us_segpool_huge_size(size_t size)
+{
+	return (size + HUGE_ALIGN - 1) & ~(size_t)(HUGE_ALIGN - 1);
+}
+
+void *us_segpool_map_huge(size_t size)
+{
+	void *m;
+
+	size = us_segpool_huge_size(size);
+	m = map_aligned(size);
+	if (!m)
+		return NULL;
+	madvise(m, size, MADV_HUGEPAGE);       /* best effort: THP may be off */
+	madvise(m, size, MADV_POPULATE_WRITE); /* fault it all in now, not piece by piece */
+	return m;
+}
+
 static struct us_seg *seg_map(struct us_segpool *p, size_t size)
 {
 	struct us_seg *s = calloc(1, sizeof(*s));
@@ -72,14 +90,12 @@ static struct us_seg *seg_map(struct us_segpool *p, size_t size)
 
 	if (!s)
 		return NULL;
-	size = (size + HUGE_ALIGN - 1) & ~(size_t)(HUGE_ALIGN - 1);
-	m = map_aligned(size);
+	size = us_segpool_huge_size(size);
+	m = us_segpool_map_huge(size);
 	if (!m) {
 		free(s);
 		return NULL;
 	}
-	madvise(m, size, MADV_HUGEPAGE);       /* best effort: THP may be off */
-	madvise(m, size, MADV_POPULATE_WRITE); /* fault it all in now, not piece by piece */
 	s->base = m;
 	s->size = size;
 	s->next = p->all;

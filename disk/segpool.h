@@ -44,6 +44,17 @@ int us_segpool_prefill(struct us_segpool *p, size_t bytes);
 /** Unmap the segments no piece uses (the log stopped recording). */
 void us_segpool_trim(struct us_segpool *p);
 
+/**
+ * @size bytes (rounded up to huge pages) at a huge page boundary, advised
+ * for huge pages and faulted in: for any large buffer filled anew each
+ * epoch. @return the mapping (munmap it with its rounded size,
+ * us_segpool_huge_size), or NULL.
+ */
+void *us_segpool_map_huge(size_t size);
+
+/** @return @size rounded up to whole huge pages, as us_segpool_map_huge maps it. */
+size_t us_segpool_huge_size(size_t size);
+
 /** @return bytes mapped now, in use or kept. */
 size_t us_segpool_mapped(const struct us_segpool *p);
 
