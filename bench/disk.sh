@@ -18,8 +18,12 @@
 #     the guest's disk I/O before it replies, so that drain is inside the
 #     stop column.
 # Real QEMU under TCG on a shared machine: orders of magnitude only.
+# With --baseline-bin FILE the sequential rounds also run on a pair of that
+# daemon binary (an older build), before this build's, for a before/after in
+# one run.
 # Usage (root): bench/disk.sh [--help] [--seq-mb N] [--rounds R]
-#               [--ledger-s S] [--epoch-ms MS]   (after ./scripts/build.sh)
+#               [--ledger-s S] [--epoch-ms MS] [--baseline-bin FILE]
+#               (after ./scripts/build.sh)
 set -uo pipefail
 
 SEQ_MB=256	# MiB per sequential round
@@ -28,11 +32,12 @@ LEDGER_S=30	# seconds of reqclient per request/reply run
 EPOCH_MS=50
 STANDBY_DIR=''	# --standby-dir: host B's image there (its own disk)
 LEDGER_MB=128	# the ledger's part of the disk (32767 records); dd writes after it
+BASE_BIN=''	# --baseline-bin: the sequential rounds with this daemon too
 
 usage() {
 	cat <<EOF
 usage: bench/disk.sh [--seq-mb N] [--rounds R] [--ledger-s S] [--epoch-ms MS]
-                    [--standby-dir DIR]
+                    [--standby-dir DIR] [--baseline-bin FILE]
 Measures, unprotected (plain QEMU on the raw image, cache=none) beside
 protected (the lab's pair with a replicated disk), in one run:
   seq MiB/s      sequential writes in the guest: busybox dd, N MiB (default
@@ -47,6 +52,8 @@ protected (the lab's pair with a replicated disk), in one run:
                  QMP stop part (which drains the guest's disk I/O) under
                  the ledger's load, beside a protected pair without a disk
                  under the same client (the counter service)
+--baseline-bin FILE runs the sequential rounds on a pair of that understudy
+binary as well (both hosts), before this build's: old and new in one run.
 --standby-dir DIR puts host B's image in DIR (a tmpfs or another device):
 both lab hosts are one machine, and by default the standby's image shares
 host A's disk, so every protected write reaches that one disk twice.
@@ -65,6 +72,7 @@ while [ $# -gt 0 ]; do
 	--ledger-s) LEDGER_S=${2:?}; shift 2 ;;
 	--epoch-ms) EPOCH_MS=${2:?}; shift 2 ;;
 	--standby-dir) STANDBY_DIR=${2:?}; shift 2 ;;
+	--baseline-bin) BASE_BIN=${2:?}; shift 2 ;;
 	*) usage >&2; exit 2 ;;
 	esac
 done
@@ -76,7 +84,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 export top_srcdir=$top top_builddir=${top_builddir:-$top/build}
 . "$top/tests/lib/common.sh"
 REQCLIENT=$top_builddir/tests/tools/reqclient
-[ -x "$REQCLIENT" ] || fail "$REQCLIENT not built: run make first"
+for t in "$REQCLIENT" "$top_builddir/tests/tools/nbdserve"; do
+	[ -x "$t" ] || fail "$t not built: make -C $top_builddir tests/tools/${t##*/} first"
+done
+[ -z "$BASE_BIN" ] || [ -x "$BASE_BIN" ] || fail "--baseline-bin $BASE_BIN is not an executable"
 DISK_MB=$(( LEDGER_MB + SEQ_MB ))
 LAB_NIC=1
 LAB_EPOCH_MS=$EPOCH_MS
@@ -320,6 +331,23 @@ protected_disk() {
 	LAB_DISK=''
 }
 
+# protected_baseline BIN: the sequential rounds alone on a pair of daemon BIN;
+# sets O_SEQ, O_SEQ_G, O_SEQ_ALL, O_SEQ_EP and the O_ pause stats.
+protected_baseline() {
+	local bin=$US_BIN serial=$LAB_DIR/hA/$LAB_VM.serial csv=$LAB_DIR/stats-base.csv
+	US_BIN=$1 LAB_DISK=${DISK_MB}M LAB_APPEND=$GUEST_RUN
+	pair_up "$csv"
+	wait_guest "$serial" "protected guest (baseline binary)" '^us-ledger listening' '^us-ddbench: listening'
+	lab_wait 60 lab_acked_at_least $(( $(lab_field hA acked) + 20 )) || fail "epochs stalled"
+	PROT=1
+	seq_rounds "$serial" || fail "protected sequential rounds (baseline binary) failed"
+	PROT=''
+	O_SEQ=$SEQ_WALL O_SEQ_G=$SEQ_GUEST O_SEQ_ALL=$SEQ_ALL O_SEQ_EP=$SEQ_EPOCHS
+	pause_stats "$csv" "$SEQ_RANGES" O
+	pair_down
+	US_BIN=$bin LAB_DISK=''
+}
+
 protected_nodisk() {
 	local csv=$LAB_DIR/stats-nodisk.csv
 	LAB_DISK='' LAB_APPEND="us.run=service"
@@ -335,6 +363,10 @@ protected_nodisk() {
 }
 
 t_start=$(date +%s)
+if [ -n "$BASE_BIN" ]; then
+	lab_log "protected with a ${DISK_MB} MiB replicated disk, baseline binary $BASE_BIN"
+	protected_baseline "$BASE_BIN"
+fi
 lab_log "protected with a ${DISK_MB} MiB replicated disk"
 protected_disk
 lab_log "protected without a disk (counter service)"
@@ -353,6 +385,8 @@ echo
 row "1+2: the guest's disk" "unprotected" "protected" "ratio" "prot. no disk"
 row "seq write MiB/s (wall, median)" "$U_SEQ" "$P_SEQ" "$(ratio "$P_SEQ" "$U_SEQ")" "-"
 row "seq write MiB/s (guest clock)" "$U_SEQ_G" "$P_SEQ_G" "$(ratio "$P_SEQ_G" "$U_SEQ_G")" "-"
+[ -z "$BASE_BIN" ] ||
+	row "  protected, baseline binary (wall)" "$U_SEQ" "$O_SEQ" "$(ratio "$O_SEQ" "$U_SEQ")" "(guest $O_SEQ_G)"
 row "  unprotected via the NBD server alone" "$B_SEQ" "-" "$(ratio "$B_SEQ" "$U_SEQ")" "(wall)"
 row "  ... guest clock" "$B_SEQ_G" "-" "$(ratio "$B_SEQ_G" "$U_SEQ_G")" "(guest)"
 row "ledger 4K write+fsync req/s" "$U_REQ" "$P_REQ" "$(ratio "$P_REQ" "$U_REQ")" "$N_REQ"
@@ -387,6 +421,7 @@ prow "4: pause per epoch, ms p50/p99" stop scan copy devstate cont rest pause ep
 pause_row "protected, no disk, counter service" N
 pause_row "protected, disk, ledger" L
 pause_row "protected, disk, sequential dd" S
+[ -z "$BASE_BIN" ] || pause_row "  ... baseline binary" O
 delta_row "p50: ledger with disk minus no disk" L N
 delta_row "p50: dd with disk minus no disk" S N
 echo
@@ -400,7 +435,7 @@ echo "goal 2, no pause added beyond the drain inside stop (the ledger's rest p50
 	"the no-disk pair's): $rest_ok ($(delta "$L_rest50" "$N_rest50") ms; under dd" \
 	"$(delta "$S_rest50" "$N_rest50") ms)."
 echo "notes: seq = busybox dd of $SEQ_MB MiB, 1 MiB O_DIRECT blocks + fsync, $ROUNDS rounds per mode" \
-	"(wall MiB/s unprotected: $U_SEQ_ALL; protected: $P_SEQ_ALL), timed on the host from the console;" \
+	"(wall MiB/s unprotected: $U_SEQ_ALL; protected: $P_SEQ_ALL${BASE_BIN:+; baseline binary: $O_SEQ_ALL}), timed on the host from the console;" \
 	"the guest's clock stands still while QEMU is stopped, so its MiB/s leaves the pauses out."
 echo "  ledger = one 4 KiB O_DIRECT write + fdatasync per request at sequential offsets (not random)," \
 	"one request at a time over TCP from hC for $LEDGER_S s; protected round trips include output commit" \

@@ -17,8 +17,11 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 
+#include "disk/segpool.h"
 #include "disk/wlog.h"
 #include "replicator/proto.h"
+
+#define SEG_BYTES (4u << 20) /* the copies' memory, in pieces of these */
 
 struct us_wlog {
 	pthread_mutex_t lock;
@@ -30,6 +33,7 @@ struct us_wlog {
 	uint64_t waits;
 	int recording, failed, signalled;
 	int efd;
+	struct us_segpool *mem; /* the copies of written data */
 };
 
 struct us_wlog *us_wlog_new(uint64_t high_water, uint64_t cap)
@@ -38,8 +42,10 @@ struct us_wlog *us_wlog_new(uint64_t high_water, uint64_t cap)
 
 	if (!l)
 		return NULL;
-	l->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	l->mem = us_segpool_new(SEG_BYTES, cap + 2 * SEG_BYTES);
+	l->efd = l->mem ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
 	if (l->efd < 0) {
+		us_segpool_free(l->mem);
 		free(l);
 		return NULL;
 	}
@@ -50,12 +56,14 @@ struct us_wlog *us_wlog_new(uint64_t high_water, uint64_t cap)
 	return l;
 }
 
-static void free_entries(struct us_wlog_batch *b)
+/* Locked. Give the entries' data back to the pool and free the entries. */
+static void free_entries(struct us_wlog *l, struct us_wlog_batch *b)
 {
 	size_t i;
 
 	for (i = 0; i < b->n; i++)
-		free(b->v[i].data);
+		if (b->v[i].seg)
+			us_segpool_put(l->mem, b->v[i].seg);
 	free(b->v);
 	memset(b, 0, sizeof(*b));
 }
@@ -64,7 +72,8 @@ void us_wlog_free(struct us_wlog *l)
 {
 	if (!l)
 		return;
-	free_entries(&l->open);
+	free_entries(l, &l->open);
+	us_segpool_free(l->mem);
 	close(l->efd);
 	pthread_cond_destroy(&l->room);
 	pthread_mutex_destroy(&l->lock);
@@ -74,16 +83,20 @@ void us_wlog_free(struct us_wlog *l)
 /* Locked. Drop the open epoch's writes. */
 static void drop_open(struct us_wlog *l)
 {
-	free_entries(&l->open);
+	free_entries(l, &l->open);
 	l->alloc = 0;
 }
 
 void us_wlog_record(struct us_wlog *l, int on)
 {
 	pthread_mutex_lock(&l->lock);
+	if (on && !l->recording) /* the first epoch's writes copy into warm memory */
+		us_segpool_prefill(l->mem, l->high_water);
 	l->recording = on;
-	if (!on)
+	if (!on) {
 		drop_open(l);
+		us_segpool_trim(l->mem); /* and what cut batches hold, at their release */
+	}
 	l->failed = 0;
 	pthread_cond_broadcast(&l->room);
 	pthread_mutex_unlock(&l->lock);
@@ -116,7 +129,7 @@ static int append(struct us_wlog *l, uint32_t kind, uint64_t offset, uint64_t le
 		l->alloc = l->alloc * 2 + 64;
 	}
 	if (kind == US_DISK_WRITE) {
-		e.data = malloc(length);
+		e.data = us_segpool_get(l->mem, length, &e.seg);
 		if (!e.data)
 			return -ENOMEM;
 		memcpy(e.data, data, length);
@@ -176,9 +189,11 @@ void us_wlog_release(struct us_wlog *l, struct us_wlog_batch *b)
 {
 	pthread_mutex_lock(&l->lock);
 	l->held -= b->bytes < l->held ? b->bytes : l->held;
+	free_entries(l, b);
+	if (!l->recording)
+		us_segpool_trim(l->mem);
 	pthread_cond_broadcast(&l->room);
 	pthread_mutex_unlock(&l->lock);
-	free_entries(b);
 }
 
 int us_wlog_fd(const struct us_wlog *l)

@@ -6,6 +6,9 @@
  * past a high-water mark it asks the engine for an early checkpoint; past the
  * cap a write waits (its reply held) only while earlier epochs' writes are
  * still being sent, never on the epoch being built, whose cut `stop` needs.
+ * The copies live in memory the log keeps and reuses (disk/segpool.h): the
+ * high-water mark's worth mapped when recording starts, up to about the cap
+ * as writes need it, all of it unmapped when recording stops.
  */
 #ifndef US_DISK_WLOG_H
 #define US_DISK_WLOG_H
@@ -14,12 +17,14 @@
 #include <stdint.h>
 
 struct us_wlog;
+struct us_seg;
 
 struct us_wlog_entry {
 	uint64_t offset;
 	uint64_t length;
-	uint32_t kind; /* US_DISK_WRITE or US_DISK_ZEROES */
-	char *data;    /* US_DISK_WRITE: @length bytes, else NULL */
+	uint32_t kind;	    /* US_DISK_WRITE or US_DISK_ZEROES */
+	char *data;	    /* US_DISK_WRITE: @length bytes, else NULL */
+	struct us_seg *seg; /* the log's: where @data lies (disk/segpool.h) */
 };
 
 /* One epoch's writes, in the order they reached the image. */

@@ -1,12 +1,17 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The primary's write log: guest disk writes cut into epochs, bounded.
 libunderstudy_a_SOURCES += disk/wlog.c disk/wlog.h disk/blockhash.c disk/blockhash.h \
-	disk/hashsend.c disk/hashsend.h
+	disk/hashsend.c disk/hashsend.h disk/segpool.c disk/segpool.h
 
 check_PROGRAMS += tests/unit/test_wlog
 TESTS += tests/unit/test_wlog
 tests_unit_test_wlog_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_wlog_LDADD = $(US_LIBS) $(CMOCKA_LIBS) -lpthread
+
+check_PROGRAMS += tests/unit/test_segpool
+TESTS += tests/unit/test_segpool
+tests_unit_test_segpool_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_segpool_LDADD = $(US_LIBS) $(CMOCKA_LIBS)
 
 # The primary's disk (replicator/pdisk.c): a cut batch is freed by a drain
 # only once it was queued; the transport's DISK send wrapped.
