@@ -720,8 +720,8 @@ static void print_head(const char *kind, const char *host, const char *addr, int
 	       "plain xfer against it\n",
 	       host, standby_ns ? " in netns " : "", standby_ns ? standby_ns : "");
 	printf("%8s | %12s %9s %9s %7s | %9s %6s %6s | %9s %6s %6s | %11s | %9s %6s | %s\n",
-	       "pages", "xfer pages/s", "xfer GB/s", "epoch ms", "cpu ms", "auth GB/s", "cost", "cpu", "tls GB/s",
-	       "cost", "cpu", "memcpy GB/s", "tcp GB/s", "of tcp", "replica");
+	       "pages", "xfer pages/s", "xfer GB/s", "epoch ms", "cpu ms", "auth GB/s", "cost",
+	       "cpu", "tls GB/s", "cost", "cpu", "memcpy GB/s", "tcp GB/s", "of tcp", "replica");
 }
 
 /* A column of throughput, its cost against plain and its CPU against plain ("-": not run). */

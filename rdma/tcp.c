@@ -384,7 +384,9 @@ static int tcp_send_body(struct us_transport *t, uint16_t type, uint64_t epoch, 
 
 static int tcp_busy(const struct us_transport *t)
 {
-	return !us_msgq_empty(&((const struct tcp_conn *)t)->mq);
+	const struct tcp_conn *c = (const struct tcp_conn *)t;
+
+	return !us_msgq_empty(&c->mq) || us_tcp_tls_unsent(c);
 }
 
 static uint64_t tcp_queued(const struct us_transport *t)

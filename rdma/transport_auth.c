@@ -97,10 +97,9 @@ static void on_closed(void *opaque, int err, const char *why)
 int us_transport_auth_start(struct us_transport *t, const struct us_auth_key *key,
 			    const unsigned char *nonce_p, const unsigned char *nonce_s, int primary)
 {
-	static const struct us_transport_cbs cbs = { .msg = on_msg,
-						     .drained = on_drained,
-						     .closed = on_closed,
-						     .place = on_place };
+	static const struct us_transport_cbs cbs = {
+		.msg = on_msg, .drained = on_drained, .closed = on_closed, .place = on_place
+	};
 
 	if (t->auth)
 		return -EALREADY;
