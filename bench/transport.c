@@ -17,17 +17,25 @@
  * before the receiver sees it): the "auth GB/s" column and its cost in
  * percent; and over TCP a third connection with TLS 1.3 (rdma/tls.c, PSK,
  * GnuTLS): the "tls GB/s" column and its cost.
- * Usage: bench/transport tcp|rdma HOST [REPEATS]   (default 20 repeats)
+ * With --netns NS the standby's sockets (and the TCP baseline's receiving
+ * end) live in network namespace NS, so that both cross a real link, e.g.
+ * a veth pair shaped to a NIC's rate (bench/transport.sh); HOST is then the
+ * standby's address in NS. --modes plain,auth,tls runs only those (for a
+ * profiler; a cost needs the plain row).
+ * Usage: bench/transport [--netns NS] [--modes M,...] tcp|rdma HOST [REPEATS]
+ *   (default 20 repeats)
  */
 #include <config.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <glob.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +66,8 @@ static const uint32_t sizes[] = { 1000, 10000, MAX_EPOCH };
 enum run_mode { RUN_PLAIN, RUN_AUTH, RUN_TLS, RUN_MODES };
 static const char *const mode_names[RUN_MODES] = { "plain", "authenticated", "TLS" };
 static enum run_mode mode;
+static unsigned modes = (1u << RUN_MODES) - 1; /* --modes */
+static const char *standby_ns;		       /* --netns */
 static struct us_tls *tls_srv, *tls_cli;
 static const struct us_auth_key bench_key = { .k = "bench key, 32 bytes, not secret" };
 static const unsigned char nonce_p[US_AUTH_NONCE_LEN] = "bench primary nonce, 32 bytes..";
@@ -160,6 +170,11 @@ static int sb_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const vo
 	return us_receiver_input(sb.rx, hdr_rc, h, body, sb.why, sizeof(sb.why)) < 0;
 }
 
+static void *sb_place(void *opaque, const struct us_msg_hdr *h)
+{
+	return us_receiver_place(sb.rx, h);
+}
+
 static void sb_closed(void *opaque, int err, const char *why)
 {
 	if (!sb.why[0])
@@ -170,7 +185,9 @@ static void sb_closed(void *opaque, int err, const char *why)
 
 static void sb_accept(void *opaque, struct us_transport *t)
 {
-	static const struct us_transport_cbs cbs = { .msg = sb_msg, .closed = sb_closed };
+	static const struct us_transport_cbs cbs = { .msg = sb_msg,
+						     .closed = sb_closed,
+						     .place = sb_place };
 
 	us_transport_free(sb.t);
 	sb.t = t;
@@ -194,18 +211,57 @@ static void *sb_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Enter the standby's network namespace (--netns) on this thread: sockets
+ * made until ns_leave belong to it. @return the namespace to go back to
+ * (-1: none asked), or -errno.
+ */
+static int ns_enter(void)
+{
+	char path[300];
+	int back, fd, rc;
+
+	if (!standby_ns)
+		return -1;
+	snprintf(path, sizeof(path), "/var/run/netns/%s", standby_ns);
+	back = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	rc = back < 0 || fd < 0 || setns(fd, CLONE_NEWNET) < 0 ? -errno : back;
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0 && back >= 0)
+		close(back);
+	if (rc < 0)
+		fprintf(stderr, "bench/transport: cannot enter netns %s: %s\n", standby_ns,
+			strerror(-rc));
+	return rc;
+}
+
+static void ns_leave(int back)
+{
+	if (back < 0)
+		return;
+	if (setns(back, CLONE_NEWNET) < 0)
+		abort(); /* the primary's sockets would land in the wrong namespace */
+	close(back);
+}
+
 /* Listen on the first free port from a pid-derived one; "host:port" in @addr. */
 static int sb_listen(enum us_transport_kind kind, const char *host, char *addr, size_t len)
 {
-	int port;
+	int port, back = ns_enter(), err;
 
+	if (standby_ns && back < 0)
+		return back;
 	for (port = 20000 + getpid() % 20000; port < 65000; port++) {
 		snprintf(addr, len, "%s:%d", host, port);
 		sb.listener = us_transport_listen(sb.loop, kind, addr, sb_accept, NULL);
 		if (sb.listener || errno != EADDRINUSE)
 			break;
 	}
-	return sb.listener ? 0 : -errno;
+	err = errno;
+	ns_leave(back);
+	return sb.listener ? 0 : -err;
 }
 
 static int sb_start(enum us_transport_kind kind, const char *host, char *addr, size_t len)
@@ -492,15 +548,25 @@ static void *tcp_writer(void *arg)
 	return NULL;
 }
 
-/* One connected pair of TCP sockets over 127.0.0.1. */
-static int tcp_pair(int fd[2])
+/* One connected pair of TCP sockets to @host (IPv4), over the standby's link. */
+static int tcp_pair(const char *host, int fd[2])
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sa);
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = -1;
+	int back = ns_enter(), l, rc = -1;
 
 	fd[0] = fd[1] = -1;
+	if (standby_ns && back < 0)
+		return back;
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ns_leave(back);
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		fprintf(stderr, "bench/transport: the TCP baseline needs an IPv4 HOST, not %s\n",
+			host);
+		if (l >= 0)
+			close(l);
+		return -EINVAL;
+	}
 	if (l >= 0 && bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(l, 1) == 0 &&
 	    getsockname(l, (struct sockaddr *)&sa, &len) == 0) {
 		fd[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -648,29 +714,47 @@ static void print_head(const char *kind, const char *host, const char *addr, int
 	       addr, repeats);
 	if (!strcmp(kind, "rdma"))
 		printf("soft-RoCE under TCG: proves correctness, not speed\n");
-	printf("cost: wall-clock time against plain; cpu: CPU time of both threads against plain "
-	       "(less sensitive to a loaded machine)\n");
-	printf("%8s | %12s %9s %9s | %9s %6s %6s | %9s %6s %6s | %11s | %11s | %s\n", "pages",
-	       "xfer pages/s", "xfer GB/s", "epoch ms", "auth GB/s", "cost", "cpu", "tls GB/s",
-	       "cost", "cpu", "memcpy GB/s", "tcp-lo GB/s", "replica");
+	printf("cost: wall-clock time against plain; cpu ms: CPU time of both threads per epoch; "
+	       "cpu: that against plain (less sensitive to a loaded machine)\n");
+	printf("tcp: a plain TCP stream (write/read) to %s%s%s, over the same link; of tcp: "
+	       "plain xfer against it\n",
+	       host, standby_ns ? " in netns " : "", standby_ns ? standby_ns : "");
+	printf("%8s | %12s %9s %9s %7s | %9s %6s %6s | %9s %6s %6s | %11s | %9s %6s | %s\n",
+	       "pages", "xfer pages/s", "xfer GB/s", "epoch ms", "cpu ms", "auth GB/s", "cost",
+	       "cpu", "tls GB/s", "cost", "cpu", "memcpy GB/s", "tcp GB/s", "of tcp", "replica");
+}
+
+/* A column of throughput, its cost against plain and its CPU against plain ("-": not run). */
+static void print_cost(double gb, double s, double plain_s, double cpu, double plain_cpu)
+{
+	if (s <= 0) {
+		printf("%9s %6s %6s | ", "-", "-", "-");
+		return;
+	}
+	printf("%9.3f ", gb / s);
+	if (plain_s > 0)
+		printf("%5.0f%% %5.0f%% | ", 100.0 * (s - plain_s) / plain_s,
+		       100.0 * (cpu - plain_cpu) / plain_cpu);
+	else
+		printf("%6s %6s | ", "-", "-");
 }
 
 static void print_row(uint32_t n, const struct row *r)
 {
 	double gb = (double)n * PG / 1e9, plain = r->cpu[RUN_PLAIN];
 
-	printf("%8u | %12.0f %9.3f %9.2f | %9.3f %5.0f%% %5.0f%% | ", n, n / r->xfer_s,
-	       gb / r->xfer_s, r->xfer_s * 1e3, gb / r->auth_s,
-	       100.0 * (r->auth_s - r->xfer_s) / r->xfer_s,
-	       100.0 * (r->cpu[RUN_AUTH] - plain) / plain);
-	if (r->tls_s > 0)
-		printf("%9.3f %5.0f%% %5.0f%% | ", gb / r->tls_s,
-		       100.0 * (r->tls_s - r->xfer_s) / r->xfer_s,
-		       100.0 * (r->cpu[RUN_TLS] - plain) / plain);
+	if (r->xfer_s > 0)
+		printf("%8u | %12.0f %9.3f %9.2f %7.2f | ", n, n / r->xfer_s, gb / r->xfer_s,
+		       r->xfer_s * 1e3, plain * 1e3);
 	else
-		printf("%9s %6s %6s | ", "-", "-", "-"); /* RDMA carries no TLS */
-	printf("%11.3f | %11.3f | %s\n", gb / r->memcpy_s, gb / r->tcp_s,
-	       r->exact ? "exact" : "DIFFERS");
+		printf("%8u | %12s %9s %9s %7s | ", n, "-", "-", "-", "-");
+	print_cost(gb, r->auth_s, r->xfer_s, r->cpu[RUN_AUTH], plain);
+	print_cost(gb, r->tls_s, r->xfer_s, r->cpu[RUN_TLS], plain); /* RDMA carries no TLS */
+	if (r->xfer_s > 0)
+		printf("%11.3f | %9.3f %5.0f%% | %s\n", gb / r->memcpy_s, gb / r->tcp_s,
+		       100.0 * r->tcp_s / r->xfer_s, r->exact ? "exact" : "DIFFERS");
+	else
+		printf("%11s | %9s %6s | %s\n", "-", "-", "-", r->exact ? "exact" : "DIFFERS");
 	fflush(stdout);
 }
 
@@ -689,7 +773,7 @@ static int run_conn(enum us_transport_kind kind, const char *host, int repeats, 
 	if (rc == 0)
 		rc = pr_connect(addr, kind);
 	if (rc == 0 && mode == RUN_PLAIN)
-		rc = tcp_pair(fd);
+		rc = tcp_pair(host, fd);
 	for (i = 0; i < NSIZES && rc == 0; i++) {
 		rc = run_size(&ps, sizes[i], repeats, &epoch, fd, &rows[i]);
 		rc = rc == 0 && !rows[i].exact ? -EBADMSG : rc;
@@ -720,7 +804,8 @@ static int run_all(enum us_transport_kind kind, const char *kname, const char *h
 	for (mode = RUN_PLAIN, rc = 0; mode < RUN_MODES && rc == 0; mode++) {
 		if (mode == RUN_TLS && kind != US_TRANSPORT_TCP)
 			break;
-		rc = run_conn(kind, host, repeats, rows, addr, sizeof(addr));
+		if (modes & 1u << mode)
+			rc = run_conn(kind, host, repeats, rows, addr, sizeof(addr));
 	}
 	if (rc == 0) {
 		print_head(kname, host, addr, repeats);
@@ -735,16 +820,52 @@ static int run_all(enum us_transport_kind kind, const char *kname, const char *h
 	return rc;
 }
 
+/* --modes plain,auth,tls: the runs to make. @return 0 or -EINVAL. */
+static int parse_modes(const char *arg)
+{
+	static const char *const names[RUN_MODES] = { "plain", "auth", "tls" };
+	char buf[64], *tok, *save = NULL;
+	int m;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	modes = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		for (m = 0; m < RUN_MODES && strcmp(tok, names[m]); m++)
+			;
+		if (m == RUN_MODES)
+			return -EINVAL;
+		modes |= 1u << m;
+	}
+	return modes ? 0 : -EINVAL;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: bench/transport [--netns NS] [--modes plain,auth,tls] tcp|rdma "
+			"HOST [REPEATS]\n");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
+	static const struct option opts[] = { { "netns", required_argument, NULL, 'n' },
+					      { "modes", required_argument, NULL, 'm' },
+					      { NULL, 0, NULL, 0 } };
 	enum us_transport_kind kind;
-	int repeats = argc > 3 ? atoi(argv[3]) : 20;
+	int repeats, c;
 
-	if (argc < 3 || us_transport_kind_parse(argv[1], &kind) < 0 || kind == US_TRANSPORT_AUTO ||
-	    repeats < 1) {
-		fprintf(stderr, "usage: bench/transport tcp|rdma HOST [REPEATS]\n");
-		return 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'n')
+			standby_ns = optarg;
+		else if (c != 'm' || parse_modes(optarg) < 0)
+			return usage();
 	}
+	argc -= optind - 1;
+	argv += optind - 1;
+	repeats = argc > 3 ? atoi(argv[3]) : 20;
+	if (argc < 3 || us_transport_kind_parse(argv[1], &kind) < 0 || kind == US_TRANSPORT_AUTO ||
+	    repeats < 1)
+		return usage();
 #ifndef HAVE_RDMA
 	if (kind == US_TRANSPORT_RDMA) {
 		fprintf(stderr, "this build has no RDMA transport: install rdma-core's "

@@ -14,8 +14,15 @@
 # the guest's emulated CPU with no verbs involved. The
 # bench also prints rxe's retry counters (RNR NAKs, retransmissions), which
 # must stay 0: each one stalls the queue pair for a timer.
+# Between the two, the same epochs over a link of a NIC's rate: a veth pair
+# between two network namespaces, each end shaped by tc tbf to RATE
+# (US_BENCH_RATES, default "10gbit 1gbit"), the primary in one namespace
+# and the standby in the other (bench/transport --netns), with a plain TCP
+# stream over the same shaped link as the baseline. On loopback the CPU is
+# the link; on a shaped link, as in production, the NIC is.
 # Usage (root): bench/transport.sh [REPEATS [GUEST_REPEATS]]   (20 and 5;
-# after ./scripts/build.sh, or with top_builddir=DIR)
+# after ./scripts/build.sh, or with top_builddir=DIR; US_BENCH_RDMA=0 skips
+# the guest)
 # (bench/transport.sh --guest REPEATS BUILDDIR is what the guest runs.)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -70,6 +77,39 @@ DEADLINE=${US_BENCH_DEADLINE:-3600}	# seconds for the guest run under TCG
 echo "== TCP over loopback on this host: $bench tcp 127.0.0.1 $REPEATS"
 "$bench" tcp 127.0.0.1 "$REPEATS"
 echo
+
+# A veth pair between namespaces $SHAPE_NS-p (primary) and $SHAPE_NS-s, both ends at rate $1.
+SHAPE_NS=us$$-ws
+shaped_down() {
+	ip netns del "$SHAPE_NS-p" 2> /dev/null || true
+	ip netns del "$SHAPE_NS-s" 2> /dev/null || true
+}
+shaped_up() {
+	local end ns
+	shaped_down
+	ip netns add "$SHAPE_NS-p"
+	ip netns add "$SHAPE_NS-s"
+	ip link add "$SHAPE_NS"p netns "$SHAPE_NS-p" type veth peer name "$SHAPE_NS"s netns "$SHAPE_NS-s"
+	ip -n "$SHAPE_NS-p" addr add 10.97.0.1/24 dev "$SHAPE_NS"p
+	ip -n "$SHAPE_NS-s" addr add 10.97.0.2/24 dev "$SHAPE_NS"s
+	for end in p s; do
+		ns=$SHAPE_NS-$end
+		ip -n "$ns" link set lo up
+		ip -n "$ns" link set "$SHAPE_NS$end" up
+		# burst: a few GSO packets (tbf's watchdog is an hrtimer), so that
+		# even a 4 MB epoch does not ride the bucket; latency bounds the queue
+		tc -n "$ns" qdisc add dev "$SHAPE_NS$end" root tbf rate "$1" burst 256kb latency 20ms
+	done
+}
+trap shaped_down EXIT
+for rate in ${US_BENCH_RATES:-10gbit 1gbit}; do
+	echo "== TCP over a veth pair shaped to $rate (tc tbf), primary and standby in two network namespaces"
+	shaped_up "$rate"
+	ip netns exec "$SHAPE_NS-p" "$bench" --netns "$SHAPE_NS-s" tcp 10.97.0.2 "$REPEATS"
+	shaped_down
+	echo
+done
+[ "${US_BENCH_RDMA:-1}" = 1 ] || exit 0
 echo "== RDMA (soft-RoCE rxe0) in a TCG guest: $bench rdma 10.0.2.15 $GUEST_REPEATS"
 grep -q '^#define HAVE_RDMA 1' "$top_builddir/config.h" ||
 	{ echo "SKIP: this build has no RDMA transport (rdma-core missing at configure)"; exit 0; }

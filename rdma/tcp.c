@@ -25,8 +25,10 @@
 #include "replicator/log.h"
 
 #define RX_CAP (2 * (US_PROTO_HDR_SIZE + US_PROTO_MAX_BODY))
-#define IOV_BATCH 128
+#define IOV_BATCH 1024 /* UIO_MAXIOV: 512 messages of a page each per sendmsg */
 #define TLS_READ_BATCH 64 /* records read before parsing: 1 MiB */
+#define PLACE_MIN (64u << 10) /* a body this large is read into the owner's place */
+#define BODY_LOWAT (256u << 10) /* wake for a placed body when this much is there */
 #define SEAL_AHEAD (512u << 10) /* bytes of a writev before the next message to tag */
 
 struct tcp_listener {
@@ -347,9 +349,18 @@ static int flush(struct tcp_conn *c)
 	return 1;
 }
 
+/*
+ * A control message queued on an idle connection is written at once, not
+ * on the loop's next turn: the standby queues ACK(n) before it applies
+ * epoch n to the replica, and the ACK must not wait for the apply. Only
+ * when the queue was empty: then nobody waits for "drained", and a
+ * primary's pages queued in its pause still leave from the loop.
+ */
 static int tcp_send_msg(struct us_transport *t, uint16_t type, uint64_t epoch,
 			const void *body, size_t len)
 {
+	struct tcp_conn *c = (struct tcp_conn *)t;
+	int idle = us_msgq_empty(&c->mq), rc;
 	void *copy = NULL;
 
 	if (len) {
@@ -358,7 +369,11 @@ static int tcp_send_msg(struct us_transport *t, uint16_t type, uint64_t epoch,
 			return -ENOMEM;
 		memcpy(copy, body, len);
 	}
-	return enqueue((struct tcp_conn *)t, type, epoch, NULL, 0, copy, len, copy);
+	rc = enqueue(c, type, epoch, NULL, 0, copy, len, copy);
+	/* an error is left to the loop, which reports it (the owner may free us there) */
+	if (rc == 0 && idle && c->fd >= 0 && !us_tcp_tls_handshaking(c) && flush(c) == 1)
+		us_tcp_set_events(c, c->events & ~POLLOUT);
+	return rc;
 }
 
 static int tcp_send_body(struct us_transport *t, uint16_t type, uint64_t epoch, const void *desc,
@@ -369,7 +384,9 @@ static int tcp_send_body(struct us_transport *t, uint16_t type, uint64_t epoch, 
 
 static int tcp_busy(const struct us_transport *t)
 {
-	return !us_msgq_empty(&((const struct tcp_conn *)t)->mq);
+	const struct tcp_conn *c = (const struct tcp_conn *)t;
+
+	return !us_msgq_empty(&c->mq) || us_tcp_tls_unsent(c);
 }
 
 static uint64_t tcp_queued(const struct us_transport *t)
@@ -398,6 +415,34 @@ static void conn_fail(struct tcp_conn *c, int err, const char *why)
 		c->base.cbs.closed(c->base.opaque, err, why);
 }
 
+/* Hand a message to the owner; a non-zero answer (or a bad header) stops reading. */
+static void deliver(struct tcp_conn *c, int hdr_rc, const struct us_msg_hdr *h, const void *body)
+{
+	if (c->base.cbs.msg(c->base.opaque, hdr_rc, h, hdr_rc ? NULL : body) || hdr_rc)
+		c->stopped = 1;
+}
+
+/*
+ * The message at rx + @pos is not whole: if it is large and the owner
+ * gives it a place, move the part of its body that is here there, and read
+ * the rest straight in (read_body). @return the bytes of rx taken, 0 if it
+ * stays in rx.
+ */
+static size_t place_body(struct tcp_conn *c, const struct us_msg_hdr *h, size_t pos)
+{
+	size_t have = c->rx_len - pos - US_PROTO_HDR_SIZE;
+
+	if (h->len < PLACE_MIN || h->len - have < PLACE_MIN / 2 || !c->base.cbs.place)
+		return 0;
+	c->body = c->base.cbs.place(c->base.opaque, h);
+	if (!c->body)
+		return 0;
+	memcpy(c->body, c->rx + pos + US_PROTO_HDR_SIZE, have);
+	c->body_h = *h;
+	c->body_got = have;
+	return c->rx_len - pos;
+}
+
 /* Parse complete messages out of rx. @return 0, or 1 when the owner stopped. */
 static int consume(struct tcp_conn *c, char *why, size_t whylen, int *err)
 {
@@ -411,10 +456,11 @@ static int consume(struct tcp_conn *c, char *why, size_t whylen, int *err)
 			*err = rc;
 			return 1;
 		}
-		if (rc == 0 && c->rx_len - pos < US_PROTO_HDR_SIZE + h.len)
+		if (rc == 0 && c->rx_len - pos < US_PROTO_HDR_SIZE + h.len) {
+			pos += place_body(c, &h, pos);
 			break;
-		if (c->base.cbs.msg(c->base.opaque, rc, &h, rc ? NULL : c->rx + pos + US_PROTO_HDR_SIZE) || rc)
-			c->stopped = 1;
+		}
+		deliver(c, rc, &h, c->rx + pos + US_PROTO_HDR_SIZE);
 		pos += US_PROTO_HDR_SIZE + (rc ? 0 : h.len);
 	}
 	if (pos) { /* only the start of a message is left: move it once */
@@ -429,13 +475,13 @@ static int consume(struct tcp_conn *c, char *why, size_t whylen, int *err)
 	return 0;
 }
 
-static ssize_t read_some(struct tcp_conn *c, char *why, size_t whylen)
+static ssize_t read_some(struct tcp_conn *c, char *buf, size_t len, char *why, size_t whylen)
 {
 	ssize_t n;
 
 	if (c->tls)
-		return us_tcp_tls_recv(c, c->rx + c->rx_len, RX_CAP - c->rx_len, why, whylen);
-	n = read(c->fd, c->rx + c->rx_len, RX_CAP - c->rx_len);
+		return us_tcp_tls_recv(c, buf, len, why, whylen);
+	n = read(c->fd, buf, len);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n <= 0) {
@@ -445,30 +491,77 @@ static ssize_t read_some(struct tcp_conn *c, char *why, size_t whylen)
 	return n;
 }
 
-/* Read and deliver; over TLS until GnuTLS holds nothing more (poll cannot see it). */
 /*
- * Read what is there: one read of the socket, or over TLS a batch of
- * records (each at most 16 KiB; parsing after each would rescan a large
- * message's start every time). @return 1 if bytes came, 0 if none, -1 on
- * an error (*@err, @why set).
+ * Read what is there into @buf, up to @room: one read of the socket, or
+ * over TLS a batch of records (each at most 16 KiB; parsing after each
+ * would rescan a large message's start every time). @return the bytes
+ * read, 0 if none, -errno (@why set).
  */
-static int fill(struct tcp_conn *c, char *why, size_t whylen, int *err)
+static ssize_t read_into(struct tcp_conn *c, char *buf, size_t room, char *why, size_t whylen)
 {
-	size_t before = c->rx_len;
+	size_t got = 0;
 	ssize_t n;
 	int i;
 
-	for (i = 0; i < (c->tls ? TLS_READ_BATCH : 1) && c->rx_len < RX_CAP; i++) {
-		n = read_some(c, why, whylen);
-		if (n < 0) {
-			*err = (int)n;
-			return -1;
-		}
+	for (i = 0; i < (c->tls ? TLS_READ_BATCH : 1) && got < room; i++) {
+		n = read_some(c, buf + got, room - got, why, whylen);
+		if (n < 0)
+			return n;
 		if (n == 0)
 			break;
-		c->rx_len += n;
+		got += (size_t)n;
 	}
-	return c->rx_len > before;
+	return (ssize_t)got;
+}
+
+/* Into rx, as much as there is room for. */
+static int fill(struct tcp_conn *c, char *why, size_t whylen, int *err)
+{
+	ssize_t n = read_into(c, c->rx + c->rx_len, RX_CAP - c->rx_len, why, whylen);
+
+	if (n < 0) {
+		*err = (int)n;
+		return -1;
+	}
+	c->rx_len += (size_t)n;
+	return n > 0;
+}
+
+/*
+ * Wake for a placed body only once @want bytes (at most BODY_LOWAT) are
+ * there: a reader that copies nothing else keeps up with the sender and
+ * would otherwise wake, read a few KiB and sleep again for each packet.
+ * Lowered as the body's end nears, 1 again after it.
+ */
+static void set_lowat(struct tcp_conn *c, size_t want)
+{
+	int v = want > BODY_LOWAT ? (int)BODY_LOWAT : want ? (int)want : 1;
+
+	if (v != (c->lowat ? c->lowat : 1) &&
+	    setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v)) == 0)
+		c->lowat = v;
+}
+
+/* Into the placed body; the message goes to the owner once whole. Returns as fill. */
+static int read_body(struct tcp_conn *c, char *why, size_t whylen, int *err)
+{
+	ssize_t n = read_into(c, c->body + c->body_got, c->body_h.len - c->body_got, why, whylen);
+
+	if (n < 0) {
+		*err = (int)n;
+		return -1;
+	}
+	c->body_got += (size_t)n;
+	if (c->body_got == c->body_h.len) {
+		char *body = c->body;
+
+		c->body = NULL;
+		set_lowat(c, 1);
+		deliver(c, 0, &c->body_h, body);
+	} else {
+		set_lowat(c, c->body_h.len - c->body_got);
+	}
+	return n > 0;
 }
 
 /* Read and deliver; over TLS until GnuTLS holds nothing more (poll cannot see it). */
@@ -477,13 +570,13 @@ static int do_read(struct tcp_conn *c, char *why, size_t whylen, int *err)
 	int rc;
 
 	do {
-		rc = fill(c, why, whylen, err);
+		rc = c->body ? read_body(c, why, whylen, err) : fill(c, why, whylen, err);
 		if (rc <= 0)
 			return rc < 0;
 		c->base.last_rx_ms = us_transport_now_ms();
 		if (consume(c, why, whylen, err))
 			return 1;
-	} while (c->tls && us_tcp_tls_pending(c));
+	} while (c->body || (c->tls && us_tcp_tls_pending(c)));
 	return 0;
 }
 

@@ -22,7 +22,11 @@ struct tcp_conn {
 	size_t off;	   /* bytes of the front message already written */
 	char *rx;	   /* received bytes not yet consumed */
 	size_t rx_len;
-	int stopped;	     /* no more reading: owner or version mismatch */
+	int stopped;	 /* no more reading: owner or version mismatch */
+	int lowat;	 /* SO_RCVLOWAT in force (0: the default, 1) */
+	char *body;	 /* the owner's place of the body being read (cbs.place) */
+	size_t body_got; /* bytes of it read */
+	struct us_msg_hdr body_h;
 	struct tcp_tls *tls; /* tcp_tls.c, NULL: plain TCP */
 };
 
@@ -42,6 +46,8 @@ int us_tcp_tls_handshaking(const struct tcp_conn *c);
 ssize_t us_tcp_tls_recv(struct tcp_conn *c, void *buf, size_t len, char *why, size_t whylen);
 /* @return 1 if decrypted bytes wait inside GnuTLS (poll does not see them). */
 int us_tcp_tls_pending(const struct tcp_conn *c);
+/* @return 1 if encrypted records wait to be written. */
+int us_tcp_tls_unsent(const struct tcp_conn *c);
 /* Write queued messages as TLS records: 1 drained, 0 more to do, -errno. */
 int us_tcp_tls_flush(struct tcp_conn *c);
 void us_tcp_tls_free(struct tcp_conn *c);

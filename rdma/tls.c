@@ -284,6 +284,8 @@ void us_tcp_tls_free(struct tcp_conn *c)
 	if (!c->tls)
 		return;
 	gnutls_deinit(c->tls->session);
+	free(c->tls->out);
+	free(c->tls->in);
 	free(c->tls);
 	c->tls = NULL;
 }

@@ -8,7 +8,8 @@
 
 #include "rdma/tls.h"
 
-#define TLS_CHUNK 16384 /* one TLS record's plaintext at most */
+#define TLS_CHUNK 16384		/* one TLS record's plaintext at most */
+#define TLS_IO_BUF (256u << 10) /* records gathered per write, read ahead per read */
 #define PSK_USER "understudy"
 /* TLS 1.3 only; PSK with ECDHE (forward secrecy); AES-GCM first: AES-NI
  * and PCLMUL make it the fastest AEAD on the hosts this runs on */
@@ -35,6 +36,11 @@ struct tcp_tls {
 	const char *pend; /* the record GnuTLS has not finished sending */
 	size_t pend_len;
 	char tx[TLS_CHUNK]; /* headers and small messages, gathered */
+	/* after the handshake, unless the kernel does TLS (tcp_tls.c: push, pull) */
+	char *out; /* records encrypted, not yet written */
+	size_t out_len;
+	char *in; /* bytes read from the socket, not yet given to GnuTLS */
+	size_t in_off, in_len;
 };
 
 #endif

@@ -34,6 +34,17 @@ struct us_transport_cbs {
 	void (*drained)(void *opaque);
 	/* The connection ended: @err is -errno, @why says why. Free it after. */
 	void (*closed)(void *opaque, int err, const char *why);
+	/*
+	 * Optional: where to receive the body of the message whose header
+	 * @h just arrived (@h->len bytes), or NULL to receive it in the
+	 * transport's own buffer. The transport may read the body straight
+	 * there (TCP does, for a body not yet whole) and then passes that
+	 * pointer to msg as @body, after the authenticated channel checked
+	 * it. Until msg is called for it, the bytes there are unchecked; if
+	 * the message fails its check or the connection ends first, msg is
+	 * not called for it. A transport may also not ask (verbs).
+	 */
+	void *(*place)(void *opaque, const struct us_msg_hdr *h);
 };
 
 /* A new connection on a listener; the owner sets its callbacks. */

@@ -71,6 +71,13 @@ static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const vo
 	return t->user_cbs.msg(t->user_opaque, 0, h, body);
 }
 
+static void *on_place(void *opaque, const struct us_msg_hdr *h)
+{
+	struct us_transport *t = opaque;
+
+	return t->user_cbs.place ? t->user_cbs.place(t->user_opaque, h) : NULL;
+}
+
 static void on_drained(void *opaque)
 {
 	struct us_transport *t = opaque;
@@ -90,9 +97,9 @@ static void on_closed(void *opaque, int err, const char *why)
 int us_transport_auth_start(struct us_transport *t, const struct us_auth_key *key,
 			    const unsigned char *nonce_p, const unsigned char *nonce_s, int primary)
 {
-	static const struct us_transport_cbs cbs = { .msg = on_msg,
-						     .drained = on_drained,
-						     .closed = on_closed };
+	static const struct us_transport_cbs cbs = {
+		.msg = on_msg, .drained = on_drained, .closed = on_closed, .place = on_place
+	};
 
 	if (t->auth)
 		return -EALREADY;

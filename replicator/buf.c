@@ -76,10 +76,20 @@ int us_buf_reserve(struct us_buf *b, size_t n)
 	return 0;
 }
 
+void *us_buf_tail(struct us_buf *b, size_t n)
+{
+	return us_buf_reserve(b, n) < 0 ? NULL : b->data + b->len;
+}
+
 int us_buf_append(struct us_buf *b, const void *p, size_t n)
 {
-	int rc = us_buf_reserve(b, n);
+	int rc;
 
+	if (n && p == b->data + b->len && b->len + n <= b->alloc) { /* written in place */
+		b->len += n;
+		return 0;
+	}
+	rc = us_buf_reserve(b, n);
 	if (rc < 0)
 		return rc;
 	memcpy(b->data + b->len, p, n);

@@ -21,7 +21,17 @@ void us_buf_init(struct us_buf *b, size_t cap);
 /** Make room for @n more bytes. @return 0, -ENOBUFS past the cap, -ENOMEM. */
 int us_buf_reserve(struct us_buf *b, size_t n);
 
-/** Append @n bytes. @return 0, -ENOBUFS past the cap, -ENOMEM. */
+/**
+ * Where the next @n bytes will go (room made for them), for a producer that
+ * writes them in place before appending them. @return NULL past the cap or
+ * out of memory.
+ */
+void *us_buf_tail(struct us_buf *b, size_t n);
+
+/**
+ * Append @n bytes; @p may be us_buf_tail's pointer, the bytes already there
+ * (then nothing is copied). @return 0, -ENOBUFS past the cap, -ENOMEM.
+ */
 int us_buf_append(struct us_buf *b, const void *p, size_t n);
 
 /** Forget the contents, keep the allocation. */

@@ -91,6 +91,18 @@ void us_receiver_set_authenticated(struct us_receiver *rx, int on)
 	rx->unsummed = on;
 }
 
+void *us_receiver_place(struct us_receiver *rx, const struct us_msg_hdr *h)
+{
+	struct us_buf *b = h->type == US_MSG_PAGES      ? &rx->pages
+			   : h->type == US_MSG_DEVSTATE ? &rx->dev
+							: NULL;
+
+	if (!b || rx->state != RX_EPOCH || h->vm_id != rx->vm_id || h->epoch != rx->expect ||
+	    h->epoch == 0)
+		return NULL;
+	return us_buf_tail(b, h->len);
+}
+
 static void open_epoch(struct us_receiver *rx)
 {
 	us_buf_clear(&rx->pages);

@@ -680,9 +680,19 @@ static void on_closed(void *opaque, int err, const char *why)
 	stream_lost(s, why, now_ms());
 }
 
+/* A large body is read straight into the epoch's staging (no copy out of the transport's buffer). */
+static void *on_place(void *opaque, const struct us_msg_hdr *h)
+{
+	struct us_standby *s = opaque;
+
+	return s->state == SB_RECEIVING && !s->handoff ? us_receiver_place(s->rx, h) : NULL;
+}
+
 static void on_accept(void *opaque, struct us_transport *t)
 {
-	static const struct us_transport_cbs cbs = { .msg = on_msg, .closed = on_closed };
+	static const struct us_transport_cbs cbs = { .msg = on_msg,
+						     .closed = on_closed,
+						     .place = on_place };
 	struct us_standby *s = opaque;
 	struct us_refuse r = { .code = US_REFUSE_BUSY };
 	char body[160];
