@@ -132,8 +132,8 @@ lab_baseline() {
 	local first
 	first=$(head -1 "$CAMP_OUT/faults.dat" | cut -d' ' -f1)
 	lab_history | awk -v end="${first:-0}" 'NR > 1 && $1 < end { print $1 - p } { p = $1 }' |
-		jq -s 'sort | if length == 0 then {} else {p50: .[((length - 1) * 0.5 | floor)],
-			p99: .[((length - 1) * 0.99 | floor)], max: max} end'
+		jq -s 'sort | if length == 0 then {} else {p50: .[((length * 0.5 | ceil) - 1)],
+			p99: .[((length * 0.99 | ceil) - 1)], max: max} end'
 }
 
 # lab_summary: summary.json from rounds.jsonl (per fault: rounds, passed,
@@ -141,7 +141,7 @@ lab_baseline() {
 lab_summary() {
 	jq -s --argjson seed "$CAMP_SEED" --arg faults "$CAMP_FAULTS" --arg checker "$(lab_client_model)" \
 		--argjson baseline "$(lab_baseline)" '
-		def pct(p): sort | .[((length - 1) * p | floor)];
+		def pct(p): sort | .[((length * p | ceil) - 1)]; # nearest rank: p99 of 2 is the larger
 		{seed: $seed, faults: ($faults | split(",")), checker: $checker,
 		 baseline_gap_ms: $baseline,
 		 rounds: length, passed: map(select(.passed)) | length,
