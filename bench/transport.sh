@@ -22,7 +22,8 @@
 # the link; on a shaped link, as in production, the NIC is.
 # Usage (root): bench/transport.sh [REPEATS [GUEST_REPEATS]]   (20 and 5;
 # after ./scripts/build.sh, or with top_builddir=DIR; US_BENCH_RDMA=0 skips
-# the guest)
+# the guest; TRANSPORT_PLOT=FILE.png draws GB/s against the epoch's pages,
+# one panel per link of this host: plain, auth, TLS and the TCP stream)
 # (bench/transport.sh --guest REPEATS BUILDDIR is what the guest runs.)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -74,8 +75,41 @@ GUEST_REPEATS=${2:-5}
 DEADLINE=${US_BENCH_DEADLINE:-3600}	# seconds for the guest run under TCG
 
 [ -x "$bench" ] || { echo "FAIL: $bench not built: run ./scripts/build.sh" >&2; exit 1; }
+PLOT_DATA=$(mktemp /tmp/us-transport-plot.XXXXXX)
+LINKS=()
+# link NAME: the next link's panel; keep N: print the bench's table as it
+# comes, and keep its rows (link N, pages, plain, auth and TLS GB/s, TCP
+# stream GB/s) for the plot (keep runs in the pipeline's subshell).
+link() { LINKS+=("$1"); }
+keep() {
+	local line
+	while IFS= read -r line; do
+		printf '%s\n' "$line"
+		[[ $line =~ ^\ *[0-9]+\ \| ]] || continue
+		echo "$line" | tr -d '|%' | awk -v i="$1" '{ print i, $1, $3, $6, $9, $13 }' >> "$PLOT_DATA"
+	done
+}
+# plot: one panel per link, GB/s against the epoch's pages (log scale).
+plot() {
+	local i n=${#LINKS[@]}
+	[ -n "${TRANSPORT_PLOT:-}" ] && [ -s "$PLOT_DATA" ] || return 0
+	command -v gnuplot > /dev/null || { echo "plot: gnuplot is not installed"; return 0; }
+	{
+		echo "set terminal pngcairo size $((480 * n)),420; set output '$TRANSPORT_PLOT'"
+		echo "set multiplot layout 1,$n title 'bench/transport: GB/s against the epoch size'"
+		echo "set logscale x; set yrange [0:*]; set xlabel 'pages per epoch'; set ylabel 'GB/s'; set key bottom right"
+		for i in $(seq "$n"); do
+			echo "set title '${LINKS[$((i - 1))]}'"
+			echo "f = '$PLOT_DATA'"
+			echo "plot f u 2:(\$1 == $i ? \$3 : 1/0) w lp t 'plain', f u 2:(\$1 == $i ? \$4 : 1/0) w lp t 'auth'," \
+				"f u 2:(\$1 == $i ? \$5 : 1/0) w lp t 'TLS', f u 2:(\$1 == $i ? \$6 : 1/0) w lp t 'TCP stream'"
+		done
+		echo "unset multiplot"
+	} | gnuplot && echo "plot: $TRANSPORT_PLOT"
+}
 echo "== TCP over loopback on this host: $bench tcp 127.0.0.1 $REPEATS"
-"$bench" tcp 127.0.0.1 "$REPEATS"
+link loopback
+"$bench" tcp 127.0.0.1 "$REPEATS" | keep ${#LINKS[@]}
 echo
 
 # A veth pair between namespaces $SHAPE_NS-p (primary) and $SHAPE_NS-s, both ends at rate $1.
@@ -83,6 +117,10 @@ SHAPE_NS=us$$-ws
 shaped_down() {
 	ip netns del "$SHAPE_NS-p" 2> /dev/null || true
 	ip netns del "$SHAPE_NS-s" 2> /dev/null || true
+}
+finish() {
+	shaped_down
+	rm -f "$PLOT_DATA"
 }
 shaped_up() {
 	local end ns
@@ -101,14 +139,17 @@ shaped_up() {
 		tc -n "$ns" qdisc add dev "$SHAPE_NS$end" root tbf rate "$1" burst 256kb latency 20ms
 	done
 }
-trap shaped_down EXIT
+trap finish EXIT
 for rate in ${US_BENCH_RATES:-10gbit 1gbit}; do
 	echo "== TCP over a veth pair shaped to $rate (tc tbf), primary and standby in two network namespaces"
 	shaped_up "$rate"
-	ip netns exec "$SHAPE_NS-p" "$bench" --netns "$SHAPE_NS-s" tcp 10.97.0.2 "$REPEATS"
+	link "veth shaped to $rate"
+	ip netns exec "$SHAPE_NS-p" "$bench" --netns "$SHAPE_NS-s" tcp 10.97.0.2 "$REPEATS" |
+		keep ${#LINKS[@]}
 	shaped_down
 	echo
 done
+plot
 [ "${US_BENCH_RDMA:-1}" = 1 ] || exit 0
 echo "== RDMA (soft-RoCE rxe0) in a TCG guest: $bench rdma 10.0.2.15 $GUEST_REPEATS"
 grep -q '^#define HAVE_RDMA 1' "$top_builddir/config.h" ||
