@@ -85,7 +85,7 @@ int us_buf_append(struct us_buf *b, const void *p, size_t n)
 {
 	int rc;
 
-	if (n && p == b->data + b->len && b->len + n <= b->alloc) { /* written in place */
+	if (n && b->data && p == b->data + b->len && b->len + n <= b->alloc) { /* in place */
 		b->len += n;
 		return 0;
 	}
