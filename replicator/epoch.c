@@ -344,7 +344,7 @@ static void finish_epoch(struct us_primary *p, const void *buf, size_t len)
 		if (rc < 0)
 			us_primary_lost_standby(p, "cannot queue the epoch for sending");
 	}
-	p->cur.pages = p->n_pages;
+	p->cur.pages = p->tx ? p->n_pages : p->runs.pages; /* degraded: what was copied */
 	us_primary_resume_sized(p, p->cur.epoch, p->n_page_bytes, p->disk.n_bytes);
 	p->cur.send_us = us_epoch_now_us() - t;
 	p->cur.sent_ms = us_epoch_now_us() / 1000;
