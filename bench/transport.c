@@ -4,7 +4,8 @@
  * A standby (the real replicator/receiver.c on a replica buffer) runs on its
  * own thread and libqb loop behind a listener of KIND on HOST; the primary,
  * on the main thread, sends epochs of 1k, 10k and 50k distinct random pages
- * (PAGES messages of up to 256 pages, a small DEVSTATE, EPOCH_END) and times
+ * (PAGES messages of up to 256 pages in one or more runs, packed as the
+ * primary packs them; a small DEVSTATE, EPOCH_END) and times
  * each from the first send to its ACK, REPEATS times. Each table row puts
  * the median pages/s and GB/s beside two baselines measured in the same run
  * on the same bytes: a single-threaded memcpy, and a plain TCP stream over
@@ -73,12 +74,17 @@ static const struct us_auth_key bench_key = { .k = "bench key, 32 bytes, not sec
 static const unsigned char nonce_p[US_AUTH_NONCE_LEN] = "bench primary nonce, 32 bytes..";
 static const unsigned char nonce_s[US_AUTH_NONCE_LEN] = "bench standby nonce, 32 bytes..";
 
-/* One epoch's page set: runs of distinct pages, data packed in send order. */
+/*
+ * One epoch's page set: runs of distinct pages, packed in send order as the
+ * primary's send buffer holds them: each run's PAGES descriptor, then its
+ * pages (at off[r]), so that consecutive runs leave as one message.
+ */
 struct pageset {
 	uint32_t npages;
-	size_t nruns;
+	size_t nruns, bytes;
 	uint64_t first[MAX_EPOCH];
 	uint32_t count[MAX_EPOCH];
+	size_t off[MAX_EPOCH];
 	struct us_epoch_end end;
 };
 
@@ -423,49 +429,67 @@ static void pageset_pick(struct pageset *ps, uint32_t n, uint64_t *seed)
 		ps->count[r] = 1;
 		ps->nruns++;
 	}
+	for (i = 0, ps->bytes = 0; i < ps->nruns; i++) {
+		ps->off[i] = ps->bytes + US_PROTO_PAGES_DESC;
+		ps->bytes = ps->off[i] + (size_t)ps->count[i] * PG;
+	}
 }
 
-/* Fill the data, and EPOCH_END's counts and checksum (epoch set per send). */
+/* Fill the data and descriptors, and EPOCH_END's counts and checksum (epoch set per send). */
 static void pageset_fill(struct pageset *ps, uint64_t *seed)
 {
 	XXH3_state_t *sum = XXH3_createState();
-	char desc[US_PROTO_PAGES_DESC];
-	size_t r, i, at = 0;
+	size_t r, i;
 
-	for (i = 0; i < (size_t)ps->npages * PG / 8; i++)
+	for (i = 0; i < ps->bytes / 8; i++)
 		((uint64_t *)pr.data)[i] = next_rand(seed);
+	for (r = 0; r < ps->nruns; r++)
+		us_proto_pages_desc_encode(pr.data + ps->off[r] - US_PROTO_PAGES_DESC, ps->first[r],
+					   ps->count[r]);
 	for (i = 0; i < DEV_BYTES; i++)
 		pr.dev[i] = next_rand(seed) | 1;
 	memset(&ps->end, 0, sizeof(ps->end));
-	XXH3_64bits_reset(sum);
-	for (r = 0; r < ps->nruns; r++) {
-		us_proto_pages_desc_encode(desc, ps->first[r], ps->count[r]);
-		XXH3_64bits_update(sum, desc, sizeof(desc));
-		XXH3_64bits_update(sum, pr.data + at * PG, (size_t)ps->count[r] * PG);
-		ps->end.page_bytes += sizeof(desc) + (size_t)ps->count[r] * PG;
-		at += ps->count[r];
-	}
-	XXH3_64bits_update(sum, pr.dev, DEV_BYTES);
+	ps->end.page_bytes = ps->bytes;
 	ps->end.pages = ps->npages;
 	ps->end.devstate_bytes = DEV_BYTES;
+	XXH3_64bits_reset(sum);
+	XXH3_64bits_update(sum, pr.data, ps->bytes); /* the runs, as sent */
+	XXH3_64bits_update(sum, pr.dev, DEV_BYTES);
 	ps->end.checksum = XXH3_64bits_digest(sum);
 	XXH3_freeState(sum);
+}
+
+/* Send the runs as the primary does: consecutive runs of up to 256 pages in all per message. */
+static int send_runs(const struct pageset *ps, uint64_t n)
+{
+	size_t r, start = 0, len = 0;
+	uint32_t pages = 0;
+	int rc = 0;
+
+	for (r = 0; r <= ps->nruns && rc == 0; r++) {
+		if (len && (r == ps->nruns || pages + ps->count[r] > US_PROTO_MAX_RUN)) {
+			rc = us_transport_send_page_runs(pr.t, n, pr.data + start, len);
+			start += len;
+			len = 0;
+			pages = 0;
+		}
+		if (r < ps->nruns) {
+			len += US_PROTO_PAGES_DESC + (size_t)ps->count[r] * PG;
+			pages += ps->count[r];
+		}
+	}
+	return rc;
 }
 
 /* Send the set as epoch @n and wait for its ACK. @return seconds, or -errno. */
 static double send_epoch(struct pageset *ps, uint64_t n)
 {
 	double t0 = now_s(), c0 = cpu_s();
-	size_t r, at = 0;
-	int rc = 0;
+	int rc;
 
 	ps->end.epoch = n;
 	pr.want_ack = n;
-	for (r = 0; r < ps->nruns && rc == 0; r++) {
-		rc = us_transport_send_pages(pr.t, n, ps->first[r], ps->count[r],
-					     pr.data + at * PG);
-		at += ps->count[r];
-	}
+	rc = send_runs(ps, n);
 	if (rc == 0)
 		rc = us_transport_send_devstate(pr.t, n, pr.dev, DEV_BYTES);
 	if (rc == 0) {
@@ -500,14 +524,12 @@ static int settle(int committed)
 /* Does the replica hold exactly the pages of @ps? */
 static int pageset_exact(const struct pageset *ps)
 {
-	size_t r, at = 0;
+	size_t r;
 
-	for (r = 0; r < ps->nruns; r++) {
-		if (memcmp(sb.replica + ps->first[r] * PG, pr.data + at * PG,
+	for (r = 0; r < ps->nruns; r++)
+		if (memcmp(sb.replica + ps->first[r] * PG, pr.data + ps->off[r],
 			   (size_t)ps->count[r] * PG))
 			return 0;
-		at += ps->count[r];
-	}
 	return 1;
 }
 
@@ -880,7 +902,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench/transport: GnuTLS cannot hold the PSK credentials\n");
 		return 1;
 	}
-	pr.data = malloc((size_t)MAX_EPOCH * PG);
+	pr.data = malloc((size_t)MAX_EPOCH * (PG + US_PROTO_PAGES_DESC));
 	if (!pr.data) {
 		fprintf(stderr, "bench/transport: cannot allocate %u MiB of page data\n",
 			MAX_EPOCH * PG >> 20);

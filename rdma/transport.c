@@ -144,6 +144,14 @@ int us_transport_send_pages(struct us_transport *t, uint64_t epoch, uint64_t fir
 			 (size_t)count * US_PROTO_PAGE_SIZE);
 }
 
+int us_transport_send_page_runs(struct us_transport *t, uint64_t epoch, const void *body,
+				size_t len)
+{
+	if (len < US_PROTO_PAGES_DESC + US_PROTO_PAGE_SIZE || len > US_PROTO_MAX_BODY)
+		return -EINVAL;
+	return send_body(t, US_MSG_PAGES, epoch, NULL, 0, body, len);
+}
+
 /* A guest write goes out in chunks the receiver's bound allows; zeroes carry no data. */
 int us_transport_send_disk(struct us_transport *t, uint64_t epoch, uint64_t offset,
 			   uint32_t kind, const void *data, uint64_t len)

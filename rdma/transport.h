@@ -88,6 +88,15 @@ int us_transport_send_pages(struct us_transport *t, uint64_t epoch, uint64_t fir
 			    uint32_t count, const void *data);
 
 /**
+ * Send a PAGES message of epoch @epoch whose @len-byte @body (borrowed until
+ * drained) is already one or more runs, each a descriptor
+ * (us_proto_pages_desc_encode) and its pages, at most US_PROTO_MAX_BODY
+ * bytes. @return 0 or -errno.
+ */
+int us_transport_send_page_runs(struct us_transport *t, uint64_t epoch, const void *body,
+				size_t len);
+
+/**
  * Send a guest disk write of epoch @epoch: @len bytes at @offset of kind
  * US_DISK_WRITE (@data borrowed until drained) or US_DISK_ZEROES (@data NULL),
  * in DISK messages of at most US_PROTO_MAX_DISK_CHUNK bytes. @return 0 or -errno.

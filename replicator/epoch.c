@@ -90,7 +90,7 @@ void us_epoch_free_sendbuf(struct us_primary *p)
 
 int us_epoch_reserve(struct us_primary *p, uint64_t pages, size_t chunks)
 {
-	size_t bytes = pages * US_PROTO_PAGE_SIZE;
+	size_t bytes = pages * US_PROTO_PAGE_SIZE + chunks * US_PROTO_PAGES_DESC;
 	void *n;
 
 	if (bytes > p->sendbuf_cap && grow_sendbuf(p, bytes) < 0)
@@ -148,36 +148,37 @@ void us_epoch_stage_chunk(struct us_primary *p, uint64_t first, uint32_t count, 
  * others would cost more than it saves. */
 #define COPY_SPLIT_PAGES 1024
 
-/* One span per dirty run: contiguous in guest RAM and in the send buffer. */
+/* One span per chunk: its pages, contiguous in guest RAM and in the send buffer. */
 static int copy_spans(struct us_primary *p)
 {
-	size_t i, off = 0;
+	size_t i;
 
-	if (p->runs.n > p->spans_cap) {
-		struct us_copy_span *n = realloc(p->spans, p->runs.n * sizeof(*n));
+	if (p->n_chunks > p->spans_cap) {
+		struct us_copy_span *n = realloc(p->spans, p->n_chunks * sizeof(*n));
 
 		if (!n)
 			return -ENOMEM;
 		p->spans = n;
-		p->spans_cap = p->runs.n;
+		p->spans_cap = p->n_chunks;
 	}
-	for (i = 0; i < p->runs.n; i++) {
-		size_t len = (size_t)p->runs.v[i].count * US_PROTO_PAGE_SIZE;
+	for (i = 0; i < p->n_chunks; i++) {
+		const struct chunk *c = &p->chunks[i];
 
 		p->spans[i] = (struct us_copy_span){
-			p->sendbuf + off, (char *)p->ram.map + p->runs.v[i].first * US_PROTO_PAGE_SIZE,
-			len
+			p->sendbuf + c->off, (char *)p->ram.map + c->first * US_PROTO_PAGE_SIZE,
+			(size_t)c->count * US_PROTO_PAGE_SIZE
 		};
-		off += len;
 	}
-	us_copier_run(p->runs.pages >= COPY_SPLIT_PAGES ? p->copier : NULL, p->spans, p->runs.n);
+	us_copier_run(p->runs.pages >= COPY_SPLIT_PAGES ? p->copier : NULL, p->spans, p->n_chunks);
 	return 0;
 }
 
 /*
  * Copy the dirty pages out of guest RAM while the guest is stopped (split
  * across the copier's threads when there are many); their checksum is
- * taken from the copy after "cont" (queue_epoch).
+ * taken from the copy after "cont" (queue_epoch). Each chunk of up to
+ * US_PROTO_MAX_RUN pages gets its PAGES descriptor just before its pages in
+ * the send buffer, so that consecutive chunks go out as one message.
  */
 static int copy_pages(struct us_primary *p)
 {
@@ -193,6 +194,8 @@ static int copy_pages(struct us_primary *p)
 	for (i = 0; i < p->runs.n; i++) {
 		for (first = p->runs.v[i].first, left = p->runs.v[i].count; left; left -= n) {
 			n = left > US_PROTO_MAX_RUN ? US_PROTO_MAX_RUN : left;
+			us_proto_pages_desc_encode(p->sendbuf + off, first, n);
+			off += US_PROTO_PAGES_DESC;
 			p->chunks[p->n_chunks++] = (struct chunk){ first, n, off };
 			off += (size_t)n * US_PROTO_PAGE_SIZE;
 			first += n;
@@ -218,25 +221,82 @@ static int send_run(struct us_primary *p, uint64_t first, uint32_t count, size_t
 	return us_transport_send_pages(p->tx, p->epoch, first, count, p->sendbuf + off);
 }
 
+/* Consecutive chunks, descriptors and pages, that leave as one PAGES message. */
+struct batch {
+	size_t off, len;	/* in the send buffer */
+	uint32_t pages;
+};
+
+static int flush_batch(struct us_primary *p, struct batch *b)
+{
+	const char *body = p->sendbuf + b->off;
+	size_t len = b->len;
+
+	if (!len)
+		return 0;
+	if (!p->unsummed)
+		XXH3_64bits_update(p->sum, body, len);
+	p->n_pages += b->pages;
+	p->n_page_bytes += len;
+	b->len = 0;
+	b->pages = 0;
+	return us_transport_send_page_runs(p->tx, p->epoch, body, len);
+}
+
+/* Add a chunk, with the descriptor before it, to the batch; send the batch when full. */
+static int batch_chunk(struct us_primary *p, struct batch *b, const struct chunk *c)
+{
+	size_t start = c->off - US_PROTO_PAGES_DESC;
+	int rc = 0;
+
+	if (b->len && (b->off + b->len != start || b->pages + c->count > US_PROTO_MAX_RUN))
+		rc = flush_batch(p, b);
+	if (!b->len)
+		b->off = start;
+	b->len += US_PROTO_PAGES_DESC + (size_t)c->count * US_PROTO_PAGE_SIZE;
+	b->pages += c->count;
+	return rc;
+}
+
+/* Mark in @same the chunk's pages whose content is as last sent. @return how many. */
+static uint32_t mark_unchanged(struct us_primary *p, const struct chunk *c, uint64_t *same)
+{
+	uint32_t i, n = 0;
+
+	memset(same, 0, US_PROTO_MAX_RUN / 8);
+	if (!p->sent.pages)
+		return 0;
+	for (i = 0; i < c->count; i++) {
+		const char *page = p->sendbuf + c->off + (size_t)i * US_PROTO_PAGE_SIZE;
+
+		if (us_pagehash_unchanged(&p->sent, c->first + i, page)) {
+			same[i / 64] |= 1ull << (i % 64);
+			n++;
+		}
+	}
+	p->unchanged_pages += n;
+	return n;
+}
+
 /*
  * Send a staged chunk, leaving out the pages whose content is as it was
  * last sent (skip_unchanged): the standby holds them already, since epochs
  * apply in order and a lost epoch ends the session (the table is
- * forgotten at the next sync). The rest go as runs of consecutive pages.
+ * forgotten at the next sync). A chunk sent whole joins the batch; the
+ * rest of one with pages left out go as runs of consecutive pages.
  */
-static int send_chunk(struct us_primary *p, const struct chunk *c)
+static int send_chunk(struct us_primary *p, struct batch *b, const struct chunk *c)
 {
+	uint64_t same[US_PROTO_MAX_RUN / 64];
 	uint32_t i, start = 0;
-	int rc = 0;
+	int rc;
 
-	if (!p->sent.pages)
-		return send_run(p, c->first, c->count, c->off);
+	if (!mark_unchanged(p, c, same) && !p->cfg->compress_lz4)
+		return batch_chunk(p, b, c);
+	rc = flush_batch(p, b);
 	for (i = 0; i < c->count && rc == 0; i++) {
-		const char *page = p->sendbuf + c->off + (size_t)i * US_PROTO_PAGE_SIZE;
-
-		if (!us_pagehash_unchanged(&p->sent, c->first + i, page))
+		if (!(same[i / 64] >> (i % 64) & 1))
 			continue;
-		p->unchanged_pages++;
 		if (i > start)
 			rc = send_run(p, c->first + start, i - start,
 				      c->off + (size_t)start * US_PROTO_PAGE_SIZE);
@@ -252,6 +312,7 @@ static int send_chunk(struct us_primary *p, const struct chunk *c)
 static int queue_epoch(struct us_primary *p, const void *dev, size_t dev_len)
 {
 	struct us_epoch_end e = { .epoch = p->epoch, .devstate_bytes = dev_len };
+	struct batch b = { 0 };
 	size_t i;
 	int rc = 0;
 
@@ -260,7 +321,9 @@ static int queue_epoch(struct us_primary *p, const void *dev, size_t dev_len)
 		us_log(LOG_WARNING, US_TAG_PRIMARY, "skip_unchanged: no memory for the table of "
 		       "page hashes; every dirty page is sent");
 	for (i = 0; i < p->n_chunks && rc == 0; i++)
-		rc = send_chunk(p, &p->chunks[i]);
+		rc = send_chunk(p, &b, &p->chunks[i]);
+	if (rc == 0)
+		rc = flush_batch(p, &b);
 	e.pages = p->n_pages;
 	e.page_bytes = p->n_page_bytes;
 	if (rc == 0)

@@ -351,6 +351,28 @@ int us_proto_pages_decode(const void *in, size_t len, struct us_pages *m, char *
 	return 0;
 }
 
+int us_proto_pages_next(const void *in, size_t len, size_t *off, struct us_pages *m, char *why,
+			size_t whylen)
+{
+	const char *p = (const char *)in + *off;
+	size_t left = len - *off, n;
+	uint32_t count;
+
+	if (*off >= len)
+		return 0;
+	if (left < US_PROTO_PAGES_DESC)
+		return fail(why, whylen, "PAGES run shorter than its descriptor");
+	memcpy(&count, p + 8, sizeof(count));
+	count = le32toh(count);
+	n = US_PROTO_PAGES_DESC + (size_t)count * US_PROTO_PAGE_SIZE;
+	if (count > US_PROTO_MAX_RUN || n > left)
+		return fail(why, whylen, "PAGES run longer than the rest of its body");
+	if (us_proto_pages_decode(p, n, m, why, whylen) < 0)
+		return -EBADMSG;
+	*off += n;
+	return 1;
+}
+
 int us_proto_pages_lz4_decode(const void *in, size_t len, struct us_pages *m, size_t *zlen,
 			      char *why, size_t whylen)
 {

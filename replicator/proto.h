@@ -40,14 +40,15 @@
 					 * HELLO's nonce, CHALLENGE/AUTH/TAG; 6: the
 					 * tag in the header, no TAG message; 7: the
 					 * HELLO's keepalive_ms, KEEPALIVE always;
-					 * 8: PAGES_LZ4 */
+					 * 8: PAGES_LZ4; 9: a PAGES body holds
+					 * one or more runs */
 #define US_PROTO_HDR_SIZE 40
 #define US_PROTO_TAG_OFF 32		/* the header's tag field */
 #define US_PROTO_TAG_LEN 8		/* the header's tag: UMAC-64 (rdma/auth.h) */
 #define US_PROTO_PAGE_SIZE 4096u
-#define US_PROTO_MAX_RUN 256u		/* pages in one PAGES message */
+#define US_PROTO_MAX_RUN 256u		/* pages in one PAGES run */
 #define US_PROTO_MAX_DEVSTATE_CHUNK (1u << 20)
-#define US_PROTO_MAX_BODY (US_PROTO_MAX_RUN * US_PROTO_PAGE_SIZE + 16)
+#define US_PROTO_MAX_BODY (US_PROTO_MAX_RUN * (US_PROTO_PAGE_SIZE + 16)) /* 256 one-page runs */
 #define US_PROTO_DISK_DESC 16		/* offset u64, length u32, kind u32 */
 #define US_PROTO_MAX_DISK_CHUNK (1u << 20)	/* bytes of one DISK write */
 #define US_PROTO_HASH_BLOCK (64u << 10)	/* bytes of image one DISK_HASHES entry covers */
@@ -211,6 +212,13 @@ size_t us_proto_refuse_encode(void *out, const struct us_refuse *m);
 int us_proto_refuse_decode(const void *in, size_t len, struct us_refuse *m, char *why, size_t whylen);
 size_t us_proto_pages_desc_encode(void *out, uint64_t first, uint32_t count);
 int us_proto_pages_decode(const void *in, size_t len, struct us_pages *m, char *why, size_t whylen);
+/*
+ * A PAGES body is one or more runs, each a descriptor and its pages, back
+ * to back. Decode the run at *@off of the @len-byte body into @m and move
+ * *@off past it. @return 1, 0 at the end of the body, or -EBADMSG with @why.
+ */
+int us_proto_pages_next(const void *in, size_t len, size_t *off, struct us_pages *m, char *why,
+			size_t whylen);
 /* PAGES_LZ4: the descriptor, then @m->data points at the LZ4 block of *@zlen bytes. */
 int us_proto_pages_lz4_decode(const void *in, size_t len, struct us_pages *m, size_t *zlen,
 			      char *why, size_t whylen);

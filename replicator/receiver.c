@@ -258,24 +258,51 @@ static int on_hello(struct us_receiver *rx, const struct us_msg_hdr *h, const vo
 	return 0;
 }
 
-static int on_pages(struct us_receiver *rx, const struct us_msg_hdr *h, const void *body,
-		    char *why, size_t whylen)
+/* Every run of a PAGES body decodes and lies inside guest RAM; epoch 0 writes them. */
+static int check_runs(struct us_receiver *rx, const struct us_msg_hdr *h, const void *body,
+		      uint64_t *pages, char *why, size_t whylen)
 {
 	uint64_t npages = rx->cfg.ram_size / US_PROTO_PAGE_SIZE;
 	struct us_pages m;
+	size_t off = 0;
 	int rc;
 
-	if (us_proto_pages_decode(body, h->len, &m, why, whylen) < 0)
-		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
-	if (m.first >= npages || m.count > npages - m.first) {
-		snprintf(why, whylen, "PAGES run %lu+%u lies outside guest RAM of %lu pages",
-			 (unsigned long)m.first, m.count, (unsigned long)npages);
-		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -ERANGE, why);
+	*pages = 0;
+	while ((rc = us_proto_pages_next(body, h->len, &off, &m, why, whylen)) > 0) {
+		if (m.first >= npages || m.count > npages - m.first) {
+			snprintf(why, whylen, "PAGES run %lu+%u lies outside guest RAM of %lu pages",
+				 (unsigned long)m.first, m.count, (unsigned long)npages);
+			return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -ERANGE, why);
+		}
+		*pages += m.count;
 	}
-	if (h->epoch == 0) {
+	if (rc < 0)
+		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -EBADMSG, why);
+	return 0;
+}
+
+/* Epoch 0 (the initial sync) writes its runs into the replica at once. */
+static void write_runs(struct us_receiver *rx, const struct us_msg_hdr *h, const void *body)
+{
+	struct us_pages m;
+	size_t off = 0;
+
+	while (us_proto_pages_next(body, h->len, &off, &m, NULL, 0) > 0)
 		memcpy((char *)rx->cfg.replica + m.first * US_PROTO_PAGE_SIZE, m.data,
 		       (size_t)m.count * US_PROTO_PAGE_SIZE);
-		rx->st.sync_pages += m.count;
+}
+
+static int on_pages(struct us_receiver *rx, const struct us_msg_hdr *h, const void *body,
+		    char *why, size_t whylen)
+{
+	uint64_t count;
+	int rc = check_runs(rx, h, body, &count, why, whylen);
+
+	if (rc < 0)
+		return rc;
+	if (h->epoch == 0) {
+		write_runs(rx, h, body);
+		rx->st.sync_pages += count;
 	} else {
 		rc = us_buf_append(&rx->pages, body, h->len);
 		if (rc < 0) {
@@ -286,7 +313,7 @@ static int on_pages(struct us_receiver *rx, const struct us_msg_hdr *h, const vo
 		}
 	}
 	us_rx_sum(rx, body, h->len);
-	rx->n_pages += m.count;
+	rx->n_pages += count;
 	rx->n_page_bytes += h->len;
 	return 0;
 }

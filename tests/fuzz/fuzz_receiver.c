@@ -90,9 +90,19 @@ static void count_body(struct fz *f, const struct us_msg_hdr *h, const void *bod
 	    h->type != US_MSG_DEVSTATE)
 		return;
 	XXH3_64bits_update(f->sum, body, h->len);
-	if ((h->type == US_MSG_PAGES && us_proto_pages_decode(body, h->len, &p, NULL, 0) == 0) ||
-	    (h->type == US_MSG_PAGES_LZ4 &&
-	     us_proto_pages_lz4_decode(body, h->len, &p, &zlen, NULL, 0) == 0)) {
+	if (h->type == US_MSG_PAGES) {
+		size_t off = 0;
+		uint64_t n = 0;
+		int rc;
+
+		while ((rc = us_proto_pages_next(body, h->len, &off, &p, NULL, 0)) > 0)
+			n += p.count;
+		if (rc == 0) {
+			f->pages += n;
+			f->page_bytes += h->len;
+		}
+	} else if (h->type == US_MSG_PAGES_LZ4 &&
+		   us_proto_pages_lz4_decode(body, h->len, &p, &zlen, NULL, 0) == 0) {
 		f->pages += p.count;
 		f->page_bytes += h->len;
 	} else if (h->type == US_MSG_DISK) {

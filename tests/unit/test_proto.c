@@ -125,6 +125,34 @@ static void pages_decode(void **state)
 					       why, sizeof(why)), -EBADMSG);
 }
 
+/* A PAGES body of several runs (protocol 9), walked run by run. */
+static void pages_next_runs(void **state)
+{
+	static char body[2 * US_PROTO_PAGES_DESC + 3 * US_PROTO_PAGE_SIZE];
+	size_t off = 0, second = US_PROTO_PAGES_DESC + US_PROTO_PAGE_SIZE;
+	struct us_pages m;
+	char why[128];
+
+	us_proto_pages_desc_encode(body, 7, 1);
+	us_proto_pages_desc_encode(body + second, 40, 2);
+	assert_int_equal(us_proto_pages_next(body, sizeof(body), &off, &m, why, sizeof(why)), 1);
+	assert_true(m.first == 7 && m.count == 1 && off == second);
+	assert_int_equal(us_proto_pages_next(body, sizeof(body), &off, &m, why, sizeof(why)), 1);
+	assert_true(m.first == 40 && m.count == 2 && off == sizeof(body));
+	assert_ptr_equal(m.data, body + second + US_PROTO_PAGES_DESC);
+	assert_int_equal(us_proto_pages_next(body, sizeof(body), &off, &m, why, sizeof(why)), 0);
+	/* the second run claims a page more than is left */
+	off = 0;
+	assert_int_equal(us_proto_pages_next(body, sizeof(body) - US_PROTO_PAGE_SIZE, &off, &m, why,
+					     sizeof(why)), 1);
+	assert_int_equal(us_proto_pages_next(body, sizeof(body) - US_PROTO_PAGE_SIZE, &off, &m, why,
+					     sizeof(why)), -EBADMSG);
+	/* a trailing fragment shorter than a descriptor */
+	off = 0;
+	assert_int_equal(us_proto_pages_next(body, second + 8, &off, &m, why, sizeof(why)), 1);
+	assert_int_equal(us_proto_pages_next(body, second + 8, &off, &m, why, sizeof(why)), -EBADMSG);
+}
+
 static void disk_decode(void **state)
 {
 	static char body[US_PROTO_DISK_DESC + 8192];
@@ -205,7 +233,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(hdr_round_trip), cmocka_unit_test(hdr_rejects),
 		cmocka_unit_test(hdr_other_version), cmocka_unit_test(hello_round_trip),
-		cmocka_unit_test(pages_decode), cmocka_unit_test(disk_decode),
+		cmocka_unit_test(pages_decode),
+		cmocka_unit_test(pages_next_runs),
+		cmocka_unit_test(disk_decode),
 		cmocka_unit_test(hashes_decode),
 		cmocka_unit_test(epoch_end_and_refuse),
 		cmocka_unit_test(vm_id_stable),

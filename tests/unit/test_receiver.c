@@ -209,6 +209,25 @@ static int pages(struct fixture *f, uint64_t epoch, uint64_t first, uint32_t cou
 	return rc;
 }
 
+/* One PAGES message of two runs: 1 page at @a, 2 at @b, filled @fill; @bad
+ * gives the second run a page count larger than the body holds. */
+static int two_runs(struct fixture *f, uint64_t epoch, uint64_t a, uint64_t b, int fill, int bad)
+{
+	size_t len = 2 * US_PROTO_PAGES_DESC + 3 * PG, off = US_PROTO_PAGES_DESC + PG;
+	char *body = malloc(len);
+	int rc;
+
+	memset(body, fill, len);
+	us_proto_pages_desc_encode(body, a, 1);
+	us_proto_pages_desc_encode(body + off, b, bad ? 3 : 2);
+	XXH3_64bits_update(f->sum, body, len);
+	f->pages += 3;
+	f->page_bytes += len;
+	rc = feed(f, US_MSG_PAGES, f->vm_id, epoch, body, len);
+	free(body);
+	return rc;
+}
+
 /* PAGES_LZ4 of @count pages from @first, page i's bytes = @fill + i; @flip
  * XORs a byte of the compressed block (a corrupted block). */
 static int pages_lz4(struct fixture *f, uint64_t epoch, uint64_t first, uint32_t count, int fill,
@@ -363,6 +382,36 @@ static void staged_not_applied_before_end(void **state)
 	assert_int_equal(devstate(f, 2, "dev2"), 0);
 	assert_int_equal(end(f, 2, 0), 0);
 	assert_int_equal(f->replica[10 * PG], 9);
+}
+
+/* A PAGES message of several runs (protocol 9): staged whole, every run applied at EPOCH_END. */
+static void multi_run_pages_applied(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(two_runs(f, 2, 10, 20, 7, 0), 0);
+	assert_int_equal(f->replica[10 * PG], 1);	/* staged only */
+	assert_int_equal(devstate(f, 2, "dev2"), 0);
+	assert_int_equal(end(f, 2, 0), 0);
+	assert_int_equal(f->replica[10 * PG], 7);
+	assert_int_equal(f->replica[20 * PG + PG - 1], 7);
+	assert_int_equal(f->replica[21 * PG + PG - 1], 7);
+	assert_int_equal(f->replica[11 * PG], 1);
+	assert_int_equal(f->replica[22 * PG], 1);
+}
+
+/* A later run of a PAGES message that overruns the body refuses the whole message. */
+static void multi_run_overrun_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	commit_two_epochs(f);
+	begin(f);
+	assert_int_equal(two_runs(f, 2, 10, 20, 7, 1), -EBADMSG);
+	assert_refused(f, US_REFUSE_PROTOCOL, "longer than the rest");
+	assert_untouched(f);
 }
 
 /* Compressed pages (compress = lz4): staged like PAGES and applied at the
@@ -530,7 +579,7 @@ static void truncated_pages_refused(void **state)
 	us_proto_pages_desc_encode(body, 4, 2);	/* announces 2 pages, carries 1 */
 	memset(body + US_PROTO_PAGES_DESC, 6, PG);
 	assert_int_equal(feed(f, US_MSG_PAGES, f->vm_id, 2, body, sizeof(body)), -EBADMSG);
-	assert_refused(f, US_REFUSE_PROTOCOL, "does not match");
+	assert_refused(f, US_REFUSE_PROTOCOL, "longer than the rest");
 	assert_untouched(f);
 }
 
@@ -774,6 +823,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(good_epochs_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(staged_not_applied_before_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(torn_epoch_discarded, setup, teardown),
+		cmocka_unit_test_setup_teardown(multi_run_pages_applied, setup, teardown),
+		cmocka_unit_test_setup_teardown(multi_run_overrun_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(lz4_pages_staged_then_applied, setup, teardown),
 		cmocka_unit_test_setup_teardown(lz4_corrupt_block_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(lz4_bad_runs_refused, setup, teardown),
