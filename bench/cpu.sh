@@ -10,7 +10,8 @@
 # end; the baseline is the mean of the two unprotected rows. Real QEMU under
 # TCG on a shared 2-core machine: orders of magnitude only.
 # Usage (root): bench/cpu.sh [SECONDS]   (default 30; after ./scripts/build.sh)
-# CPU_PLOT=FILE.png draws ops/s against epoch_ms (gnuplot).
+# CPU_PLOT=FILE.png draws ops/s against epoch_ms (gnuplot), the two
+# unprotected rows and their mean as lines.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 export top_srcdir=$top top_builddir=${top_builddir:-$top/build}
@@ -70,13 +71,18 @@ for r in "${rows[@]}"; do
 	IFS='|' read -r name ms ops eps <<< "$r"
 	printf '%-26s %9s %14s %9.1f%% %10s\n' "$name" "$ms" "$ops" \
 		"$(awk -v o="$ops" -v b="$base" 'BEGIN {print (o - b) * 100 / b}')" "$eps"
-	[ "$ms" != "-" ] && echo "$ms $ops $base" >> "$DATA"
+	[ "$ms" != "-" ] && echo "$ms $ops" >> "$DATA"
 done
 echo "baseline: mean of the two unprotected rows, $base ops/s (the same VM, standby gone, same run)."
 echo "ops/s on the host's clock over ${SECONDS_EACH} s; QEMU under TCG on a shared 2-core machine: orders of magnitude."
 if [ -n "${CPU_PLOT:-}" ] && command -v gnuplot >/dev/null; then
-	gnuplot -e "set terminal png size 800,500; set output '$CPU_PLOT'; set yrange [0:*];
-		set xlabel 'epoch_ms'; set ylabel 'guest ops/s'; set key bottom right;
-		plot '$DATA' using 1:2 with linespoints title 'protected',
-		     '$DATA' using 1:3 with lines title 'unprotected (mean)'" && echo "plot: $CPU_PLOT"
+	gnuplot -e "set terminal pngcairo size 800,500; set output '$CPU_PLOT';
+		set title 'bench/cpu: CPU-bound guest, ${SECONDS_EACH} s per row' noenhanced;
+		set xlabel 'epoch_ms' noenhanced; set ylabel 'guest ops/s (millions)';
+		set xrange [0:110]; set xtics (25, 50, 100); set yrange [0:*]; set grid ytics;
+		set key bottom right;
+		plot '$DATA' using 1:(\$2 / 1e6) with linespoints pt 7 title 'protected',
+		     $u1 / 1e6 with lines dt 2 lc rgb 'dark-cyan' title 'unprotected, first',
+		     $u2 / 1e6 with lines dt 3 lc rgb 'blue' title 'unprotected, last',
+		     $base / 1e6 with lines lw 2 title 'baseline: their mean'" && echo "plot: $CPU_PLOT"
 fi

@@ -28,6 +28,9 @@
 # the client's inter-reply gaps while protected, before the kill.
 # Usage (root): bench/failover.sh [ROUNDS]   (after ./scripts/build.sh)
 #   MODES="membership silence" (the default) chooses the modes.
+#   FAILOVER_PLOT=FILE.png draws, one panel per mode, each round's kill ->
+#   standby running and kill -> first reply (points) with their p50 (dashed
+#   lines), from the same run (gnuplot).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 export top_srcdir=$top top_builddir=${top_builddir:-$top/build}
@@ -178,6 +181,32 @@ stats() {
 		printf "%8.0f %8.0f %8.0f %4d", v[int((NR-1)/2)+1], v[i], v[NR], NR}'
 }
 
+# plot: FAILOVER_PLOT from rounds-MODE.txt (columns 1 and 2, ms), a panel
+# per mode on one y scale.
+plot() {
+	local m f ymax run reply
+	ymax=$(cat "$LAB_DIR"/rounds-*.txt 2>/dev/null | awk '$2 > y { y = $2 } $1 > y { y = $1 }
+		END { print y ? y * 1.15 : 1 }')
+	{
+		echo "set terminal pngcairo size $((440 * $(echo "$MODES" | wc -w) + 80)),520"
+		echo "set output '$FAILOVER_PLOT'"
+		echo "set multiplot layout 1,$(echo "$MODES" | wc -w) title 'bench/failover: $ROUNDS host kills per mode (wall clock)'"
+		echo "set yrange [0:$ymax]; set xrange [0.5:$ROUNDS.5]; set xtics 1; set grid ytics"
+		echo "set xlabel 'round'; set ylabel 'ms after the kill'; set key below"
+		for m in $MODES; do
+			f=$LAB_DIR/rounds-$m.txt
+			[ -s "$f" ] || continue
+			run=$(stats "$f" 1 | awk '{print $1}') reply=$(stats "$f" 2 | awk '{print $1}')
+			echo "set title 'decide = $m'"
+			echo "plot '$f' using (\$0 + 1):1 with points pt 7 ps 1.5 lc 1 title 'standby running'," \
+			     "'$f' using (\$0 + 1):2 with points pt 5 ps 1.5 lc 2 title 'first reply'," \
+			     "$run with lines dt 2 lc 1 title 'running p50 $run ms'," \
+			     "$reply with lines dt 2 lc 2 title 'first reply p50 $reply ms'"
+		done
+		echo "unset multiplot"
+	} | gnuplot && echo "plot: $FAILOVER_PLOT"
+}
+
 SETUP_FAILS=0 SILENCE='?'
 for r in $(seq "$ROUNDS"); do for m in $MODES; do round "$m"; done; done
 printf '%-10s %-50s %8s %8s %8s %4s\n' mode "measure ($ROUNDS host kills each)" "p50 ms" "p99 ms" "max ms" n
@@ -198,3 +227,6 @@ echo "wall clock; standby running polled every 5 ms (late by <= 1 poll); replies
      "first reply <= 1000 ms p50."
 echo "pairs that failed to form before a kill and were set up again: $SETUP_FAILS (not measured)."
 echo "QEMU under TCG on a shared 2-core machine: orders of magnitude only."
+if [ -n "${FAILOVER_PLOT:-}" ] && command -v gnuplot >/dev/null; then
+	plot
+fi

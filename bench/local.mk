@@ -14,8 +14,10 @@ bench_pagecopy_LDADD = $(US_LIBS)
 # tests/lib/rxe.sh: the guest boot it shares with tests/integration/rdma_rxe.sh.
 EXTRA_DIST += bench/transport.sh tests/lib/rxe.sh
 noinst_PROGRAMS += bench/transport
-# bench/wire: bytes per epoch and CPU per page of each way to send pages.
+# bench/wire: bytes per epoch and CPU per page of each way to send pages;
+# bench/wire.sh runs it and plots its table (WIRE_PLOT).
 noinst_PROGRAMS += bench/wire
+EXTRA_DIST += bench/wire.sh
 bench_wire_CFLAGS = $(AM_CFLAGS) $(LZ4_CFLAGS) $(ZSTD_CFLAGS)
 bench_wire_LDADD = $(US_LIBS) $(LZ4_LIBS) $(ZSTD_LIBS)
 bench_transport_LDADD = $(US_LIBS)
