@@ -47,6 +47,9 @@ protected (the lab's pair with a replicated disk), in one run:
   and p50/p99    sequential offsets) driven by reqclient from the client
                  host for S seconds (default $LEDGER_S): requests/s, round
                  trip p50/p99
+  daemon CPU     CPU ms (user+system, all threads) of the primary's and the
+                 standby's daemon per MiB the guest wrote in the seq rounds:
+                 the replication's cost, steadier than MiB/s on a busy host
   disk KiB/epoch disk bytes the primary sent per epoch in both loads
   pause p50/p99  the pause per epoch (stop+scan+copy+devstate+cont) and its
                  QMP stop part (which drains the guest's disk I/O) under
@@ -166,16 +169,34 @@ seq_round() {
 		sub(/.*MBps=/, "", l); printf "%.1f %s\n", m * 1000 / (t > 0 ? t : 1), l }'
 }
 
-# seq_rounds SERIAL: ROUNDS rounds; sets SEQ_WALL and SEQ_GUEST (medians);
+# cpu_ticks H: user+system clock ticks of host H's daemon so far, all its
+# threads (the NBD server's too); empty without a daemon.
+cpu_ticks() {
+	local pid
+	pid=$(lab_daemon_pid "$1")
+	[ -n "$pid" ] && sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}'
+}
+
+# cpu_per_mib T0 T1: CPU ms per MiB the guest wrote in the rounds, or "-".
+cpu_per_mib() {
+	awk -v a="$1" -v b="$2" -v hz="$(getconf CLK_TCK)" -v m=$(( SEQ_MB * ROUNDS )) \
+		'BEGIN {if (a == "" || b == "") print "-"; else printf "%.2f", (b - a) * 1000 / hz / m}'
+}
+
+# seq_rounds SERIAL: ROUNDS rounds; sets SEQ_WALL and SEQ_GUEST (medians),
+# SEQ_CPU (the daemons' CPU ms per MiB written, primary/standby, "-/-"
+# unprotected);
 # with PROT set, SEQ_EPOCHS, SEQ_BYTES (disk bytes sent) and SEQ_RANGES
 # (E0:E1 ...) of the epochs from each round's start to its end.
 seq_rounds() {
-	local out=$LAB_DIR/seq.$$.txt
+	local out=$LAB_DIR/seq.$$.txt a0 b0
 	: > "$out"
 	SEQ_EPOCHS=0 SEQ_BYTES=0 SEQ_RANGES=''
+	a0=$(cpu_ticks hA) b0=$(cpu_ticks hB)
 	for _ in $(seq "$ROUNDS"); do
 		seq_round "$1" >> "$out" || return 1
 	done
+	SEQ_CPU=$(cpu_per_mib "$a0" "$(cpu_ticks hA)")/$(cpu_per_mib "$b0" "$(cpu_ticks hB)")
 	SEQ_WALL=$(cut -d' ' -f1 "$out" | median)
 	SEQ_GUEST=$(cut -d' ' -f2 "$out" | median)
 	SEQ_ALL=$(cut -d' ' -f1 "$out" | tr '\n' ' ')
@@ -316,7 +337,7 @@ protected_disk() {
 	PROT=1
 	seq_rounds "$serial" || fail "protected sequential rounds failed"
 	PROT=''
-	P_SEQ=$SEQ_WALL P_SEQ_G=$SEQ_GUEST P_SEQ_ALL=$SEQ_ALL
+	P_SEQ=$SEQ_WALL P_SEQ_G=$SEQ_GUEST P_SEQ_ALL=$SEQ_ALL P_SEQ_CPU=$SEQ_CPU
 	P_SEQ_KIB=$(per_epoch "$SEQ_BYTES" "$SEQ_EPOCHS") P_SEQ_MIB=$(( SEQ_BYTES >> 20 )) P_SEQ_EP=$SEQ_EPOCHS
 	pause_stats "$csv" "$SEQ_RANGES" S
 	SEQ_LOGWAITS=$(( $(disk_field log_waits) - w0 ))
@@ -342,7 +363,7 @@ protected_baseline() {
 	PROT=1
 	seq_rounds "$serial" || fail "protected sequential rounds (baseline binary) failed"
 	PROT=''
-	O_SEQ=$SEQ_WALL O_SEQ_G=$SEQ_GUEST O_SEQ_ALL=$SEQ_ALL O_SEQ_EP=$SEQ_EPOCHS
+	O_SEQ=$SEQ_WALL O_SEQ_G=$SEQ_GUEST O_SEQ_ALL=$SEQ_ALL O_SEQ_EP=$SEQ_EPOCHS O_SEQ_CPU=$SEQ_CPU
 	pause_stats "$csv" "$SEQ_RANGES" O
 	pair_down
 	US_BIN=$bin LAB_DISK=''
@@ -387,6 +408,7 @@ row "seq write MiB/s (wall, median)" "$U_SEQ" "$P_SEQ" "$(ratio "$P_SEQ" "$U_SEQ
 row "seq write MiB/s (guest clock)" "$U_SEQ_G" "$P_SEQ_G" "$(ratio "$P_SEQ_G" "$U_SEQ_G")" "-"
 [ -z "$BASE_BIN" ] ||
 	row "  protected, baseline binary (wall)" "$U_SEQ" "$O_SEQ" "$(ratio "$O_SEQ" "$U_SEQ")" "(guest $O_SEQ_G)"
+row "  daemon CPU ms/MiB, primary/standby" "-" "$P_SEQ_CPU" "" "${BASE_BIN:+(baseline $O_SEQ_CPU)}"
 row "  unprotected via the NBD server alone" "$B_SEQ" "-" "$(ratio "$B_SEQ" "$U_SEQ")" "(wall)"
 row "  ... guest clock" "$B_SEQ_G" "-" "$(ratio "$B_SEQ_G" "$U_SEQ_G")" "(guest)"
 row "ledger 4K write+fsync req/s" "$U_REQ" "$P_REQ" "$(ratio "$P_REQ" "$U_REQ")" "$N_REQ"

@@ -257,12 +257,19 @@ static int io_error(struct us_nbd *s, const struct nbd_req *rq, const char *what
 	return fail_request(s, rq, nbd_errno(err));
 }
 
+/* ops_lock held. */
+static void report_locked(struct us_nbd *s, enum us_nbd_change kind, const struct nbd_req *rq,
+			  const void *data)
+{
+	if (s->ops && s->ops->wrote)
+		s->ops->wrote(s->opaque, kind, rq->offset, rq->len, data);
+}
+
 static void report(struct us_nbd *s, enum us_nbd_change kind, const struct nbd_req *rq,
 		   const void *data)
 {
 	pthread_mutex_lock(&s->ops_lock);
-	if (s->ops && s->ops->wrote)
-		s->ops->wrote(s->opaque, kind, rq->offset, rq->len, data);
+	report_locked(s, kind, rq, data);
 	pthread_mutex_unlock(&s->ops_lock);
 }
 
@@ -283,14 +290,20 @@ static int sync_image(struct us_nbd *s)
 	return 0;
 }
 
+/* After a change: stable storage if FUA. */
+static int settle(struct us_nbd *s, const struct nbd_req *rq)
+{
+	s->unflushed = 1;
+	return (rq->flags & NBD_CMD_FLAG_FUA) ? sync_image(s) : 0;
+}
+
 /* After a change: stable storage first if FUA, then the callback, then the reply. */
 static int finish_change(struct us_nbd *s, const struct nbd_req *rq, enum us_nbd_change kind,
 			 const void *data, const char *what)
 {
-	int ret;
+	int ret = settle(s, rq);
 
-	s->unflushed = 1;
-	if ((rq->flags & NBD_CMD_FLAG_FUA) && (ret = sync_image(s)) < 0)
+	if (ret < 0)
 		return io_error(s, rq, what, ret);
 	report(s, kind, rq, data);
 	count(s, 0, kind == US_NBD_WRITE ? rq->len : 0, 0);
@@ -321,27 +334,73 @@ static void start_writeback(struct us_nbd *s, const struct nbd_req *rq)
 	(void)sync_file_range(s->image_fd, (off_t)rq->offset, rq->len, SYNC_FILE_RANGE_WRITE);
 }
 
-static int cmd_write(struct us_nbd *s, const struct nbd_req *rq)
+/* ops_lock held. Where a WRITE's payload goes: the owner's memory, else ours; NULL: none. */
+static void *payload_buf(struct us_nbd *s, const struct nbd_req *rq)
 {
-	int ret = ensure_buf(s, rq->len);
+	void *p = s->ops && s->ops->payload ? s->ops->payload(s->opaque, rq->len) : NULL;
 
-	if (ret) {
-		if (discard_payload(s, rq->len) == 0)
-			return io_error(s, rq, "WRITE", ret);
-		return ret;
-	}
-	ret = nbd_recv_full(s, s->buf, rq->len);
+	return p ? p : ensure_buf(s, rq->len) == 0 ? s->buf : NULL;
+}
+
+/* ops_lock held. The owner's payload memory back unused. */
+static void unused_buf(struct us_nbd *s, void *buf)
+{
+	if (buf && buf != s->buf && s->ops && s->ops->unused)
+		s->ops->unused(s->opaque, buf);
+}
+
+/*
+ * ops_lock held. The payload into @buf, then to the image and the callback.
+ * @return 0, an image error (*@io set: reply with it), or the connection's.
+ */
+static int write_payload(struct us_nbd *s, const struct nbd_req *rq, void *buf, int *io)
+{
+	int ret = nbd_recv_full(s, buf, rq->len);
+
 	if (ret == -ECONNRESET)
 		us_log(LOG_WARNING, US_TAG_DISK,
 		       "NBD client vanished in the payload of WRITE %llu+%u: nothing written",
 		       (unsigned long long)rq->offset, rq->len);
 	if (ret)
 		return ret;
-	ret = us_image_pwrite(s->image_fd, s->buf, rq->len, rq->offset);
+	*io = 1;
+	ret = us_image_pwrite(s->image_fd, buf, rq->len, rq->offset);
 	if (ret)
-		return io_error(s, rq, "WRITE", ret);
+		return ret;
 	start_writeback(s, rq);
-	return finish_change(s, rq, US_NBD_WRITE, s->buf, "WRITE");
+	ret = settle(s, rq);
+	if (ret)
+		return ret;
+	report_locked(s, US_NBD_WRITE, rq, buf);
+	return 0;
+}
+
+/*
+ * The payload is received straight into the owner's memory when it offers
+ * some (ops->payload: the primary's write log), so reporting the write
+ * copies nothing. ops_lock is held from there to the report, so that memory
+ * stays the owner's and a role change waits for the write.
+ */
+static int cmd_write(struct us_nbd *s, const struct nbd_req *rq)
+{
+	int ret, io = 0;
+	void *buf;
+
+	pthread_mutex_lock(&s->ops_lock);
+	buf = payload_buf(s, rq);
+	ret = buf ? write_payload(s, rq, buf, &io) : -ENOMEM;
+	if (ret)
+		unused_buf(s, buf);
+	pthread_mutex_unlock(&s->ops_lock);
+	if (!buf) {
+		if (discard_payload(s, rq->len) == 0)
+			return io_error(s, rq, "WRITE", ret);
+		return ret;
+	}
+	if (ret)
+		return io ? io_error(s, rq, "WRITE", ret) : ret;
+	count(s, 0, rq->len, 0);
+	return send_reply(s, rq, 0);
 }
 
 static int cmd_trim(struct us_nbd *s, const struct nbd_req *rq)

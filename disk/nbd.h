@@ -36,6 +36,16 @@ struct us_nbd_ops {
 	 */
 	void (*wrote)(void *opaque, enum us_nbd_change kind, uint64_t offset, uint64_t length,
 		      const void *data);
+	/**
+	 * Where to receive the payload of a WRITE of @length bytes, so that
+	 * @wrote gets that memory as @data and need not copy it; NULL: the
+	 * server's own buffer. Memory that @wrote does not get (the write
+	 * failed, or the client vanished) goes back through @unused. The
+	 * server holds its callback lock from @payload to @wrote or @unused,
+	 * so us_nbd_set_ops waits for the write. Both may be NULL.
+	 */
+	void *(*payload)(void *opaque, uint64_t length);
+	void (*unused)(void *opaque, void *data);
 };
 
 struct us_nbd_stats {

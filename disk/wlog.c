@@ -34,6 +34,11 @@ struct us_wlog {
 	int recording, failed, signalled;
 	int efd;
 	struct us_segpool *mem; /* the copies of written data */
+	struct {		/* us_wlog_reserve's piece, not yet in an entry */
+		char *data;
+		uint64_t length;
+		struct us_seg *seg;
+	} lent;
 };
 
 struct us_wlog *us_wlog_new(uint64_t high_water, uint64_t cap)
@@ -68,10 +73,22 @@ static void free_entries(struct us_wlog *l, struct us_wlog_batch *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* Locked. The reserved piece goes back to the pool, if it is still out. */
+static void give_back(struct us_wlog *l)
+{
+	if (!l->lent.seg)
+		return;
+	us_segpool_put(l->mem, l->lent.seg);
+	memset(&l->lent, 0, sizeof(l->lent));
+	if (!l->recording)
+		us_segpool_trim(l->mem);
+}
+
 void us_wlog_free(struct us_wlog *l)
 {
 	if (!l)
 		return;
+	give_back(l);
 	free_entries(l, &l->open);
 	us_segpool_free(l->mem);
 	close(l->efd);
@@ -128,13 +145,18 @@ static int append(struct us_wlog *l, uint32_t kind, uint64_t offset, uint64_t le
 		l->open.v = v;
 		l->alloc = l->alloc * 2 + 64;
 	}
-	if (kind == US_DISK_WRITE) {
+	if (kind == US_DISK_WRITE && l->lent.seg && data == l->lent.data &&
+	    length == l->lent.length) {
+		e.data = l->lent.data; /* received in place: nothing to copy */
+		e.seg = l->lent.seg;
+		memset(&l->lent, 0, sizeof(l->lent));
+	} else if (kind == US_DISK_WRITE) {
 		e.data = us_segpool_get(l->mem, length, &e.seg);
 		if (!e.data)
 			return -ENOMEM;
 		memcpy(e.data, data, length);
-		l->open.bytes += length;
 	}
+	l->open.bytes += kind == US_DISK_WRITE ? length : 0;
 	l->open.v[l->open.n++] = e;
 	return 0;
 }
@@ -167,8 +189,34 @@ int us_wlog_add(struct us_wlog *l, uint32_t kind, uint64_t offset, uint64_t leng
 		}
 		signal_high_water(l);
 	}
+	give_back(l); /* reserved but not taken: not recording, or no memory */
 	pthread_mutex_unlock(&l->lock);
 	return rc;
+}
+
+void *us_wlog_reserve(struct us_wlog *l, uint64_t length)
+{
+	char *p = NULL;
+
+	pthread_mutex_lock(&l->lock);
+	give_back(l);
+	if (l->recording)
+		wait_room(l, length);
+	if (l->recording && length) {
+		p = us_segpool_get(l->mem, length, &l->lent.seg);
+		l->lent.data = p;
+		l->lent.length = p ? length : 0;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return p;
+}
+
+void us_wlog_unused(struct us_wlog *l, void *data)
+{
+	pthread_mutex_lock(&l->lock);
+	if (data && data == l->lent.data)
+		give_back(l);
+	pthread_mutex_unlock(&l->lock);
 }
 
 void us_wlog_cut(struct us_wlog *l, struct us_wlog_batch *out)

@@ -52,12 +52,26 @@ void us_wlog_record(struct us_wlog *l, int on);
 
 /**
  * Record a write (the NBD server's thread, after it reached the image and
- * before its reply). Copies @data. May wait while the cap is reached and
+ * before its reply). Copies @data, unless it is us_wlog_reserve's memory.
+ * May wait while the cap is reached and
  * earlier batches are held. @return 0 or -ENOMEM (the log then stops
  * recording and us_wlog_failed() says so: the replica needs a full resync).
  */
 int us_wlog_add(struct us_wlog *l, uint32_t kind, uint64_t offset, uint64_t length,
 		const void *data);
+
+/**
+ * Memory for the data of the next us_wlog_add of @length bytes, so that the
+ * NBD server receives the write's payload straight into the log: waits for
+ * room as us_wlog_add does. us_wlog_add given this pointer as @data copies
+ * nothing; us_wlog_unused gives it back when the write is not applied. One
+ * at a time (the NBD thread). @return NULL when not recording or out of
+ * memory: the caller then uses its own memory, which us_wlog_add copies.
+ */
+void *us_wlog_reserve(struct us_wlog *l, uint64_t length);
+
+/** The memory of us_wlog_reserve was not used (the write failed). NULL-safe. */
+void us_wlog_unused(struct us_wlog *l, void *data);
 
 /** Move everything recorded so far into @out (the engine, guest stopped). */
 void us_wlog_cut(struct us_wlog *l, struct us_wlog_batch *out);

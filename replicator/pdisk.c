@@ -48,7 +48,24 @@ static void on_wrote(void *opaque, enum us_nbd_change kind, uint64_t offset, uin
 		       "replica's disk is no longer exact");
 }
 
-static const struct us_nbd_ops nbd_ops = { .wrote = on_wrote };
+/* The NBD server receives a write's payload straight into the log. */
+static void *on_payload(void *opaque, uint64_t length)
+{
+	struct us_pdisk *d = opaque;
+
+	return us_wlog_reserve(d->wlog, length);
+}
+
+static void on_unused(void *opaque, void *data)
+{
+	struct us_pdisk *d = opaque;
+
+	us_wlog_unused(d->wlog, data);
+}
+
+static const struct us_nbd_ops nbd_ops = { .wrote = on_wrote,
+					   .payload = on_payload,
+					   .unused = on_unused };
 
 int us_pdisk_up(struct us_pdisk *d, const char *image, const char *run_dir, const char *vm,
 		uint64_t log_max)
@@ -113,6 +130,8 @@ void us_pdisk_give(struct us_pdisk *d, struct us_image **img, struct us_nbd **nb
 
 void us_pdisk_down(struct us_pdisk *d)
 {
+	if (d->wlog) /* a write waiting for room goes on, and so can the server's lock */
+		us_wlog_record(d->wlog, 0);
 	if (d->nbd)
 		us_nbd_set_ops(d->nbd, NULL, NULL); /* the log goes before the server */
 	us_nbd_stop(d->nbd);

@@ -95,6 +95,7 @@ void *us_receiver_place(struct us_receiver *rx, const struct us_msg_hdr *h)
 {
 	struct us_buf *b = h->type == US_MSG_PAGES      ? &rx->pages
 			   : h->type == US_MSG_DEVSTATE ? &rx->dev
+			   : h->type == US_MSG_DISK     ? &rx->disk
 							: NULL;
 
 	if (!b || rx->state != RX_EPOCH || h->vm_id != rx->vm_id || h->epoch != rx->expect ||

@@ -73,8 +73,9 @@ void us_receiver_set_authenticated(struct us_receiver *rx, int on);
 /**
  * The transport's place callback (transport.h): where the body of the
  * message with header @h should be received so that staging it copies
- * nothing: the tail of the epoch's staging, for a PAGES or DEVSTATE of the
- * epoch expected (not epoch 0, which goes to the replica). NULL otherwise.
+ * nothing: the tail of the epoch's staging, for a PAGES, DEVSTATE or DISK
+ * of the epoch expected (not epoch 0, which goes to the replica). NULL
+ * otherwise.
  * The bytes there count only once us_receiver_input takes the message.
  */
 void *us_receiver_place(struct us_receiver *rx, const struct us_msg_hdr *h);

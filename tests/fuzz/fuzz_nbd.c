@@ -8,6 +8,9 @@
  * crashes it checks what replication rests on: each change reported to the
  * daemon is on the image as reported, and the image holds nothing that was
  * not reported (a shadow copy built from the reports alone ends up equal).
+ * Payloads up to LEND_MAX go into memory the harness lends (as the write
+ * log does), each a heap block of its exact size: every one comes back,
+ * reported or unused, and only a reported one's bytes reach the image.
  */
 #include <config.h>
 
@@ -23,6 +26,7 @@
 #include "tests/fuzz/fuzz.h"
 
 #define IMG_SIZE (256u << 10)
+#define LEND_MAX (64u << 10) /* larger payloads go to the server's own buffer */
 
 struct client {
 	const uint8_t *data;
@@ -32,6 +36,7 @@ struct client {
 
 static int image_fd = -1;
 static uint8_t shadow[IMG_SIZE], image[IMG_SIZE];
+static void *lent; /* the payload memory out, at most one */
 
 static void wrote(void *opaque, enum us_nbd_change kind, uint64_t offset, uint64_t length,
 		  const void *data)
@@ -41,7 +46,13 @@ static void wrote(void *opaque, enum us_nbd_change kind, uint64_t offset, uint64
 	us_fuzz_assert("read the image", pread(image_fd, image, length, offset) == (ssize_t)length);
 	if (kind == US_NBD_WRITE) {
 		us_fuzz_assert("a WRITE reports its data", data != NULL);
+		us_fuzz_assert("a WRITE up to LEND_MAX reports the lent memory",
+			       (length <= LEND_MAX) == (data == lent));
 		memcpy(shadow + offset, data, length);
+		if (data == lent) {
+			free(lent);
+			lent = NULL;
+		}
 	} else {
 		us_fuzz_assert("a known kind of change", kind == US_NBD_ZEROES && data == NULL);
 		memset(shadow + offset, 0, length);
@@ -83,6 +94,20 @@ static void *client_main(void *arg)
 	return NULL;
 }
 
+static void *lend(void *opaque, uint64_t length)
+{
+	us_fuzz_assert("one payload lent at a time", lent == NULL);
+	lent = length <= LEND_MAX ? malloc(length) : NULL;
+	return lent;
+}
+
+static void give_back(void *opaque, void *data)
+{
+	us_fuzz_assert("only the lent memory comes back", data != NULL && data == lent);
+	free(lent);
+	lent = NULL;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	us_fuzz_log_init("fuzz_nbd");
@@ -92,7 +117,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct us_nbd_ops ops = { .wrote = wrote };
+	static const struct us_nbd_ops ops = { .wrote = wrote,
+					       .payload = lend,
+					       .unused = give_back };
 	struct client c = { data, size, -1 };
 	struct us_nbd *s;
 	pthread_t th;
@@ -112,6 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pthread_join(th, NULL);
 	close(sv[1]);
 	nbd_free(s);
+	us_fuzz_assert("every lent payload came back", lent == NULL);
 	us_fuzz_assert("read the image", pread(image_fd, image, IMG_SIZE, 0) == IMG_SIZE);
 	us_fuzz_assert("the image holds only the changes that were reported",
 		       memcmp(image, shadow, IMG_SIZE) == 0);

@@ -15,7 +15,9 @@
  *   flag 1: the standby starts out holding epoch 3 of lineage FUZZ_LINEAGE
  *           (a switchover's old primary), so a HELLO can skip the sync;
  *   flag 2: the harness writes the true counts and checksum into each
- *           EPOCH_END, so the fuzzer gets past the checksum to the commit.
+ *           EPOCH_END, so the fuzzer gets past the checksum to the commit;
+ *   flag 4: each body the receiver gives a place (us_receiver_place, as
+ *           the TCP transport asks for large ones) is received there.
  */
 #include <config.h>
 
@@ -35,6 +37,7 @@
 #define FUZZ_LINEAGE 0x7573667a7a6c696eull
 #define FLAG_ADOPT 1
 #define FLAG_FIXUP 2
+#define FLAG_PLACE 4
 
 struct fz {
 	struct us_receiver *rx;
@@ -43,6 +46,7 @@ struct fz {
 	char disk_before[DISK_SIZE];
 	int disk_fd;
 	int fixup;
+	int place; /* FLAG_PLACE */
 	/* what the receiver has taken of the open epoch, for FLAG_FIXUP */
 	XXH3_state_t *sum;
 	uint64_t pages, page_bytes, dev_bytes, disk_writes, disk_bytes;
@@ -177,13 +181,17 @@ static int on_msg(void *opaque, int hdr_rc, const struct us_msg_hdr *h, const vo
 {
 	struct fz *f = opaque;
 	struct us_receiver_stats st0;
-	char why[256], end[64];
+	char why[256], end[64], *at;
 	uint64_t dev0;
 	int rc;
 
 	if (f->fixup && hdr_rc == 0 && h->type == US_MSG_EPOCH_END) {
 		fix_end(f, h, body, end);
 		body = end;
+	}
+	if (f->place && hdr_rc == 0 && (at = us_receiver_place(f->rx, h)) != NULL) {
+		memcpy(at, body, h->len);
+		body = at;
 	}
 	us_receiver_stats(f->rx, &st0);
 	dev0 = devstate_sum(f->rx);
@@ -228,6 +236,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.disk_fd = f.disk_fd = disk_fd;
 	f.sum = sum_state;
 	f.fixup = !!(data[0] & FLAG_FIXUP);
+	f.place = !!(data[0] & FLAG_PLACE);
 	f.rx = us_receiver_new(&cfg, &ops, &f);
 	us_fuzz_assert("us_receiver_new", f.rx != NULL);
 	if (data[0] & FLAG_ADOPT)

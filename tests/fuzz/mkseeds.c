@@ -202,6 +202,9 @@ static void receiver_seeds(struct seed *s, const char *dir)
 	start(s, 0);
 	sync_and_epoch(s);
 	save(s, dir, "receiver", "sync-epoch");
+	start(s, 4); /* the same, each body received where the receiver places it */
+	sync_and_epoch(s);
+	save(s, dir, "receiver", "placed");
 	start(s, 2); /* the harness fixes EPOCH_END: a wrong sum still commits */
 	hello(s, 0x1234, US_EPOCH_NONE, 0);
 	pages(s, 0, 15, 1, 0x33);

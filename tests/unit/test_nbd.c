@@ -510,6 +510,67 @@ static void half_write_is_dropped(void **state)
 	assert_logged("NBD client vanished in the payload of WRITE 0+8192: nothing written");
 }
 
+/* ---- an owner that lends the payload's memory (as the write log does) ---- */
+
+static uint8_t lend_mem[8192];
+static int lent, returned;
+static const void *wrote_data;
+
+static void *lend(void *opaque, uint64_t len)
+{
+	lent++;
+	return len <= sizeof(lend_mem) ? lend_mem : NULL;
+}
+
+static void lend_back(void *opaque, void *data)
+{
+	returned += data == lend_mem;
+}
+
+static void lend_record(void *opaque, enum us_nbd_change kind, uint64_t off, uint64_t len,
+			const void *data)
+{
+	wrote_data = data;
+	record(opaque, kind, off, len, data);
+}
+
+static const struct us_nbd_ops lend_ops = { .wrote = lend_record,
+					    .payload = lend,
+					    .unused = lend_back };
+
+/* A WRITE's payload is received into the owner's memory, which the callback
+ * then gets; a payload cut short gives it back, nothing applied; a payload
+ * the owner has no memory for goes through the server's own buffer. */
+static void payload_into_owner_memory(void **state)
+{
+	struct fix *f = *state;
+	uint8_t data[16384], want[IMG_SIZE];
+	int fd;
+
+	us_nbd_set_ops(f->srv, &lend_ops, NULL);
+	lent = returned = 0;
+	fd = cl_open(f);
+	memset(data, 0x5a, sizeof(data));
+	assert_int_equal(cl_cmd(fd, NBD_CMD_WRITE, 0, 4096, 4096, data), 0);
+	assert_int_equal(lent, 1);
+	assert_ptr_equal(wrote_data, lend_mem);
+	assert_change(0, US_NBD_WRITE, 4096, 4096);
+	assert_int_equal(cl_cmd(fd, NBD_CMD_WRITE, 0, 8192, sizeof(data), data), 0);
+	assert_ptr_not_equal(wrote_data, lend_mem); /* too large: the server's buffer */
+	assert_int_equal(returned, 0);
+	cl_send(fd, NBD_CMD_WRITE, 0, 65536, 8192, NULL);
+	send_all(fd, data, 4096); /* half the payload */
+	close(fd);
+	fd = cl_open(f);
+	cl_close(fd);
+	assert_int_equal(lent, 3);
+	assert_int_equal(returned, 1);
+	assert_int_equal(changes_seen(), 2);
+	memcpy(want, f->orig, IMG_SIZE);
+	memset(want + 4096, 0x5a, 4096 + sizeof(data));
+	assert_image_is(f, want);
+}
+
 static void bad_request_magic_closes(void **state)
 {
 	struct fix *f = *state;
@@ -699,6 +760,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(trim_and_write_zeroes, setup, teardown),
 		cmocka_unit_test_setup_teardown(refusals_leave_image_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(half_write_is_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(payload_into_owner_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_request_magic_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(fua_and_flush_sync_before_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(flush_syncs_only_what_changed, setup, teardown),

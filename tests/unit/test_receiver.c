@@ -717,6 +717,58 @@ static void disk_staged_until_end(void **state)
 	assert_memory_equal(buf, want, 4096);
 }
 
+/* DISK @len bytes of @fill at @off, its body received where us_receiver_place says. */
+static int disk_placed(struct fixture *f, uint64_t epoch, uint64_t off, uint32_t len, int fill)
+{
+	struct us_msg_hdr h = { .version = US_PROTO_VERSION, .type = US_MSG_DISK,
+				.len = US_PROTO_DISK_DESC + len, .vm_id = f->vm_id, .epoch = epoch };
+	char *body = us_receiver_place(f->rx, &h), why[256];
+
+	assert_non_null(body);
+	us_proto_disk_desc_encode(body, off, len, US_DISK_WRITE);
+	memset(body + US_PROTO_DISK_DESC, fill, len);
+	XXH3_64bits_update(f->sum, body, h.len);
+	f->disk_writes++;
+	f->disk_bytes += h.len;
+	return us_receiver_input(f->rx, 0, &h, body, why, sizeof(why));
+}
+
+/*
+ * DISK bodies received in place (the transport's place callback) are staged
+ * without a copy and applied at EPOCH_END in order with the copied ones;
+ * epoch 0 and a DISK of another epoch get no place; a placed body that is
+ * refused leaves the image as it was.
+ */
+static void disk_placed_staged(void **state)
+{
+	struct fixture *f = *state;
+	struct us_msg_hdr h = { .version = US_PROTO_VERSION, .type = US_MSG_DISK,
+				.len = US_PROTO_DISK_DESC + 4096, .vm_id = f->vm_id };
+	char buf[12288], want[12288];
+
+	commit_two_epochs(f);
+	assert_null(us_receiver_place(f->rx, &h));	/* epoch 0 goes to the image */
+	h.epoch = 3;
+	assert_null(us_receiver_place(f->rx, &h));	/* not the epoch expected */
+	begin(f);
+	assert_int_equal(disk_placed(f, 2, 4096, 8192, 4), 0);
+	assert_int_equal(disk(f, 2, 8192, 2048, US_DISK_WRITE, 5), 0);	/* copied, between */
+	assert_int_equal(disk_placed(f, 2, 12288, 4096, 6), 0);
+	assert_untouched(f);
+	assert_int_equal(devstate(f, 2, "dev2"), 0);
+	assert_int_equal(end(f, 2, 0), 0);
+	image(f, 4096, sizeof(buf), buf);
+	memset(want, 4, 8192);
+	memset(want + 4096, 5, 2048);
+	memset(want + 8192, 6, 4096);
+	assert_memory_equal(buf, want, sizeof(buf));
+	image(f, 0, DISK_SIZE, f->disk_snapshot);
+	begin(f);
+	assert_int_equal(disk_placed(f, 3, DISK_SIZE - 4096, 8192, 7), -ERANGE);
+	assert_refused(f, US_REFUSE_PROTOCOL, "outside the replica image");
+	assert_bytes_untouched(f);
+}
+
 /* A torn, duplicate, future, corrupted or incomplete epoch leaves the image as it was. */
 static void disk_bad_epochs_untouched(void **state)
 {
@@ -841,6 +893,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(hello_mismatches_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(no_devstate_before_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(disk_staged_until_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(disk_placed_staged, setup, teardown),
 		cmocka_unit_test_setup_teardown(keepalive_changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(switchover_hello_in_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(switchover_hello_mismatch, setup, teardown),

@@ -54,6 +54,40 @@ static void cut_in_order_with_copies(void **state)
 	us_wlog_free(l);
 }
 
+/* Reserved memory filled in place is taken without a copy; memory given
+ * back, or reserved while not recording, leaves nothing in the log. */
+static void reserved_taken_in_place(void **state)
+{
+	struct us_wlog *l = us_wlog_new(1 << 20, 4 << 20);
+	struct us_wlog_batch b;
+	char *p, *q;
+
+	assert_null(us_wlog_reserve(l, 4096)); /* not recording */
+	us_wlog_record(l, 1);
+	p = us_wlog_reserve(l, 4096);
+	assert_non_null(p);
+	memset(p, 3, 4096);
+	assert_int_equal(us_wlog_add(l, US_DISK_WRITE, 0, 4096, p), 0);
+	q = us_wlog_reserve(l, 8192);
+	assert_non_null(q);
+	us_wlog_unused(l, q); /* the write failed */
+	memset(block, 4, sizeof(block));
+	assert_int_equal(us_wlog_add(l, US_DISK_WRITE, 4096, 4096, block), 0); /* copied */
+	us_wlog_cut(l, &b);
+	assert_int_equal(b.n, 2);
+	assert_ptr_equal(b.v[0].data, p);
+	assert_true(b.v[0].data[0] == 3 && b.v[1].data[0] == 4 && b.v[1].data != block);
+	assert_true(b.bytes == 8192);
+	us_wlog_release(l, &b);
+	p = us_wlog_reserve(l, 4096);
+	us_wlog_record(l, 0); /* stopped between the reserve and the add */
+	assert_int_equal(us_wlog_add(l, US_DISK_WRITE, 0, 4096, p), 0);
+	us_wlog_cut(l, &b);
+	assert_int_equal(b.n, 0);
+	us_wlog_release(l, &b);
+	us_wlog_free(l);
+}
+
 static void high_water_signals_until_cut(void **state)
 {
 	struct us_wlog *l = us_wlog_new(8192, 1 << 20);
@@ -153,6 +187,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(cut_in_order_with_copies),
+		cmocka_unit_test(reserved_taken_in_place),
 		cmocka_unit_test(high_water_signals_until_cut),
 		cmocka_unit_test(stop_recording_drops),
 		cmocka_unit_test(writer_waits_for_release),
