@@ -29,7 +29,6 @@
 #define TLS_READ_BATCH 64 /* records read before parsing: 1 MiB */
 #define PLACE_MIN (64u << 10) /* a body this large is read into the owner's place */
 #define BODY_LOWAT (256u << 10) /* wake for a placed body when this much is there */
-#define FILL_MAX (2 * PLACE_MIN) /* one read into rx: a large body after it is placed */
 #define SEAL_AHEAD (512u << 10) /* bytes of a writev before the next message to tag */
 
 struct tcp_listener {
@@ -515,16 +514,10 @@ static ssize_t read_into(struct tcp_conn *c, char *buf, size_t room, char *why, 
 	return (ssize_t)got;
 }
 
-/*
- * Into rx, as much as there is room for, but at most FILL_MAX at a time: a
- * reader that fell behind would otherwise take whole large messages into
- * rx in one read, and copy each body out again, where a header read with
- * little of its body gets the body read into its place (place_body).
- */
+/* Into rx, as much as there is room for. */
 static int fill(struct tcp_conn *c, char *why, size_t whylen, int *err)
 {
-	size_t room = RX_CAP - c->rx_len;
-	ssize_t n = read_into(c, c->rx + c->rx_len, room < FILL_MAX ? room : FILL_MAX, why, whylen);
+	ssize_t n = read_into(c, c->rx + c->rx_len, RX_CAP - c->rx_len, why, whylen);
 
 	if (n < 0) {
 		*err = (int)n;
