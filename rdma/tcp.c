@@ -25,10 +25,9 @@
 #include "replicator/log.h"
 
 #define RX_CAP (2 * (US_PROTO_HDR_SIZE + US_PROTO_MAX_BODY))
-#define IOV_BATCH 1024 /* UIO_MAXIOV: 512 messages of a page each per sendmsg */
-#define TLS_READ_BATCH 64 /* records read before parsing: 1 MiB */
-#define PLACE_MIN (64u << 10) /* a body this large is read into the owner's place */
-#define BODY_LOWAT (256u << 10) /* wake for a placed body when this much is there */
+#define IOV_BATCH 1024		/* UIO_MAXIOV: 512 messages of a page each per sendmsg */
+#define TLS_READ_BATCH 64	/* records read before parsing: 1 MiB */
+#define PLACE_MIN (64u << 10)	/* a body this large is read into the owner's place */
 #define SEAL_AHEAD (512u << 10) /* bytes of a writev before the next message to tag */
 
 struct tcp_listener {
@@ -63,7 +62,8 @@ static int split_addr(const char *addr, char *host, size_t hostlen, const char *
 
 static int resolve(const char *addr, int passive, struct addrinfo **res)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = passive ? AI_PASSIVE : 0 };
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = passive ? AI_PASSIVE : 0 };
 	char host[256];
 	const char *port;
 	int rc;
@@ -214,8 +214,8 @@ static int bind_listen(const struct addrinfo *ai)
 	return fd;
 }
 
-struct us_listener *us_tcp_listen(qb_loop_t *loop, const char *addr,
-				  us_transport_accept_fn fn, void *opaque)
+struct us_listener *us_tcp_listen(qb_loop_t *loop, const char *addr, us_transport_accept_fn fn,
+				  void *opaque)
 {
 	struct addrinfo *res = NULL;
 	struct tcp_listener *l = NULL;
@@ -235,8 +235,9 @@ struct us_listener *us_tcp_listen(qb_loop_t *loop, const char *addr,
 		rc = -ENOMEM;
 		goto out;
 	}
-	*l = (struct tcp_listener){ .base.destroy = listener_destroy, .loop = loop, .fd = fd,
-				    .fn = fn, .opaque = opaque };
+	*l = (struct tcp_listener){
+		.base.destroy = listener_destroy, .loop = loop, .fd = fd, .fn = fn, .opaque = opaque
+	};
 	rc = qb_loop_poll_add(loop, QB_LOOP_HIGH, fd, POLLIN, l, listener_dispatch);
 out:
 	if (res)
@@ -264,8 +265,9 @@ void us_tcp_set_events(struct tcp_conn *c, int events)
 static int enqueue(struct tcp_conn *c, uint16_t type, uint64_t epoch, const void *prefix,
 		   size_t prefix_len, const void *body, size_t body_len, void *owned)
 {
-	struct us_msg_hdr h = { .version = US_PROTO_VERSION, .type = type,
-				.vm_id = c->base.vm_id, .epoch = epoch };
+	struct us_msg_hdr h = {
+		.version = US_PROTO_VERSION, .type = type, .vm_id = c->base.vm_id, .epoch = epoch
+	};
 	int rc;
 
 	if (c->fd < 0) {
@@ -307,8 +309,10 @@ static size_t fill_iov(struct tcp_conn *c, struct iovec *iov)
 		if (off < s->hdr_len)
 			iov[n++] = (struct iovec){ s->hdr + off, s->hdr_len - off };
 		if (s->body_len)
-			iov[n++] = (struct iovec){ (char *)s->body + (off > s->hdr_len ? off - s->hdr_len : 0),
-						   s->body_len - (off > s->hdr_len ? off - s->hdr_len : 0) };
+			iov[n++] = (struct iovec){
+				(char *)s->body + (off > s->hdr_len ? off - s->hdr_len : 0),
+				s->body_len - (off > s->hdr_len ? off - s->hdr_len : 0)
+			};
 	}
 	return n;
 }
@@ -356,8 +360,8 @@ static int flush(struct tcp_conn *c)
  * when the queue was empty: then nobody waits for "drained", and a
  * primary's pages queued in its pause still leave from the loop.
  */
-static int tcp_send_msg(struct us_transport *t, uint16_t type, uint64_t epoch,
-			const void *body, size_t len)
+static int tcp_send_msg(struct us_transport *t, uint16_t type, uint64_t epoch, const void *body,
+			size_t len)
 {
 	struct tcp_conn *c = (struct tcp_conn *)t;
 	int idle = us_msgq_empty(&c->mq), rc;
@@ -485,7 +489,8 @@ static ssize_t read_some(struct tcp_conn *c, char *buf, size_t len, char *why, s
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n <= 0) {
-		snprintf(why, whylen, "%s", n == 0 ? "peer closed the connection" : strerror(errno));
+		snprintf(why, whylen, "%s",
+			 n == 0 ? "peer closed the connection" : strerror(errno));
 		return n == 0 ? -ECONNRESET : -errno;
 	}
 	return n;
@@ -528,21 +533,12 @@ static int fill(struct tcp_conn *c, char *why, size_t whylen, int *err)
 }
 
 /*
- * Wake for a placed body only once @want bytes (at most BODY_LOWAT) are
- * there: a reader that copies nothing else keeps up with the sender and
- * would otherwise wake, read a few KiB and sleep again for each packet.
- * Lowered as the body's end nears, 1 again after it.
+ * Into the placed body; the message goes to the owner once whole. Returns
+ * as fill. No SO_RCVLOWAT here: waking only once a part of the body was
+ * there saved wake-ups, but it left a standby waiting for good while the
+ * rest of its epoch lay in the socket (bench/transport hung on one run in
+ * three with several-run PAGES bodies), and a silent stream is a takeover.
  */
-static void set_lowat(struct tcp_conn *c, size_t want)
-{
-	int v = want > BODY_LOWAT ? (int)BODY_LOWAT : want ? (int)want : 1;
-
-	if (v != (c->lowat ? c->lowat : 1) &&
-	    setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v)) == 0)
-		c->lowat = v;
-}
-
-/* Into the placed body; the message goes to the owner once whole. Returns as fill. */
 static int read_body(struct tcp_conn *c, char *why, size_t whylen, int *err)
 {
 	ssize_t n = read_into(c, c->body + c->body_got, c->body_h.len - c->body_got, why, whylen);
@@ -556,10 +552,7 @@ static int read_body(struct tcp_conn *c, char *why, size_t whylen, int *err)
 		char *body = c->body;
 
 		c->body = NULL;
-		set_lowat(c, 1);
 		deliver(c, 0, &c->body_h, body);
-	} else {
-		set_lowat(c, c->body_h.len - c->body_got);
 	}
 	return n > 0;
 }

@@ -23,7 +23,6 @@ struct tcp_conn {
 	char *rx;	   /* received bytes not yet consumed */
 	size_t rx_len;
 	int stopped;	 /* no more reading: owner or version mismatch */
-	int lowat;	 /* SO_RCVLOWAT in force (0: the default, 1) */
 	char *body;	 /* the owner's place of the body being read (cbs.place) */
 	size_t body_got; /* bytes of it read */
 	struct us_msg_hdr body_h;

@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #define US_PROTO_MAGIC 0x53445355u	/* "USDS" */
-#define US_PROTO_VERSION 8u		/* 2: HELLO names the accelerator; 3: HELLO
+#define US_PROTO_VERSION 9u		/* 2: HELLO names the accelerator; 3: HELLO
 					 * carries the lineage and base epoch,
 					 * SWITCHOVER/SWITCHED; 4: HANDOFF; 5: the
 					 * HELLO's nonce, CHALLENGE/AUTH/TAG; 6: the
