@@ -282,13 +282,13 @@ static int check_runs(struct us_receiver *rx, const struct us_msg_hdr *h, const 
 	return 0;
 }
 
-/* Epoch 0 (the initial sync) writes its runs into the replica at once. */
-static void write_runs(struct us_receiver *rx, const struct us_msg_hdr *h, const void *body)
+/* Write the runs of @len bytes of PAGES bodies into the replica (checked when they came). */
+static void write_runs(struct us_receiver *rx, const void *bodies, size_t len)
 {
 	struct us_pages m;
 	size_t off = 0;
 
-	while (us_proto_pages_next(body, h->len, &off, &m, NULL, 0) > 0)
+	while (us_proto_pages_next(bodies, len, &off, &m, NULL, 0) > 0)
 		memcpy((char *)rx->cfg.replica + m.first * US_PROTO_PAGE_SIZE, m.data,
 		       (size_t)m.count * US_PROTO_PAGE_SIZE);
 }
@@ -301,8 +301,8 @@ static int on_pages(struct us_receiver *rx, const struct us_msg_hdr *h, const vo
 
 	if (rc < 0)
 		return rc;
-	if (h->epoch == 0) {
-		write_runs(rx, h, body);
+	if (h->epoch == 0) { /* the initial sync: written at once */
+		write_runs(rx, body, h->len);
 		rx->st.sync_pages += count;
 	} else {
 		rc = us_buf_append(&rx->pages, body, h->len);
@@ -335,21 +335,8 @@ static int on_devstate(struct us_receiver *rx, const struct us_msg_hdr *h, const
 
 static void apply_staged(struct us_receiver *rx)
 {
-	const char *p = rx->pages.data, *end;
-	struct us_pages m;
-	uint32_t len;
-
-	if (!rx->pages.len)
-		return; /* nothing staged: data may be NULL, and NULL + 0 is undefined */
-	end = p + rx->pages.len;
-	while (p < end) {
-		memcpy(&len, p + 8, sizeof(len));	/* the descriptor's count */
-		len = US_PROTO_PAGES_DESC + le32toh(len) * US_PROTO_PAGE_SIZE;
-		us_proto_pages_decode(p, len, &m, NULL, 0);	/* checked when staged */
-		memcpy((char *)rx->cfg.replica + m.first * US_PROTO_PAGE_SIZE, m.data,
-		       (size_t)m.count * US_PROTO_PAGE_SIZE);
-		p += len;
-	}
+	if (rx->pages.len) /* nothing staged: data may be NULL, and NULL + 0 is undefined */
+		write_runs(rx, rx->pages.data, rx->pages.len);
 }
 
 static int verify_end(struct us_receiver *rx, const struct us_msg_hdr *h,
