@@ -29,6 +29,7 @@ struct us_wlog {
 	struct us_wlog_batch open; /* the epoch being built */
 	size_t alloc;		   /* entries allocated in @open */
 	uint64_t high_water, cap;
+	uint64_t mark; /* what signals now: high_water, or hard once escalated */
 	uint64_t held; /* bytes of cut batches not yet released */
 	uint64_t waits;
 	int recording, failed, signalled;
@@ -57,6 +58,7 @@ struct us_wlog *us_wlog_new(uint64_t high_water, uint64_t cap)
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_cond_init(&l->room, NULL);
 	l->high_water = high_water;
+	l->mark = high_water;
 	l->cap = cap;
 	return l;
 }
@@ -165,7 +167,7 @@ static void signal_high_water(struct us_wlog *l)
 {
 	uint64_t one = 1;
 
-	if (l->signalled || l->open.bytes < l->high_water)
+	if (l->signalled || l->open.bytes < l->mark)
 		return;
 	l->signalled = 1;
 	if (write(l->efd, &one, sizeof(one)) < 0)
@@ -228,8 +230,26 @@ void us_wlog_cut(struct us_wlog *l, struct us_wlog_batch *out)
 	l->held += out->bytes;
 	memset(&l->open, 0, sizeof(l->open));
 	l->alloc = 0;
+	l->mark = l->high_water;
 	if (l->signalled && read(l->efd, &v, sizeof(v)) == sizeof(v))
 		l->signalled = 0;
+	pthread_mutex_unlock(&l->lock);
+}
+
+uint64_t us_wlog_hard_mark(const struct us_wlog *l)
+{
+	return l->high_water + (l->cap - l->high_water) / 2;
+}
+
+void us_wlog_escalate(struct us_wlog *l)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&l->lock);
+	if (l->signalled && read(l->efd, &v, sizeof(v)) == sizeof(v))
+		l->signalled = 0;
+	l->mark = us_wlog_hard_mark(l);
+	signal_high_water(l);
 	pthread_mutex_unlock(&l->lock);
 }
 

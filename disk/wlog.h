@@ -3,7 +3,8 @@
  * The primary's log of guest disk writes, filled by the NBD server's thread
  * and cut into epochs by the checkpoint (while the guest is stopped, so the
  * cut is exactly the writes QEMU's `stop` drained). Its memory is bounded:
- * past a high-water mark it asks the engine for an early checkpoint; past the
+ * past a high-water mark it asks the engine for an early checkpoint (past a
+ * hard mark if the engine deferred it, us_wlog_escalate); past the
  * cap a write waits (its reply held) only while earlier epochs' writes are
  * still being sent, never on the epoch being built, whose cut `stop` needs.
  * The copies live in memory the log keeps and reuses (disk/segpool.h): the
@@ -84,6 +85,18 @@ void us_wlog_release(struct us_wlog *l, struct us_wlog_batch *b);
  * mark (the engine then checkpoints early); read nothing from it.
  */
 int us_wlog_fd(const struct us_wlog *l);
+
+/**
+ * The engine saw the high-water mark but will checkpoint a little later
+ * (the guest has not yet run its share since the last pause): the fd turns
+ * readable again only past the hard mark, halfway from the high-water mark
+ * to the cap, where the checkpoint can wait no longer. The next cut returns
+ * to the high-water mark.
+ */
+void us_wlog_escalate(struct us_wlog *l);
+
+/** @return the hard mark's bytes (us_wlog_escalate). */
+uint64_t us_wlog_hard_mark(const struct us_wlog *l);
 
 /** Counters: bytes in the open epoch, held in all, writes that waited. */
 void us_wlog_stats(struct us_wlog *l, uint64_t *open_bytes, uint64_t *held, uint64_t *waits);

@@ -38,6 +38,7 @@ static void on_timer(void *data)
 
 void us_epoch_schedule(struct us_primary *p, uint64_t delay_ms)
 {
+	p->timer_due_ms = us_epoch_now_us() / 1000 + delay_ms;
 	qb_loop_timer_add(p->loop, QB_LOOP_HIGH, delay_ms * 1000000ULL, p, on_timer, &p->timer);
 }
 
@@ -380,6 +381,7 @@ static void on_cont(void *opaque, json_t *ret, const char *err)
 	p->phase = p->tx ? PH_IDLE : p->seeking ? PH_CONNECTING : PH_DEGRADED;
 	if (!p->tx)
 		return;
+	p->pace_ready_ms = now_us / 1000 + us_pace_delay_ms(0, now_us / 1000, 0, pause_us);
 	us_epoch_schedule(p, us_pace_delay_ms(p->cur.start_ms, us_epoch_now_us() / 1000, len_ms,
 					      pause_us));
 }
@@ -479,6 +481,7 @@ static void on_stopped(void *opaque, json_t *ret, const char *err)
 	if (p->relay)
 		us_relay_seal(p->relay, p->epoch);	/* output so far is epoch n's */
 	us_pdisk_cut(&p->disk);			/* writes so far are epoch n's: stop drained them */
+	p->disk_deferred = 0;
 	us_primary_watch_disk(p);
 	rc = us_devstate_capture(p->dev, on_devstate, p);
 	if (rc < 0) {

@@ -130,6 +130,7 @@ struct us_primary {
 	uint64_t img_rec_acked;		/* p->acked when it was last noted */
 	int img_released;		/* output left beyond img_rec_acked */
 	int disk_polled;	/* the write log's high-water fd is polled */
+	int disk_deferred;	/* its checkpoint waits for pace_ready_ms (disk_high_water) */
 	char net_sock[PATH_MAX];
 	uint64_t vm_id;
 
@@ -177,6 +178,8 @@ struct us_primary {
 
 	/* scheduling */
 	qb_loop_timer_handle timer;
+	uint64_t timer_due_ms;	/* monotonic: when @timer starts the next checkpoint */
+	uint64_t pace_ready_ms; /* monotonic: the guest has run its share (pace.h) */
 	qb_loop_timer_handle connect_timer;
 	uint64_t connect_deadline_ms;
 	int due;		/* a checkpoint waits for the transport to drain */

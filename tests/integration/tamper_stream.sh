@@ -9,7 +9,7 @@
 # copied), makes the fault, then checks that the standby still holds E byte
 # for byte and that both daemons' logs say why (the peer, the message, the
 # cause):
-#  1. one bit flipped in the third PAGES message of epoch E+1 (mid-epoch);
+#  1. one bit flipped in the first PAGES message of epoch E+1 (mid-epoch);
 #     then the primary protects the guest again through the proxy;
 #  2. a made-up PAGES injected out of sequence while the primary is paused.
 # tamper_replay.sh has the replayed epoch and the forged ACK.

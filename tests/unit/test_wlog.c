@@ -104,6 +104,43 @@ static void high_water_signals_until_cut(void **state)
 	us_wlog_free(l);
 }
 
+/* Deferred (escalated), the fd is quiet until the hard mark; a cut goes back to the high-water mark. */
+static void escalated_signals_at_hard_mark(void **state)
+{
+	struct us_wlog *l = us_wlog_new(8192, 16384);
+	struct us_wlog_batch b;
+
+	assert_int_equal(us_wlog_hard_mark(l), 12288);
+	us_wlog_record(l, 1);
+	assert_int_equal(us_wlog_add(l, US_DISK_WRITE, 0, 4096, block), 0);
+	assert_int_equal(us_wlog_add(l, US_DISK_WRITE, 4096, 4096, block), 0);
+	assert_true(readable(us_wlog_fd(l)));
+	us_wlog_escalate(l);
+	assert_false(readable(us_wlog_fd(l)));
+	assert_int_equal(us_wlog_add(l, US_DISK_WRITE, 8192, 4096, block), 0);
+	assert_true(readable(us_wlog_fd(l)));
+	us_wlog_cut(l, &b);
+	assert_false(readable(us_wlog_fd(l)));
+	us_wlog_release(l, &b);
+	assert_int_equal(us_wlog_add(l, US_DISK_WRITE, 0, 4096, block), 0);
+	assert_int_equal(us_wlog_add(l, US_DISK_WRITE, 4096, 4096, block), 0);
+	assert_true(readable(us_wlog_fd(l)));
+	us_wlog_free(l);
+}
+
+/* Escalated past the hard mark already: readable at once. */
+static void escalated_past_hard_mark_signals_at_once(void **state)
+{
+	struct us_wlog *l = us_wlog_new(4096, 8192);
+
+	us_wlog_record(l, 1);
+	assert_int_equal(us_wlog_add(l, US_DISK_WRITE, 0, 4096, block), 0);
+	assert_int_equal(us_wlog_add(l, US_DISK_WRITE, 4096, 4096, block), 0);
+	us_wlog_escalate(l);
+	assert_true(readable(us_wlog_fd(l)));
+	us_wlog_free(l);
+}
+
 static void stop_recording_drops(void **state)
 {
 	struct us_wlog *l = us_wlog_new(1 << 20, 1 << 20);
@@ -189,6 +226,8 @@ int main(void)
 		cmocka_unit_test(cut_in_order_with_copies),
 		cmocka_unit_test(reserved_taken_in_place),
 		cmocka_unit_test(high_water_signals_until_cut),
+		cmocka_unit_test(escalated_signals_at_hard_mark),
+		cmocka_unit_test(escalated_past_hard_mark_signals_at_once),
 		cmocka_unit_test(stop_recording_drops),
 		cmocka_unit_test(writer_waits_for_release),
 		cmocka_unit_test(open_epoch_never_blocks),
