@@ -238,16 +238,17 @@ per_epoch() { awk -v b="$1" -v e="$2" 'BEGIN {if (e > 0) printf "%.1f", b / 1024
 # pause_stats CSV RANGES PREFIX: the epochs E0 < e <= E1 of the stats CSV
 # for each E0:E1 of RANGES; sets PREFIX_n (epochs) and, in ms "p50/p99",
 # PREFIX_stop, _scan, _copy, _dev, _cont, _rest (scan+copy+devstate+cont)
-# and _pause (all five, as bench/pause.sh), and PREFIX_rest50 and
-# PREFIX_stop50 (p50 alone).
+# and _pause (all five, as bench/pause.sh), _vm (QEMU's STOP to RESUME
+# events, column vm_pause_us; 0 for an older build), and PREFIX_rest50 and
+# the like (p50 alone).
 pause_stats() {
 	local rows=$LAB_DIR/pause.$$.rows col i=1 p50
 	awk -F, -v r="$2" 'BEGIN {n = split(r, rs, " "); for (i = 1; i <= n; i++) {split(rs[i], ab, ":"); a[i] = ab[1]; b[i] = ab[2]}}
 		NR > 1 {for (i = 1; i <= n; i++) if ($1 > a[i] && $1 <= b[i]) {
-			print $4, $5, $6, $7, $8, $5 + $6 + $7 + $8, $4 + $5 + $6 + $7 + $8; next}}' \
+			print $4, $5, $6, $7, $8, $5 + $6 + $7 + $8, $4 + $5 + $6 + $7 + $8, $11 + 0; next}}' \
 		"$1" > "$rows"
 	printf -v "${3}_n" '%s' "$(wc -l < "$rows")"
-	for col in stop scan copy dev cont rest pause; do
+	for col in stop scan copy dev cont rest pause vm; do
 		p50=$(ms "$(cut -d' ' -f$i "$rows" | pctl 50)")
 		printf -v "${3}_$col" '%s' "$p50/$(ms "$(cut -d' ' -f$i "$rows" | pctl 99)")"
 		printf -v "${3}_${col}50" '%s' "$p50"
@@ -419,11 +420,11 @@ printf '%-40s %14s %14s %14s\n' "3: disk bytes sent per epoch" "KiB/epoch" "sent
 printf '%-40s %14s %14s %14s\n' "during the sequential rounds" "$P_SEQ_KIB" "$P_SEQ_MIB" "$P_SEQ_EP"
 printf '%-40s %14s %14s %14s\n' "during the ledger run ($P_LED_REQ requests)" "$P_LED_KIB" "$P_LED_MIB" "$P_LED_EP"
 echo
-prow() { printf '%-36s %11s %11s %11s %11s %11s %11s %11s %6s\n' "$@"; }
+prow() { printf '%-36s %11s %11s %11s %11s %11s %11s %11s %11s %6s\n' "$@"; }
 # pause_row LABEL PREFIX
 pause_row() {
 	local v=() col n
-	for col in stop scan copy dev cont rest pause; do
+	for col in stop scan copy dev cont rest pause vm; do
 		n=${2}_$col; v+=("${!n}")
 	done
 	n=${2}_n
@@ -434,12 +435,12 @@ delta() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f", a - b}'; }
 # delta_row LABEL PREFIX BASE: PREFIX's p50s minus BASE's.
 delta_row() {
 	local v=() col a b
-	for col in stop scan copy dev cont rest pause; do
+	for col in stop scan copy dev cont rest pause vm; do
 		a=${2}_${col}50; b=${3}_${col}50; v+=("$(delta "${!a}" "${!b}")")
 	done
 	prow "$1" "${v[@]}" ""
 }
-prow "4: pause per epoch, ms p50/p99" stop scan copy devstate cont rest pause epochs
+prow "4: pause per epoch, ms p50/p99" stop scan copy devstate cont rest pause "vm paused" epochs
 pause_row "protected, no disk, counter service" N
 pause_row "protected, disk, ledger" L
 pause_row "protected, disk, sequential dd" S
@@ -464,7 +465,8 @@ echo "  ledger = one 4 KiB O_DIRECT write + fdatasync per request at sequential 
 	"(a reply waits for its epoch's ACK: about epoch_ms), the no-disk pair's counter service:" \
 	"$N_REQ req/s, p50/p99 $N_RTT50/$N_RTT99 ms."
 echo "  pause = stop+scan+copy+devstate+cont from the primary's stats CSV (as bench/pause.sh); rest = pause" \
-	"minus stop. QMP stop drains and flushes the guest's disk I/O before it replies: that drain is in stop;" \
+	"minus stop; vm paused = QEMU's own STOP to RESUME events (the daemon's cont is read after the epoch's" \
+	"checksum and queueing, so pause bounds it from above). QMP stop drains and flushes the guest's disk I/O before it replies: that drain is in stop;" \
 	"the no-disk pair's VM has no virtio-blk device, so its devstate lacks that device's state." \
 	"epoch_ms=$EPOCH_MS; log_waits during the sequential rounds: $SEQ_LOGWAITS."
 echo "  unprotected = plain QEMU ($ACCEL) with -drive file=IMG,format=raw,if=virtio,cache=none and a tap on" \

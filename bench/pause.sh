@@ -74,11 +74,11 @@ protected() {
 	CSV=$csv.tail
 }
 
-printf '%-5s %-9s %-8s %9s %9s | %-13s %-13s %-13s %-13s %-13s %-13s %-13s | %7s | %10s %10s\n' \
+printf '%-5s %-9s %-8s %9s %9s | %-13s %-13s %-13s %-13s %-13s %-13s %-13s %-13s | %7s | %10s %10s\n' \
 	"build" "rate/s" "devstate" "pages/ep" "dev KB" "stop ms" "scan ms" "copy ms" "devstate ms" "cont ms" \
-	"pause ms" "after cont" "ep/s" "guest p/s" "unprot p/s"
-printf '%-5s %-9s %-8s %9s %9s | %-13s %-13s %-13s %-13s %-13s %-13s %-13s | %7s | %10s %10s\n' \
-	"" "" "" "p50" "max" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "" "" ""
+	"pause ms" "after cont" "vm paused" "ep/s" "guest p/s" "unprot p/s"
+printf '%-5s %-9s %-8s %9s %9s | %-13s %-13s %-13s %-13s %-13s %-13s %-13s %-13s | %7s | %10s %10s\n' \
+	"" "" "" "p50" "max" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "p50/p99" "" "" ""
 for rate in $RATES; do
   base=$(unprotected "$rate")
   for LAB_DEVSTATE in $DEVSTATES; do
@@ -86,11 +86,12 @@ for rate in $RATES; do
 	build=this; [ "$US_BIN" != "$THIS_BIN" ] && build=base
 	protected "$rate"
 	# send_us (column 10) is 0 for a build that queued the epoch inside the pause
-	awk -F, 'NR>1 {print $1","$2","$3","$4","$5","$6","$7","$8","$9","($4+$5+$6+$7+$8)","($10+0)}' \
+	# vm_pause_us (column 11): QEMU's STOP to RESUME events, 0 for an older build
+	awk -F, 'NR>1 {print $1","$2","$3","$4","$5","$6","$7","$8","$9","($4+$5+$6+$7+$8)","($10+0)","($11+0)}' \
 		"$CSV" > "$CSV.sum"
-	sed -i '1i epoch,pages,dev_bytes,stop_us,scan_us,copy_us,dev_us,cont_us,ack_ms,pause_us,send_us' "$CSV.sum"
+	sed -i '1i epoch,pages,dev_bytes,stop_us,scan_us,copy_us,dev_us,cont_us,ack_ms,pause_us,send_us,vm_pause_us' "$CSV.sum"
 	row=""
-	for col in 4 5 6 7 8 10 11; do
+	for col in 4 5 6 7 8 10 11 12; do
 		row="$row $(printf '%-13s' "$(pct "$CSV.sum" $col 50)/$(pct "$CSV.sum" $col 99)")"
 	done
 	pages=$(tail -n +2 "$CSV.sum" | cut -d, -f2 | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
@@ -99,6 +100,8 @@ for rate in $RATES; do
 		"$(( $(tail -n +2 "$CSV.sum" | cut -d, -f3 | sort -n | tail -1) / 1024 ))" \
 		"$row" "$EPS" "$PROT_RATE" "$base"
 	echo "$build-$LAB_DEVSTATE $pages $(pct "$CSV.sum" 10 50)" >> "$PLOT_DATA"
+	[ "$(pct "$CSV.sum" 12 50)" = 0 ] ||
+		echo "$build-$LAB_DEVSTATE-vm $pages $(pct "$CSV.sum" 12 50)" >> "$PLOT_DATA"
    done
   done
 done
@@ -118,3 +121,4 @@ fi
 echo "epochs per row: $EPOCHS at epoch_ms=50; guest p/s = the dirtier's pages/s under protection, unprot p/s = the same guest without understudy (baseline, same run)."
 echo "devstate overlaps scan+copy (migrate runs in QEMU meanwhile); its column is the wait left after copy. QEMU runs under TCG here: orders of magnitude only."
 echo "build: this = $THIS_BIN${PAUSE_BASE_BIN:+, base = $PAUSE_BASE_BIN (same run, row before)}. Since the epoch's checksum and queueing run after cont (\"after cont\": their time, 0 for a build that did them inside the pause), the cont column includes them when they outlast QEMU's resume: an upper bound of the guest's pause."
+echo "vm paused: QEMU's own STOP to RESUME events (their QMP timestamps), the time the guest's vCPUs were stopped; pause ms is the daemon's stop sent to cont answered, which its loop may read late."

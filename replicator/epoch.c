@@ -525,6 +525,7 @@ void us_epoch_start(struct us_primary *p)
 	p->due = 0;
 	p->phase = PH_CHECKPOINT;
 	memset(&p->cur, 0, sizeof(p->cur));
+	p->vm_stop_us = 0;
 	p->cur.epoch = p->epoch;
 	p->cur.start_us = us_epoch_now_us();
 	p->cur.start_ms = p->cur.start_us / 1000;

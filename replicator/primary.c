@@ -172,10 +172,11 @@ void us_primary_stats(struct us_primary *p, struct epoch_times *t)
 {
 	if (!p->stats || !t->acked || !t->resumed)
 		return;
-	fprintf(p->stats, "%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu\n", (unsigned long)t->epoch,
+	fprintf(p->stats, "%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu,%lu\n", (unsigned long)t->epoch,
 		(unsigned long)t->pages, (unsigned long)t->dev_bytes, (unsigned long)t->stop_us,
 		(unsigned long)t->scan_us, (unsigned long)t->copy_us, (unsigned long)t->dev_us,
-		(unsigned long)t->cont_us, (unsigned long)t->ack_ms, (unsigned long)t->send_us);
+		(unsigned long)t->cont_us, (unsigned long)t->ack_ms, (unsigned long)t->send_us,
+		(unsigned long)t->vm_pause_us);
 	fflush(p->stats);
 }
 
@@ -747,8 +748,28 @@ static void on_qmp_closed(void *opaque)
 	qb_loop_stop(p->loop);
 }
 
+/*
+ * QEMU's own STOP and RESUME events of a checkpoint: their timestamps give
+ * the time the guest's vCPUs were stopped, which the daemon's clock can only
+ * bound from above (its loop may read the "cont" reply late).
+ */
+static void on_vm_run_event(void *opaque, const char *event, json_t *data)
+{
+	struct us_primary *p = opaque;
+	uint64_t at = us_qmp_event_us(p->qmp);
+
+	if (p->phase != PH_CHECKPOINT || !at)
+		return;
+	if (!strcmp(event, "STOP"))
+		p->vm_stop_us = at;
+	else if (p->vm_stop_us && at >= p->vm_stop_us)
+		p->hist[p->cur.epoch % 256].vm_pause_us = at - p->vm_stop_us;
+}
+
 static void down_qmp(struct us_primary *p)
 {
+	if (p->qmp)
+		us_qmp_off_event(p->qmp, on_vm_run_event, p);
 	us_devstate_free(p->dev);
 	p->dev = NULL;
 	us_qmp_free(p->qmp);
@@ -764,6 +785,11 @@ static int up_qmp(struct us_primary *p)
 	if (!p->qmp)
 		return -errno;
 	us_qmp_on_closed(p->qmp, on_qmp_closed, p);
+	if (us_qmp_on_event(p->qmp, "STOP", on_vm_run_event, p) < 0 ||
+	    us_qmp_on_event(p->qmp, "RESUME", on_vm_run_event, p) < 0) {
+		down_qmp(p);
+		return -ENOMEM;
+	}
 	snprintf(sock, sizeof(sock), "%s/%s-devstate.sock", p->cfg->vm.run_dir, p->cfg->vm.name);
 	if (us_devstate_prepare(p->qmp) == 0)
 		p->dev = us_devstate_new(p->loop, p->qmp, sock);
@@ -933,7 +959,7 @@ static int init(struct us_primary *p, const struct us_config *cfg, const struct 
 		if (!p->stats)
 			return -errno;
 		fprintf(p->stats, "epoch,pages,dev_bytes,stop_us,scan_us,copy_us,dev_us,cont_us,ack_ms,"
-			"send_us\n");
+			"send_us,vm_pause_us\n");
 	}
 	qb_loop_signal_add(p->loop, QB_LOOP_HIGH, SIGTERM, p, on_signal, &p->sig_term);
 	qb_loop_signal_add(p->loop, QB_LOOP_HIGH, SIGINT, p, on_signal, &p->sig_int);

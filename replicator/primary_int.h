@@ -52,6 +52,7 @@ struct epoch_times {
 	uint64_t dev_bytes;
 	uint64_t stop_us, scan_us, copy_us, dev_us, cont_us;
 	uint64_t send_us;	/* checksum, tags, queueing: after "cont" went out */
+	uint64_t vm_pause_us;	/* QEMU's STOP to RESUME event: the guest's own pause */
 	uint64_t start_ms;	/* monotonic, when "stop" was sent */
 	uint64_t start_us;	/* the same, in microseconds */
 	uint64_t sent_ms;	/* when EPOCH_END was queued */
@@ -130,6 +131,7 @@ struct us_primary {
 	uint64_t img_rec_acked;		/* p->acked when it was last noted */
 	int img_released;		/* output left beyond img_rec_acked */
 	int disk_polled;	/* the write log's high-water fd is polled */
+	uint64_t vm_stop_us;	/* QEMU's STOP event of the checkpoint under way */
 	int disk_deferred;	/* its checkpoint waits for pace_ready_ms (disk_high_water) */
 	char net_sock[PATH_MAX];
 	uint64_t vm_id;

@@ -202,6 +202,22 @@ static int take_greeting(struct us_qmp *q, json_t *msg)
 	return -EPROTO;
 }
 
+/* QEMU's "timestamp": {"seconds", "microseconds"} of an event, 0 if absent or malformed. */
+static uint64_t event_time_us(json_t *ts)
+{
+	json_int_t s = json_integer_value(json_object_get(ts, "seconds"));
+	json_int_t us = json_integer_value(json_object_get(ts, "microseconds"));
+
+	if (s <= 0 || us < 0 || us >= 1000000)
+		return 0;
+	return (uint64_t)s * 1000000 + (uint64_t)us;
+}
+
+uint64_t us_qmp_event_us(const struct us_qmp *q)
+{
+	return q->event_us;
+}
+
 static int dispatch_event(struct us_qmp *q, json_t *msg)
 {
 	const char *name = json_string_value(json_object_get(msg, "event"));
@@ -210,6 +226,7 @@ static int dispatch_event(struct us_qmp *q, json_t *msg)
 
 	if (!name)
 		return protocol_error(q, "QMP event without a name");
+	q->event_us = event_time_us(json_object_get(msg, "timestamp"));
 	for (l = q->listeners; l; l = l->next) {
 		if (l->removed || (strcmp(l->name, "*") && strcmp(l->name, name)))
 			continue;

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <qb/qbloop.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct us_qmp;
 
@@ -41,6 +42,13 @@ void us_qmp_on_closed(struct us_qmp *q, us_qmp_closed_fn fn, void *opaque);
  * @return 0 or -ENOMEM.
  */
 int us_qmp_on_event(struct us_qmp *q, const char *name, us_qmp_event_fn fn, void *opaque);
+
+/**
+ * Inside an event listener: the event's timestamp, microseconds on QEMU's
+ * realtime clock (its "timestamp" member), 0 if it had none. Two events'
+ * difference is QEMU's own measure of the time between them.
+ */
+uint64_t us_qmp_event_us(const struct us_qmp *q);
 
 /** Remove the listener added with exactly these @fn and @opaque. */
 void us_qmp_off_event(struct us_qmp *q, us_qmp_event_fn fn, void *opaque);

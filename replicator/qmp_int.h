@@ -51,6 +51,7 @@ struct us_qmp {
 	struct qmp_bytes out;		/* commands not yet written */
 	struct qmp_pending *pending;
 	struct qmp_listener *listeners;
+	uint64_t event_us;		/* the dispatched event's timestamp (QEMU's) */
 	us_qmp_closed_fn closed_fn;
 	void *closed_opaque;
 };

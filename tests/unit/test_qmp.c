@@ -331,6 +331,40 @@ static void test_events_by_name_and_star(void **state)
 	json_decref(all.data);
 }
 
+struct stamps {
+	struct us_qmp *q;
+	int calls;
+	uint64_t at[4];
+};
+
+static void on_stamped(void *opaque, const char *event, json_t *data)
+{
+	struct stamps *s = opaque;
+
+	if (s->calls < 4)
+		s->at[s->calls] = us_qmp_event_us(s->q);
+	s->calls++;
+}
+
+/* Each event's QEMU timestamp, in microseconds; 0 when absent or malformed. */
+static void test_event_timestamps(void **state)
+{
+	struct fx *f = *state;
+	struct stamps s = { .q = f->q };
+
+	assert_int_equal(us_qmp_on_event(f->q, "*", on_stamped, &s), 0);
+	write_all(f->sfd,
+		  "{\"event\": \"STOP\", \"timestamp\": {\"seconds\": 7, \"microseconds\": 250}}\r\n"
+		  "{\"event\": \"RESUME\"}\r\n"
+		  "{\"event\": \"RESUME\", \"timestamp\": {\"seconds\": 7, \"microseconds\": 1000000}}\r\n"
+		  "{\"event\": \"RESUME\", \"timestamp\": {\"seconds\": 8, \"microseconds\": 999999}}\r\n");
+	run_until(f, &s.calls, 4);
+	assert_int_equal(s.at[0], 7000250);
+	assert_int_equal(s.at[1], 0);
+	assert_int_equal(s.at[2], 0);
+	assert_int_equal(s.at[3], 8999999);
+}
+
 static void test_error_reply(void **state)
 {
 	struct fx *f = *state;
@@ -645,6 +679,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_connect_negotiates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replies_matched_by_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_by_name_and_star, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_timestamps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_line_across_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_objects_in_one_read, setup, teardown),
