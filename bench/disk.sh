@@ -61,7 +61,8 @@ binary as well (both hosts), before this build's: old and new in one run.
 both lab hosts are one machine, and by default the standby's image shares
 host A's disk, so every protected write reaches that one disk twice.
 Goal: protected sequential writes >= 80 % of unprotected, and no pause
-added beyond the drain inside stop. Epoch interval MS (default $EPOCH_MS).
+added beyond the drain inside stop. Epoch interval MS (default $EPOCH_MS, or
+auto: [replication] epoch_ms = auto). LAB_DISK_LOG_MAX sets disk_log_max.
 Takes about 3 minutes under TCG (2.5 here). Root; after ./scripts/build.sh
 (top_builddir=DIR for another build tree).
 EOF
@@ -79,7 +80,7 @@ while [ $# -gt 0 ]; do
 	*) usage >&2; exit 2 ;;
 	esac
 done
-for v in "$SEQ_MB" "$ROUNDS" "$LEDGER_S" "$EPOCH_MS"; do
+for v in "$SEQ_MB" "$ROUNDS" "$LEDGER_S" "${EPOCH_MS/#auto/1}"; do
 	[[ $v =~ ^[1-9][0-9]*$ ]] || { echo "bench/disk.sh: '$v' is not a positive number" >&2; exit 2; }
 done
 
