@@ -762,8 +762,8 @@ static void on_vm_run_event(void *opaque, const char *event, json_t *data)
 		return;
 	if (!strcmp(event, "STOP"))
 		p->vm_stop_us = at;
-	else if (p->vm_stop_us && at >= p->vm_stop_us)
-		p->hist[p->cur.epoch % 256].vm_pause_us = at - p->vm_stop_us;
+	else if (p->vm_stop_us && at >= p->vm_stop_us) /* before or after the epoch is queued */
+		p->cur.vm_pause_us = p->hist[p->cur.epoch % 256].vm_pause_us = at - p->vm_stop_us;
 }
 
 static void down_qmp(struct us_primary *p)

@@ -132,6 +132,11 @@ struct us_primary {
 	int img_released;		/* output left beyond img_rec_acked */
 	int disk_polled;	/* the write log's high-water fd is polled */
 	uint64_t vm_stop_us;	/* QEMU's STOP event of the checkpoint under way */
+	struct {		/* the epoch to queue once "cont" is answered (epoch.c) */
+		const void *dev;	/* its device state: valid until the next capture */
+		size_t dev_len;
+		int pending;
+	} fin;
 	int disk_deferred;	/* its checkpoint waits for pace_ready_ms (disk_high_water) */
 	char net_sock[PATH_MAX];
 	uint64_t vm_id;
