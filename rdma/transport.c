@@ -198,6 +198,16 @@ int us_transport_end_epoch(struct us_transport *t, const struct us_epoch_end *e)
 	return send_msg(t, US_MSG_EPOCH_END, e->epoch, body, us_proto_epoch_end_encode(body, e));
 }
 
+int us_transport_register(struct us_transport *t, const void *buf, size_t len)
+{
+	return t->ops->register_buf ? t->ops->register_buf(t, buf, len) : -EOPNOTSUPP;
+}
+
+int us_transport_unregister(struct us_transport *t, const void *buf)
+{
+	return t->ops->unregister_buf ? t->ops->unregister_buf(t, buf) : -ENOENT;
+}
+
 int us_transport_busy(const struct us_transport *t)
 {
 	return t->ops->busy(t);

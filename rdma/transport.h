@@ -42,7 +42,8 @@ struct us_transport_cbs {
 	 * pointer to msg as @body, after the authenticated channel checked
 	 * it. Until msg is called for it, the bytes there are unchecked; if
 	 * the message fails its check or the connection ends first, msg is
-	 * not called for it. A transport may also not ask (verbs).
+	 * not called for it. A transport may also not ask (verbs asks only
+	 * for a body that wraps its ring).
 	 */
 	void *(*place)(void *opaque, const struct us_msg_hdr *h);
 };
@@ -109,6 +110,22 @@ int us_transport_send_devstate(struct us_transport *t, uint64_t epoch, const voi
 
 /** Close epoch @e->epoch: the standby verifies and acknowledges it. */
 int us_transport_end_epoch(struct us_transport *t, const struct us_epoch_end *e);
+
+/**
+ * Offer the @len bytes at @buf, memory the caller sends bodies from: bodies
+ * inside it may then leave without being copied (verbs writes them from
+ * there; TCP takes no offer). The caller keeps it mapped until it calls
+ * us_transport_unregister or frees the transport. A hint: sends are the
+ * same either way. @return 0 if taken, or -errno (-EOPNOTSUPP, -ENOSPC, or
+ * why the memory could not be registered).
+ */
+int us_transport_register(struct us_transport *t, const void *buf, size_t len);
+
+/**
+ * Withdraw the offer of @buf (us_transport_register), only while nothing is
+ * queued (drained). @return 0, -EBUSY while sends are queued, -ENOENT.
+ */
+int us_transport_unregister(struct us_transport *t, const void *buf);
 
 /** @return 1 if sends are still queued (not drained), else 0. */
 int us_transport_busy(const struct us_transport *t);

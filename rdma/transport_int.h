@@ -20,6 +20,9 @@ struct us_transport_ops {
 	int (*send_body)(struct us_transport *t, uint16_t type, uint64_t epoch, const void *desc,
 			 size_t desc_len, const void *data, size_t len);
 	int (*busy)(const struct us_transport *t);
+	/* optional: memory bodies may be sent from without a copy */
+	int (*register_buf)(struct us_transport *t, const void *buf, size_t len);
+	int (*unregister_buf)(struct us_transport *t, const void *buf);
 	uint64_t (*queued)(const struct us_transport *t);
 	void (*destroy)(struct us_transport *t);
 };

@@ -59,6 +59,22 @@ static const char *peek(struct verbs_conn *c, uint64_t at, size_t len, char *tmp
 	return tmp;
 }
 
+/*
+ * The body of @h at stream position @at: in the ring, or where it wraps,
+ * copied into the owner's place for it (cbs.place, e.g. the standby's
+ * staging, which then takes it as it lies) or else into scratch.
+ */
+static const char *body_at(struct verbs_conn *c, const struct us_msg_hdr *h, uint64_t at)
+{
+	size_t off = at % c->ring_len, first = c->ring_len - off;
+	char *place;
+
+	if (h->len <= first || !c->base.cbs.place)
+		return peek(c, at, h->len, c->scratch);
+	place = c->base.cbs.place(c->base.opaque, h);
+	return peek(c, at, h->len, place ? place : c->scratch);
+}
+
 /* Parse complete messages out of the ring. @return 0, or -errno to close. */
 static int consume(struct verbs_conn *c, char *why, size_t whylen)
 {
@@ -73,7 +89,7 @@ static int consume(struct verbs_conn *c, char *why, size_t whylen)
 			return rc;
 		if (rc == 0 && c->arrived - c->pos < US_PROTO_HDR_SIZE + (uint64_t)h.len)
 			break;
-		body = rc ? NULL : peek(c, c->pos + US_PROTO_HDR_SIZE, h.len, c->scratch);
+		body = rc ? NULL : body_at(c, &h, c->pos + US_PROTO_HDR_SIZE);
 		if (c->base.cbs.msg(c->base.opaque, rc, &h, body) || rc)
 			c->stopped = 1;
 		c->pos += US_PROTO_HDR_SIZE + (rc ? 0 : h.len);

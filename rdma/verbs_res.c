@@ -52,8 +52,14 @@ int us_verbs_setup_qp(struct verbs_conn *c)
 	struct ibv_qp_init_attr qa = { .qp_type = IBV_QPT_RC, .sq_sig_all = 0,
 		.cap = { .max_send_wr = SQ_DEPTH, .max_recv_wr = CTL_SLOTS,
 			 .max_send_sge = 1, .max_recv_sge = 1 } };
+	struct ibv_device_attr da;
 	uint32_t i;
 
+	/* the writer gathers headers and registered bodies into one WR */
+	c->max_sge = 1;
+	if (c->writer && ibv_query_device(c->id->verbs, &da) == 0 && da.max_sge > 1)
+		c->max_sge = da.max_sge < (int)SGE_MAX ? (uint32_t)da.max_sge : SGE_MAX;
+	qa.cap.max_send_sge = c->max_sge;
 	c->pd = ibv_alloc_pd(c->id->verbs);
 	c->cch = c->pd ? ibv_create_comp_channel(c->id->verbs) : NULL;
 	c->cq = c->cch ? ibv_create_cq(c->id->verbs, SQ_DEPTH + CTL_SLOTS, c, c->cch, 0) : NULL;
@@ -157,6 +163,7 @@ void us_verbs_destroy(struct us_transport *t)
 		rdma_disconnect(c->id);
 	if (c->id && c->id->qp)
 		rdma_destroy_qp(c->id);
+	us_verbs_drop_user_mrs(c);
 	if (c->ring_mr)
 		ibv_dereg_mr(c->ring_mr);
 	if (c->ctl_mr)

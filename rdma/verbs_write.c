@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The verbs transport's writer (the primary): messages queued, copied into
- * the bounce region that mirrors the reader's ring and written there with
- * RDMA WRITE, one WRITE_WITH_IMM doorbell per batch, within the ring space
- * and the receives the reader gave back (the rules are in rdma/verbs_conn.h).
- * Also the operations table behind transport.h.
+ * the bounce region that mirrors the reader's ring (large bodies in memory
+ * the caller registered: gathered from there instead) and written there
+ * with RDMA WRITE, one WRITE_WITH_IMM doorbell per batch, within the ring
+ * space and the receives the reader gave back (the rules are in
+ * rdma/verbs_conn.h). Also the operations table behind transport.h.
  */
 #include <config.h>
 
@@ -38,16 +39,16 @@ static void copy_in(struct verbs_conn *c, uint64_t at, const void *src, size_t l
 	memcpy(c->ring, (const char *)src + first, len - first);
 }
 
-static int post_write(struct verbs_conn *c, uint64_t from, uint32_t len, int imm, uint32_t total)
+/* Post one write WR of @n pieces to stream position @at of the peer's ring. */
+static int post_write(struct verbs_conn *c, uint64_t at, struct ibv_sge *sge, int n, int imm,
+		      uint32_t total)
 {
-	size_t off = from % c->ring_len;
-	struct ibv_sge sge = { (uintptr_t)(c->ring + off), len, c->ring_mr->lkey };
-	struct ibv_send_wr wr = { .wr_id = WRID_WRITE | c->posted, .sg_list = &sge, .num_sge = 1,
+	struct ibv_send_wr wr = { .wr_id = WRID_WRITE | c->posted, .sg_list = sge, .num_sge = n,
 				  .opcode = imm ? IBV_WR_RDMA_WRITE_WITH_IMM : IBV_WR_RDMA_WRITE };
 	struct ibv_send_wr *bad;
 	int rc;
 
-	wr.wr.rdma.remote_addr = c->remote_addr + off;
+	wr.wr.rdma.remote_addr = c->remote_addr + at % c->ring_len;
 	wr.wr.rdma.rkey = c->rkey;
 	if (imm) {
 		wr.imm_data = htonl(total);
@@ -62,17 +63,50 @@ static int post_write(struct verbs_conn *c, uint64_t from, uint32_t len, int imm
 	return 0;
 }
 
-/* Write stream bytes [from, to): one WR, or two where the ring wraps. */
+/*
+ * The piece of local memory holding stream bytes from @at on, up to @to, the
+ * ring's wrap or the next zero-copy body: a body's rest in user memory, or
+ * the bounce region. @return its length.
+ */
+static uint32_t span_at(struct verbs_conn *c, uint64_t at, uint64_t to, struct ibv_sge *sge)
+{
+	uint64_t end = to, wrap = at - at % c->ring_len + c->ring_len;
+	uint32_t i;
+
+	sge->addr = (uintptr_t)(c->ring + at % c->ring_len);
+	sge->lkey = c->ring_mr->lkey;
+	for (i = 0; i < c->nzc; i++) {
+		const struct zc_piece *z = &c->zc[i];
+
+		if (at >= z->at && at < z->at + z->len) {
+			sge->addr = (uintptr_t)(z->addr + (at - z->at));
+			sge->lkey = z->lkey;
+			end = z->at + z->len;
+			break;
+		}
+		if (z->at > at && z->at < end)
+			end = z->at;
+	}
+	end = end < wrap ? end : wrap;
+	sge->length = end - at;
+	return sge->length;
+}
+
+/* Write stream bytes [from, to): WRs of up to max_sge pieces, cut where the ring wraps. */
 static int write_range(struct verbs_conn *c, uint64_t from, uint64_t to)
 {
-	uint32_t total = to - from, off = from % c->ring_len, first = c->ring_len - off;
-	int rc;
+	struct ibv_sge sge[SGE_MAX];
+	uint64_t at = from, wr_at = from;
+	uint32_t n = 0;
+	int rc = 0;
 
-	if (total <= first) {
-		rc = post_write(c, from, total, 1, total);
-	} else {
-		rc = post_write(c, from, first, 0, 0);
-		rc = rc ? rc : post_write(c, from + first, total - first, 1, total);
+	while (at < to && rc == 0) {
+		at += span_at(c, at, to, &sge[n++]);
+		if (at == to || n == c->max_sge || at % c->ring_len == 0) {
+			rc = post_write(c, wr_at, sge, n, at == to, to - from);
+			wr_at = at;
+			n = 0;
+		}
 	}
 	if (rc == 0)
 		c->db_end[c->db_posted++ % CTL_SLOTS] = to;
@@ -90,7 +124,41 @@ void us_verbs_add_credit(struct verbs_conn *c, uint32_t bytes)
 /* Room for one more doorbell: in the send queue, and a receive at the reader. */
 static int can_ring(const struct verbs_conn *c)
 {
-	return c->posted - c->completed + 2 <= SQ_DEPTH && c->db_posted - c->db_done < CTL_SLOTS;
+	return c->posted - c->completed + WRS_PER_DB <= SQ_DEPTH &&
+	       c->db_posted - c->db_done < CTL_SLOTS;
+}
+
+/* The user memory @s's body lies in, when it is to be sent from there, or NULL. */
+static const struct ibv_mr *zc_mr(const struct verbs_conn *c, const struct us_seg *s)
+{
+	int i;
+
+	if (s->owned || s->body_len < ZC_MIN || c->max_sge < SGE_MIN_ZC)
+		return NULL;
+	for (i = 0; i < (int)USER_MRS; i++) {
+		const struct user_mr *u = &c->umr[i];
+
+		if (u->mr && s->body >= u->addr && s->body_len <= u->len &&
+		    (size_t)(s->body - u->addr) <= u->len - s->body_len)
+			return u->mr;
+	}
+	return NULL;
+}
+
+/* Put @s into the ring at c->head: its header, and its body copied or gathered later. */
+static void place_seg(struct verbs_conn *c, struct us_seg *s, const struct ibv_mr *mr)
+{
+	if (s->seal) { /* tagged as it leaves, in send order */
+		us_transport_auth_seal(&c->base, s->hdr, s->hdr_len, s->body, s->body_len);
+		s->seal = 0;
+	}
+	copy_in(c, c->head, s->hdr, s->hdr_len);
+	if (mr)
+		c->zc[c->nzc++] = (struct zc_piece){ c->head + s->hdr_len, s->body_len, mr->lkey,
+						     s->body };
+	else
+		copy_in(c, c->head + s->hdr_len, s->body, s->body_len);
+	c->head += s->hdr_len + s->body_len;
 }
 
 /* Copy queued messages into the ring while credit lasts; one doorbell per batch. */
@@ -101,20 +169,15 @@ int us_verbs_pump(struct verbs_conn *c)
 
 	while (!us_msgq_empty(&c->mq) && !c->failed && can_ring(c)) {
 		start = c->head;
+		c->nzc = 0;
 		while (!us_msgq_empty(&c->mq) && c->head - start < BATCH_BYTES) {
 			struct us_seg *s = us_msgq_front(&c->mq);
-			size_t need = s->hdr_len + s->body_len;
+			const struct ibv_mr *mr = zc_mr(c, s);
 
-			if (need > c->ring_len - (c->head - c->credit))
+			if (s->hdr_len + s->body_len > c->ring_len - (c->head - c->credit) ||
+			    (mr && c->nzc == ZC_PIECES))
 				break;
-			if (s->seal) { /* tagged as it leaves, in send order */
-				us_transport_auth_seal(&c->base, s->hdr, s->hdr_len, s->body,
-						       s->body_len);
-				s->seal = 0;
-			}
-			copy_in(c, c->head, s->hdr, s->hdr_len);
-			copy_in(c, c->head + s->hdr_len, s->body, s->body_len);
-			c->head += need;
+			place_seg(c, s, mr);
 			us_msgq_pop(&c->mq);
 		}
 		if (c->head == start)
@@ -188,6 +251,58 @@ static int verbs_send_body(struct us_transport *t, uint16_t type, uint64_t epoch
 	return enqueue((struct verbs_conn *)t, type, epoch, desc, desc_len, data, len, NULL);
 }
 
+static int verbs_register(struct us_transport *t, const void *buf, size_t len)
+{
+	struct verbs_conn *c = (struct verbs_conn *)t;
+	struct user_mr *u = NULL;
+	int i;
+
+	if (!c->writer || c->max_sge < SGE_MIN_ZC)
+		return -EOPNOTSUPP;
+	for (i = 0; i < (int)USER_MRS && !u; i++)
+		u = c->umr[i].mr ? NULL : &c->umr[i];
+	if (!u)
+		return -ENOSPC;
+	u->mr = ibv_reg_mr(c->pd, (void *)buf, len, 0);
+	if (!u->mr) {
+		us_log(LOG_INFO, US_TAG_RDMA, "cannot register %zu bytes of send buffer for RDMA "
+		       "(%s): its bodies are copied", len, strerror(errno));
+		return -(errno ? errno : ENOMEM);
+	}
+	u->addr = buf;
+	u->len = len;
+	return 0;
+}
+
+static int verbs_unregister(struct us_transport *t, const void *buf)
+{
+	struct verbs_conn *c = (struct verbs_conn *)t;
+	int i;
+
+	for (i = 0; i < (int)USER_MRS; i++) {
+		struct user_mr *u = &c->umr[i];
+
+		if (!u->mr || u->addr != buf)
+			continue;
+		if (us_verbs_busy(t))
+			return -EBUSY;	/* a write in flight may read it */
+		ibv_dereg_mr(u->mr);
+		*u = (struct user_mr){ 0 };
+		return 0;
+	}
+	return -ENOENT;
+}
+
+void us_verbs_drop_user_mrs(struct verbs_conn *c)
+{
+	int i;
+
+	for (i = 0; i < (int)USER_MRS; i++)
+		if (c->umr[i].mr)
+			ibv_dereg_mr(c->umr[i].mr);
+	memset(c->umr, 0, sizeof(c->umr));
+}
+
 int us_verbs_busy(const struct us_transport *t)
 {
 	const struct verbs_conn *c = (const struct verbs_conn *)t;
@@ -205,6 +320,8 @@ const struct us_transport_ops us_verbs_ops = {
 	.send_msg = verbs_send_msg,
 	.send_body = verbs_send_body,
 	.busy = us_verbs_busy,
+	.register_buf = verbs_register,
+	.unregister_buf = verbs_unregister,
 	.queued = verbs_queued,
 	.destroy = us_verbs_destroy,
 };

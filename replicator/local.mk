@@ -4,6 +4,7 @@ libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
 	replicator/proto.c replicator/proto.h \
 	replicator/receiver.c replicator/receiver.h replicator/receiver_int.h \
 	replicator/receiver_disk.c replicator/receiver_lz4.c \
+	replicator/xsum.c replicator/xsum_scalar.c replicator/xsum.h \
 	replicator/config.c replicator/config_hosts.c replicator/config.h replicator/key.c replicator/key.h \
 	replicator/chanauth.c replicator/chanauth.h \
 	replicator/ramfile.c replicator/ramfile.h \

@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "replicator/buf.h"
 #include "replicator/log.h"
@@ -37,7 +36,7 @@ struct us_receiver *us_receiver_new(const struct us_receiver_cfg *cfg,
 
 	if (!rx)
 		return NULL;
-	rx->sum = XXH3_createState();
+	rx->sum = us_xsum_new(US_XSUM_AUTO);
 	if (!rx->sum) {
 		free(rx);
 		errno = ENOMEM;
@@ -76,14 +75,42 @@ void us_receiver_free(struct us_receiver *rx)
 	us_buf_free(&rx->dev);
 	us_buf_free(&rx->dev_committed);
 	us_buf_free(&rx->disk);
-	XXH3_freeState(rx->sum);
+	us_xsum_free(rx->sum);
 	free(rx);
 }
 
 void us_rx_sum(struct us_receiver *rx, const void *body, size_t len)
 {
 	if (!rx->unsummed)
-		XXH3_64bits_update(rx->sum, body, len);
+		us_xsum_update(rx->sum, body, len);
+}
+
+#define STAGE_CHUNK (16u << 10) /* copied, then summed while in the cache */
+
+int us_rx_stage(struct us_receiver *rx, struct us_buf *b, const void *body, size_t len)
+{
+	const char *src = body;
+	char *dst;
+	size_t off, n;
+	int rc;
+
+	if (len && b->data && src == b->data + b->len) { /* the transport placed it */
+		rc = us_buf_append(b, body, len);
+		if (rc == 0)
+			us_rx_sum(rx, body, len);
+		return rc;
+	}
+	rc = us_buf_reserve(b, len);
+	if (rc < 0)
+		return rc;
+	dst = b->data + b->len;
+	for (off = 0; off < len; off += n) {
+		n = len - off < STAGE_CHUNK ? len - off : STAGE_CHUNK;
+		memcpy(dst + off, src + off, n);
+		us_rx_sum(rx, dst + off, n);
+	}
+	b->len += len;
+	return 0;
 }
 
 void us_receiver_set_authenticated(struct us_receiver *rx, int on)
@@ -109,7 +136,7 @@ static void open_epoch(struct us_receiver *rx)
 	us_buf_clear(&rx->pages);
 	us_buf_clear(&rx->dev);
 	us_buf_clear(&rx->disk);
-	XXH3_64bits_reset(rx->sum);
+	us_xsum_reset(rx->sum);
 	rx->n_pages = rx->n_page_bytes = 0;
 	rx->n_disk = rx->n_disk_bytes = 0;
 	rx->epoch_open = 0;
@@ -305,7 +332,7 @@ static int on_pages(struct us_receiver *rx, const struct us_msg_hdr *h, const vo
 		write_runs(rx, body, h->len);
 		rx->st.sync_pages += count;
 	} else {
-		rc = us_buf_append(&rx->pages, body, h->len);
+		rc = us_rx_stage(rx, &rx->pages, body, h->len);
 		if (rc < 0) {
 			snprintf(why, whylen, "epoch %lu exceeds the staging cap of %lu bytes; "
 				 "raise staging_max or shorten epoch_ms",
@@ -313,7 +340,8 @@ static int on_pages(struct us_receiver *rx, const struct us_msg_hdr *h, const vo
 			return us_rx_refuse(rx, US_REFUSE_PROTOCOL, rc, why);
 		}
 	}
-	us_rx_sum(rx, body, h->len);
+	if (h->epoch == 0)
+		us_rx_sum(rx, body, h->len);
 	rx->n_pages += count;
 	rx->n_page_bytes += h->len;
 	return 0;
@@ -322,14 +350,13 @@ static int on_pages(struct us_receiver *rx, const struct us_msg_hdr *h, const vo
 static int on_devstate(struct us_receiver *rx, const struct us_msg_hdr *h, const void *body,
 		       char *why, size_t whylen)
 {
-	int rc = us_buf_append(&rx->dev, body, h->len);
+	int rc = us_rx_stage(rx, &rx->dev, body, h->len);
 
 	if (rc < 0) {
 		snprintf(why, whylen, "device state of epoch %lu exceeds the cap of %lu bytes",
 			 (unsigned long)h->epoch, (unsigned long)rx->cfg.devstate_max);
 		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, rc, why);
 	}
-	us_rx_sum(rx, body, h->len);
 	return 0;
 }
 
@@ -342,7 +369,7 @@ static void apply_staged(struct us_receiver *rx)
 static int verify_end(struct us_receiver *rx, const struct us_msg_hdr *h,
 		      const struct us_epoch_end *e, char *why, size_t whylen)
 {
-	uint64_t sum = XXH3_64bits_digest(rx->sum);
+	uint64_t sum = us_xsum_digest(rx->sum);
 
 	if (e->disk_writes != rx->n_disk || e->disk_bytes != rx->n_disk_bytes) {
 		snprintf(why, whylen, "epoch %lu is incomplete: EPOCH_END announces %lu disk writes "

@@ -48,13 +48,13 @@ int us_rx_on_disk(struct us_receiver *rx, const struct us_msg_hdr *h, const void
 			return us_rx_refuse(rx, US_REFUSE_STATE, rc, why);
 		}
 		rx->st.sync_disk_bytes += m.length;
-	} else if (us_buf_append(&rx->disk, body, h->len) < 0) {
+		us_rx_sum(rx, body, h->len);
+	} else if (us_rx_stage(rx, &rx->disk, body, h->len) < 0) {
 		snprintf(why, whylen, "disk writes of epoch %lu exceed the staging cap of %lu "
 			 "bytes; raise disk_staging_max", (unsigned long)h->epoch,
 			 (unsigned long)rx->cfg.disk_staging_max);
 		return us_rx_refuse(rx, US_REFUSE_PROTOCOL, -ENOBUFS, why);
 	}
-	us_rx_sum(rx, body, h->len);
 	rx->n_disk++;
 	rx->n_disk_bytes += h->len;
 	return 0;

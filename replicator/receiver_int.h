@@ -6,11 +6,10 @@
 #ifndef US_RECEIVER_INT_H
 #define US_RECEIVER_INT_H
 
-#include <xxhash.h>
-
 #include "replicator/buf.h"
 #include "replicator/proto.h"
 #include "replicator/receiver.h"
+#include "replicator/xsum.h"
 
 enum rx_state { RX_HELLO, RX_EPOCH };
 
@@ -30,7 +29,7 @@ struct us_receiver {
 	struct us_buf dev;		/* staged device state of @expect */
 	struct us_buf dev_committed;	/* device state of the committed epoch */
 	struct us_buf disk;		/* staged DISK bodies of @expect */
-	XXH3_state_t *sum;
+	struct us_xsum *sum;		/* the epoch's XXH3 (xsum.h) */
 	int unsummed;			/* us_receiver_set_authenticated */
 	uint64_t n_pages, n_page_bytes;
 	char *unz;			/* a PAGES body decompressed (receiver_lz4.c) */
@@ -43,6 +42,9 @@ int us_rx_refuse(struct us_receiver *rx, uint32_t code, int rc, const char *why)
 
 /* Add @len bytes to the epoch's XXH3 sum (not on an authenticated link). */
 void us_rx_sum(struct us_receiver *rx, const void *body, size_t len);
+
+/* Append @body to @b and add it to the sum in one pass. @return 0 or -errno. */
+int us_rx_stage(struct us_receiver *rx, struct us_buf *b, const void *body, size_t len);
 
 /* A DISK message of the current epoch: staged, or written at once in epoch 0. */
 int us_rx_on_disk(struct us_receiver *rx, const struct us_msg_hdr *h, const void *body,

@@ -4,9 +4,11 @@ US_UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 US_UNIT_LIBS = $(US_LIBS) $(CMOCKA_LIBS)
 
 check_PROGRAMS += tests/unit/test_proto tests/unit/test_receiver tests/unit/test_config \
-	tests/unit/test_tcp tests/unit/test_netbuf
+	tests/unit/test_tcp tests/unit/test_netbuf tests/unit/test_xsum
 TESTS += tests/unit/test_proto tests/unit/test_receiver tests/unit/test_config \
-	tests/unit/test_tcp tests/unit/test_netbuf
+	tests/unit/test_tcp tests/unit/test_netbuf tests/unit/test_xsum
+tests_unit_test_xsum_CFLAGS = $(US_UNIT_CFLAGS)
+tests_unit_test_xsum_LDADD = $(US_UNIT_LIBS)
 tests_unit_test_netbuf_CFLAGS = $(US_UNIT_CFLAGS)
 tests_unit_test_netbuf_LDADD = $(US_UNIT_LIBS)
 tests_unit_test_proto_CFLAGS = $(US_UNIT_CFLAGS)

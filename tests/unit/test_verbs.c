@@ -5,8 +5,10 @@
  * device context's ops) for what soft-RoCE cannot provoke: ibv_reg_mr
  * failing, a rejected connection, a completion error, DISCONNECTED
  * mid-epoch, a full send queue, the ring's credit holding the writer back
- * until the reader gives space back, and the doorbells the writer rings
- * bounded by the receives the reader posted (an RNR NAK costs 655 ms).
+ * until the reader gives space back, the doorbells the writer rings
+ * bounded by the receives the reader posted (an RNR NAK costs 655 ms), and
+ * large bodies in registered memory gathered from there, not copied, every
+ * write within the peer's ring.
  */
 #include <config.h>
 
@@ -55,7 +57,14 @@ static struct {
 	int rnr_timer;			/* min_rnr_timer set by ibv_modify_qp, or -1 */
 	uint64_t bytes_written;
 	int disconnected;
+	int max_sge;			/* the device's, for ibv_query_device */
+	int last_nsge;			/* of the last write WR */
+	struct ibv_sge last_sge[32];
+	int outside_ring;		/* writes that reach beyond the peer's ring */
+	int bounce_bytes;		/* bytes taken from the bounce region (lkey 7 is user) */
 } f;
+
+#define RING_ADDR 0x10000u
 
 static int fake_poll_cq(struct ibv_cq *cq, int n, struct ibv_wc *wc)
 {
@@ -77,12 +86,23 @@ static int fake_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_
 {
 	if (f.post_send_rc)
 		return f.post_send_rc;
+	uint64_t len = 0;
+	int i;
+
 	f.sends++;
 	f.writes_outstanding++;
 	if (f.writes_outstanding > f.max_outstanding)
 		f.max_outstanding = f.writes_outstanding;
-	f.bytes_written += wr->sg_list[0].length;
+	for (i = 0; i < wr->num_sge; i++)
+		len += wr->sg_list[i].length;
+	if (wr->opcode == IBV_WR_SEND_WITH_IMM)
+		return 0;
+	f.bytes_written += len;
 	f.doorbells += wr->opcode == IBV_WR_RDMA_WRITE_WITH_IMM;
+	f.last_nsge = wr->num_sge;
+	memcpy(f.last_sge, wr->sg_list, wr->num_sge * sizeof(*wr->sg_list));
+	f.outside_ring += wr->wr.rdma.remote_addr < RING_ADDR ||
+			  wr->wr.rdma.remote_addr + len > RING_ADDR + RING;
 	return 0;
 }
 
@@ -151,7 +171,7 @@ int __wrap_rdma_disconnect(struct rdma_cm_id *id)
 int __wrap_rdma_get_cm_event(struct rdma_event_channel *ch, struct rdma_cm_event **event);
 int __wrap_rdma_get_cm_event(struct rdma_event_channel *ch, struct rdma_cm_event **event)
 {
-	static struct { uint64_t addr; uint32_t rkey, len; } ri = { 0x10000, 42, RING };
+	static struct { uint64_t addr; uint32_t rkey, len; } ri = { RING_ADDR, 42, RING };
 	struct rdma_cm_event *ev;
 
 	if (f.next_ev == f.nev) {
@@ -260,6 +280,14 @@ int __wrap_ibv_dereg_mr(struct ibv_mr *mr)
 	return 0;
 }
 
+int __wrap_ibv_query_device(struct ibv_context *c, struct ibv_device_attr *a);
+int __wrap_ibv_query_device(struct ibv_context *c, struct ibv_device_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->max_sge = f.max_sge;
+	return 0;
+}
+
 int __wrap_ibv_get_cq_event(struct ibv_comp_channel *ch, struct ibv_cq **cq, void **ctx);
 int __wrap_ibv_get_cq_event(struct ibv_comp_channel *ch, struct ibv_cq **cq, void **ctx)
 {
@@ -330,6 +358,7 @@ static int setup(void **state)
 {
 	memset(&f, 0, sizeof(f));
 	f.rnr_timer = -1;
+	f.max_sge = 30;
 	f.ctx.device = &f.dev;
 	f.ctx.ops.poll_cq = fake_poll_cq;
 	f.ctx.ops.req_notify_cq = fake_req_notify;
@@ -497,6 +526,73 @@ static void doorbells_bounded_by_receives(void **state)
 	us_transport_free(t);
 }
 
+/* The write WRs posted so far are complete. */
+static void writes_complete(void)
+{
+	f.wc[f.nwc++] = (struct ibv_wc){ .wr_id = (3ull << 62) | (uint64_t)(f.sends - 1),
+					 .status = IBV_WC_SUCCESS };
+	f.writes_outstanding = 0;
+}
+
+/*
+ * A body of 16 KiB or more inside registered memory goes out as a second
+ * piece of the WR, from where it lies; a smaller one, or one outside, is
+ * copied into the bounce region. Across the ring's wrap every write stays
+ * within the peer's ring. The memory is withdrawn only once drained.
+ */
+static void registered_bodies_not_copied(void **state)
+{
+	static char pages[9][256 * 4096], other[16 * 4096];
+	uint64_t msg = US_PROTO_HDR_SIZE + 16 + sizeof(pages[0]);
+	struct us_transport *t = connected();
+	int i;
+
+	assert_int_equal(us_transport_register(t, pages, sizeof(pages)), 0);
+	assert_int_equal(us_transport_send_pages(t, 1, 0, 16, pages[0]), 0);
+	assert_int_equal(f.last_nsge, 2);
+	assert_int_equal(f.last_sge[0].length, US_PROTO_HDR_SIZE + 16);
+	assert_true(f.last_sge[1].addr == (uintptr_t)pages[0]);
+	assert_int_equal(f.last_sge[1].length, 16 * 4096);
+	assert_int_equal(us_transport_send_pages(t, 1, 16, 1, pages[1]), 0); /* 4 KiB */
+	assert_int_equal(f.last_nsge, 1);
+	assert_int_equal(us_transport_send_pages(t, 1, 17, 16, other), 0); /* not registered */
+	assert_int_equal(f.last_nsge, 1);
+	assert_int_equal(us_transport_unregister(t, pages), -EBUSY);
+	assert_int_equal(us_transport_unregister(t, other), -ENOENT);
+	writes_complete();
+	give_credit(f.bytes_written);
+	run_briefly();
+	/* 9 MiB more: the ring wraps inside one of them */
+	f.bytes_written = 0;
+	for (i = 0; i < 9; i++)
+		assert_int_equal(us_transport_send_pages(t, 1, 256 * i, 256, pages[i]), 0);
+	assert_true(us_transport_queued(t) > 0);
+	give_credit(4u << 20);
+	run_briefly();
+	assert_int_equal(us_transport_queued(t), 0);
+	assert_int_equal(f.bytes_written, 9 * msg);
+	assert_int_equal(f.outside_ring, 0);
+	assert_int_equal(closed_err, 0);
+	writes_complete();
+	run_briefly();
+	assert_int_equal(us_transport_unregister(t, pages), 0);
+	us_transport_free(t);
+}
+
+/* A device with few scatter/gather entries per WR: everything is copied. */
+static void few_sges_copy(void **state)
+{
+	static char pages[16 * 4096];
+	struct us_transport *t;
+
+	f.max_sge = 4;
+	t = connected();
+	assert_int_equal(us_transport_register(t, pages, sizeof(pages)), -EOPNOTSUPP);
+	assert_int_equal(us_transport_send_pages(t, 1, 0, 16, pages), 0);
+	assert_int_equal(f.last_nsge, 1);
+	us_transport_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -508,6 +604,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(full_send_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(credit_bounds_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(doorbells_bounded_by_receives, setup, teardown),
+		cmocka_unit_test_setup_teardown(registered_bodies_not_copied, setup, teardown),
+		cmocka_unit_test_setup_teardown(few_sges_copy, setup, teardown),
 	};
 
 	us_log_init("test_verbs", LOG_CRIT, 0);
