@@ -38,7 +38,6 @@ static void on_timer(void *data)
 
 void us_epoch_schedule(struct us_primary *p, uint64_t delay_ms)
 {
-	p->timer_due_ms = us_epoch_now_us() / 1000 + delay_ms;
 	qb_loop_timer_add(p->loop, QB_LOOP_HIGH, delay_ms * 1000000ULL, p, on_timer, &p->timer);
 }
 
@@ -387,7 +386,7 @@ static void on_cont(void *opaque, json_t *ret, const char *err)
 	p->phase = p->tx ? PH_IDLE : p->seeking ? PH_CONNECTING : PH_DEGRADED;
 	if (!p->tx)
 		return;
-	p->pace_ready_ms = now_us / 1000 + us_pace_delay_ms(0, now_us / 1000, 0, pause_us);
+	p->pace_ready_ms = now_us / 1000 + us_pace_run_ms(len_ms, pause_us);
 	us_epoch_schedule(p, us_pace_delay_ms(p->cur.start_ms, us_epoch_now_us() / 1000, len_ms,
 					      pause_us));
 }

@@ -20,13 +20,17 @@
 
 #include "replicator/pace.h"
 
+uint64_t us_pace_run_ms(uint64_t epoch_ms, uint64_t pause_us)
+{
+	uint64_t run_ms = (pause_us * US_PACE_RUN_PER_PAUSE + 999) / 1000;
+
+	return run_ms > epoch_ms * US_PACE_MAX_EPOCHS ? epoch_ms * US_PACE_MAX_EPOCHS : run_ms;
+}
+
 uint64_t us_pace_delay_ms(uint64_t start_ms, uint64_t now_ms, uint64_t epoch_ms, uint64_t pause_us)
 {
 	uint64_t next = start_ms + epoch_ms;
-	uint64_t run_ms = (pause_us * US_PACE_RUN_PER_PAUSE + 999) / 1000;
-
-	if (run_ms > epoch_ms * US_PACE_MAX_EPOCHS)
-		run_ms = epoch_ms * US_PACE_MAX_EPOCHS;
+	uint64_t run_ms = us_pace_run_ms(epoch_ms, pause_us);
 
 	if (next < now_ms + run_ms)
 		next = now_ms + run_ms;

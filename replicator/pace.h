@@ -15,6 +15,14 @@
 #define US_PACE_MAX_EPOCHS 10
 
 /**
+ * @epoch_ms: the configured interval; @pause_us: how long the last
+ * checkpoint held the guest stopped. @return how long the guest must run
+ * before the next checkpoint: US_PACE_RUN_PER_PAUSE times the pause, at
+ * most US_PACE_MAX_EPOCHS intervals.
+ */
+uint64_t us_pace_run_ms(uint64_t epoch_ms, uint64_t pause_us);
+
+/**
  * @start_ms: when the last checkpoint began (QMP stop sent), monotonic;
  * @now_ms: now, the guest just resumed; @epoch_ms: the configured interval;
  * @pause_us: how long that checkpoint held the guest stopped.

@@ -594,7 +594,9 @@ static void defer_disk_checkpoint(struct us_primary *p, uint64_t now_ms)
 	p->disk_deferred = 1;
 	us_wlog_escalate(p->disk.wlog);
 	us_primary_watch_disk(p);
-	if (p->timer_due_ms > p->pace_ready_ms) {
+	/* 0 when the timer already fired (a checkpoint waits for the transport) */
+	if (now_ms + qb_loop_timer_expire_time_remaining(p->loop, p->timer) / 1000000 >
+	    p->pace_ready_ms) {
 		qb_loop_timer_del(p->loop, p->timer);
 		us_epoch_schedule(p, p->pace_ready_ms - now_ms);
 	}

@@ -185,7 +185,6 @@ struct us_primary {
 
 	/* scheduling */
 	qb_loop_timer_handle timer;
-	uint64_t timer_due_ms;	/* monotonic: when @timer starts the next checkpoint */
 	uint64_t pace_ready_ms; /* monotonic: the guest has run its share (pace.h) */
 	qb_loop_timer_handle connect_timer;
 	uint64_t connect_deadline_ms;

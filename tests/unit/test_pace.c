@@ -52,6 +52,15 @@ static void test_boundary_and_rounding(void **state)
 }
 
 /* Epoch 0's pause (all of RAM, 1.3 s): the guest runs 10 intervals, not 5 s. */
+/* The guest's share of running alone: what the disk's high-water checkpoint waits for. */
+static void test_run_share(void **state)
+{
+	assert_int_equal(us_pace_run_ms(50, 32000), 128);
+	assert_int_equal(us_pace_run_ms(50, 1), 1);
+	assert_int_equal(us_pace_run_ms(50, 0), 0);
+	assert_int_equal(us_pace_run_ms(50, 500000), 50 * US_PACE_MAX_EPOCHS);
+}
+
 static void test_stretch_is_capped(void **state)
 {
 	(void)state;
@@ -67,6 +76,7 @@ int main(void)
 		cmocka_unit_test(test_pause_past_interval_never_back_to_back),
 		cmocka_unit_test(test_boundary_and_rounding),
 		cmocka_unit_test(test_stretch_is_capped),
+		cmocka_unit_test(test_run_share),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
