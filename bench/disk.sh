@@ -21,13 +21,14 @@
 # With --baseline-bin FILE the sequential rounds also run on a pair of that
 # daemon binary (an older build), before this build's, for a before/after in
 # one run.
-# Usage (root): bench/disk.sh [--help] [--seq-mb N] [--rounds R]
+# Usage (root): bench/disk.sh [--help] [--seq-mb N] [--rounds R] [--cycles C]
 #               [--ledger-s S] [--epoch-ms MS] [--baseline-bin FILE]
 #               (after ./scripts/build.sh)
 set -uo pipefail
 
-SEQ_MB=256	# MiB per sequential round
-ROUNDS=3	# sequential rounds per mode (the median is shown)
+SEQ_MB=2048	# MiB per sequential round: rounds of a few seconds (256 MiB took 0.3 s here)
+ROUNDS=3	# sequential rounds per mode and cycle (the median of all is shown)
+CYCLES=2	# the modes' sequential rounds by turns: this disk varies 2x over a minute
 LEDGER_S=30	# seconds of reqclient per request/reply run
 EPOCH_MS=50
 STANDBY_DIR=''	# --standby-dir: host B's image there (its own disk)
@@ -36,13 +37,16 @@ BASE_BIN=''	# --baseline-bin: the sequential rounds with this daemon too
 
 usage() {
 	cat <<EOF
-usage: bench/disk.sh [--seq-mb N] [--rounds R] [--ledger-s S] [--epoch-ms MS]
-                    [--standby-dir DIR] [--baseline-bin FILE]
+usage: bench/disk.sh [--seq-mb N] [--rounds R] [--cycles C] [--ledger-s S]
+                    [--epoch-ms MS] [--standby-dir DIR] [--baseline-bin FILE]
 Measures, unprotected (plain QEMU on the raw image, cache=none) beside
 protected (the lab's pair with a replicated disk), in one run:
   seq MiB/s      sequential writes in the guest: busybox dd, N MiB (default
                  $SEQ_MB) in 1 MiB O_DIRECT blocks + fsync, R rounds
-                 (default $ROUNDS), median, timed on the host wall clock
+                 (default $ROUNDS) per mode in each of C cycles (default
+                 $CYCLES; the modes take turns, so that the host disk's
+                 drift over the run reaches them alike), the median of
+                 all, timed on the host wall clock
   ledger req/s   4 KiB O_DIRECT write + fdatasync per request (the ledger;
   and p50/p99    sequential offsets) driven by reqclient from the client
                  host for S seconds (default $LEDGER_S): requests/s, round
@@ -63,7 +67,7 @@ host A's disk, so every protected write reaches that one disk twice.
 Goal: protected sequential writes >= 80 % of unprotected, and no pause
 added beyond the drain inside stop. Epoch interval MS (default $EPOCH_MS, or
 auto: [replication] epoch_ms = auto). LAB_DISK_LOG_MAX sets disk_log_max.
-Takes about 3 minutes under TCG (2.5 here). Root; after ./scripts/build.sh
+Takes about 5 minutes under TCG here, 7 with --baseline-bin. Root; after ./scripts/build.sh
 (top_builddir=DIR for another build tree).
 EOF
 }
@@ -73,6 +77,7 @@ while [ $# -gt 0 ]; do
 	-h|--help) usage; exit 0 ;;
 	--seq-mb) SEQ_MB=${2:?}; shift 2 ;;
 	--rounds) ROUNDS=${2:?}; shift 2 ;;
+	--cycles) CYCLES=${2:?}; shift 2 ;;
 	--ledger-s) LEDGER_S=${2:?}; shift 2 ;;
 	--epoch-ms) EPOCH_MS=${2:?}; shift 2 ;;
 	--standby-dir) STANDBY_DIR=${2:?}; shift 2 ;;
@@ -80,7 +85,7 @@ while [ $# -gt 0 ]; do
 	*) usage >&2; exit 2 ;;
 	esac
 done
-for v in "$SEQ_MB" "$ROUNDS" "$LEDGER_S" "${EPOCH_MS/#auto/1}"; do
+for v in "$SEQ_MB" "$ROUNDS" "$CYCLES" "$LEDGER_S" "${EPOCH_MS/#auto/1}"; do
 	[[ $v =~ ^[1-9][0-9]*$ ]] || { echo "bench/disk.sh: '$v' is not a positive number" >&2; exit 2; }
 done
 
@@ -134,30 +139,53 @@ console_count() { tr -d '\r' 2>/dev/null < "$1" | grep -a -c -E "$2"; }
 # console_has FILE REGEX
 console_has() { [ "$(console_count "$1" "$2")" -gt 0 ]; }
 
+# The console read without a process per poll, so that the harness takes
+# no CPU from the guest it times (a tr | grep every 20 ms cost a few % of
+# this 2-core machine, and more of the protected pair's share): con_open
+# opens CON_FD on FILE at its end, con_next reads on from there with bash's
+# own read, and at the end of the file waits 20 ms in read -t on a pipe
+# that never has data.
+exec {CON_SLEEP}<> <(:)
+con_open() {
+	[ -z "${CON_FD:-}" ] || exec {CON_FD}<&-
+	exec {CON_FD}< "$1" || return 1
+	CON_PART=''
+	while IFS= read -r -u "$CON_FD" _; do :; done
+}
+
+# con_next REGEX SECONDS: the next whole console line matching REGEX (in
+# CON_LINE, \r removed), or 1 after SECONDS.
+con_next() {
+	local deadline=$(( SECONDS + $2 )) l
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		if IFS= read -r -u "$CON_FD" l; then
+			l=${CON_PART}${l//$'\r'/}
+			CON_PART=''
+			[[ $l =~ $1 ]] && { CON_LINE=$l; return 0; }
+		else
+			CON_PART=${CON_PART}${l//$'\r'/}	# a line not yet ended
+			read -r -t 0.02 -u "$CON_SLEEP" _
+		fi
+	done
+	return 1
+}
+
 # seq_round SERIAL: one ddbench round (a connection from hC to the guest's
 # DD_PORT starts it); prints "WALL_MIBPS GUEST_MIBPS", the wall clock from
-# the console's "us-ddbench: start" to its result line, both polled every
-# 20 ms.
+# the console's "us-ddbench: start" to its result line (each seen within
+# 20 ms).
 seq_round() {
-	local f=$1 n0 s0 t0 t1 deadline line
-	n0=$(console_count "$f" '^us-ddbench mib=')
-	s0=$(console_count "$f" '^us-ddbench: start')
+	local f=$1 t0 t1 line
+	con_open "$f" || { lab_log "cannot read the console $f"; return 1; }
 	# refused until the guest's nc listens again after the last round
 	lab_wait 60 ip netns exec "$(lab_ns hC)" bash -c "exec 3<>/dev/tcp/$LAB_GUEST_IP/$DD_PORT" 2>/dev/null ||
 		{ lab_log "cannot connect to ddbench on $LAB_GUEST_IP:$DD_PORT"; return 1; }
-	deadline=$(( $(date +%s) + 120 ))
-	until [ "$(console_count "$f" '^us-ddbench: start')" -gt "$s0" ]; do
-		[ "$(date +%s)" -lt "$deadline" ] || { lab_log "ddbench did not start"; return 1; }
-		sleep 0.02
-	done
+	con_next '^us-ddbench: start' 120 || { lab_log "ddbench did not start"; return 1; }
 	t0=$(now_ms)
 	[ -z "${PROT:-}" ] || window_start
-	deadline=$(( $(date +%s) + 600 ))
-	until [ "$(console_count "$f" '^us-ddbench mib=')" -gt "$n0" ]; do
-		console_has "$f" '^us-ddbench: dd .* failed' && { lab_log "dd failed in the guest"; return 1; }
-		[ "$(date +%s)" -lt "$deadline" ] || { lab_log "ddbench round did not end"; return 1; }
-		sleep 0.02
-	done
+	con_next '^us-ddbench (mib=|: dd .* failed)' 600 || { lab_log "ddbench round did not end"; return 1; }
+	line=$CON_LINE
+	[[ $line =~ failed ]] && { lab_log "dd failed in the guest: $line"; return 1; }
 	t1=$(now_ms)
 	if [ -n "${PROT:-}" ]; then
 		window_end
@@ -165,7 +193,6 @@ seq_round() {
 		SEQ_BYTES=$(( SEQ_BYTES + W_BYTES ))
 		SEQ_RANGES="$SEQ_RANGES $W_E0:$W_E1"
 	fi
-	line=$(tr -d '\r' < "$f" | grep -a -E '^us-ddbench mib=' | tail -n 1)
 	awk -v m="$SEQ_MB" -v t=$(( t1 - t0 )) -v l="$line" 'BEGIN {
 		sub(/.*MBps=/, "", l); printf "%.1f %s\n", m * 1000 / (t > 0 ? t : 1), l }'
 }
@@ -178,26 +205,34 @@ cpu_ticks() {
 	[ -n "$pid" ] && sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}'
 }
 
-# cpu_per_mib T0 T1: CPU ms per MiB the guest wrote in the rounds, or "-".
+# cpu_per_mib FILE COL ROUNDS: CPU ms per MiB the guest wrote, from the
+# clock ticks in column COL of FILE (one line per phase) over ROUNDS rounds
+# of SEQ_MB, or "-".
 cpu_per_mib() {
-	awk -v a="$1" -v b="$2" -v hz="$(getconf CLK_TCK)" -v m=$(( SEQ_MB * ROUNDS )) \
-		'BEGIN {if (a == "" || b == "") print "-"; else printf "%.2f", (b - a) * 1000 / hz / m}'
+	awk -v c="$2" -v r="$3" -v hz="$(getconf CLK_TCK)" -v m="$SEQ_MB" \
+		'{t += $c; n++} END {if (!n || !r) print "-"; else printf "%.2f", t * 1000 / hz / (m * r)}' \
+		"$1" 2>/dev/null || echo -
 }
 
-# seq_rounds SERIAL: ROUNDS rounds; sets SEQ_WALL and SEQ_GUEST (medians),
-# SEQ_CPU (the daemons' CPU ms per MiB written, primary/standby, "-/-"
-# unprotected);
-# with PROT set, SEQ_EPOCHS, SEQ_BYTES (disk bytes sent) and SEQ_RANGES
-# (E0:E1 ...) of the epochs from each round's start to its end.
+# seq_rounds SERIAL MODE: ROUNDS rounds, added to MODE's rounds of earlier
+# cycles; sets SEQ_WALL and SEQ_GUEST (medians of all of MODE's rounds so
+# far), SEQ_ALL, SEQ_CPU (the daemons' CPU ms per MiB written,
+# primary/standby, "-/-" unprotected); with PROT set, SEQ_EPOCHS,
+# SEQ_BYTES (disk bytes sent) and SEQ_RANGES (E0:E1 ...) of the epochs from
+# each of this call's rounds' start to its end.
 seq_rounds() {
-	local out=$LAB_DIR/seq.$$.txt a0 b0
-	: > "$out"
+	local out=$LAB_DIR/seq-$2.txt cpu=$LAB_DIR/cpu-$2.txt a0 b0 a1 b1 n
+	touch "$out" "$cpu"
 	SEQ_EPOCHS=0 SEQ_BYTES=0 SEQ_RANGES=''
 	a0=$(cpu_ticks hA) b0=$(cpu_ticks hB)
 	for _ in $(seq "$ROUNDS"); do
 		seq_round "$1" >> "$out" || return 1
 	done
-	SEQ_CPU=$(cpu_per_mib "$a0" "$(cpu_ticks hA)")/$(cpu_per_mib "$b0" "$(cpu_ticks hB)")
+	a1=$(cpu_ticks hA) b1=$(cpu_ticks hB)
+	[ -z "$a0" ] || [ -z "$a1" ] || [ -z "$b0" ] || [ -z "$b1" ] ||
+		echo "$(( a1 - a0 )) $(( b1 - b0 ))" >> "$cpu"
+	n=$(wc -l < "$out")
+	SEQ_CPU=$(cpu_per_mib "$cpu" 1 "$n")/$(cpu_per_mib "$cpu" 2 "$n")
 	SEQ_WALL=$(cut -d' ' -f1 "$out" | median)
 	SEQ_GUEST=$(cut -d' ' -f2 "$out" | median)
 	SEQ_ALL=$(cut -d' ' -f1 "$out" | tr '\n' ' ')
@@ -294,13 +329,15 @@ unprotected() {
 		> "$LAB_DIR/plain.err" 2>&1 &
 	plain_pid=$!
 	wait_guest "$serial" "unprotected guest" '^us-ledger listening' '^us-ddbench: listening'
-	seq_rounds "$serial" || fail "unprotected sequential rounds failed"
+	seq_rounds "$serial" "$([ -n "$nbd_pid" ] && echo nbd || echo plain)" || fail "unprotected sequential rounds failed"
 	if [ -n "$nbd_pid" ]; then
-		B_SEQ=$SEQ_WALL B_SEQ_G=$SEQ_GUEST
+		B_SEQ=$SEQ_WALL B_SEQ_G=$SEQ_GUEST B_SEQ_ALL=$SEQ_ALL
 	else
 		U_SEQ=$SEQ_WALL U_SEQ_G=$SEQ_GUEST U_SEQ_ALL=$SEQ_ALL
-		ledger_run "$LAB_DIR/plain-req.log" || fail "unprotected ledger run failed"
-		U_REQ=$REQ_RATE U_RTT50=$RTT50 U_RTT99=$RTT99
+		if [ "$CYCLE" = 1 ]; then
+			ledger_run "$LAB_DIR/plain-req.log" || fail "unprotected ledger run failed"
+			U_REQ=$REQ_RATE U_RTT50=$RTT50 U_RTT99=$RTT99
+		fi
 	fi
 	kill -KILL "$plain_pid"; wait "$plain_pid" 2>/dev/null; plain_pid=''
 	[ -z "$nbd_pid" ] || { kill "$nbd_pid"; wait "$nbd_pid" 2>/dev/null; }
@@ -337,12 +374,14 @@ protected_disk() {
 	local w0
 	w0=$(disk_field log_waits)
 	PROT=1
-	seq_rounds "$serial" || fail "protected sequential rounds failed"
+	seq_rounds "$serial" prot || fail "protected sequential rounds failed"
 	PROT=''
 	P_SEQ=$SEQ_WALL P_SEQ_G=$SEQ_GUEST P_SEQ_ALL=$SEQ_ALL P_SEQ_CPU=$SEQ_CPU
+	SEQ_LOGWAITS=$(( ${SEQ_LOGWAITS:-0} + $(disk_field log_waits) - w0 ))
+	[ "$CYCLE" = 1 ] || { pair_down; LAB_DISK=''; return 0; }
+	# epochs, bytes and pauses of the first cycle's rounds, and its ledger run
 	P_SEQ_KIB=$(per_epoch "$SEQ_BYTES" "$SEQ_EPOCHS") P_SEQ_MIB=$(( SEQ_BYTES >> 20 )) P_SEQ_EP=$SEQ_EPOCHS
 	pause_stats "$csv" "$SEQ_RANGES" S
-	SEQ_LOGWAITS=$(( $(disk_field log_waits) - w0 ))
 	window_start
 	ledger_run "$LAB_DIR/prot-req.log" || fail "protected ledger run failed"
 	window_end
@@ -363,10 +402,10 @@ protected_baseline() {
 	wait_guest "$serial" "protected guest (baseline binary)" '^us-ledger listening' '^us-ddbench: listening'
 	lab_wait 60 lab_acked_at_least $(( $(lab_field hA acked) + 20 )) || fail "epochs stalled"
 	PROT=1
-	seq_rounds "$serial" || fail "protected sequential rounds (baseline binary) failed"
+	seq_rounds "$serial" base || fail "protected sequential rounds (baseline binary) failed"
 	PROT=''
-	O_SEQ=$SEQ_WALL O_SEQ_G=$SEQ_GUEST O_SEQ_ALL=$SEQ_ALL O_SEQ_EP=$SEQ_EPOCHS O_SEQ_CPU=$SEQ_CPU
-	pause_stats "$csv" "$SEQ_RANGES" O
+	O_SEQ=$SEQ_WALL O_SEQ_G=$SEQ_GUEST O_SEQ_ALL=$SEQ_ALL O_SEQ_CPU=$SEQ_CPU
+	[ "$CYCLE" != 1 ] || { O_SEQ_EP=$SEQ_EPOCHS; pause_stats "$csv" "$SEQ_RANGES" O; }
 	pair_down
 	US_BIN=$bin LAB_DISK=''
 }
@@ -385,21 +424,28 @@ protected_nodisk() {
 	pair_down
 }
 
+# The modes' sequential rounds by turns, CYCLES times, so that a drift of
+# the host's disk over the run (2x here) reaches them all alike; the ledger,
+# the bytes and the pauses come from the first cycle.
 t_start=$(date +%s)
-if [ -n "$BASE_BIN" ]; then
-	lab_log "protected with a ${DISK_MB} MiB replicated disk, baseline binary $BASE_BIN"
-	protected_baseline "$BASE_BIN"
-fi
-lab_log "protected with a ${DISK_MB} MiB replicated disk"
-protected_disk
-lab_log "protected without a disk (counter service)"
-protected_nodisk
-# the plain QEMU under the accelerator the daemons chose
-ACCEL=$(lab_accel hA); ACCEL=${ACCEL%% *}; ACCEL=${ACCEL:-tcg}
-lab_log "unprotected: plain QEMU ($ACCEL), ${DISK_MB} MiB raw image, cache=none"
-unprotected
-lab_log "unprotected through the NBD server alone (tests/tools/nbdserve, nothing replicated)"
-unprotected nbd
+for CYCLE in $(seq "$CYCLES"); do
+	if [ -n "$BASE_BIN" ]; then
+		lab_log "cycle $CYCLE/$CYCLES: protected with a ${DISK_MB} MiB replicated disk, baseline binary $BASE_BIN"
+		protected_baseline "$BASE_BIN"
+	fi
+	lab_log "cycle $CYCLE/$CYCLES: protected with a ${DISK_MB} MiB replicated disk"
+	protected_disk
+	if [ "$CYCLE" = 1 ]; then
+		lab_log "protected without a disk (counter service)"
+		protected_nodisk
+		# the plain QEMU under the accelerator the daemons chose
+		ACCEL=$(lab_accel hA); ACCEL=${ACCEL%% *}; ACCEL=${ACCEL:-tcg}
+	fi
+	lab_log "cycle $CYCLE/$CYCLES: unprotected: plain QEMU ($ACCEL), ${DISK_MB} MiB raw image, cache=none"
+	unprotected
+	lab_log "cycle $CYCLE/$CYCLES: unprotected through the NBD server alone (tests/tools/nbdserve, nothing replicated)"
+	unprotected nbd
+done
 
 # ---- the table -------------------------------------------------------------
 
@@ -458,7 +504,7 @@ echo "goal 1, protected sequential writes >= 80 % of unprotected (wall clock): $
 echo "goal 2, no pause added beyond the drain inside stop (the ledger's rest p50 within 1 ms of" \
 	"the no-disk pair's): $rest_ok ($(delta "$L_rest50" "$N_rest50") ms; under dd" \
 	"$(delta "$S_rest50" "$N_rest50") ms)."
-echo "notes: seq = busybox dd of $SEQ_MB MiB, 1 MiB O_DIRECT blocks + fsync, $ROUNDS rounds per mode" \
+echo "notes: seq = busybox dd of $SEQ_MB MiB, 1 MiB O_DIRECT blocks + fsync, $ROUNDS rounds per mode in each of $CYCLES cycles (the modes by turns)" \
 	"(wall MiB/s unprotected: $U_SEQ_ALL; protected: $P_SEQ_ALL${BASE_BIN:+; baseline binary: $O_SEQ_ALL}), timed on the host from the console;" \
 	"the guest's clock stands still while QEMU is stopped, so its MiB/s leaves the pauses out."
 echo "  ledger = one 4 KiB O_DIRECT write + fdatasync per request at sequential offsets (not random)," \

@@ -327,7 +327,10 @@ static int cmd_read(struct us_nbd *s, const struct nbd_req *rq)
  * Start writing the new data to the device now, without waiting: QMP `stop`
  * flushes the disk at every checkpoint, and that FLUSH, inside the guest's
  * pause, then only waits for what is still in flight. A hint: a failure
- * leaves it to the flush.
+ * leaves it to the flush. Called once the WRITE is answered: submitting the
+ * writeback can block on the device's queue, and a guest writing with one
+ * request in flight (dd's O_DIRECT blocks) waited for it on every request
+ * (bench/disk.sh, same run: 0.67-0.72 -> 0.76-0.88 of unprotected).
  */
 static void start_writeback(struct us_nbd *s, const struct nbd_req *rq)
 {
@@ -367,7 +370,6 @@ static int write_payload(struct us_nbd *s, const struct nbd_req *rq, void *buf, 
 	ret = us_image_pwrite(s->image_fd, buf, rq->len, rq->offset);
 	if (ret)
 		return ret;
-	start_writeback(s, rq);
 	ret = settle(s, rq);
 	if (ret)
 		return ret;
@@ -400,7 +402,9 @@ static int cmd_write(struct us_nbd *s, const struct nbd_req *rq)
 	if (ret)
 		return io ? io_error(s, rq, "WRITE", ret) : ret;
 	count(s, 0, rq->len, 0);
-	return send_reply(s, rq, 0);
+	ret = send_reply(s, rq, 0);
+	start_writeback(s, rq); /* after the reply: the client need not wait for it */
+	return ret;
 }
 
 static int cmd_trim(struct us_nbd *s, const struct nbd_req *rq)
