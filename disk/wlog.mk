@@ -17,6 +17,7 @@ tests_unit_test_segpool_LDADD = $(US_LIBS) $(CMOCKA_LIBS)
 # only once it was queued; the transport's DISK send wrapped.
 check_PROGRAMS += tests/unit/test_pdisk
 TESTS += tests/unit/test_pdisk
+tests_unit_test_pdisk_SOURCES = tests/unit/test_pdisk.c tests/lib/logcap.c tests/lib/logcap.h
 tests_unit_test_pdisk_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_pdisk_LDFLAGS = -Wl,--wrap=us_transport_send_disk
 tests_unit_test_pdisk_LDADD = $(US_LIBS) $(CMOCKA_LIBS) -lpthread

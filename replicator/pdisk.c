@@ -342,14 +342,39 @@ int us_pdisk_sync_step(struct us_pdisk *d, struct us_transport *tx, XXH3_state_t
 	return d->sync_next < size;
 }
 
+void us_pdisk_note_early(struct us_pdisk *d, int hard, unsigned long epoch, uint64_t now_ms)
+{
+	char tail[64];
+	uint64_t more;
+
+	d->early[!!hard]++;
+	d->early_unlogged++;
+	if (d->early_log_ms && now_ms - d->early_log_ms < US_PDISK_EARLY_LOG_MS)
+		return;
+	more = d->early_unlogged - 1;
+	if (more)
+		snprintf(tail, sizeof(tail), "%llu more since the last such line",
+			 (unsigned long long)more);
+	else
+		snprintf(tail, sizeof(tail), "logged at most every %d s; status counts them",
+			 US_PDISK_EARLY_LOG_MS / 1000);
+	us_log(LOG_INFO, US_TAG_PRIMARY,
+	       "disk writes of epoch %lu passed %s (%s of disk_log_max): checkpoint now (%s)",
+	       epoch, hard ? "the hard mark" : "the high-water mark", hard ? "3/4" : "half", tail);
+	d->early_unlogged = 0;
+	d->early_log_ms = now_ms;
+}
+
 json_t *us_pdisk_status(struct us_pdisk *d)
 {
 	uint64_t open = 0, held = 0, waits = 0;
 
 	us_wlog_stats(d->wlog, &open, &held, &waits);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "size",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "size",
 			 (json_int_t)us_pdisk_size(d), "sync_bytes", (json_int_t)d->sync_bytes,
 			 "sync_skipped_bytes", (json_int_t)d->sync_skipped, "sent_bytes",
 			 (json_int_t)d->sent_bytes, "log_open_bytes", (json_int_t)open,
-			 "log_held_bytes", (json_int_t)held, "log_waits", (json_int_t)waits);
+			 "log_held_bytes", (json_int_t)held, "log_waits", (json_int_t)waits,
+			 "early_checkpoints", (json_int_t)(d->early[0] + d->early[1]),
+			 "early_at_hard_mark", (json_int_t)d->early[1]);
 }

@@ -35,6 +35,9 @@ struct us_pdisk {
 	unsigned char *peer_hashes; /* the standby's block hashes (DISK_HASHES) */
 	int sync_last_pct;	    /* progress logged at each tenth */
 	uint64_t peer_got;	    /* hashes received on this connection */
+	uint64_t early[2];	    /* checkpoints cut early: at the high-water, at the hard mark */
+	uint64_t early_unlogged;    /* of those, not yet in a log line */
+	uint64_t early_log_ms;	    /* when the last such line was logged */
 };
 
 /** Open [vm] disk and serve it on RUN_DIR/NAME-disk.sock. @return 0 or -errno, logged. */
@@ -104,7 +107,16 @@ int us_pdisk_take_hashes(struct us_pdisk *d, const struct us_disk_hashes *m);
 /** @return 1 once the standby's hash of every block is in. */
 int us_pdisk_hashes_ready(const struct us_pdisk *d);
 
-/** @return {size, sync_bytes, sync_skipped_bytes, sent_bytes, log_open_bytes, log_held_bytes, log_waits}. */
+/**
+ * A checkpoint cut early because the write log passed its high-water mark
+ * (@hard: its hard mark) in @epoch, at @now_ms: counted, and logged at most
+ * every US_PDISK_EARLY_LOG_MS (a guest writing fast cuts ten a second).
+ */
+void us_pdisk_note_early(struct us_pdisk *d, int hard, unsigned long epoch, uint64_t now_ms);
+#define US_PDISK_EARLY_LOG_MS 10000
+
+/** @return {size, sync_bytes, sync_skipped_bytes, sent_bytes, log_open_bytes, log_held_bytes,
+ * log_waits, early_checkpoints, early_at_hard_mark}. */
 json_t *us_pdisk_status(struct us_pdisk *d);
 
 /** Start of a new epoch's accounting (n_writes, n_bytes). */

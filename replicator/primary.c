@@ -615,16 +615,13 @@ static int32_t on_disk_high_water(int32_t fd, int32_t revents, void *data)
 		defer_disk_checkpoint(p, now_ms);
 		return 0;
 	}
-	us_log(LOG_INFO, US_TAG_PRIMARY, "disk writes of epoch %lu passed %s (%s of disk_log_max): "
-	       "checkpoint now", (unsigned long)p->epoch,
-	       p->disk_deferred ? "the hard mark" : "the high-water mark",
-	       p->disk_deferred ? "3/4" : "half");
 	if (p->suspended) {
 		char why[64];
 
 		us_primary_resume_protection(p, "the guest wrote half of disk_log_max while "
 					     "suspended", why, sizeof(why));
 	} else if (p->phase == PH_IDLE) {
+		us_pdisk_note_early(&p->disk, p->disk_deferred, (unsigned long)p->epoch, now_ms);
 		qb_loop_timer_del(p->loop, p->timer);
 		us_epoch_start(p);
 	}

@@ -5,6 +5,7 @@
  * were queued; one between the cut and the epoch's send (a SUSPEND queued
  * during the checkpoint) must leave it to be sent. The transport's DISK send
  * is wrapped to see what goes out (no transport: NULL is never used).
+ * Early checkpoints are counted in status and logged at most every 10 s.
  */
 #include <config.h>
 
@@ -16,6 +17,8 @@
 #include <cmocka.h>
 
 #include "replicator/pdisk.h"
+#include "replicator/log.h"
+#include "tests/lib/logcap.h"
 
 static struct {
 	int calls;
@@ -101,11 +104,53 @@ static void cut_frees_the_previous_batch(void **state)
 	XXH3_freeState(sum);
 }
 
+static int lines(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+static uint64_t status_field(struct us_pdisk *d, const char *key)
+{
+	json_t *j = us_pdisk_status(d);
+	uint64_t v = (uint64_t)json_integer_value(json_object_get(j, key));
+
+	json_decref(j);
+	return v;
+}
+
+/* Ten early checkpoints a second for 12 s: two log lines, every one counted. */
+static void early_checkpoints_counted_and_logged_sparsely(void **state)
+{
+	struct us_pdisk d;
+	const char *text;
+
+	disk_with_one_write(&d);
+	us_log_init("test_pdisk", LOG_CRIT, 0);
+	assert_int_equal(us_logcap_start(), 0);
+	for (int i = 0; i < 120; i++)
+		us_pdisk_note_early(&d, i % 4 == 3, 10 + i, 5000 + 100 * (uint64_t)i);
+	text = us_logcap_text();
+	assert_int_equal(lines(text, "checkpoint now"), 2);
+	assert_non_null(strstr(text, "epoch 10 passed the high-water mark (half of disk_log_max)"));
+	assert_non_null(strstr(text, "epoch 110 passed the high-water mark"));
+	assert_non_null(strstr(text, "(99 more since the last such line)"));
+	assert_int_equal(status_field(&d, "early_checkpoints"), 120);
+	assert_int_equal(status_field(&d, "early_at_hard_mark"), 30);
+	us_logcap_stop();
+	us_log_fini();
+	us_pdisk_down(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(drain_before_send_keeps_the_batch),
 		cmocka_unit_test(cut_frees_the_previous_batch),
+		cmocka_unit_test(early_checkpoints_counted_and_logged_sparsely),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
