@@ -328,8 +328,9 @@ static int on_pages(struct us_receiver *rx, const struct us_msg_hdr *h, const vo
 
 	if (rc < 0)
 		return rc;
-	if (h->epoch == 0) { /* the initial sync: written at once */
+	if (h->epoch == 0) { /* the initial sync: written at once (us_rx_stage sums the rest) */
 		write_runs(rx, body, h->len);
+		us_rx_sum(rx, body, h->len);
 		rx->st.sync_pages += count;
 	} else {
 		rc = us_rx_stage(rx, &rx->pages, body, h->len);
@@ -340,8 +341,6 @@ static int on_pages(struct us_receiver *rx, const struct us_msg_hdr *h, const vo
 			return us_rx_refuse(rx, US_REFUSE_PROTOCOL, rc, why);
 		}
 	}
-	if (h->epoch == 0)
-		us_rx_sum(rx, body, h->len);
 	rx->n_pages += count;
 	rx->n_page_bytes += h->len;
 	return 0;
