@@ -16,7 +16,7 @@
 # must stay 0: each one stalls the queue pair for a timer.
 # Between the two, the same epochs over a link of a NIC's rate: a veth pair
 # between two network namespaces, each end shaped by tc tbf to RATE
-# (US_BENCH_RATES, default "10gbit 1gbit"), the primary in one namespace
+# (US_BENCH_RATES, default "10gbit 1gbit"; empty: none), the primary in one namespace
 # and the standby in the other (bench/transport --netns), with a plain TCP
 # stream over the same shaped link as the baseline. On loopback the CPU is
 # the link; on a shaped link, as in production, the NIC is.
@@ -203,7 +203,7 @@ shaped_up() {
 	done
 }
 trap finish EXIT
-for rate in ${US_BENCH_RATES:-10gbit 1gbit}; do
+for rate in ${US_BENCH_RATES-10gbit 1gbit}; do
 	echo "== TCP over a veth pair shaped to $rate (tc tbf), primary and standby in two network namespaces"
 	shaped_up "$rate"
 	link "veth shaped to $rate"
@@ -222,5 +222,5 @@ grep -q '^#define HAVE_RDMA 1' "$top_builddir/config.h" ||
 rxe_setup
 OLD=${US_BENCH_OLD_BUILDDIR:+$(cd "$US_BENCH_OLD_BUILDDIR" && pwd)}
 rxe_run "$top/bench/transport.sh" "--guest,$GUEST_REPEATS,${US_BENCH_RDMA_ROUNDS:-3},$top_builddir${OLD:+,$OLD}" 2G "$DEADLINE"
-echo "$RXE_LOG" | grep -E '^(== |raw: |bench/transport|soft-RoCE|this build|rdma )|^ *(pages|[0-9]+) \|' || true
+echo "$RXE_LOG" | grep -E '^(== |raw: |bench/transport|soft-RoCE|this build|rdma[ :])|^ *(pages|[0-9]+) \|' || true
 [ "$RXE_RESULT" = 0 ] || fail "bench/transport in the guest failed (rc=$RXE_RESULT)"
