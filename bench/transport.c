@@ -25,7 +25,9 @@
  * end) live in network namespace NS, so that both cross a real link, e.g.
  * a veth pair shaped to a NIC's rate (bench/transport.sh); HOST is then the
  * standby's address in NS. --modes plain,auth,tls runs only those (for a
- * profiler; a cost needs the plain row).
+ * profiler; a cost needs the plain row). With US_BENCH_PERF_CTL=FIFO (perf
+ * record -D -1 --control fifo:FIFO) the profiler is enabled only around the
+ * timed epochs of US_BENCH_PERF_PAGES pages (default 50000).
  * Usage: bench/transport [--netns NS] [--modes M,...] tcp|rdma HOST [REPEATS]
  *   (default 20 repeats)
  */
@@ -487,6 +489,19 @@ static int send_runs(const struct pageset *ps, uint64_t n)
 	return rc;
 }
 
+/* US_BENCH_PERF_CTL: tell a waiting perf record to @cmd ("enable"/"disable") for @npages. */
+static void perf_ctl(uint32_t npages, const char *cmd)
+{
+	static int fd = -2;
+	const char *want = getenv("US_BENCH_PERF_PAGES");
+
+	if (fd == -2)
+		fd = getenv("US_BENCH_PERF_CTL") ? open(getenv("US_BENCH_PERF_CTL"), O_WRONLY) : -1;
+	if (fd >= 0 && npages == (want ? (uint32_t)atoi(want) : MAX_EPOCH) &&
+	    write(fd, cmd, strlen(cmd)) < 0)
+		fd = -1;
+}
+
 /* Send the set as epoch @n and wait for its ACK. @return seconds, or -errno. */
 static double send_epoch(struct pageset *ps, uint64_t n)
 {
@@ -711,7 +726,9 @@ static int run_size(struct pageset *ps, uint32_t n, int repeats, uint64_t *epoch
 		rc = send_epoch(ps, 0) < 0 ? -EIO : settle((int)++*epoch);
 	}
 	for (i = 0; i < repeats && rc == 0; i++) {
+		perf_ctl(n, "enable\n");
 		t[i] = send_epoch(ps, *epoch);
+		perf_ctl(n, "disable\n");
 		cpu[i] = last_cpu;
 		rc = t[i] < 0 ? (int)t[i] : settle((int)++*epoch);
 	}

@@ -16,15 +16,23 @@
 # must stay 0: each one stalls the queue pair for a timer.
 # Between the two, the same epochs over a link of a NIC's rate: a veth pair
 # between two network namespaces, each end shaped by tc tbf to RATE
-# (US_BENCH_RATES, default "10gbit 1gbit"), the primary in one namespace
+# (US_BENCH_RATES, default "10gbit 1gbit"; empty: none), the primary in one namespace
 # and the standby in the other (bench/transport --netns), with a plain TCP
 # stream over the same shaped link as the baseline. On loopback the CPU is
 # the link; on a shaped link, as in production, the NIC is.
+# In the guest the verbs bench runs in US_BENCH_RDMA_ROUNDS rounds (3), each
+# between two ib_write_bw runs: under TCG on this shared host the raw figure
+# itself moves by a fifth from one run to the next, so each round's 50k-page
+# GB/s is put against the mean of the two ib_write_bw around it ("rdma
+# round" lines, and their median). With US_BENCH_OLD_BUILDDIR=DIR another
+# build's bench runs right after this one's in each round (plain only), for
+# an old/new comparison in one guest.
 # Usage (root): bench/transport.sh [REPEATS [GUEST_REPEATS]]   (20 and 5;
 # after ./scripts/build.sh, or with top_builddir=DIR; US_BENCH_RDMA=0 skips
 # the guest; TRANSPORT_PLOT=FILE.png draws GB/s against the epoch's pages,
 # one panel per link of this host: plain, auth, TLS and the TCP stream)
-# (bench/transport.sh --guest REPEATS BUILDDIR is what the guest runs.)
+# (bench/transport.sh --guest REPEATS ROUNDS BUILDDIR [OLD_BUILDDIR] is what
+# the guest runs.)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -58,13 +66,68 @@ raw_baseline() {
 	fi
 }
 
+# ib_write_bw's average Gb/s now (perftest), or nothing.
+raw_bw() {
+	command -v ib_write_bw > /dev/null || return 0
+	perftest_pair ib_write_bw -d rxe0 -s 1048576 -n 100 -F --report_gbits | awk '$2 == 1048576 { print $5 }'
+}
+
+# The 50k-page GB/s of the bench's table on stdin, which passes on to stderr
+# (the guest's devtmpfs has no /dev/stderr).
+row_gbs() {
+	local line gbs=''
+	while IFS= read -r line; do
+		printf '%s\n' "$line" >&2
+		[[ $line =~ ^\ *50000\ \|\ *[0-9]+\ +([0-9.]+) ]] && gbs=${BASH_REMATCH[1]}
+	done
+	echo "$gbs"
+}
+
+# round_line R BEFORE AFTER NEW [OLD]: the builds' 50k-page GB/s against the
+# mean of the raw Gb/s before and after them.
+round_line() {
+	echo "$@" | awk '{ raw = ($2 + $3) / 16
+		printf "rdma round %d: ib_write_bw %.2f and %.2f Gb/s (mean %.4f GB/s); 50k pages %.4f GB/s = %.0f %%",
+			$1, $2, $3, raw, $4, raw ? 100 * $4 / raw : 0
+		if (NF > 4) printf "; old build %.4f GB/s = %.0f %%", $5, raw ? 100 * $5 / raw : 0
+		printf "\n" }'
+}
+
+# The median of the numbers on stdin.
+median() {
+	sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+}
+
+# rounds REPEATS ROUNDS BUILD [OLD]: the verbs bench between ib_write_bw runs.
+rounds() {
+	local r before after new old=() lines=''
+	before=$(raw_bw)
+	for r in $(seq "$2"); do
+		echo "== over verbs on rxe0, round $r: $3"
+		new=$("$3/bench/transport" rdma 10.0.2.15 "$1" 2>&1 | row_gbs) || return 1
+		if [ -n "${4:-}" ]; then
+			echo "== over verbs on rxe0, round $r, old build: $4"
+			old=("$("$4/bench/transport" --modes plain rdma 10.0.2.15 "$1" 2>&1 | row_gbs)") || return 1
+		fi
+		after=$(raw_bw)
+		lines+=$(round_line "$r" "${before:-0}" "${after:-0}" "${new:-0}" "${old[@]}")$'\n'
+		printf '%s' "$lines" | tail -n 1
+		before=$after
+	done
+	printf 'rdma: median of %d rounds: %s %% of ib_write_bw' "$2" \
+		"$(echo "$lines" | sed -n 's/^rdma round [0-9]*:[^=]*= \([0-9]*\) %.*/\1/p' | median)"
+	[ -z "${4:-}" ] || printf '; old build %s %%' \
+		"$(echo "$lines" | sed -n 's/.*old build [0-9.]* GB\/s = \([0-9]*\) %.*/\1/p' | median)"
+	echo
+}
+
 if [ "${1:-}" = --guest ]; then
 	PATH=/usr/sbin:/usr/bin:/sbin:/bin
 	raw_baseline
 	echo "== the same epochs over TCP inside the guest (our stack on TCG, no verbs)"
-	"$3/bench/transport" tcp 10.0.2.15 "$2" || true
-	echo "== over verbs on rxe0"
-	exec "$3/bench/transport" rdma 10.0.2.15 "$2"
+	"$4/bench/transport" tcp 10.0.2.15 "$2" || true
+	rounds "$2" "$3" "$4" "${5:-}" 2>&1
+	exit
 fi
 export top_srcdir=$top
 top_builddir=$(cd "${top_builddir:-$top/build}" && pwd)
@@ -140,7 +203,7 @@ shaped_up() {
 	done
 }
 trap finish EXIT
-for rate in ${US_BENCH_RATES:-10gbit 1gbit}; do
+for rate in ${US_BENCH_RATES-10gbit 1gbit}; do
 	echo "== TCP over a veth pair shaped to $rate (tc tbf), primary and standby in two network namespaces"
 	shaped_up "$rate"
 	link "veth shaped to $rate"
@@ -157,6 +220,7 @@ grep -q '^#define HAVE_RDMA 1' "$top_builddir/config.h" ||
 # shellcheck source=tests/lib/rxe.sh
 . "$top/tests/lib/rxe.sh"
 rxe_setup
-rxe_run "$top/bench/transport.sh" "--guest,$GUEST_REPEATS,$top_builddir" 2G "$DEADLINE"
-echo "$RXE_LOG" | grep -E '^(== |raw: |bench/transport|soft-RoCE|this build|rdma retries)|^ *(pages|[0-9]+) \|' || true
+OLD=${US_BENCH_OLD_BUILDDIR:+$(cd "$US_BENCH_OLD_BUILDDIR" && pwd)}
+rxe_run "$top/bench/transport.sh" "--guest,$GUEST_REPEATS,${US_BENCH_RDMA_ROUNDS:-3},$top_builddir${OLD:+,$OLD}" 2G "$DEADLINE"
+echo "$RXE_LOG" | grep -E '^(== |raw: |bench/transport|soft-RoCE|this build|rdma[ :])|^ *(pages|[0-9]+) \|' || true
 [ "$RXE_RESULT" = 0 ] || fail "bench/transport in the guest failed (rc=$RXE_RESULT)"
