@@ -464,7 +464,7 @@ row "ledger round trip p50 ms" "$U_RTT50" "$P_RTT50" "$(ratio "$P_RTT50" "$U_RTT
 row "ledger round trip p99 ms" "$U_RTT99" "$P_RTT99" "$(ratio "$P_RTT99" "$U_RTT99")" "$N_RTT99"
 echo
 printf '%-40s %14s %14s %14s\n' "3: disk bytes sent per epoch" "KiB/epoch" "sent MiB" "epochs"
-printf '%-40s %14s %14s %14s\n' "during the sequential rounds" "$P_SEQ_KIB" "$P_SEQ_MIB" "$P_SEQ_EP"
+printf '%-40s %14s %14s %14s\n' "sequential rounds (first cycle)" "$P_SEQ_KIB" "$P_SEQ_MIB" "$P_SEQ_EP"
 printf '%-40s %14s %14s %14s\n' "during the ledger run ($P_LED_REQ requests)" "$P_LED_KIB" "$P_LED_MIB" "$P_LED_EP"
 echo
 prow() { printf '%-36s %11s %11s %11s %11s %11s %11s %11s %11s %6s\n' "$@"; }
@@ -490,7 +490,7 @@ delta_row() {
 prow "4: pause per epoch, ms p50/p99" stop scan copy devstate cont rest pause "vm paused" epochs
 pause_row "protected, no disk, counter service" N
 pause_row "protected, disk, ledger" L
-pause_row "protected, disk, sequential dd" S
+pause_row "protected, disk, dd (first cycle)" S
 [ -z "$BASE_BIN" ] || pause_row "  ... baseline binary" O
 delta_row "p50: ledger with disk minus no disk" L N
 delta_row "p50: dd with disk minus no disk" S N
