@@ -51,6 +51,7 @@ DISK_BYTES=$(( 64 << 20 ))
 state_is() { [ "$(lab_field "$1" state)" = "$2" ]; }
 role_is() { [ "$(lab_field "$1" role)" = "$2" ]; }
 replies_grow() { lab_replies_at_least "$LOG" $(( $1 + 5 )); }
+both_members() { lab_member "$1" && lab_member "$2"; }
 
 # take_over DEAD LIVE: kill host DEAD; LIVE fences it, takes over, and runs
 # the guest as an unprotected primary, the client's replies going on.
@@ -84,6 +85,12 @@ reprotect() {
 	[ -n "$skipped" ] && [ "$skipped" -gt 0 ] || fail "the resync skipped no block on $back"
 	before=$(lab_replies "$LOG")
 	lab_wait 60 replies_grow "$before" || fail "no replies once $live was protected again"
+	# The next take_over kills $live: $back can take over only once its
+	# corosync has seen $live's node (wait_for_all: a node that never saw
+	# its peer is not quorate, and its peer can never leave its group).
+	# "PROTECTED AGAIN" can come first: the sync is quicker than the merge.
+	lab_wait 60 both_members "$back" "$live" ||
+		fail "$back and $live never saw each other in corosync: $(lab_field "$back" peer_state)"
 	note "$back back as a standby: $live protected again; resync sent $sync disk bytes," \
 	     "$skipped already on $back"
 }
