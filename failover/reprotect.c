@@ -122,6 +122,7 @@ void us_primary_seek_done(struct us_primary *p)
 	       (unsigned long)(now_ms() - p->seek_since_ms));
 	if (p->peer)
 		us_peer_announce(p->peer, US_HB_ROLE_PRIMARY, 0);
+	us_primary_member_check(p);
 }
 
 int us_primary_seek_lost(struct us_primary *p, const char *why)

@@ -215,14 +215,40 @@ void us_primary_no_standby(struct us_primary *p, const char *why)
 
 void us_primary_lost_standby(struct us_primary *p, const char *why)
 {
+	p->member_pending = 0; /* no standby to wait for */
 	if (!p->tx || us_primary_seek_lost(p, why))
 		return;
 	us_primary_no_standby(p, why);
 }
 
+/*
+ * Protected again, but the standby's daemon not yet in this host's group:
+ * the sync can be quicker than corosync's merge of the returning node, and
+ * until the standby has seen this host's node (wait_for_all) it can neither
+ * be quorate nor see this host leave, so it cannot take over. Said once at
+ * protection, and once more when the member arrives (cluster_changed).
+ */
+void us_primary_member_check(struct us_primary *p)
+{
+	int member = !p->peer || us_peer_state(p->peer) == US_PEER_MEMBER;
+
+	if (!member && !p->member_pending)
+		us_log(LOG_NOTICE, US_TAG_PRIMARY,
+		       "the standby's daemon is not yet a member of this host's corosync group: "
+		       "until it is, it cannot take over if this host fails");
+	else if (member && p->member_pending)
+		us_log(LOG_NOTICE, US_TAG_PRIMARY,
+		       "the standby's daemon joined the corosync group: it can take over from now "
+		       "on");
+	p->member_pending = !member;
+}
+
 static void cluster_changed(void *opaque)
 {
 	struct us_primary *p = opaque;
+
+	if (p->member_pending)
+		us_primary_member_check(p);
 
 	/* a standby joined the VM's group: look for it now, not at the next retry */
 	if ((p->seeking || p->switch_waiting) && !p->tx && p->phase == PH_CONNECTING &&

@@ -143,6 +143,7 @@ struct us_primary {
 
 	/* losing the standby (loss.c) */
 	struct us_peer *peer;		/* NULL with [heartbeat] membership = none */
+	int member_pending;		/* protected, but the standby not yet seen in the group */
 	qb_loop_timer_handle grace_timer;
 	qb_loop_timer_handle live_timer;
 	qb_loop_timer_handle ka_timer;	/* the next KEEPALIVE (loss.c) */
@@ -222,6 +223,8 @@ int us_epoch_send_lz4(struct us_primary *p, uint64_t first, uint32_t count, cons
  * nothing else goes): silence_ms / 3, at most 250 ms. */
 unsigned us_primary_keepalive_ms(const struct us_config *c);
 void us_primary_lost_standby(struct us_primary *p, const char *why);
+/* Protected again: say whether the standby can take over yet (loss.c). */
+void us_primary_member_check(struct us_primary *p);
 void us_primary_acked(struct us_primary *p);
 int us_primary_loss_up(struct us_primary *p);
 void us_primary_loss_down(struct us_primary *p);
