@@ -52,7 +52,7 @@ state_is() { [ "$(lab_field "$1" state)" = "$2" ]; }
 role_is() { [ "$(lab_field "$1" role)" = "$2" ]; }
 replies_grow() { lab_replies_at_least "$LOG" $(( $1 + 5 )); }
 both_members() { lab_member "$1" && lab_member "$2"; }
-joined_as_warned() {
+joined_as_said() {
 	[ "$(grep -a -c 'it can take over from now on' "$LAB_DIR/$1.log")" -ge \
 	  "$(grep -a -c 'is not yet a member of this host' "$LAB_DIR/$1.log")" ]
 }
@@ -95,10 +95,10 @@ reprotect() {
 	# "PROTECTED AGAIN" can come first: the sync is quicker than the merge.
 	lab_wait 60 both_members "$back" "$live" ||
 		fail "$back and $live never saw each other in corosync: $(lab_field "$back" peer_state)"
-	# ...and the primary says so: a warning at PROTECTED AGAIN if the
+	# ...and the primary says so: a notice at PROTECTED AGAIN if the
 	# standby was not a member yet, and a notice once it is
-	lab_wait 10 joined_as_warned "$live" ||
-		fail "$live warned that $back was not yet a member but never said it joined"
+	lab_wait 10 joined_as_said "$live" ||
+		fail "$live said $back was not yet a member but never that it joined"
 	note "$back back as a standby: $live protected again; resync sent $sync disk bytes," \
 	     "$skipped already on $back"
 }
