@@ -174,6 +174,15 @@ static void signal_high_water(struct us_wlog *l)
 		l->signalled = 0; /* counter full: it is readable anyway */
 }
 
+/* lock held. The high-water fd no longer readable (a cut, or a new mark). */
+static void unsignal_high_water(struct us_wlog *l)
+{
+	uint64_t v;
+
+	if (l->signalled && read(l->efd, &v, sizeof(v)) == sizeof(v))
+		l->signalled = 0;
+}
+
 int us_wlog_add(struct us_wlog *l, uint32_t kind, uint64_t offset, uint64_t length,
 		const void *data)
 {
@@ -223,16 +232,13 @@ void us_wlog_unused(struct us_wlog *l, void *data)
 
 void us_wlog_cut(struct us_wlog *l, struct us_wlog_batch *out)
 {
-	uint64_t v;
-
 	pthread_mutex_lock(&l->lock);
 	*out = l->open;
 	l->held += out->bytes;
 	memset(&l->open, 0, sizeof(l->open));
 	l->alloc = 0;
 	l->mark = l->high_water;
-	if (l->signalled && read(l->efd, &v, sizeof(v)) == sizeof(v))
-		l->signalled = 0;
+	unsignal_high_water(l);
 	pthread_mutex_unlock(&l->lock);
 }
 
@@ -243,11 +249,8 @@ uint64_t us_wlog_hard_mark(const struct us_wlog *l)
 
 void us_wlog_escalate(struct us_wlog *l)
 {
-	uint64_t v;
-
 	pthread_mutex_lock(&l->lock);
-	if (l->signalled && read(l->efd, &v, sizeof(v)) == sizeof(v))
-		l->signalled = 0;
+	unsignal_high_water(l);
 	l->mark = us_wlog_hard_mark(l);
 	signal_high_water(l);
 	pthread_mutex_unlock(&l->lock);
