@@ -2,7 +2,7 @@
 # Disk replication: the NBD server QEMU uses as the VM's disk, and the image
 # it serves. The server runs in a thread of its own.
 libunderstudy_a_SOURCES += disk/image.c disk/image_io.c disk/image.h disk/imgstate.c disk/imgstate.h disk/nbd.c disk/nbd.h disk/nbd_proto.h \
-	disk/nbd_int.h disk/nbd_handshake.c
+	disk/nbd_int.h disk/nbd_handshake.c disk/flusher.c disk/flusher.h
 US_LIBS += -lpthread
 
 # The server driven by a raw client in the test: handshake, every command,

@@ -281,20 +281,49 @@ void us_nbd_set_ops(struct us_nbd *s, const struct us_nbd_ops *ops, void *opaque
 	pthread_mutex_unlock(&s->ops_lock);
 }
 
-/* fdatasync, and remember that nothing written through the server is left unsynced. */
-static int sync_image(struct us_nbd *s)
+/* Something changed since the last fdatasync that covered it. */
+static int unsynced(struct us_nbd *s)
 {
+	return __atomic_load_n(&s->changes, __ATOMIC_ACQUIRE) !=
+	       __atomic_load_n(&s->synced, __ATOMIC_ACQUIRE);
+}
+
+int us_nbd_sync(struct us_nbd *s)
+{
+	uint64_t seen = __atomic_load_n(&s->changes, __ATOMIC_ACQUIRE);
+
+	if (seen == __atomic_load_n(&s->synced, __ATOMIC_ACQUIRE))
+		return 0;
 	if (fdatasync(s->image_fd) < 0)
 		return -errno;
-	s->unflushed = 0;
+	pthread_mutex_lock(&s->sync_lock);
+	if (seen > __atomic_load_n(&s->synced, __ATOMIC_RELAXED))
+		__atomic_store_n(&s->synced, seen, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&s->sync_lock);
 	return 0;
+}
+
+void us_nbd_defer_flush(struct us_nbd *s, int on)
+{
+	__atomic_store_n(&s->defer, on, __ATOMIC_RELEASE);
+}
+
+int us_nbd_take_owed(struct us_nbd *s)
+{
+	return __atomic_exchange_n(&s->owed, 0, __ATOMIC_ACQ_REL);
+}
+
+/* A change reached the image: the next FLUSH has work to do. */
+static void changed(struct us_nbd *s)
+{
+	__atomic_add_fetch(&s->changes, 1, __ATOMIC_RELEASE);
 }
 
 /* After a change: stable storage if FUA. */
 static int settle(struct us_nbd *s, const struct nbd_req *rq)
 {
-	s->unflushed = 1;
-	return (rq->flags & NBD_CMD_FLAG_FUA) ? sync_image(s) : 0;
+	changed(s);
+	return (rq->flags & NBD_CMD_FLAG_FUA) ? us_nbd_sync(s) : 0;
 }
 
 /* After a change: stable storage first if FUA, then the callback, then the reply. */
@@ -432,12 +461,18 @@ static int cmd_write_zeroes(struct us_nbd *s, const struct nbd_req *rq)
  * the last fdatasync there is nothing to make durable, and an fdatasync
  * would still cost a device cache flush in the guest's pause. (Other writers
  * of the image, the standby's apply, sync it themselves before it serves a
- * guest: failover/promote.c.)
+ * guest: failover/promote.c.) While the owner defers flushes (a checkpoint's
+ * `stop`, whose output it holds until it paid them: replicator/pdisk.c),
+ * the FLUSH is answered at once and its fdatasync is owed.
  */
 static int cmd_flush(struct us_nbd *s, const struct nbd_req *rq)
 {
-	int ret = s->unflushed ? sync_image(s) : 0;
+	int ret = 0;
 
+	if (unsynced(s) && __atomic_load_n(&s->defer, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&s->owed, 1, __ATOMIC_RELEASE);
+	else
+		ret = us_nbd_sync(s);
 	if (ret < 0)
 		return io_error(s, rq, "FLUSH", ret);
 	count(s, 0, 0, 0);
@@ -563,7 +598,7 @@ void nbd_serve_client(struct us_nbd *s, int fd)
 	int ret;
 
 	s->conn_fd = fd;
-	s->unflushed = 1; /* whatever came before this client: its first FLUSH syncs */
+	changed(s); /* whatever came before this client: its first FLUSH syncs */
 	pthread_mutex_lock(&s->lock);
 	s->stats.connections++;
 	pthread_mutex_unlock(&s->lock);
@@ -663,6 +698,7 @@ void nbd_free(struct us_nbd *s)
 		close(s->stop_fd);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->ops_lock);
+	pthread_mutex_destroy(&s->sync_lock);
 	free(s->sock_path);
 	free(s->export_name);
 	free(s->buf);
@@ -680,6 +716,7 @@ struct us_nbd *nbd_new(const char *sock_path, const char *export_name, int image
 	s->size = size;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->ops_lock, NULL);
+	pthread_mutex_init(&s->sync_lock, NULL);
 	s->sock_path = strdup(sock_path);
 	s->export_name = strdup(export_name);
 	if (!s->sock_path || !s->export_name) {

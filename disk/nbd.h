@@ -82,6 +82,25 @@ void us_nbd_stop(struct us_nbd *s);
  */
 void us_nbd_set_ops(struct us_nbd *s, const struct us_nbd_ops *ops, void *opaque);
 
+/**
+ * While @on, a FLUSH with changes to sync is answered at once, without its
+ * fdatasync, and the fdatasync is owed (us_nbd_take_owed): for a checkpoint's
+ * QMP `stop`, whose drain flushes the disk inside the guest's pause, by an
+ * owner that holds every output that could depend on it until us_nbd_sync
+ * paid it. Any thread.
+ */
+void us_nbd_defer_flush(struct us_nbd *s, int on);
+
+/** 1 if a FLUSH was answered unsynced since the last call, else 0; clears it. */
+int us_nbd_take_owed(struct us_nbd *s);
+
+/**
+ * fdatasync the image if anything changed through the server since the last
+ * fdatasync that covered it. Any thread, also while the server serves.
+ * @return 0, or -errno of fdatasync.
+ */
+int us_nbd_sync(struct us_nbd *s);
+
 /** Copy the counters of @s into @st; safe from any thread. */
 void us_nbd_stats(const struct us_nbd *s, struct us_nbd_stats *st);
 

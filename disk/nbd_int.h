@@ -38,13 +38,17 @@ struct us_nbd {
 	char *export_name;
 	const struct us_nbd_ops *ops;
 	void *opaque;
-	int no_zeroes; /* client negotiated NBD_FLAG_C_NO_ZEROES */
-	int unflushed; /* a change since the last fdatasync (FLUSH has work to do) */
-	uint8_t *buf;  /* request payload, grown to the largest READ/WRITE */
+	int no_zeroes;	  /* client negotiated NBD_FLAG_C_NO_ZEROES */
+	uint64_t changes; /* atomic: changes applied (and a new client), bumped before the reply */
+	uint64_t synced;  /* atomic: the changes the last fdatasync covers (under sync_lock) */
+	int defer;    /* atomic: answer FLUSH at once, its fdatasync owed (us_nbd_defer_flush) */
+	int owed;     /* atomic: a FLUSH was answered while deferred (us_nbd_take_owed) */
+	uint8_t *buf; /* request payload, grown to the largest READ/WRITE */
 	size_t buf_size;
 	uint8_t opt[NBD_OPT_DATA_MAX];
-	pthread_mutex_t lock;	  /* guards stats */
-	pthread_mutex_t ops_lock; /* guards ops and opaque: swapped at a role change */
+	pthread_mutex_t lock;	   /* guards stats */
+	pthread_mutex_t ops_lock;  /* guards ops and opaque: swapped at a role change */
+	pthread_mutex_t sync_lock; /* orders updates of synced */
 	struct us_nbd_stats stats;
 };
 

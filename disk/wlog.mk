@@ -19,7 +19,8 @@ check_PROGRAMS += tests/unit/test_pdisk
 TESTS += tests/unit/test_pdisk
 tests_unit_test_pdisk_SOURCES = tests/unit/test_pdisk.c tests/lib/logcap.c tests/lib/logcap.h
 tests_unit_test_pdisk_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_pdisk_LDFLAGS = -Wl,--wrap=us_transport_send_disk
+tests_unit_test_pdisk_LDFLAGS = -Wl,--wrap=us_transport_send_disk -Wl,--wrap=us_nbd_defer_flush \
+	-Wl,--wrap=us_nbd_take_owed -Wl,--wrap=us_nbd_sync
 tests_unit_test_pdisk_LDADD = $(US_LIBS) $(CMOCKA_LIBS) -lpthread
 
 # Resync by block hashes, with real daemons in the lab.

@@ -49,8 +49,7 @@ void us_primary_seek(struct us_primary *p, const char *why)
 	p->degraded = 1;
 	p->lost = 0;
 	p->seek_since_ms = now_ms();
-	if (p->relay)
-		us_relay_set_mode(p->relay, US_RELAY_PASSTHROUGH);
+	us_primary_pass_output(p);
 	if (p->phase != PH_CHECKPOINT)
 		p->phase = PH_CONNECTING;
 	us_primary_peer_renew(p);
@@ -148,8 +147,7 @@ int us_primary_seek_lost(struct us_primary *p, const char *why)
 	us_transport_free(p->tx);
 	p->tx = NULL;
 	us_pdisk_unreplicated(&p->disk);
-	if (p->relay)
-		us_relay_set_mode(p->relay, US_RELAY_PASSTHROUGH);
+	us_primary_pass_output(p);
 	if (p->phase != PH_CHECKPOINT)
 		p->phase = PH_CONNECTING;
 	us_primary_connect_later(p, RETRY_MS);

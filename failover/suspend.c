@@ -77,8 +77,7 @@ int us_primary_suspend_ok(struct us_primary *p, uint64_t epoch)
 {
 	if (!p->suspended || epoch != p->suspend_epoch)
 		return 0; /* a resume overtook it: output stays committed */
-	if (p->relay)
-		us_relay_set_mode(p->relay, US_RELAY_PASSTHROUGH);
+	us_primary_pass_output(p);
 	us_log(LOG_NOTICE, US_TAG_PRIMARY,
 	       "the standby will not promote while suspended: output "
 	       "released");

@@ -106,6 +106,8 @@ void us_primary_switch_acked(struct us_primary *p, uint64_t epoch)
 
 	if (p->phase != PH_SWITCHING || epoch != p->switch_epoch)
 		return;
+	if (us_primary_settle_output(p) < 0)
+		return; /* the output a flush holds would go to the new primary's host unpaid */
 	us = now_us() - p->switch_stop_us;
 	memcpy(body, &us, sizeof(us));
 	if (p->handoff ? us_transport_send_msg(p->tx, US_MSG_HANDOFF, epoch, NULL, 0) < 0
@@ -236,7 +238,6 @@ int us_primary_switch_standby(struct us_primary *p, uint64_t committed)
 	p->seeking = 1;
 	p->degraded = 1;
 	p->seek_since_ms = now_us() / 1000;
-	if (p->relay)
-		us_relay_set_mode(p->relay, US_RELAY_PASSTHROUGH);
+	us_primary_pass_output(p);
 	return us_primary_seek_synced(p, 0);
 }

@@ -233,6 +233,11 @@ void us_relay_release(struct us_relay *r, uint64_t epoch)
 	}
 }
 
+int us_relay_held(const struct us_relay *r)
+{
+	return r->mode == US_RELAY_BUFFERED;
+}
+
 void us_relay_set_mode(struct us_relay *r, enum us_relay_mode mode)
 {
 	r->mode = mode;

@@ -57,6 +57,9 @@ void us_relay_set_mode(struct us_relay *r, enum us_relay_mode mode);
 
 void us_relay_stats(const struct us_relay *r, struct us_relay_stats *st);
 
+/** @return 1 while the guest's output waits for its epoch's release (BUFFERED). */
+int us_relay_held(const struct us_relay *r);
+
 /** Forget QEMU's stream now (its QEMU is being replaced), so the next
  * QEMU's connection is accepted. */
 void us_relay_detach_qemu(struct us_relay *r);

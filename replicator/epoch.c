@@ -477,6 +477,12 @@ static void on_devstate(void *opaque, int rc, const void *buf, size_t len)
 	send_cont(p);
 }
 
+/* The guest's output waits for ACKs (not degraded, seeking or suspended). */
+static int output_held(const struct us_primary *p)
+{
+	return p->relay && us_relay_held(p->relay);
+}
+
 static void on_stopped(void *opaque, json_t *ret, const char *err)
 {
 	struct us_primary *p = opaque;
@@ -493,6 +499,9 @@ static void on_stopped(void *opaque, json_t *ret, const char *err)
 	if (p->relay)
 		us_relay_seal(p->relay, p->epoch);	/* output so far is epoch n's */
 	us_pdisk_cut(&p->disk);			/* writes so far are epoch n's: stop drained them */
+	us_pdisk_stopped(&p->disk, p->epoch);	/* and its flush, if deferred, goes on meanwhile */
+	if (!output_held(p) && us_primary_settle_output(p) < 0)
+		return;		/* the output stopped being held during the stop: pay now */
 	p->disk_deferred = 0;
 	us_primary_watch_disk(p);
 	rc = us_devstate_capture(p->dev, on_devstate, p);
@@ -542,6 +551,7 @@ void us_epoch_start(struct us_primary *p)
 	p->cur.start_us = us_epoch_now_us();
 	p->cur.start_ms = p->cur.start_us / 1000;
 	p->cur.stop_us = p->cur.start_us;
+	us_pdisk_stopping(&p->disk, output_held(p));
 	if (us_qmp_send(p->qmp, "stop", NULL, on_stopped, p) < 0)
 		fatal(p, "stop", "QMP connection lost");
 }

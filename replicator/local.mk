@@ -15,7 +15,7 @@ libunderstudy_a_SOURCES += replicator/log.c replicator/log.h \
 	replicator/epoch.c replicator/epoch_lz4.c replicator/epochlen.c replicator/epochlen.h replicator/loss.c replicator/primary.c \
 	replicator/pace.c replicator/pace.h \
 	replicator/handover.h replicator/role.c replicator/role.h \
-	replicator/pdisk.c replicator/pdisk.h \
+	replicator/pdisk.c replicator/pdisk_flush.c replicator/pdisk.h \
 	replicator/standby.c replicator/standby.h \
 	replicator/vmnet.c replicator/vmnet.h
 

@@ -70,8 +70,7 @@ static void degrade(struct us_primary *p, const char *why)
 	       "DEGRADED: %s; VM '%s' runs UNPROTECTED and its output "
 	       "is released without acknowledgements",
 	       why, p->cfg->vm.name);
-	if (p->relay)
-		us_relay_set_mode(p->relay, US_RELAY_PASSTHROUGH);
+	us_primary_pass_output(p);
 	us_primary_switch_abort(p, "the standby was lost before it took the VM, and is now "
 				   "known gone");
 	if (p->cfg->reprotect_auto)

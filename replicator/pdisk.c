@@ -85,8 +85,10 @@ int us_pdisk_up(struct us_pdisk *d, const char *image, const char *run_dir, cons
 	if (d->wlog && d->sync_buf && d->peer_hashes)
 		d->nbd = us_nbd_start(d->sock, "disk0", us_image_fd(d->img), us_image_size(d->img),
 				      &nbd_ops, d);
-	if (d->nbd)
+	if (d->nbd) {
+		us_pdisk_flusher_up(d);
 		return 0;
+	}
 	rc = -errno ?: -ENOMEM;
 	us_log(LOG_CRIT, US_TAG_PRIMARY, "cannot serve the disk %s on %s: %s", image, d->sock,
 	       strerror(-rc));
@@ -112,12 +114,14 @@ int us_pdisk_adopt(struct us_pdisk *d, struct us_image *img, struct us_nbd *nbd,
 		return -ENOMEM;
 	}
 	us_nbd_set_ops(d->nbd, &nbd_ops, d);
+	us_pdisk_flusher_up(d);
 	return 0;
 }
 
 void us_pdisk_give(struct us_pdisk *d, struct us_image **img, struct us_nbd **nbd, char *sock,
 		   size_t socklen)
 {
+	us_pdisk_flusher_down(d);
 	*img = d->img;
 	*nbd = d->nbd;
 	snprintf(sock, socklen, "%s", d->sock);
@@ -130,6 +134,7 @@ void us_pdisk_give(struct us_pdisk *d, struct us_image **img, struct us_nbd **nb
 
 void us_pdisk_down(struct us_pdisk *d)
 {
+	us_pdisk_flusher_down(d);
 	if (d->wlog) /* a write waiting for room goes on, and so can the server's lock */
 		us_wlog_record(d->wlog, 0);
 	if (d->nbd)
@@ -370,11 +375,12 @@ json_t *us_pdisk_status(struct us_pdisk *d)
 	uint64_t open = 0, held = 0, waits = 0;
 
 	us_wlog_stats(d->wlog, &open, &held, &waits);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "size",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "size",
 			 (json_int_t)us_pdisk_size(d), "sync_bytes", (json_int_t)d->sync_bytes,
 			 "sync_skipped_bytes", (json_int_t)d->sync_skipped, "sent_bytes",
 			 (json_int_t)d->sent_bytes, "log_open_bytes", (json_int_t)open,
 			 "log_held_bytes", (json_int_t)held, "log_waits", (json_int_t)waits,
 			 "early_checkpoints", (json_int_t)(d->early[0] + d->early[1]),
-			 "early_at_hard_mark", (json_int_t)d->early[1]);
+			 "early_at_hard_mark", (json_int_t)d->early[1], "flushes_deferred",
+			 (json_int_t)d->flushes_deferred);
 }

@@ -16,6 +16,7 @@
 #include "rdma/transport.h"
 #include "replicator/proto.h"
 
+struct us_flusher;
 struct us_image;
 struct us_nbd;
 
@@ -38,6 +39,11 @@ struct us_pdisk {
 	uint64_t early[2];	    /* checkpoints cut early: at the high-water, at the hard mark */
 	uint64_t early_unlogged;    /* of those, not yet in a log line */
 	uint64_t early_log_ms;	    /* when the last such line was logged */
+	struct us_flusher *flusher; /* pays FLUSHes answered during a checkpoint's stop */
+	int holding;		    /* output waits for the flusher, from epoch hold_from on */
+	uint64_t hold_from;
+	uint64_t kicked;	   /* the last epoch whose stop left a FLUSH owed */
+	uint64_t flushes_deferred; /* stops whose FLUSH was paid outside the pause */
 };
 
 /** Open [vm] disk and serve it on RUN_DIR/NAME-disk.sock. @return 0 or -errno, logged. */
@@ -118,6 +124,32 @@ void us_pdisk_note_early(struct us_pdisk *d, int hard, unsigned long epoch, uint
 /** @return {size, sync_bytes, sync_skipped_bytes, sent_bytes, log_open_bytes, log_held_bytes,
  * log_waits, early_checkpoints, early_at_hard_mark}. */
 json_t *us_pdisk_status(struct us_pdisk *d);
+
+/* ---- flushes outside the pause (pdisk_flush.c) ---- */
+
+/** Start the flusher (us_pdisk_up and _adopt do); without a thread, flushes stay in the pause. */
+void us_pdisk_flusher_up(struct us_pdisk *d);
+
+/** The fd to poll for us_pdisk_flushed, or -1 (no disk, no flusher). */
+int us_pdisk_flusher_fd(const struct us_pdisk *d);
+
+/** A checkpoint's `stop` goes out: defer its FLUSHes if the output is held. */
+void us_pdisk_stopping(struct us_pdisk *d, int output_held);
+
+/** `stop` answered for @epoch: a FLUSH owed goes to the flusher; that epoch's output waits. */
+void us_pdisk_stopped(struct us_pdisk *d, uint64_t epoch);
+
+/** The flusher's fd polled readable. @return 0, or -errno of a failed fdatasync. */
+int us_pdisk_flushed(struct us_pdisk *d);
+
+/** The last epoch whose output may go, given ACKs up to @acked; US_EPOCH_NONE: none. */
+uint64_t us_pdisk_output_limit(const struct us_pdisk *d, uint64_t acked);
+
+/** Pay an owed FLUSH now, on this thread (the output stops being held). @return 0 or -errno. */
+int us_pdisk_settle(struct us_pdisk *d);
+
+/** Settle, end the flusher (us_pdisk_down and _give do). */
+void us_pdisk_flusher_down(struct us_pdisk *d);
 
 /** Start of a new epoch's accounting (n_writes, n_bytes). */
 void us_pdisk_epoch_reset(struct us_pdisk *d);

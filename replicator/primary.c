@@ -218,8 +218,7 @@ static int on_ack(struct us_primary *p, const struct us_msg_hdr *h)
 		       "protected", p->cfg->vm.name);
 	record_ack(p, h->epoch);
 	us_primary_acked(p);
-	if (p->relay)
-		us_relay_release(p->relay, h->epoch);
+	us_primary_release_output(p);
 	answer_pause(p, h->epoch);
 	us_primary_switch_acked(p, h->epoch);
 	us_primary_resume_acked(p, h->epoch);
@@ -637,6 +636,61 @@ void us_primary_watch_disk(struct us_primary *p)
 		p->disk_polled = 1;
 }
 
+/* Send the guest's output of every epoch acknowledged and, for a checkpoint whose
+ * `stop` flushed the disk, whose flush is on stable storage (pdisk_flush.c). */
+void us_primary_release_output(struct us_primary *p)
+{
+	uint64_t last = us_pdisk_output_limit(&p->disk, p->acked);
+
+	if (p->relay && last != US_EPOCH_NONE)
+		us_relay_release(p->relay, last);
+}
+
+/* Pay an owed disk flush now: what holds the output is about to stop holding it.
+ * @return 0, or -EIO: the daemon stops, the output stays held. */
+int us_primary_settle_output(struct us_primary *p)
+{
+	int rc = us_pdisk_settle(&p->disk);
+
+	if (rc < 0) {
+		us_log(LOG_CRIT, US_TAG_PRIMARY, "fdatasync of the disk image failed: %s; the "
+		       "guest's flushed writes may not be on this host's disk: stopping",
+		       strerror(-rc));
+		p->exit_rc = -EIO;
+		qb_loop_stop(p->loop);
+		return -EIO;
+	}
+	us_primary_release_output(p);
+	return 0;
+}
+
+/* Output passes unheld from now on (no standby, or none that would promote). */
+void us_primary_pass_output(struct us_primary *p)
+{
+	if (us_primary_settle_output(p) == 0 && p->relay)
+		us_relay_set_mode(p->relay, US_RELAY_PASSTHROUGH);
+}
+
+/* The flusher paid a checkpoint's disk flush: the output it held may go. */
+static int32_t on_disk_flushed(int32_t fd, int32_t revents, void *data)
+{
+	struct us_primary *p = data;
+	int rc = us_pdisk_flushed(&p->disk);
+
+	(void)fd;
+	(void)revents;
+	if (rc < 0) {
+		us_log(LOG_CRIT, US_TAG_PRIMARY, "fdatasync of the disk image failed: %s; the "
+		       "guest was told its writes are flushed: its output stays held, stopping so "
+		       "that the standby takes over", strerror(-rc));
+		p->exit_rc = -EIO;
+		qb_loop_stop(p->loop);
+		return 0;
+	}
+	us_primary_release_output(p);
+	return 0;
+}
+
 static int up_disk(struct us_primary *p)
 {
 	struct us_handover *h = p->h;
@@ -655,6 +709,10 @@ static int up_disk(struct us_primary *p)
 
 	if (rc == 0)
 		us_primary_watch_disk(p);
+	if (rc == 0 && us_pdisk_flusher_fd(&p->disk) >= 0 &&
+	    qb_loop_poll_add(p->loop, QB_LOOP_HIGH, us_pdisk_flusher_fd(&p->disk), POLLIN, p,
+			     on_disk_flushed) == 0)
+		p->flush_polled = 1;
 	return rc;
 }
 
@@ -663,6 +721,9 @@ void us_primary_unwatch_disk(struct us_primary *p)
 	if (p->disk_polled)
 		qb_loop_poll_del(p->loop, us_wlog_fd(p->disk.wlog));
 	p->disk_polled = 0;
+	if (p->flush_polled)
+		qb_loop_poll_del(p->loop, us_pdisk_flusher_fd(&p->disk));
+	p->flush_polled = 0;
 }
 
 static void down_disk(struct us_primary *p)

@@ -131,6 +131,7 @@ struct us_primary {
 	uint64_t img_rec_acked;		/* p->acked when it was last noted */
 	int img_released;		/* output left beyond img_rec_acked */
 	int disk_polled;	/* the write log's high-water fd is polled */
+	int flush_polled;	/* the disk flusher's fd is polled */
 	uint64_t vm_stop_us;	/* QEMU's STOP event of the checkpoint under way */
 	struct {		/* the epoch to queue once "cont" is answered (epoch.c) */
 		const void *dev;	/* its device state: valid until the next capture */
@@ -270,6 +271,9 @@ void us_primary_connect_later(struct us_primary *p, unsigned ms);
 const char *us_primary_state_name(const struct us_primary *p);
 void us_primary_watch_disk(struct us_primary *p);
 void us_primary_unwatch_disk(struct us_primary *p);
+void us_primary_release_output(struct us_primary *p);
+void us_primary_pass_output(struct us_primary *p);
+int us_primary_settle_output(struct us_primary *p);
 void us_primary_epoch_sent(struct us_primary *p);
 void us_primary_stats(struct us_primary *p, struct epoch_times *t);
 

@@ -8,13 +8,16 @@
  * a client that vanishes in the middle of a WRITE payload (nothing applied,
  * nothing reported), FUA and FLUSH replying only after fdatasync (wrapped
  * with --wrap, and slowed, so a reply sent too early would be seen), and the
- * callback seeing exactly the changes applied. Then the image: qcow2 and
+ * callback seeing exactly the changes applied; a FLUSH deferred for a
+ * checkpoint answered unsynced and owed, and the flusher thread paying it
+ * (and reporting a failed fdatasync). Then the image: qcow2 and
  * other refusals with their fixes, and the lock naming the process holding it.
  */
 #include <config.h>
 
 #include <endian.h>
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -34,6 +37,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "disk/flusher.h"
 #include "disk/image.h"
 #include "disk/nbd.h"
 #include "disk/nbd_proto.h"
@@ -51,10 +55,11 @@ int __real_fdatasync(int fd);
 int __wrap_fdatasync(int fd);
 
 static volatile int syncs;
+static volatile int fail_syncs; /* fdatasync fails with EIO */
 
 int __wrap_fdatasync(int fd)
 {
-	int ret = __real_fdatasync(fd);
+	int ret = fail_syncs ? (errno = EIO, -1) : __real_fdatasync(fd);
 
 	usleep(30 * 1000); /* a reply sent before this returns would beat the count */
 	__sync_fetch_and_add(&syncs, 1);
@@ -180,8 +185,9 @@ static void recv_all(int fd, void *buf, size_t len)
 static void assert_closed(int fd)
 {
 	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_WAITALL);
 
-	assert_true(recv(fd, &c, 1, MSG_WAITALL) <= 0 && errno != EAGAIN);
+	assert_true(n == 0 || (n < 0 && errno != EAGAIN)); /* errno: only when recv failed */
 }
 
 static int cl_connect(struct fix *f)
@@ -644,6 +650,76 @@ static void flush_syncs_only_what_changed(void **state)
 	cl_close(fd);
 }
 
+/* Wait until the flusher reports a sync that ended; return what it says. */
+static int flusher_wait(struct us_flusher *fl, uint64_t *ticket, int *err)
+{
+	struct pollfd p = { .fd = us_flusher_fd(fl), .events = POLLIN };
+
+	assert_int_equal(poll(&p, 1, 10000), 1);
+	return us_flusher_done(fl, ticket, err);
+}
+
+/* A checkpoint's stop: the FLUSH is answered unsynced and owed; the flusher pays it. */
+static void deferred_flush_paid_by_flusher(void **state)
+{
+	struct fix *f = *state;
+	uint8_t data[512] = { 9 };
+	struct us_flusher *fl = us_flusher_new(f->srv);
+	uint64_t ticket = 0;
+	int err = 1, fd = cl_open(f);
+
+	assert_non_null(fl);
+	assert_int_equal(cl_cmd(fd, NBD_CMD_FLUSH, 0, 0, 0, NULL), 0); /* the new client's */
+	syncs = 0;
+	us_nbd_defer_flush(f->srv, 1);
+	assert_int_equal(cl_cmd(fd, NBD_CMD_FLUSH, 0, 0, 0, NULL), 0);
+	assert_int_equal(us_nbd_take_owed(f->srv), 0); /* nothing changed: nothing owed */
+	assert_int_equal(cl_cmd(fd, NBD_CMD_WRITE, 0, 0, sizeof(data), data), 0);
+	assert_int_equal(cl_cmd(fd, NBD_CMD_FLUSH, 0, 0, 0, NULL), 0);
+	assert_int_equal(syncs, 0); /* answered before any fdatasync */
+	assert_int_equal(us_nbd_take_owed(f->srv), 1);
+	assert_int_equal(us_nbd_take_owed(f->srv), 0);
+	us_nbd_defer_flush(f->srv, 0);
+	assert_int_equal(us_flusher_done(fl, &ticket, &err), 0);
+	us_flusher_kick(fl, 7);
+	assert_int_equal(flusher_wait(fl, &ticket, &err), 1);
+	assert_int_equal(ticket, 7);
+	assert_int_equal(err, 0);
+	assert_int_equal(syncs, 1);
+	assert_int_equal(cl_cmd(fd, NBD_CMD_FLUSH, 0, 0, 0, NULL), 0);
+	assert_int_equal(syncs, 1); /* paid: this FLUSH has nothing to do */
+	assert_int_equal(cl_cmd(fd, NBD_CMD_WRITE, 0, 0, sizeof(data), data), 0);
+	assert_int_equal(cl_cmd(fd, NBD_CMD_FLUSH, 0, 0, 0, NULL), 0);
+	assert_int_equal(syncs, 2); /* not deferring: synced before the reply, as always */
+	assert_int_equal(us_nbd_take_owed(f->srv), 0);
+	cl_close(fd);
+	us_flusher_free(fl);
+}
+
+/* The flusher's fdatasync fails: the error comes back, and stays. */
+static void flusher_reports_failure(void **state)
+{
+	struct fix *f = *state;
+	uint8_t data[512] = { 3 };
+	struct us_flusher *fl = us_flusher_new(f->srv);
+	uint64_t ticket = 0;
+	int err = 0, fd = cl_open(f);
+
+	assert_non_null(fl);
+	assert_int_equal(cl_cmd(fd, NBD_CMD_WRITE, 0, 0, sizeof(data), data), 0);
+	fail_syncs = 1;
+	us_flusher_kick(fl, 2);
+	assert_int_equal(flusher_wait(fl, &ticket, &err), 1);
+	assert_int_equal(err, -EIO);
+	fail_syncs = 0;
+	us_flusher_kick(fl, 3);
+	assert_int_equal(flusher_wait(fl, &ticket, &err), 1);
+	assert_int_equal(ticket, 3);
+	assert_int_equal(err, -EIO); /* the first failure is not forgotten */
+	cl_close(fd);
+	us_flusher_free(fl);
+}
+
 /* ---- the server's life ---- */
 
 static void stop_with_client_connected(void **state)
@@ -764,6 +840,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bad_request_magic_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(fua_and_flush_sync_before_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(flush_syncs_only_what_changed, setup, teardown),
+		cmocka_unit_test_setup_teardown(deferred_flush_paid_by_flusher, setup, teardown),
+		cmocka_unit_test_setup_teardown(flusher_reports_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(stop_with_client_connected, setup, teardown),
 		cmocka_unit_test_setup_teardown(live_socket_refused_stale_replaced, setup,
 						teardown),

@@ -6,9 +6,14 @@
  * during the checkpoint) must leave it to be sent. The transport's DISK send
  * is wrapped to see what goes out (no transport: NULL is never used).
  * Early checkpoints are counted in status and logged at most every 10 s.
+ * A FLUSH deferred in a checkpoint's stop holds that epoch's output, and the
+ * later ones', until the flusher thread paid it (the NBD server's calls are
+ * wrapped: the test says what is owed and how fdatasync ends).
  */
 #include <config.h>
 
+#include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,6 +43,32 @@ int __wrap_us_transport_send_disk(struct us_transport *t, uint64_t epoch, uint64
 	sent.len = len;
 	sent.first = kind == US_DISK_WRITE ? *(const char *)data : 0;
 	return 0;
+}
+
+static int defer_on, owed, sync_rc;
+static volatile int sync_calls;
+
+void __wrap_us_nbd_defer_flush(struct us_nbd *s, int on);
+int __wrap_us_nbd_take_owed(struct us_nbd *s);
+int __wrap_us_nbd_sync(struct us_nbd *s);
+
+void __wrap_us_nbd_defer_flush(struct us_nbd *s, int on)
+{
+	defer_on = on;
+}
+
+int __wrap_us_nbd_take_owed(struct us_nbd *s)
+{
+	int o = owed;
+
+	owed = 0;
+	return o;
+}
+
+int __wrap_us_nbd_sync(struct us_nbd *s) /* the flusher's thread too */
+{
+	__sync_fetch_and_add(&sync_calls, 1);
+	return __atomic_load_n(&sync_rc, __ATOMIC_SEQ_CST);
 }
 
 static char block[4096];
@@ -145,12 +176,74 @@ static void early_checkpoints_counted_and_logged_sparsely(void **state)
 	us_pdisk_down(&d);
 }
 
+/* A checkpoint's stop for @epoch; @owes: the server answered a FLUSH unsynced. */
+static void checkpoint(struct us_pdisk *d, int held, uint64_t epoch, int owes)
+{
+	us_pdisk_stopping(d, held);
+	assert_int_equal(defer_on, held);
+	owed = owes;
+	us_pdisk_stopped(d, epoch);
+	assert_int_equal(defer_on, 0);
+}
+
+/* Wait for the flusher to report; @return what us_pdisk_flushed returns. */
+static int flushed(struct us_pdisk *d)
+{
+	struct pollfd p = { .fd = us_pdisk_flusher_fd(d), .events = POLLIN };
+
+	assert_int_equal(poll(&p, 1, 10000), 1);
+	return us_pdisk_flushed(d);
+}
+
+static void output_waits_for_the_deferred_flush(void **state)
+{
+	struct us_pdisk d;
+
+	memset(&d, 0, sizeof(d));
+	sync_rc = 0;
+	d.nbd = (struct us_nbd *)&d; /* never used: its calls are wrapped */
+	us_pdisk_flusher_up(&d);
+	assert_non_null(d.flusher);
+	checkpoint(&d, 1, 5, 0); /* nothing owed: the ACK alone releases */
+	assert_int_equal(us_pdisk_output_limit(&d, 5), 5);
+	assert_int_equal(us_pdisk_output_limit(&d, US_EPOCH_NONE), US_EPOCH_NONE);
+	checkpoint(&d, 1, 6, 1); /* owed: epoch 6 on waits for the flusher */
+	assert_int_equal(us_pdisk_output_limit(&d, 6), 5);
+	assert_int_equal(us_pdisk_output_limit(&d, 4), 4);
+	assert_int_equal(flushed(&d), 0);
+	assert_int_equal(us_pdisk_output_limit(&d, 6), 6);
+	checkpoint(&d, 1, 7, 1); /* two owed before the first is reported */
+	checkpoint(&d, 1, 8, 1);
+	assert_int_equal(us_pdisk_output_limit(&d, 8), 6);
+	for (int i = 0; i < 2 && us_pdisk_output_limit(&d, 8) != 8; i++) {
+		assert_int_equal(flushed(&d), 0);
+		assert_true(us_pdisk_output_limit(&d, 8) >= 7); /* 7 paid at least */
+	}
+	assert_int_equal(us_pdisk_output_limit(&d, 8), 8);
+	checkpoint(&d, 0, 9, 0); /* output not held (degraded): no deferring */
+	__atomic_store_n(&sync_rc, -EIO, __ATOMIC_SEQ_CST);
+	checkpoint(&d, 1, 10, 1);
+	assert_int_equal(flushed(&d), -EIO); /* the caller stops; the output stays held */
+	assert_int_equal(us_pdisk_output_limit(&d, 10), 9);
+	assert_int_equal(us_pdisk_settle(&d), -EIO);
+	assert_int_equal(us_pdisk_output_limit(&d, 10), 9);
+	__atomic_store_n(&sync_rc, 0, __ATOMIC_SEQ_CST);
+	assert_int_equal(us_pdisk_settle(&d), 0); /* paid on this thread: output unheld */
+	assert_int_equal(us_pdisk_output_limit(&d, 10), 10);
+	assert_int_equal(d.flushes_deferred, 4); /* status shows it (no write log here) */
+	us_pdisk_flusher_down(&d);
+	assert_null(d.flusher);
+	d.nbd = NULL;
+	us_pdisk_down(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(drain_before_send_keeps_the_batch),
 		cmocka_unit_test(cut_frees_the_previous_batch),
 		cmocka_unit_test(early_checkpoints_counted_and_logged_sparsely),
+		cmocka_unit_test(output_waits_for_the_deferred_flush),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
