@@ -391,6 +391,25 @@ int us_primary_degrade(struct us_primary *p, char *why, size_t len)
 	return 0;
 }
 
+/* Whether the standby would take over if this host failed now ("yes"), or why not. */
+static const char *takeover(const struct us_primary *p)
+{
+	if (p->phase == PH_SWITCHING || p->phase == PH_HANDING || p->handoff || p->demoted ||
+	    p->switch_waiting)
+		return "no: a switchover is under way";
+	if (p->seeking)
+		return p->tx ? "no: the standby is still being synced" : "no: no standby";
+	if (p->degraded || !p->tx || p->lost)
+		return "no: no standby";
+	if (p->suspended)
+		return "no: protection is suspended";
+	if (p->acked == US_EPOCH_NONE)
+		return "no: the standby has committed no epoch yet";
+	if (p->peer && us_peer_state(p->peer) != US_PEER_MEMBER)
+		return "no: the standby's daemon is not in this host's corosync group yet";
+	return "yes";
+}
+
 void us_primary_loss_status(const struct us_primary *p, json_t *o)
 {
 	if (p->peer)
@@ -402,4 +421,5 @@ void us_primary_loss_status(const struct us_primary *p, json_t *o)
 					: p->lost   ? "held"
 						    : "committed"));
 	json_object_set_new(o, "decision", json_string(p->last_why));
+	json_object_set_new(o, "takeover", json_string(takeover(p)));
 }

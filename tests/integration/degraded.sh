@@ -9,7 +9,8 @@
 #  - membership = none: the primary holds output for degraded_grace_ms.
 # Both times: no reply in the first second after the kill (no ACK means
 # nothing committed), then output flows again without ACKs, `understudy
-# status` says degraded, and the client's connection and its reply sequence
+# status` says degraded (and `takeover`, yes while protected, says no
+# standby), and the client's connection and its reply sequence
 # 1, 2, 3, ... are intact. With [failover] reprotect = manual the primary
 # stays degraded until `understudy reprotect`, which it then refuses a
 # second time while it looks for a standby.
@@ -28,6 +29,9 @@ run_mode() {
 	local mode=$1 log=$LAB_DIR/client-$1.log n0 n1 left fenced degraded
 	lab_protected_pair "$log" || fail "$mode: no protected pair"
 	[ "$(lab_field hA degraded)" = false ] || fail "$mode: degraded while protected"
+	takeover_yes() { [ "$(lab_field hA takeover)" = yes ]; }
+	lab_wait 30 takeover_yes ||
+		fail "$mode: protected, but status says: $(lab_ctl hA status --json | grep -o '"takeover":"[^"]*"')"
 	lab_kill_host hB
 	n0=$(lab_replies "$log")
 	sleep 1
@@ -37,6 +41,8 @@ run_mode() {
 	[ "$(lab_field hA degraded)" = true ] || fail "$mode: status does not say degraded"
 	[ "$(lab_field hA state)" = degraded ] || fail "$mode: state is $(lab_field hA state)"
 	[ "$(lab_field hA output)" = released-unprotected ] || fail "$mode: output is $(lab_field hA output)"
+	lab_ctl hA status --json | grep -q '"takeover":"no: no standby"' ||
+		fail "$mode: degraded, but status says: $(lab_ctl hA status --json | grep -o '"takeover":"[^"]*"')"
 	degraded=$(lab_line_no "$LAB_DIR/hA.log" 'DEGRADED')
 	[ -n "$degraded" ] || fail "$mode: no loud log line"
 	if [ "$mode" = corosync ]; then

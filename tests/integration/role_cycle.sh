@@ -99,6 +99,8 @@ reprotect() {
 	# standby was not a member yet, and a notice once it is
 	lab_wait 10 joined_as_said "$live" ||
 		fail "$live said $back was not yet a member but never that it joined"
+	[ "$(lab_field "$live" takeover)" = yes ] ||
+		fail "$live's status: $(lab_ctl "$live" status --json | grep -o '"takeover":"[^"]*"')"
 	note "$back back as a standby: $live protected again; resync sent $sync disk bytes," \
 	     "$skipped already on $back"
 }
