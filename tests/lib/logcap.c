@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Test helper: a libqb custom log target that keeps messages in memory. */
+/* Test helper: a libqb custom log target that keeps messages in memory.
+ * Threads log too (the NBD server's): the text is kept under a lock, and
+ * us_logcap_text hands out a copy taken under it. */
 #include <config.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <syslog.h>
 #include <qb/qblog.h>
@@ -11,7 +14,9 @@
 
 #define LOGCAP_SIZE 65536
 
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char text[LOGCAP_SIZE];
+static char snapshot[LOGCAP_SIZE];
 static size_t used;
 static int target = -1;
 
@@ -20,14 +25,16 @@ static void keep_message(int32_t t, struct qb_log_callsite *cs,
 {
 	size_t n = strlen(msg);
 
-	if (used + n + 2 > sizeof(text))
-		used = 0;	/* full: start over, the newest lines matter */
 	if (n + 2 > sizeof(text))
 		return;
+	pthread_mutex_lock(&lock);
+	if (used + n + 2 > sizeof(text))
+		used = 0;	/* full: start over, the newest lines matter */
 	memcpy(text + used, msg, n);
 	text[used + n] = '\n';
 	used += n + 1;
 	text[used] = '\0';
+	pthread_mutex_unlock(&lock);
 }
 
 int us_logcap_start(void)
@@ -43,13 +50,18 @@ int us_logcap_start(void)
 
 const char *us_logcap_text(void)
 {
-	return text;
+	pthread_mutex_lock(&lock);
+	memcpy(snapshot, text, used + 1);
+	pthread_mutex_unlock(&lock);
+	return snapshot;
 }
 
 void us_logcap_clear(void)
 {
+	pthread_mutex_lock(&lock);
 	used = 0;
 	text[0] = '\0';
+	pthread_mutex_unlock(&lock);
 }
 
 void us_logcap_stop(void)

@@ -9,7 +9,8 @@
 /** Start capturing every message (all tags, up to LOG_DEBUG). @return 0 or -errno. */
 int us_logcap_start(void);
 
-/** @return everything captured since the last clear, one message per line. */
+/** @return a copy of everything captured since the last clear, one message per
+ * line, good until the next call. */
 const char *us_logcap_text(void);
 
 /** Forget what was captured. */
