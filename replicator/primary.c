@@ -646,20 +646,26 @@ void us_primary_release_output(struct us_primary *p)
 		us_relay_release(p->relay, last);
 }
 
+/* A flush the guest was told of did not reach stable storage here: its output
+ * must never go out, so the daemon stops with it held and the standby takes over. */
+static int flush_failed(struct us_primary *p, int rc)
+{
+	us_log(LOG_CRIT, US_TAG_PRIMARY, "fdatasync of the disk image failed: %s; the guest was "
+	       "told its writes are flushed: its output stays held, stopping so that the "
+	       "standby takes over", strerror(-rc));
+	p->exit_rc = -EIO;
+	qb_loop_stop(p->loop);
+	return -EIO;
+}
+
 /* Pay an owed disk flush now: what holds the output is about to stop holding it.
  * @return 0, or -EIO: the daemon stops, the output stays held. */
 int us_primary_settle_output(struct us_primary *p)
 {
 	int rc = us_pdisk_settle(&p->disk);
 
-	if (rc < 0) {
-		us_log(LOG_CRIT, US_TAG_PRIMARY, "fdatasync of the disk image failed: %s; the "
-		       "guest's flushed writes may not be on this host's disk: stopping",
-		       strerror(-rc));
-		p->exit_rc = -EIO;
-		qb_loop_stop(p->loop);
-		return -EIO;
-	}
+	if (rc < 0)
+		return flush_failed(p, rc);
 	us_primary_release_output(p);
 	return 0;
 }
@@ -679,15 +685,10 @@ static int32_t on_disk_flushed(int32_t fd, int32_t revents, void *data)
 
 	(void)fd;
 	(void)revents;
-	if (rc < 0) {
-		us_log(LOG_CRIT, US_TAG_PRIMARY, "fdatasync of the disk image failed: %s; the "
-		       "guest was told its writes are flushed: its output stays held, stopping so "
-		       "that the standby takes over", strerror(-rc));
-		p->exit_rc = -EIO;
-		qb_loop_stop(p->loop);
-		return 0;
-	}
-	us_primary_release_output(p);
+	if (rc < 0)
+		flush_failed(p, rc);
+	else
+		us_primary_release_output(p);
 	return 0;
 }
 
