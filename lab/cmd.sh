@@ -129,7 +129,7 @@ lab_cmd_run() {
 lab_cmd_start_pair() {
 	[ -z "$TAMPER" ] || lab_tamper_start || return 1
 	lab_start hB standby
-	lab_wait 30 lab_field hB state >/dev/null || { lab_log "the standby did not start: $(tail -3 "$LAB_DIR/hB.log")"; return 1; }
+	lab_wait 30 lab_answers hB || { lab_log "the standby did not start: $(tail -3 "$LAB_DIR/hB.log")"; return 1; }
 	lab_start hA primary
 	lab_frames_start || return 1
 	# a checker script that finds no guest yet exits before its model line

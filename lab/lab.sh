@@ -346,6 +346,9 @@ lab_daemon_stopped() {
 
 # lab_runs_vm H: host H's daemon runs the guest after a takeover: role active
 # (promoted, reprotect = manual) or primary (reprotect = auto handed it over).
+# lab_answers H: host H's daemon answers status (its loop runs: a standby
+# listens by then). lab_field alone succeeds even when nothing answers.
+lab_answers() { [ -n "$(lab_field "$1" state)" ]; }
 lab_runs_vm() { case $(lab_field "$1" role) in active|primary) return 0 ;; esac; return 1; }
 
 # lab_member H: host H's daemon sees its peer's daemon in the corosync group.
@@ -417,7 +420,7 @@ lab_host_empty() { [ -z "$(ip netns pids "$(lab_ns "$1")" 2>/dev/null)" ]; }
 lab_protected_pair() {
 	local log=$1 start=${2:-lab_start}
 	"$start" hB standby
-	lab_wait 30 lab_field hB state >/dev/null || { lab_log "standby did not start"; return 1; }
+	lab_wait 30 lab_answers hB || { lab_log "standby did not start"; return 1; }
 	"$start" hA primary
 	ip netns exec "$(lab_ns hC)" "$top_builddir/tests/tools/reqclient" "$LAB_GUEST_IP" 7777 600 \
 		"$log" 2> "$log.err" &

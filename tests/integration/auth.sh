@@ -54,7 +54,7 @@ keyed_start() { # keyed_start H ROLE KEYFILE|""
 	echo $! > "$LAB_DIR/$h.pid"
 	disown $!
 }
-standby_up() { lab_wait 30 lab_field hB state >/dev/null || fail "the standby did not start: $(tail -3 "$LAB_DIR/hB.log")"; }
+standby_up() { lab_wait 30 lab_answers hB || fail "the standby did not start: $(tail -3 "$LAB_DIR/hB.log")"; }
 
 # 1. the same key
 keyed_start hB standby "$LAB_DIR/k1"

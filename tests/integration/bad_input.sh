@@ -111,7 +111,7 @@ umount "$SMALL"
 rm -f "$LAB_DIR/hB/disk.img"
 
 lab_start hB standby
-lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start"
+lab_wait 30 lab_answers hB || fail "standby did not start"
 lab_start hA primary
 lab_wait 120 lab_acked_at_least 0 || fail "first primary never protected"
 lab_config hA "$conf"

@@ -40,7 +40,7 @@ refused_unsynced() { grep -a -q "promotion refused: no committed epoch: the sync
 lab_up || fail "cannot build the lab"
 LOG=$LAB_DIR/client.log
 lab_start hB standby
-lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start"
+lab_wait 30 lab_answers hB || fail "standby did not start"
 lab_start hA primary
 ip netns exec "$(lab_ns hC)" "$top_builddir/tests/tools/reqclient" "$LAB_GUEST_IP" 7777 600 \
 	"$LOG" 2> "$LOG.err" &

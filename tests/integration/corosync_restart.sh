@@ -35,7 +35,7 @@ restart() {
 
 lab_up || fail "cannot build the lab"
 lab_start hB standby
-lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start"
+lab_wait 30 lab_answers hB || fail "standby did not start"
 lab_start hA primary
 lab_wait 180 lab_acked_at_least 20 || fail "no protection: $(tail -3 "$LAB_DIR/hA.log")"
 lab_wait 30 members || fail "the daemons never saw each other in corosync"

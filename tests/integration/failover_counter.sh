@@ -41,7 +41,7 @@ round() {
 	local r=$1 mode=$2 vkill first slack c=""
 	rm -f "$ser_a" "$ser_b"
 	lab_start hB standby --promote "$mode"
-	lab_wait 30 lab_field hB state >/dev/null || fail "round $r: standby did not start: $(tail -3 "$LAB_DIR/hB.log")"
+	lab_wait 30 lab_answers hB || fail "round $r: standby did not start: $(tail -3 "$LAB_DIR/hB.log")"
 	lab_start hA primary
 	lab_wait 180 lab_counting "$ser_a" 3 ||
 		fail "round $r: $(lab_guest_failed hA 180 "come up" "fewer than 3 counter values")"

@@ -127,7 +127,7 @@ ext4_round() {
 	cp --sparse=always "$img" "$(lab_disk hA)" && cp --sparse=always "$img" "$(lab_disk hB)" ||
 		fail "ext4: cannot copy the image to the hosts"
 	lab_start hB standby
-	lab_wait 30 lab_field hB state >/dev/null || fail "ext4: standby did not start"
+	lab_wait 30 lab_answers hB || fail "ext4: standby did not start"
 	lab_start hA primary
 	lab_wait 180 fs_at_least hA 5 || fail "ext4: $(lab_guest_failed hA 180 "write 5 files")"
 	lab_wait 30 lab_member hA && lab_wait 30 lab_member hB ||

@@ -22,7 +22,7 @@ standby_committed_is() { [ "$(lab_field hB committed)" = "$1" ]; }
 
 lab_up || fail "cannot build the lab"
 lab_start hB standby
-lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start"
+lab_wait 30 lab_answers hB || fail "standby did not start"
 lab_start hA primary
 lab_wait 180 grep -s -a -q 'us-dirtier' "$LAB_DIR/hA/$LAB_VM.serial" ||
 	fail "$(lab_guest_failed hA 180 "come up" "the dirtier never ran")"

@@ -22,7 +22,7 @@ trap 'tamper_down; lab_down' EXIT
 lab_up || fail "cannot build the lab"
 tamper_up || fail "cannot start the tampering proxy"
 tamper_start hB standby
-lab_wait 30 lab_field hB state >/dev/null || fail "the standby did not start"
+lab_wait 30 lab_answers hB || fail "the standby did not start"
 tamper_start hA primary
 lab_wait 180 lab_acked_at_least 5 || fail "no epoch acknowledged through the proxy: $(tail -3 "$LAB_DIR/hA.log")"
 tamper record >/dev/null || fail "record: $(tamper record)"
