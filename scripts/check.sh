@@ -45,6 +45,10 @@ stage() {
 stage "the sanitizer build" sanitize.log 60 'tail -1 sanitize.log' "$top/scripts/sanitize.sh"
 src=$?
 
+# The ThreadSanitizer build: the unit tests, with no report (scripts/tsan.sh).
+stage "the ThreadSanitizer build" tsan.log 60 'tail -1 tsan.log' "$top/scripts/tsan.sh"
+trc=$?
+
 # The fuzzers (scripts/fuzz.sh, clang's libFuzzer): every seed, then each
 # harness for a bounded time; a crash fails, its input left as a new seed.
 stage "the fuzzers" fuzz.log 80 "sed -n '/^harness/,\$p' fuzz.log" "$top/scripts/fuzz.sh"
@@ -74,4 +78,4 @@ else
 fi
 # the closing line counts distcheck as one more test
 echo "understudy: $pass passed, $failn failed, $skip skipped"
-[ $rc -eq 0 ] && [ $drc -eq 0 ] && [ $src -eq 0 ] && [ $frc -eq 0 ]
+[ $rc -eq 0 ] && [ $drc -eq 0 ] && [ $src -eq 0 ] && [ $trc -eq 0 ] && [ $frc -eq 0 ]

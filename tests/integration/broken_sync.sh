@@ -35,6 +35,11 @@ state_is() { [ "$(lab_field "$1" state)" = "$2" ]; }
 sync_at_least() { local p; p=$(lab_field hA sync_pct); [ -n "$p" ] && [ "$p" -ge "$1" ]; }
 replies_grow() { lab_replies_at_least "$LOG" $(( $1 + 5 )); }
 again() { [ "$(grep -a -c 'PROTECTED AGAIN' "$LAB_DIR/hA.log")" -gt "$1" ]; }
+# hA's status says the standby could take over: its daemon is in hA's corosync
+# group too (after a reprotection hA rejoins the group, and a standby that came
+# and went before that is unknown to hA: its leave unseen, its lost stream is
+# a standby that may promote, and hA fences it).
+takeover_ready() { [ "$(lab_field hA takeover)" = yes ]; }
 refused_unsynced() { grep -a -q "promotion refused: no committed epoch: the sync from the primary" "$LAB_DIR/hB.log"; }
 
 lab_up || fail "cannot build the lab"
@@ -66,6 +71,7 @@ note "link cut 40 % into the sync: hB refused promotion ($(grep -a -o 'promotion
      "the sync went on, $(( sent >> 20 )) MiB of RAM streamed in all for $(( MEM >> 20 )) MiB"
 
 # 2. a returning standby: hB's daemon restarts on its replica image
+lab_wait 60 takeover_ready || fail "hA's standby never became ready: $(lab_ctl hA status --json | grep -o '"takeover":"[^"]*"')"
 kill -TERM "$(lab_daemon_pid hB)"
 gone() { ! kill -0 "$(lab_daemon_pid hB)" 2>/dev/null; }
 lab_wait 20 gone || fail "hB's daemon ignored SIGTERM"
@@ -79,6 +85,7 @@ disk=$(lab_field hA sync_bytes)
 note "hB's daemon restarted on its replica: resync sent $(( disk >> 10 )) KiB of disk"
 
 # 3. a resync broken by the primary's death leaves a standby that refuses
+lab_wait 60 takeover_ready || fail "the returning hB never became ready: $(lab_ctl hA status --json | grep -o '"takeover":"[^"]*"')"
 kill -TERM "$(lab_daemon_pid hB)"
 lab_wait 20 gone || fail "hB's daemon ignored SIGTERM"
 mv "$LAB_DIR/hB.log" "$LAB_DIR/hB-2.log"
