@@ -184,6 +184,18 @@ static struct us_hb_peer peer_of(const struct hb_member *m)
 				    .role = m->role, .epoch = m->epoch };
 }
 
+int us_hb_find(const struct us_hb *hb, enum us_hb_role role, struct us_hb_peer *out)
+{
+	size_t i;
+
+	for (i = 0; i < hb->n_members; i++)
+		if (hb->members[i].announced && hb->members[i].role == role) {
+			*out = peer_of(&hb->members[i]);
+			return 0;
+		}
+	return -ENOENT;
+}
+
 /* ---- sending ANNOUNCE ---- */
 
 static void send_announce(struct us_hb *hb);

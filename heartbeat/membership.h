@@ -83,6 +83,12 @@ int us_hb_quorate(const struct us_hb *hb);
 int us_hb_members(const struct us_hb *hb);
 
 /**
+ * The first member that announced @role, in *@out (its name points into the
+ * module: valid until the next event). @return 0, or -ENOENT: none.
+ */
+int us_hb_find(const struct us_hb *hb, enum us_hb_role role, struct us_hb_peer *out);
+
+/**
  * Add "membership": {"connected", "nodeid", "quorate", "members": [...]} to
  * the JSON object @obj for the status command.
  * @return 0 or -ENOMEM.

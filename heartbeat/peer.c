@@ -56,6 +56,18 @@ static int is_peer(const struct us_peer *w, const struct us_hb_peer *p)
 	return p->nodeid == w->nodeid && p->pid == w->pid;
 }
 
+/* @p is the peer from now on. */
+static void take_peer(struct us_peer *w, const struct us_hb_peer *p)
+{
+	w->state = US_PEER_MEMBER;
+	w->nodeid = p->nodeid;
+	w->pid = p->pid;
+	w->epoch = p->epoch;
+	snprintf(w->name, sizeof(w->name), "%s", p->name);
+	us_log(LOG_NOTICE, US_TAG_HB, "peer %s %s (node %u) is a member", us_hb_role_name(w->want),
+	       w->name, w->nodeid);
+}
+
 static void on_seen(void *opaque, const struct us_hb_peer *p)
 {
 	struct us_peer *w = opaque;
@@ -71,13 +83,7 @@ static void on_seen(void *opaque, const struct us_hb_peer *p)
 		w->fstate = US_FENCE_NONE;
 		us_log(LOG_NOTICE, US_TAG_HB, "fencing of %s cancelled: it is back", p->name);
 	}
-	w->state = US_PEER_MEMBER;
-	w->nodeid = p->nodeid;
-	w->pid = p->pid;
-	w->epoch = p->epoch;
-	snprintf(w->name, sizeof(w->name), "%s", p->name);
-	us_log(LOG_NOTICE, US_TAG_HB, "peer %s %s (node %u) is a member", us_hb_role_name(w->want),
-	       w->name, w->nodeid);
+	take_peer(w, p);
 	notify(w);
 }
 
@@ -175,6 +181,24 @@ void us_peer_free(struct us_peer *w)
 void us_peer_announce(struct us_peer *w, enum us_hb_role role, uint64_t epoch)
 {
 	us_hb_announce(w->hb, role, epoch);
+}
+
+void us_peer_rewatch(struct us_peer *w)
+{
+	struct us_hb_peer p;
+
+	if (w->delay)
+		qb_loop_timer_del(w->loop, w->delay);
+	w->delay = 0;
+	us_fence_free(w->fence);
+	w->fence = NULL;
+	w->fstate = US_FENCE_NONE;
+	w->state = US_PEER_UNKNOWN;
+	w->nodeid = w->pid = 0;
+	w->epoch = 0;
+	w->name[0] = '\0';
+	if (us_hb_find(w->hb, w->want, &p) == 0)
+		take_peer(w, &p); /* no callback: the caller is the one renewing */
 }
 
 enum us_peer_state us_peer_state(const struct us_peer *w) { return w->state; }

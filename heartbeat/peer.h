@@ -55,6 +55,13 @@ void us_peer_free(struct us_peer *w);
 /** Tell the group our role and last committed epoch. */
 void us_peer_announce(struct us_peer *w, enum us_hb_role role, uint64_t epoch);
 
+/**
+ * Watch for a new peer: forget the last one (its state, its fence, done or
+ * pending) but stay in the group, so that no join or leave goes unseen; a
+ * member that already announced the wanted role is the peer at once.
+ */
+void us_peer_rewatch(struct us_peer *w);
+
 enum us_peer_state us_peer_state(const struct us_peer *w);
 /** @return why the peer went (valid in US_PEER_GONE). */
 enum us_hb_left us_peer_reason(const struct us_peer *w);

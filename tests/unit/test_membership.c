@@ -282,6 +282,25 @@ static void test_peer_events(void **state)
 	assert_int_equal(us_hb_members(hb), 1);
 }
 
+/* The member that announced a role is found (a primary renewing its watch). */
+static void test_find_by_role(void **state)
+{
+	struct us_hb *hb = start(state);
+	struct us_hb_peer p;
+
+	confchg(1, 1, 0);
+	assert_int_equal(us_hb_find(hb, US_HB_ROLE_STANDBY, &p), -ENOENT); /* not announced */
+	deliver(1, US_HB_ROLE_STANDBY, 9, "hB");
+	assert_int_equal(us_hb_find(hb, US_HB_ROLE_PRIMARY, &p), -ENOENT);
+	assert_int_equal(us_hb_find(hb, US_HB_ROLE_STANDBY, &p), 0);
+	assert_int_equal(p.nodeid, 2);
+	assert_int_equal(p.pid, PEER_PID);
+	assert_int_equal(p.epoch, 9);
+	assert_string_equal(p.name, "hB");
+	confchg(0, 0, CPG_REASON_LEAVE);
+	assert_int_equal(us_hb_find(hb, US_HB_ROLE_STANDBY, &p), -ENOENT);
+}
+
 static void test_foreign_message_ignored(void **state)
 {
 	start(state);
@@ -372,6 +391,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_announce_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_find_by_role, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_message_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_multicast_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corosync_goes_away, setup, teardown),
