@@ -45,8 +45,8 @@ stage() {
 stage "the sanitizer build" sanitize.log 60 'tail -1 sanitize.log' "$top/scripts/sanitize.sh"
 src=$?
 
-# The ThreadSanitizer build: the unit tests, with no report (scripts/tsan.sh).
-stage "the ThreadSanitizer build" tsan.log 60 'tail -1 tsan.log' "$top/scripts/tsan.sh"
+# The ThreadSanitizer build: the unit tests, with no report (scripts/sanitize.sh --tsan).
+stage "the ThreadSanitizer build" tsan.log 60 'tail -1 tsan.log' "$top/scripts/sanitize.sh" --tsan
 trc=$?
 
 # The fuzzers (scripts/fuzz.sh, clang's libFuzzer): every seed, then each
