@@ -42,7 +42,7 @@ struct us_pdisk {
 	struct us_flusher *flusher; /* pays FLUSHes answered during a checkpoint's stop */
 	int holding;		    /* output waits for the flusher, from epoch hold_from on */
 	uint64_t hold_from;
-	uint64_t kicked;	   /* the last epoch whose stop left a FLUSH owed */
+	uint64_t kicks;		   /* flusher kicks so far: one per stop that left a FLUSH owed */
 	uint64_t flushes_deferred; /* stops whose FLUSH was paid outside the pause */
 };
 

@@ -10,10 +10,12 @@
  * of that epoch and later waits for the flusher as well as for the ACK.
  *
  *   stop sent         defer: a FLUSH is answered unsynced, owed
- *   stop answered     no more deferring; a FLUSH owed: kick the flusher for
- *                     epoch n, whose output (and later) waits for it
+ *   stop answered     no more deferring; a FLUSH owed: kick the flusher;
+ *                     epoch n's output, and every later one's, waits for it
  *   ACK(m)            output of epochs <= min(m, first waiting - 1) goes
- *   flusher done(t)   epochs <= t are paid; output up to the ACKs goes
+ *   flusher done(k)   kicks <= k are paid; once that is the last kick,
+ *                     the output up to the ACKs goes (kicks are numbered
+ *                     apart from epochs, which start over with a session)
  *   output unheld     (degraded, suspended, seeking, switchover, stop):
  *                     the owed fdatasync is paid at once, on this thread
  *
@@ -60,11 +62,10 @@ void us_pdisk_stopped(struct us_pdisk *d, uint64_t epoch)
 	us_nbd_defer_flush(d->nbd, 0);
 	if (!us_nbd_take_owed(d->nbd))
 		return;
-	us_flusher_kick(d->flusher, epoch);
+	us_flusher_kick(d->flusher, ++d->kicks);
 	if (!d->holding)
 		d->hold_from = epoch;
 	d->holding = 1;
-	d->kicked = epoch;
 	d->flushes_deferred++;
 }
 
@@ -77,10 +78,8 @@ int us_pdisk_flushed(struct us_pdisk *d)
 		return 0;
 	if (err < 0)
 		return err;
-	if (d->holding && t >= d->hold_from) {
-		d->hold_from = t + 1;
-		d->holding = d->kicked > t;
-	}
+	if (d->holding && t >= d->kicks)
+		d->holding = 0; /* else the flusher syncs again at once, for the later kicks */
 	return 0;
 }
 

@@ -217,7 +217,8 @@ static void output_waits_for_the_deferred_flush(void **state)
 	assert_int_equal(us_pdisk_output_limit(&d, 8), 6);
 	for (int i = 0; i < 2 && us_pdisk_output_limit(&d, 8) != 8; i++) {
 		assert_int_equal(flushed(&d), 0);
-		assert_true(us_pdisk_output_limit(&d, 8) >= 7); /* 7 paid at least */
+		/* a sync that covers 7 only holds 8, and with it 7: its turn comes at once */
+		assert_true(us_pdisk_output_limit(&d, 8) == 6 || us_pdisk_output_limit(&d, 8) == 8);
 	}
 	assert_int_equal(us_pdisk_output_limit(&d, 8), 8);
 	checkpoint(&d, 0, 9, 0); /* output not held (degraded): no deferring */
