@@ -56,6 +56,17 @@ static int is_peer(const struct us_peer *w, const struct us_hb_peer *p)
 	return p->nodeid == w->nodeid && p->pid == w->pid;
 }
 
+/* No fence pending, running or remembered. */
+static void fence_reset(struct us_peer *w)
+{
+	if (w->delay)
+		qb_loop_timer_del(w->loop, w->delay);
+	w->delay = 0;
+	us_fence_free(w->fence);
+	w->fence = NULL;
+	w->fstate = US_FENCE_NONE;
+}
+
 /* @p is the peer from now on. */
 static void take_peer(struct us_peer *w, const struct us_hb_peer *p)
 {
@@ -78,9 +89,7 @@ static void on_seen(void *opaque, const struct us_hb_peer *p)
 		return;
 	}
 	if (w->fstate == US_FENCE_WAITING) {
-		qb_loop_timer_del(w->loop, w->delay);
-		w->delay = 0;
-		w->fstate = US_FENCE_NONE;
+		fence_reset(w);
 		us_log(LOG_NOTICE, US_TAG_HB, "fencing of %s cancelled: it is back", p->name);
 	}
 	take_peer(w, p);
@@ -171,9 +180,7 @@ void us_peer_free(struct us_peer *w)
 {
 	if (!w)
 		return;
-	if (w->delay)
-		qb_loop_timer_del(w->loop, w->delay);
-	us_fence_free(w->fence);
+	fence_reset(w);
 	us_hb_free(w->hb);
 	free(w);
 }
@@ -187,12 +194,7 @@ void us_peer_rewatch(struct us_peer *w)
 {
 	struct us_hb_peer p;
 
-	if (w->delay)
-		qb_loop_timer_del(w->loop, w->delay);
-	w->delay = 0;
-	us_fence_free(w->fence);
-	w->fence = NULL;
-	w->fstate = US_FENCE_NONE;
+	fence_reset(w);
 	w->state = US_PEER_UNKNOWN;
 	w->nodeid = w->pid = 0;
 	w->epoch = 0;
@@ -318,7 +320,5 @@ void us_peer_fence_forget(struct us_peer *w)
 		return;
 	us_log(LOG_INFO, US_TAG_HB, "the fence of node %s (%s) is forgotten: a new peer connected",
 	       w->name, fence_names[w->fstate]);
-	us_fence_free(w->fence);
-	w->fence = NULL;
-	w->fstate = US_FENCE_NONE;
+	fence_reset(w);
 }
