@@ -344,11 +344,12 @@ lab_daemon_stopped() {
 	[ -n "$pid" ] && [ "$(awk '/^State:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)" = T ]
 }
 
-# lab_runs_vm H: host H's daemon runs the guest after a takeover: role active
-# (promoted, reprotect = manual) or primary (reprotect = auto handed it over).
 # lab_answers H: host H's daemon answers status (its loop runs: a standby
 # listens by then). lab_field alone succeeds even when nothing answers.
 lab_answers() { [ -n "$(lab_field "$1" state)" ]; }
+
+# lab_runs_vm H: host H's daemon runs the guest after a takeover: role active
+# (promoted, reprotect = manual) or primary (reprotect = auto handed it over).
 lab_runs_vm() { case $(lab_field "$1" role) in active|primary) return 0 ;; esac; return 1; }
 
 # lab_member H: host H's daemon sees its peer's daemon in the corosync group.
