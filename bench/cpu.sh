@@ -35,7 +35,7 @@ measure() {
 	local t0 o0 t1 o1 a0 a1
 	LAB_EPOCH_MS=$2
 	lab_start hB standby
-	lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start"
+	lab_wait 30 lab_answers hB || fail "standby did not start"
 	lab_start hA primary
 	lab_wait 180 grep -s -a -q 'us-cpu ops=' "$LAB_DIR/hA/$LAB_VM.serial" ||
 		fail "$1: $(lab_guest_failed hA 180 "come up" "the cpu workload never ran")"

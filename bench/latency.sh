@@ -31,7 +31,7 @@ measure() {
 	local name=$1 log=$LAB_DIR/lat-$1.log pid start
 	LAB_EPOCH_MS=$2
 	lab_start hB standby
-	lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start"
+	lab_wait 30 lab_answers hB || fail "standby did not start"
 	lab_start hA primary
 	ip netns exec "$(lab_ns hC)" "$top_builddir/tests/tools/reqclient" "$LAB_GUEST_IP" 7777 \
 		3600 "$log" 2>/dev/null &

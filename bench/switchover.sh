@@ -46,7 +46,7 @@ gap_max() {
 LOG=$LAB_DIR/client.log
 CSV=$LAB_DIR/stats.csv
 lab_start hB standby
-lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start"
+lab_wait 30 lab_answers hB || fail "standby did not start"
 lab_start hA primary --stats "$CSV"
 ip netns exec "$(lab_ns hC)" "$CLIENT" "$LAB_GUEST_IP" 7777 3600 "$LOG" 2> "$LOG.err" &
 LAB_CLIENT_PID=$!

@@ -39,7 +39,7 @@ start() {
 	echo $! > "$LAB_DIR/$h.pid"
 	disown $!
 }
-standby_up() { lab_wait 30 lab_field hB state > /dev/null || fail "the standby did not start: $(tail -3 "$LAB_DIR/hB.log")"; }
+standby_up() { lab_wait 30 lab_answers hB || fail "the standby did not start: $(tail -3 "$LAB_DIR/hB.log")"; }
 protected() { # protected WHAT: the pair acknowledges epochs
 	lab_wait 180 lab_acked_at_least 3 || fail "$1: no epoch acknowledged: $(tail -3 "$LAB_DIR/hA.log")"
 }
