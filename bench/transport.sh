@@ -12,8 +12,10 @@
 # when perftest is missing: what soft-RoCE under TCG can do at best; then
 # the same bench over TCP on the guest's loopback: what our stack costs on
 # the guest's emulated CPU with no verbs involved. The
-# bench also prints rxe's retry counters (RNR NAKs, retransmissions), which
-# must stay 0: each one stalls the queue pair for a timer.
+# bench also prints rxe's retry counters: RNR NAKs, which must stay 0 (each
+# stalls the queue pair 0.64 ms), and retransmissions, each after the
+# queue pair's ACK timeout of 67 ms (in the TCG guest the responder falls
+# that far behind a few hundred times a round: re-sent, not lost).
 # Between the two, the same epochs over a link of a NIC's rate: a veth pair
 # between two network namespaces, each end shaped by tc tbf to RATE
 # (US_BENCH_RATES, default "10gbit 1gbit"; empty: none), the primary in one namespace

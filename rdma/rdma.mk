@@ -25,7 +25,7 @@ US_VERBS_WRAP = -Wl,--wrap=rdma_create_event_channel -Wl,--wrap=rdma_destroy_eve
 	-Wl,--wrap=ibv_create_cq -Wl,--wrap=ibv_destroy_cq -Wl,--wrap=ibv_reg_mr \
 	-Wl,--wrap=ibv_reg_mr_iova2 -Wl,--wrap=ibv_dereg_mr -Wl,--wrap=ibv_get_cq_event \
 	-Wl,--wrap=ibv_ack_cq_events -Wl,--wrap=ibv_get_device_name \
-	-Wl,--wrap=ibv_modify_qp -Wl,--wrap=ibv_query_device
+	-Wl,--wrap=ibv_modify_qp -Wl,--wrap=ibv_query_device -Wl,--wrap=rdma_set_option
 check_PROGRAMS += tests/unit/test_verbs
 TESTS += tests/unit/test_verbs
 tests_unit_test_verbs_SOURCES = tests/unit/test_verbs.c tests/lib/logcap.c tests/lib/logcap.h

@@ -122,6 +122,7 @@ static int connect_peer(struct verbs_conn *c, const char *addr, int timeout_ms)
 	struct ring_info ri;
 	int rc;
 
+	us_verbs_shorten_ack(c->id);
 	if (rdma_connect(c->id, &cp))
 		return -errno;
 	rc = wait_event(c->ech, RDMA_CM_EVENT_ESTABLISHED, timeout_ms, &ri);
@@ -211,6 +212,7 @@ static int accept_setup(struct verbs_conn *c)
 	c->ech = open_channel();
 	if (!c->ech)
 		return -ENODEV;
+	us_verbs_shorten_ack(c->id);
 	if (rdma_migrate_id(c->id, c->ech) || rdma_accept(c->id, &cp))
 		return -errno;
 	rc = us_verbs_shorten_rnr(c);	/* rdma_accept moved the QP to RTS */

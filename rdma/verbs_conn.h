@@ -57,6 +57,17 @@
 #define BATCH_BYTES (1u << 20)		/* bytes per doorbell */
 #define CREDIT_DOORBELLS (CTL_SLOTS / 4)	/* reader: bare credit after this many */
 #define RNR_TIMER 12			/* IB encoding: 0.64 ms (0 would be 655 ms) */
+/*
+ * Local ACK timeout, IB encoding: 4.096 us << 14 = 67 ms, perftest's own.
+ * rdma_cm's for RoCE comes from a packet lifetime of 16: 0.5 s or more
+ * before an unacknowledged packet is sent again, with the epoch, and the
+ * guest's output, waiting. bench/transport.sh on soft-RoCE in a TCG guest:
+ * with rdma_cm's, a dozen retransmissions a round and 50k-page epochs at
+ * 80-103 % (median 83) of ib_write_bw; with 14, some 400 a round, mostly
+ * a responder more than 67 ms behind (about 1 % of the bytes sent twice),
+ * and 87-90 %.
+ */
+#define ACK_TIMEOUT 14
 #define MSG_MAX (US_PROTO_HDR_SIZE + US_PROTO_MAX_BODY + US_PROTO_MAX_DEVSTATE_CHUNK)
 #define USER_MRS 4			/* memory registered by the caller */
 #define ZC_MIN (16u << 10)		/* a body this large in it is not copied */
@@ -141,6 +152,8 @@ int us_verbs_setup_qp(struct verbs_conn *c);
 int us_verbs_setup_ring(struct verbs_conn *c, uint32_t len, int access);
 /* On an RTS queue pair: a SEND that finds no receive waits RNR_TIMER. */
 int us_verbs_shorten_rnr(struct verbs_conn *c);
+/* Before connect or accept: a lost packet is sent again after ACK_TIMEOUT. */
+void us_verbs_shorten_ack(struct rdma_cm_id *id);
 int us_verbs_post_recv(struct verbs_conn *c, uint32_t slot);
 /* Poll the completion and rdmacm channels on the connection's loop. */
 int us_verbs_loop_add(struct verbs_conn *c);

@@ -85,6 +85,17 @@ int us_verbs_setup_qp(struct verbs_conn *c)
 	return 0;
 }
 
+/* A warning only: the connection works with rdma_cm's longer timeout. */
+void us_verbs_shorten_ack(struct rdma_cm_id *id)
+{
+	uint8_t t = ACK_TIMEOUT;
+
+	if (rdma_set_option(id, RDMA_OPTION_ID, RDMA_OPTION_ID_ACK_TIMEOUT, &t, sizeof(t)))
+		us_log(LOG_WARNING, US_TAG_RDMA, "cannot shorten the RDMA ACK timeout (%s): a lost "
+		       "packet will stall replication for rdma_cm's default, about 0.5 s",
+		       strerror(errno));
+}
+
 /* On an RTS queue pair: answer a SEND that finds no receive with a short RNR wait. */
 int us_verbs_shorten_rnr(struct verbs_conn *c)
 {

@@ -6,7 +6,8 @@
  * failing, a rejected connection, a completion error, DISCONNECTED
  * mid-epoch, a full send queue, the ring's credit holding the writer back
  * until the reader gives space back, the doorbells the writer rings
- * bounded by the receives the reader posted (an RNR NAK costs 655 ms), and
+ * bounded by the receives the reader posted (an RNR NAK costs 655 ms), the
+ * ACK timeout shortened (or a warning where the kernel refuses), and
  * large bodies in registered memory gathered from there, not copied, every
  * write within the peer's ring.
  */
@@ -55,6 +56,8 @@ static struct {
 	int sends, writes_outstanding, max_outstanding;
 	int doorbells;			/* WRITE_WITH_IMMs posted */
 	int rnr_timer;			/* min_rnr_timer set by ibv_modify_qp, or -1 */
+	int ack_timeout;		/* RDMA_OPTION_ID_ACK_TIMEOUT set, or -1 */
+	int set_option_fail;		/* rdma_set_option fails with this errno */
 	uint64_t bytes_written;
 	int disconnected;
 	int max_sge;			/* the device's, for ibv_query_device */
@@ -152,6 +155,18 @@ int __wrap_rdma_resolve_addr(struct rdma_cm_id *id, struct sockaddr *src, struct
 int __wrap_rdma_resolve_route(struct rdma_cm_id *id, int ms);
 int __wrap_rdma_resolve_route(struct rdma_cm_id *id, int ms)
 {
+	return 0;
+}
+
+int __wrap_rdma_set_option(struct rdma_cm_id *id, int level, int name, void *val, size_t len);
+int __wrap_rdma_set_option(struct rdma_cm_id *id, int level, int name, void *val, size_t len)
+{
+	if (f.set_option_fail) {
+		errno = f.set_option_fail;
+		return -1;
+	}
+	if (level == RDMA_OPTION_ID && name == RDMA_OPTION_ID_ACK_TIMEOUT && len == 1)
+		f.ack_timeout = *(uint8_t *)val;
 	return 0;
 }
 
@@ -358,6 +373,7 @@ static int setup(void **state)
 {
 	memset(&f, 0, sizeof(f));
 	f.rnr_timer = -1;
+	f.ack_timeout = -1;
 	f.max_sge = 30;
 	f.ctx.device = &f.dev;
 	f.ctx.ops.poll_cq = fake_poll_cq;
@@ -422,6 +438,27 @@ static void address_error(void **state)
 	assert_null(us_verbs_connect(loop, "10.0.0.1:7000", 100));
 	assert_int_equal(errno, EHOSTUNREACH);
 	assert_non_null(strstr(us_logcap_text(), "not reachable through an RDMA device"));
+}
+
+/* A lost packet is sent again after 67 ms, not rdma_cm's 0.5 s or more. */
+static void short_ack_timeout(void **state)
+{
+	struct us_transport *t = connected();
+
+	assert_int_equal(f.ack_timeout, 14);
+	us_transport_free(t);
+}
+
+/* A kernel that refuses the option costs a warning, not the connection. */
+static void ack_timeout_refused(void **state)
+{
+	struct us_transport *t;
+
+	f.set_option_fail = ENOSYS;
+	t = connected();
+	assert_int_equal(f.ack_timeout, -1);
+	assert_non_null(strstr(us_logcap_text(), "cannot shorten the RDMA ACK timeout"));
+	us_transport_free(t);
 }
 
 static void cq_error_closes(void **state)
@@ -599,6 +636,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(reg_mr_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(address_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(short_ack_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(ack_timeout_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(cq_error_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(disconnected_mid_epoch, setup, teardown),
 		cmocka_unit_test_setup_teardown(full_send_queue, setup, teardown),
