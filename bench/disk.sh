@@ -357,7 +357,7 @@ pair_up() {
 			fail "cannot make host B's image in $STANDBY_DIR"
 	fi
 	lab_start hB standby
-	lab_wait 30 lab_field hB state >/dev/null || fail "standby did not start"
+	lab_wait 30 lab_answers hB || fail "standby did not start"
 	lab_start hA primary --stats "$1"
 	lab_wait 240 primary_protected || fail "$(lab_guest_failed hA 240 "get protected")"
 }

@@ -18,6 +18,7 @@
 #include <rdma/rdma_cma.h>
 
 #include "rdma/verbs_conn.h"
+#include "rdma/verbs_int.h"
 #include "replicator/log.h"
 
 static struct ibv_mr *reg(struct verbs_conn *c, void *buf, size_t len, int access)
@@ -94,6 +95,19 @@ void us_verbs_shorten_ack(struct rdma_cm_id *id)
 		us_log(LOG_WARNING, US_TAG_RDMA, "cannot shorten the RDMA ACK timeout (%s): a lost "
 		       "packet will stall replication for rdma_cm's default, about 0.5 s",
 		       strerror(errno));
+}
+
+int us_verbs_ack_timeout(struct us_transport *t)
+{
+	struct ibv_qp_attr qa;
+	struct ibv_qp_init_attr ia;
+	struct verbs_conn *c = (struct verbs_conn *)t;
+	int rc;
+
+	if (strcmp(us_transport_name(t), "rdma") || !c->id || !c->id->qp)
+		return -EINVAL;
+	rc = ibv_query_qp(c->id->qp, &qa, IBV_QP_TIMEOUT, &ia);
+	return rc ? -rc : qa.timeout;
 }
 
 /* On an RTS queue pair: answer a SEND that finds no receive with a short RNR wait. */
