@@ -952,7 +952,9 @@ int main(int argc, char **argv)
 	pr.data = malloc(pr.data_len);
 	landing = malloc((size_t)MAX_EPOCH * PG);
 	if (!pr.data || !landing) {
-		fprintf(stderr, "bench/transport: cannot allocate %u MiB of page data\n",
+		fprintf(stderr,
+			"bench/transport: cannot allocate twice %u MiB (page data, and "
+			"where the baselines land)\n",
 			MAX_EPOCH * PG >> 20);
 		return 1;
 	}

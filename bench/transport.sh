@@ -22,7 +22,7 @@
 # and the standby in the other (bench/transport --netns), with a plain TCP
 # stream over the same shaped link as the baseline. On loopback the CPU is
 # the link; on a shaped link, as in production, the NIC is.
-# In the guest the verbs bench runs in US_BENCH_RDMA_ROUNDS rounds (3), each
+# In the guest the verbs bench runs in US_BENCH_RDMA_ROUNDS rounds (5), each
 # between two ib_write_bw runs: under TCG on this shared host the raw figure
 # itself moves by a fifth from one run to the next, so each round's 50k-page
 # GB/s is put against the mean of the two ib_write_bw around it ("rdma
@@ -223,6 +223,6 @@ grep -q '^#define HAVE_RDMA 1' "$top_builddir/config.h" ||
 . "$top/tests/lib/rxe.sh"
 rxe_setup
 OLD=${US_BENCH_OLD_BUILDDIR:+$(cd "$US_BENCH_OLD_BUILDDIR" && pwd)}
-rxe_run "$top/bench/transport.sh" "--guest,$GUEST_REPEATS,${US_BENCH_RDMA_ROUNDS:-3},$top_builddir${OLD:+,$OLD}" 2G "$DEADLINE"
+rxe_run "$top/bench/transport.sh" "--guest,$GUEST_REPEATS,${US_BENCH_RDMA_ROUNDS:-5},$top_builddir${OLD:+,$OLD}" 2G "$DEADLINE"
 echo "$RXE_LOG" | grep -E '^(== |raw: |bench/transport|soft-RoCE|this build|rdma[ :])|^ *(pages|[0-9]+) \|' || true
 [ "$RXE_RESULT" = 0 ] || fail "bench/transport in the guest failed (rc=$RXE_RESULT)"
