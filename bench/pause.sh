@@ -13,8 +13,9 @@
 # binary too, right before this build's: a before/after in the same run.
 # PAUSE_PLOT=FILE.png draws the pause p50 against the dirty pages per epoch
 # (gnuplot), one line per binary. PAUSE_EPOCH_MS (default 50) sets epoch_ms:
-# under TCG the dirtier reaches some 30,000-40,000 pages/s, so the ~6,000
-# dirty pages per epoch of issue 14's target take epochs of about 200 ms.
+# longer epochs for larger dirty sets than 50 ms reaches (here the dirtier
+# ran at up to 200,000 pages/s under protection: ~8,800 pages per 50 ms
+# epoch, its whole 12,288-page region at 200 ms).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 export top_srcdir=$top top_builddir=${top_builddir:-$top/build}
