@@ -104,7 +104,7 @@ int us_verbs_ack_timeout(struct us_transport *t)
 	struct verbs_conn *c = (struct verbs_conn *)t;
 	int rc;
 
-	if (strcmp(us_transport_name(t), "rdma") || !c->id || !c->id->qp)
+	if (t->ops != &us_verbs_ops || !c->id || !c->id->qp)
 		return -EINVAL;
 	rc = ibv_query_qp(c->id->qp, &qa, IBV_QP_TIMEOUT, &ia);
 	return rc ? -rc : qa.timeout;
